@@ -1,0 +1,3 @@
+"""billcore: an open-source billing core for service providers."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,26 @@
+"""Who the actor is: an administrator or a user of one reseller (CC-07, DESIGN rule 4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from billcore.errors import NotFound
+
+
+def is_admin(actor: Any) -> bool:
+    return bool(
+        actor is not None
+        and getattr(actor, "is_authenticated", False)
+        and actor.is_active
+        and actor.reseller_id is None
+    )
+
+
+def reseller_id_of(actor: Any) -> int | None:
+    """The reseller the actor acts for; ``None`` for administrators."""
+    return actor.reseller_id if actor is not None else None
+
+
+def require_user(actor: Any) -> None:
+    if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
+        raise NotFound("not found")

@@ -1,0 +1,38 @@
+"""Users of the admin pages and API: administrators, and resellers' users (CC-07)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    """``reseller`` empty: an administrator. Set: a user of that reseller, who sees and
+    changes only the reseller's own classes and sub-customers."""
+
+    reseller = models.ForeignKey(
+        "customers.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
+    )
+
+    @property
+    def is_administrator(self) -> bool:
+        return self.reseller_id is None and self.is_active
+
+
+class ApiToken(models.Model):
+    """A bearer token for the JSON API; only its SHA-256 digest is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True, default="")
+    digest = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8)
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"

@@ -1,0 +1,135 @@
+"""The native JSON API, ``/api/v1`` (OpenAPI at ``/api/v1/openapi.json``, docs at
+``/api/v1/docs``). Handlers parse, call a service or selector, and shape the reply."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import HttpBearer
+
+from billcore.accounts.tokens import user_for_token
+from billcore.errors import BillcoreError
+
+MONEY_FIELDS = {
+    "amount",
+    "credit_limit",
+    "available_funds",
+    "balance",
+    "fraud_daily_limit",
+    "vat_rate",
+    "measured_service_quota",
+    "measured_service_overage_rate",
+    "rate",
+}
+
+
+class BearerAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        user = user_for_token(token, now=timezone.now())
+        if user is not None:
+            request.user = user
+        return user
+
+
+api = NinjaAPI(
+    title="billcore API",
+    version="1",
+    description=(
+        "Customer classes, customers and their ledger. Authenticate with "
+        "`Authorization: Bearer <token>` (from `billcore token create --user NAME` or "
+        "`POST /api/v1/auth/login`). Money is sent and returned as decimal strings with up to "
+        '5 decimal places. Errors: `{"error": {"code", "message", "field"}}`.'
+    ),
+    auth=BearerAuth(),
+    urls_namespace="api-v1",
+)
+
+
+def error_response(
+    request: HttpRequest, status: int, *, code: str, message: str, field: str | None
+) -> HttpResponse:
+    return api.create_response(
+        request, {"error": {"code": code, "message": message, "field": field}}, status=status
+    )
+
+
+@api.exception_handler(BillcoreError)
+def _billcore_error(request: HttpRequest, exc: BillcoreError) -> HttpResponse:
+    return error_response(request, exc.status, code=exc.code, message=exc.message, field=exc.field)
+
+
+def _field_of(loc: list[Any]) -> str | None:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "payload", "header")]
+    return ".".join(parts) or None
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    first = exc.errors[0] if exc.errors else {}
+    loc = list(first.get("loc", []))
+    field = _field_of(loc)
+    kind = first.get("type", "")
+    if kind == "json_invalid" or (field is None and "JSON" in str(first.get("msg", ""))):
+        return error_response(
+            request,
+            400,
+            code="malformed_json",
+            message="the request body is not valid JSON",
+            field=None,
+        )
+    leaf = field.split(".")[-1] if field else ""
+    if leaf in MONEY_FIELDS and kind in ("string_type", "str_type"):
+        message = f'{field} must be a decimal string such as "10.50" (never a JSON number)'
+    elif kind == "extra_forbidden":
+        message = f"{field} is not a field that can be set here"
+    elif kind == "missing":
+        message = f"{field} is required"
+    else:
+        message = (
+            f"{field}: {first.get('msg', 'invalid value')}"
+            if field
+            else str(first.get("msg", "invalid request"))
+        )
+    code = {"missing": "required", "extra_forbidden": "unknown"}.get(kind, "invalid")
+    return error_response(request, 400, code=code, message=message, field=field)
+
+
+@api.exception_handler(AuthenticationError)
+def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return error_response(
+        request,
+        401,
+        code="unauthorized",
+        message="a valid 'Authorization: Bearer <token>' header is required",
+        field=None,
+    )
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return error_response(request, exc.status_code, code="error", message=str(exc), field=None)
+
+
+def now() -> dt.datetime:
+    """The interface reads the clock once per request and passes it down."""
+    return timezone.now()
+
+
+def _register() -> None:
+    from billcore.accounts.api import router as auth_router
+    from billcore.classes.api import router as classes_router
+    from billcore.customers.api import router as customers_router
+    from billcore.installation.api import router as installation_router
+
+    api.add_router("/auth", auth_router)
+    api.add_router("/customer-classes", classes_router)
+    api.add_router("/customers", customers_router)
+    api.add_router("/", installation_router)
+
+
+_register()

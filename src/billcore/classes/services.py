@@ -1,0 +1,487 @@
+"""Every write to customer classes, and the dependency rules of the seeds (CC-02 … CC-22).
+
+Services take the acting user and ``now``; each runs in one transaction and writes an audit
+row. Input may be raw (strings from a form or the CLI) or typed (the API); it is coerced
+here and every error names its field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+
+from billcore.accounts.access import is_admin
+from billcore.audit.services import record, snapshot
+from billcore.classes.models import (
+    CustomerClass,
+    FraudAction,
+    InvoiceTemplate,
+    MeasuredUnit,
+    Notification,
+    PeriodCloseMode,
+    RoundingMode,
+    SendStatistics,
+    TaxationMethod,
+)
+from billcore.classes.selectors import get_class
+from billcore.core.rounding import InvalidPatternError, parse_pattern
+from billcore.errors import Conflict, NotFound, ValidationFailed
+from billcore.installation.models import BusinessModel, CustomField, InstallationSettings
+from billcore.installation.services import get_currency_in_use, get_settings
+from billcore.validation import (
+    as_bool,
+    as_choice,
+    as_email,
+    as_int,
+    as_money,
+    as_str,
+    reject_unknown,
+)
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+
+
+def _rate(field: str, value: Any) -> Decimal | None:
+    rate = as_money(field, value, minimum=ZERO)
+    if rate is not None and rate > HUNDRED:
+        raise ValidationFailed(f"{field} must be a percentage between 0 and 100", field=field)
+    return rate
+
+
+def _notifications(field: str, value: Any) -> list[str]:
+    if not isinstance(value, list | tuple):
+        raise ValidationFailed(f"{field} must be a list of notification names", field=field)
+    out: list[str] = []
+    for item in value:
+        name = as_choice(field, item, Notification.values)
+        if name not in out:
+            out.append(name)
+    return sorted(out, key=Notification.values.index)
+
+
+def _taxes(field: str, value: Any) -> list[dict[str, str]]:
+    if not isinstance(value, list | tuple):
+        raise ValidationFailed(f"{field} must be a list of {{name, rate}}", field=field)
+    out: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for i, item in enumerate(value):
+        if not isinstance(item, Mapping):
+            raise ValidationFailed(f"{field}[{i}] must have a name and a rate", field=field)
+        name = as_str(f"{field}[{i}].name", item.get("name"), max_length=60, required=True)
+        rate = _rate(f"{field}[{i}].rate", item.get("rate"))
+        if rate is None:
+            raise ValidationFailed(f"{field}[{i}].rate is required", field=field)
+        if name.lower() in seen:
+            raise ValidationFailed(f"{field}: tax {name!r} is listed twice", field=field)
+        seen.add(name.lower())
+        out.append({"name": name, "rate": str(rate)})
+    return out
+
+
+def _str(n: int) -> Callable[[str, Any], str]:
+    return lambda f, v: as_str(f, v, max_length=n)
+
+
+def _days(maximum: int) -> Callable[[str, Any], int]:
+    return lambda f, v: as_int(f, v, minimum=0, maximum=maximum)
+
+
+def _choice(choices: list[str]) -> Callable[[str, Any], str]:
+    return lambda f, v: as_choice(f, v, choices)
+
+
+# Field name -> coercion. Relations (business_model, currency, managed_by,
+# mandatory_custom_fields) are resolved separately.
+SIMPLE_FIELDS: dict[str, Callable[[str, Any], Any]] = {
+    "description": _str(500),
+    "notification_from_override": as_bool,
+    "notification_from_name": _str(200),
+    "notification_from_address": as_email,
+    "taxation_method": _choice(TaxationMethod.values),
+    "generate_statistics": as_bool,
+    "send_statistics": _choice(SendStatistics.values),
+    "postpaid_billed_externally": as_bool,
+    "reset_balance_every_period": as_bool,
+    "hide_balance_reset_xdr": as_bool,
+    "generate_regular_invoices": as_bool,
+    "separate_recurring_fee_invoice": as_bool,
+    "allow_out_of_turn_invoices": as_bool,
+    "generate_financial_documentation": as_bool,
+    "invoice_rounding": _choice(RoundingMode.values),
+    "invoice_rounding_pattern": _str(11),
+    "period_close": _choice(PeriodCloseMode.values),
+    "approval_max_days": lambda f, v: None
+    if v in (None, "")
+    else as_int(f, v, minimum=1, maximum=365),
+    "suspend_on_insufficient_funds": as_bool,
+    "termination_delay_days": lambda f, v: as_int(f, v, minimum=1, maximum=3650),
+    "s2s_transfers_allowed": as_bool,
+    "fraud_daily_limit": lambda f, v: as_money(f, v, minimum=ZERO),
+    "fraud_action": _choice(FraudAction.values),
+    "grace_period_days": _days(365),
+    "invoice_template": _choice(InvoiceTemplate.values),
+    "send_invoices_by_email": as_bool,
+    "auto_charge_invoices": as_bool,
+    "out_of_turn_grace_period_days": _days(365),
+    "out_of_turn_invoice_template": _choice(InvoiceTemplate.values),
+    "notifications": _notifications,
+    "vat_rate": _rate,
+    "vat_inclusive": as_bool,
+    "taxes": _taxes,
+    "tax_prepaid_at_payment": as_bool,
+    "measured_service_enabled": as_bool,
+    "measured_service_unit": _choice(MeasuredUnit.values),
+    "measured_service_quota": lambda f, v: as_money(f, v, minimum=ZERO),
+    "measured_service_overage_rate": lambda f, v: as_money(f, v, minimum=ZERO),
+}
+RELATION_FIELDS = ("name", "business_model", "currency", "managed_by", "mandatory_custom_fields")
+EDITABLE_FIELDS = (*RELATION_FIELDS, *SIMPLE_FIELDS)
+
+
+# Dependency rules: (what must hold, which fields depend on it, their value when off, why).
+# When the condition is false, a dependent field given in this change with another value is
+# an error naming it; a dependent field not given is reset to its off value.
+def _rules(
+    settings: InstallationSettings,
+) -> list[tuple[Callable[[CustomerClass], bool], dict[str, Any], str]]:
+    return [
+        (
+            lambda c: c.generate_statistics,
+            {"send_statistics": SendStatistics.NONE, "generate_regular_invoices": False},
+            "is available only while statistics generation is on (CC-11, CC-13)",
+        ),
+        (
+            lambda c: settings.allow_external_billing,
+            {
+                "postpaid_billed_externally": False,
+                "reset_balance_every_period": False,
+                "hide_balance_reset_xdr": False,
+            },
+            "is available only when the installation option AllowExternalBilling is on (CC-12)",
+        ),
+        (
+            lambda c: c.reset_balance_every_period,
+            {"hide_balance_reset_xdr": False},
+            "is available only with reset balance every billing period (CC-12)",
+        ),
+        (
+            lambda c: settings.show_financial_documents_page,
+            {"generate_financial_documentation": False},
+            "is available only when the installation option ShowFinancialDocumentsPage is on "
+            "(CC-16)",
+        ),
+        (
+            lambda c: c.auto_charge_invoices,
+            {"separate_recurring_fee_invoice": False},
+            "requires auto-charging invoices with the saved payment method (CC-14)",
+        ),
+        (
+            lambda c: c.currency_id is not None,
+            {"fraud_daily_limit": None},
+            "(fraud protection) needs a class currency to watch daily spending (CC-06)",
+        ),
+        (
+            lambda c: c.notification_from_override,
+            {"notification_from_name": "", "notification_from_address": ""},
+            "is used only with the Override toggle on (CC-08)",
+        ),
+        (
+            lambda c: c.taxation_method == TaxationMethod.FIXED_VAT,
+            {"vat_rate": None, "vat_inclusive": False},
+            "applies only to the Fixed VAT rate taxation method (CC-10)",
+        ),
+        (
+            lambda c: c.taxation_method == TaxationMethod.CUSTOM,
+            {"taxes": []},
+            "applies only to the Custom taxation method (CC-10)",
+        ),
+        (
+            lambda c: c.invoice_rounding == RoundingMode.CUSTOM,
+            {"invoice_rounding_pattern": ""},
+            "applies only to Custom invoice rounding (CC-17)",
+        ),
+        (
+            lambda c: c.period_close == PeriodCloseMode.APPROVAL,
+            {"approval_max_days": None},
+            "applies only when the period is closed upon administrator's approval (CC-18)",
+        ),
+        (
+            lambda c: c.measured_service_enabled,
+            {"measured_service_quota": None, "measured_service_overage_rate": None},
+            "applies only with measured service on",
+        ),
+    ]
+
+
+def _apply_rules(cls: CustomerClass, changes: Mapping[str, Any]) -> None:
+    settings = get_settings()
+    for holds, dependents, why in _rules(settings):
+        if holds(cls):
+            continue
+        for name, off_value in dependents.items():
+            if name in changes and getattr(cls, name) != off_value:
+                raise ValidationFailed(f"{name} {why}", field=name, code="unavailable")
+            setattr(cls, name, off_value)
+    # Requirements that hold when a feature is on.
+    if cls.period_close == PeriodCloseMode.APPROVAL and cls.approval_max_days is None:
+        raise ValidationFailed(
+            "approval_max_days is required when the period is closed upon administrator's "
+            "approval: no later than N days after the period is over (CC-18)",
+            field="approval_max_days",
+            code="required",
+        )
+    if cls.taxation_method == TaxationMethod.FIXED_VAT and cls.vat_rate is None:
+        raise ValidationFailed(
+            "vat_rate is required for the Fixed VAT rate taxation method",
+            field="vat_rate",
+            code="required",
+        )
+    if cls.taxation_method == TaxationMethod.CUSTOM and not cls.taxes:
+        raise ValidationFailed(
+            "taxes: custom taxation needs at least one named tax", field="taxes", code="required"
+        )
+    engine = {
+        TaxationMethod.EZTAX: settings.eztax_endpoint,
+        TaxationMethod.SURETAX: settings.suretax_endpoint,
+    }
+    if cls.taxation_method in engine and not engine[TaxationMethod(cls.taxation_method)]:
+        label = TaxationMethod(cls.taxation_method).label
+        raise ValidationFailed(
+            f"taxation_method: {label} is an external tax engine and no endpoint is configured "
+            "for it in the installation settings",
+            field="taxation_method",
+            code="not_configured",
+        )
+    if cls.invoice_rounding == RoundingMode.CUSTOM:
+        if not cls.invoice_rounding_pattern:
+            raise ValidationFailed(
+                "invoice_rounding_pattern is required for Custom rounding (e.g. XXXXX.XX500)",
+                field="invoice_rounding_pattern",
+                code="required",
+            )
+        try:
+            parse_pattern(cls.invoice_rounding_pattern)
+        except InvalidPatternError as exc:
+            raise ValidationFailed(
+                f"invoice_rounding_pattern: {exc}", field="invoice_rounding_pattern"
+            ) from exc
+    if cls.notification_from_override and not cls.notification_from_address:
+        raise ValidationFailed(
+            "notification_from_address is required when the Override toggle is on (CC-08)",
+            field="notification_from_address",
+            code="required",
+        )
+
+
+def _set_name(cls: CustomerClass, value: Any) -> None:
+    name = as_str("name", value, max_length=100, required=True)
+    clash = CustomerClass.objects.annotate(lname=Lower("name")).filter(lname=name.lower())
+    if cls.pk:
+        clash = clash.exclude(pk=cls.pk)
+    if clash.exists():
+        raise ValidationFailed(
+            f"name: a customer class named {name!r} already exists (names are unique "
+            "regardless of letter case)",
+            field="name",
+            code="duplicate",
+        )
+    cls.name = name
+
+
+def _set_managed_by(actor: Any, cls: CustomerClass, value: Any) -> None:
+    from billcore.customers.models import Customer, CustomerType
+
+    if not is_admin(actor):
+        # A reseller's user always creates classes for its own reseller.
+        if value not in (None, "", actor.reseller_id):
+            raise ValidationFailed(
+                "managed_by: a reseller's user can only manage its own classes",
+                field="managed_by",
+                code="not_found",
+            )
+        cls.managed_by_id = actor.reseller_id
+        return
+    if value in (None, ""):
+        if cls.pk and cls.managed_by_id is not None and cls.customers.exists():
+            raise ValidationFailed(
+                "managed_by cannot change while the reseller's customers use this class",
+                field="managed_by",
+                code="in_use",
+            )
+        cls.managed_by_id = None
+        return
+    reseller_id = as_int("managed_by", value, minimum=1)
+    if not Customer.objects.filter(pk=reseller_id, customer_type=CustomerType.RESELLER).exists():
+        raise ValidationFailed(
+            f"managed_by: reseller {reseller_id} does not exist",
+            field="managed_by",
+            code="not_found",
+        )
+    if cls.pk and cls.managed_by_id != reseller_id and cls.customers.exists():
+        raise ValidationFailed(
+            "managed_by cannot change while customers use this class",
+            field="managed_by",
+            code="in_use",
+        )
+    cls.managed_by_id = reseller_id
+
+
+def _apply_changes(actor: Any, cls: CustomerClass, data: Mapping[str, Any]) -> list[int] | None:
+    reject_unknown(dict(data), EDITABLE_FIELDS)
+    if "name" in data or not cls.pk:
+        _set_name(cls, data.get("name"))
+    if "currency" in data:
+        code = data["currency"] or None
+        if cls.pk:
+            if code != cls.currency_id:
+                raise ValidationFailed(
+                    "currency cannot be changed once the class is saved (CC-06)",
+                    field="currency",
+                    code="immutable",
+                )
+        else:
+            cls.currency_id = get_currency_in_use(code).code if code else None
+    if "business_model" in data:
+        bm = data["business_model"]
+        if bm in (None, ""):
+            cls.business_model_id = None
+        else:
+            bm_id = as_int("business_model", bm, minimum=1)
+            if not BusinessModel.objects.filter(pk=bm_id).exists():
+                raise ValidationFailed(
+                    f"business_model: business model {bm_id} does not exist",
+                    field="business_model",
+                    code="not_found",
+                )
+            cls.business_model_id = bm_id
+    if "managed_by" in data or not cls.pk:
+        _set_managed_by(actor, cls, data.get("managed_by"))
+    for name, coerce in SIMPLE_FIELDS.items():
+        if name in data:
+            setattr(cls, name, coerce(name, data[name]))
+    custom_field_ids = None
+    if "mandatory_custom_fields" in data:
+        names = data["mandatory_custom_fields"] or []
+        if not isinstance(names, list | tuple):
+            raise ValidationFailed(
+                "mandatory_custom_fields must be a list of custom field names",
+                field="mandatory_custom_fields",
+            )
+        found = dict(CustomField.objects.filter(name__in=names).values_list("name", "pk"))
+        for n in names:
+            if n not in found:
+                raise ValidationFailed(
+                    f"mandatory_custom_fields: no custom field named {n!r}",
+                    field="mandatory_custom_fields",
+                    code="not_found",
+                )
+        custom_field_ids = sorted(found.values())
+    _apply_rules(cls, data)
+    return custom_field_ids
+
+
+def _save(cls: CustomerClass) -> None:
+    try:
+        with transaction.atomic():
+            cls.save()
+    except IntegrityError as exc:
+        raise Conflict(
+            f"name: a customer class named {cls.name!r} already exists",
+            field="name",
+            code="duplicate",
+        ) from exc
+
+
+@transaction.atomic
+def create_class(*, actor: Any, now: dt.datetime, data: Mapping[str, Any]) -> CustomerClass:
+    """Create a class from ``data`` (field name → value); unspecified fields take defaults."""
+    if actor is None:
+        raise NotFound("not found")
+    cls = CustomerClass(created_at=now, updated_at=now)
+    custom_field_ids = _apply_changes(actor, cls, data)
+    _save(cls)
+    if custom_field_ids is not None:
+        cls.mandatory_custom_fields.set(custom_field_ids)
+    record(actor=actor, now=now, operation="create", obj=cls, before=None, after=snapshot(cls))
+    return cls
+
+
+@transaction.atomic
+def update_class(
+    *, actor: Any, now: dt.datetime, class_id: int, changes: Mapping[str, Any]
+) -> CustomerClass:
+    """Apply ``changes`` (only the given fields); the currency never changes (CC-06)."""
+    cls = get_class(actor=actor, class_id=class_id)
+    cls = CustomerClass.objects.select_for_update().get(pk=cls.pk)
+    before = snapshot(cls)
+    custom_field_ids = _apply_changes(actor, cls, changes)
+    cls.updated_at = now
+    _save(cls)
+    if custom_field_ids is not None:
+        cls.mandatory_custom_fields.set(custom_field_ids)
+    after = snapshot(cls)
+    record(actor=actor, now=now, operation="update", obj=cls, before=before, after=after)
+    return cls
+
+
+@transaction.atomic
+def delete_class(*, actor: Any, now: dt.datetime, class_id: int) -> None:
+    """CC-02: Default cannot be deleted; neither can a class that customers use."""
+    cls = get_class(actor=actor, class_id=class_id)
+    if cls.is_default:
+        raise ValidationFailed(
+            "The Default customer class cannot be deleted (CC-02)", field="id", code="protected"
+        )
+    used = cls.customers.count()
+    if used:
+        raise ValidationFailed(
+            f"Customer class {cls.name!r} is used by {used} customer{'s' if used != 1 else ''} "
+            "and cannot be deleted; move them to another class first",
+            field="id",
+            code="in_use",
+        )
+    before = snapshot(cls)
+    pk = cls.pk
+    cls.delete()
+    cls.pk = pk
+    record(actor=actor, now=now, operation="delete", obj=cls, before=before, after=None)
+
+
+COPY_EXCLUDED = {"name", "currency"}
+
+
+def copy_data(cls: CustomerClass) -> dict[str, Any]:
+    """The class's settings as input data for a new class, name cleared (CC-03 "Save & Add a
+    copy"). The currency is copied too: it is settable on a new class."""
+    data: dict[str, Any] = {name: getattr(cls, name) for name in SIMPLE_FIELDS}
+    data["business_model"] = cls.business_model_id
+    data["currency"] = cls.currency_id
+    data["managed_by"] = cls.managed_by_id
+    data["mandatory_custom_fields"] = sorted(
+        cls.mandatory_custom_fields.values_list("name", flat=True)
+    )
+    data["name"] = ""
+    return data
+
+
+def copy_class(*, actor: Any, now: dt.datetime, class_id: int, name: str) -> CustomerClass:
+    """A new class with every setting of ``class_id`` and a new name."""
+    source = get_class(actor=actor, class_id=class_id)
+    data = copy_data(source)
+    data["name"] = name
+    if not is_admin(actor):
+        data.pop("managed_by")
+    return create_class(actor=actor, now=now, data=data)
+
+
+def get_default_class() -> CustomerClass:
+    try:
+        return CustomerClass.objects.get(is_default=True)
+    except CustomerClass.DoesNotExist:
+        raise NotFound("the Default customer class is missing; run migrate") from None

@@ -1,0 +1,274 @@
+"""The ``billcore`` command.
+
+billcore serve [--host H] [--port P] [--workers N]   production server (gunicorn)
+billcore migrate                                     create or upgrade the database
+billcore createadmin [--username U] [--if-missing]   administrator (password printed once,
+                                                     or BILLCORE_ADMIN_PASSWORD)
+billcore token create --user NAME [--name LABEL]     prints a new API token
+billcore demo [--customers N]                        a realistic demo data set
+billcore class list                                  customer classes as a table
+billcore customer list [--class ID] [--currency C] [--status S] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billcore.settings")
+    import django
+
+    django.setup()
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table with aligned columns (numbers right-aligned)."""
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, v in enumerate(row):
+            widths[i] = max(widths[i], len(v))
+    numeric = [
+        all(_is_number(row[i]) for row in cells if row[i]) and any(row[i] for row in cells)
+        for i in range(len(headers))
+    ]
+
+    def fmt(row: Sequence[str]) -> str:
+        return "  ".join(
+            v.rjust(widths[i]) if numeric[i] else v.ljust(widths[i]) for i, v in enumerate(row)
+        ).rstrip()
+
+    lines = [fmt(list(headers)), "  ".join("-" * w for w in widths)]
+    lines += [fmt(row) for row in cells]
+    return "\n".join(lines)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from django.core.management import call_command
+
+    _ensure_var()
+    call_command("migrate", interactive=False, verbosity=args.verbosity)
+    return 0
+
+
+def _ensure_var() -> None:
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        from pathlib import Path
+
+        Path(db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def cmd_createadmin(args: argparse.Namespace) -> int:
+    from billcore.accounts.models import User
+
+    if User.objects.filter(username=args.username).exists():
+        if args.if_missing:
+            print(f"Administrator {args.username!r} exists; sign in with its password.")
+            return 0
+        print(f"error: user {args.username!r} already exists", file=sys.stderr)
+        return 2
+    password = os.environ.get("BILLCORE_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+    User.objects.create_superuser(username=args.username, password=password, email="")
+    if os.environ.get("BILLCORE_ADMIN_PASSWORD"):
+        print(f"Administrator {args.username!r} created with BILLCORE_ADMIN_PASSWORD.")
+    else:
+        print("=" * 64)
+        print(f"Administrator created. Username: {args.username}")
+        print(f"Password (shown once, write it down): {password}")
+        print("=" * 64)
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from django.utils import timezone
+
+    from billcore.accounts.models import User
+    from billcore.accounts.tokens import create_token
+
+    user = User.objects.filter(username=args.user).first()
+    if user is None:
+        print(f"error: --user: no user named {args.user!r}", file=sys.stderr)
+        return 2
+    print(create_token(user=user, now=timezone.now(), name=args.name))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    from billcore.wsgi import application
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{args.host}:{args.port}")
+            self.cfg.set("workers", args.workers)
+            self.cfg.set("threads", args.threads)
+            self.cfg.set("accesslog", "-" if args.access_log else None)
+
+        def load(self) -> Any:
+            return application
+
+    print(f"billcore serving on http://{args.host}:{args.port}/ (Ctrl+C to stop)", flush=True)
+    Server().run()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from billcore.demo import load_demo
+
+    summary = load_demo(customers=args.customers, seed=args.seed)
+    print(summary)
+    return 0
+
+
+def cmd_class_list(args: argparse.Namespace) -> int:
+    from billcore.classes.models import CustomerClass
+
+    rows = [
+        (
+            c.pk,
+            c.name,
+            c.currency_id or "",
+            "on" if c.generate_statistics else "off",
+            "on" if c.generate_regular_invoices else "off",
+            c.get_taxation_method_display(),
+            c.managed_by.name if c.managed_by else "Administrator only",
+            c.description,
+        )
+        for c in CustomerClass.objects.select_related("managed_by").order_by("name")
+    ]
+    print(
+        table(
+            [
+                "ID",
+                "Name",
+                "Currency",
+                "Archive xDRs",
+                "Invoices",
+                "Taxation",
+                "Managed by",
+                "Description",
+            ],
+            rows,
+        )
+    )
+    return 0
+
+
+def cmd_customer_list(args: argparse.Namespace) -> int:
+    from billcore.customers.models import Customer, Status
+
+    qs = Customer.objects.select_related("customer_class").order_by("name")
+    if args.status:
+        qs = qs.filter(status=args.status)
+    else:
+        qs = qs.exclude(status=Status.CLOSED)
+    if args.class_id:
+        qs = qs.filter(customer_class_id=args.class_id)
+    if args.currency:
+        qs = qs.filter(currency_id=args.currency)
+    rows = []
+    for c in qs[: args.limit]:
+        funds = c.available_funds if c.is_prepaid else c.balance
+        rows.append(
+            (
+                c.pk,
+                c.name,
+                c.customer_class.name,
+                c.currency_id,
+                c.get_balance_control_display(),
+                funds,
+                "blocked" if c.blocked else c.get_status_display(),
+            )
+        )
+    print(
+        table(
+            [
+                "ID",
+                "Name",
+                "Class",
+                "Currency",
+                "Balance control",
+                "Balance / available funds",
+                "Status",
+            ],
+            rows,
+        )
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="billcore", description="billcore billing core")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the production web server (gunicorn)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--access-log", action="store_true")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("migrate", help="create or upgrade the database")
+    p.add_argument("--verbosity", type=int, default=1)
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("createadmin", help="create the administrator")
+    p.add_argument("--username", default="admin")
+    p.add_argument("--if-missing", action="store_true", help="do nothing if it exists")
+    p.set_defaults(func=cmd_createadmin)
+
+    p = sub.add_parser("token", help="API tokens")
+    tsub = p.add_subparsers(dest="token_command", required=True)
+    t = tsub.add_parser("create", help="create a token and print it")
+    t.add_argument("--user", required=True)
+    t.add_argument("--name", default="cli")
+    t.set_defaults(func=cmd_token_create)
+
+    p = sub.add_parser("demo", help="load a realistic demo data set")
+    p.add_argument("--customers", type=int, default=300)
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("class", help="customer classes")
+    csub = p.add_subparsers(dest="class_command", required=True)
+    c = csub.add_parser("list")
+    c.set_defaults(func=cmd_class_list)
+
+    p = sub.add_parser("customer", help="customers")
+    csub = p.add_subparsers(dest="customer_command", required=True)
+    c = csub.add_parser("list")
+    c.add_argument("--class", dest="class_id", type=int)
+    c.add_argument("--currency")
+    c.add_argument("--status")
+    c.add_argument("--limit", type=int, default=100)
+    c.set_defaults(func=cmd_customer_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup()
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Pure-Python billing domain core (no Django imports)."""

@@ -1,0 +1,243 @@
+"""``/api/v1/customers`` and ``/api/v1/customers/{id}/transactions`` (CU-01 … CU-13)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Header, Query, Router, Schema
+from pydantic import ConfigDict, Field
+
+from billcore.api import now
+from billcore.customers import selectors, services
+from billcore.customers.models import Customer
+from billcore.ledger import selectors as ledger_selectors
+from billcore.ledger import services as ledger_services
+
+router = Router(tags=["customers"])
+
+
+class CustomerFields(Schema):
+    model_config = ConfigDict(extra="forbid")
+    blocked: bool | None = None
+    balance_control: str | None = Field(None, description="prepaid | postpaid")
+    credit_limit: str | None = Field(None, description="Postpaid only; null = no limit")
+    customer_class: int | None = None
+    billing_period: int | None = Field(None, description="1 daily … 6 thirty days")
+    time_zone: str | None = None
+    custom_fields: dict[str, Any] | None = None
+    send_statistics: str | None = Field(None, description="full | summary | none; null = class")
+    company_name: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip_code: str | None = None
+    country: str | None = Field(None, description="ISO 3166-1 alpha-2")
+    phone: str | None = None
+    email: str | None = None
+    note: str | None = None
+
+
+class CustomerCreate(CustomerFields):
+    name: str
+    currency: str
+    balance_control: str  # type: ignore[assignment]
+    customer_class: int | None = Field(None, description="Default class when omitted")
+    customer_type: str | None = Field(None, description="retail | reseller")
+    reseller: int | None = None
+    available_funds: str | None = Field(None, description="Prepaid only: the opening funds")
+
+
+class CustomerPatch(CustomerFields):
+    name: str | None = None
+    currency: str | None = Field(None, description="Accepted only if unchanged (CU-06)")
+    available_funds: str | None = None
+    balance: str | None = None
+
+
+class CustomerOut(Schema):
+    id: int
+    name: str
+    customer_type: str
+    reseller: int | None = Field(None, alias="reseller_id")
+    blocked: bool
+    status: str
+    balance_control: str
+    currency: str = Field(alias="currency_id")
+    balance: Decimal
+    credit_limit: Decimal | None
+    available_funds: Decimal | None
+    customer_class: int = Field(alias="customer_class_id")
+    business_model: int | None = None
+    billing_period: int
+    time_zone: str
+    custom_fields: dict[str, Any]
+    send_statistics: str | None
+    company_name: str
+    first_name: str
+    last_name: str
+    address_line1: str
+    address_line2: str
+    city: str
+    state: str
+    zip_code: str
+    country: str
+    phone: str
+    email: str
+    note: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @staticmethod
+    def resolve_business_model(obj: Customer) -> int | None:
+        return obj.customer_class.business_model_id  # CU-03: it comes from the class
+
+
+class CustomerPage(Schema):
+    count: int
+    limit: int
+    offset: int
+    items: list[CustomerOut]
+
+
+class CustomerFilters(Schema):
+    search: str = Field("", description="Part of the name, company name or e-mail")
+    name: str | None = None
+    customer_class: int | None = None
+    currency: str | None = None
+    reseller: int | None = None
+    status: str | None = Field(None, description="closed finds permanently terminated ones")
+    balance_control: str | None = None
+    customer_type: str | None = None
+    order: str = "name"
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0)
+
+
+class TransactionIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    action: str = Field(description="e.g. 'Manual charge', 'Manual payment' (any letter case)")
+    amount: str = Field(description="Positive decimal string; the action gives the direction")
+    visible_comment: str = ""
+    internal_comment: str = ""
+
+
+class TransactionOut(Schema):
+    id: int
+    action: str
+    amount: Decimal
+    balance_after: Decimal
+    visible_comment: str
+    internal_comment: str
+    actor: str | None = None
+    created_at: dt.datetime
+
+    @staticmethod
+    def resolve_actor(obj: Any) -> str | None:
+        return obj.actor.username if obj.actor_id else None
+
+
+class PostedOut(Schema):
+    transaction_id: int
+    customer_id: int
+    action: str
+    amount: Decimal
+    balance: Decimal
+    available_funds: Decimal | None
+    created_at: dt.datetime
+
+
+class TransactionPage(Schema):
+    count: int
+    limit: int
+    offset: int
+    items: list[TransactionOut]
+
+
+@router.get("", response=CustomerPage)
+def list_customers(request: HttpRequest, filters: Query[CustomerFilters]) -> dict[str, Any]:
+    f = filters.model_dump(exclude={"limit", "offset"})
+    qs = selectors.list_customers(actor=request.auth, **f)
+    items = list(qs[filters.offset : filters.offset + filters.limit])
+    return {"count": qs.count(), "limit": filters.limit, "offset": filters.offset, "items": items}
+
+
+@router.post("", response={201: CustomerOut})
+def create_customer(request: HttpRequest, payload: CustomerCreate) -> tuple[int, Customer]:
+    data = payload.model_dump(exclude_unset=True)
+    if data.get("customer_class") is None:
+        data.pop("customer_class", None)
+        data["customer_class"] = _default_class_id(request)
+    return 201, services.create_customer(actor=request.auth, now=now(), data=data)
+
+
+def _default_class_id(request: HttpRequest) -> int | None:
+    from billcore.classes.services import get_default_class
+
+    return get_default_class().pk if getattr(request.auth, "reseller_id", None) is None else None
+
+
+@router.get("/{customer_id}", response=CustomerOut)
+def get_customer(request: HttpRequest, customer_id: int) -> Customer:
+    return selectors.get_customer(actor=request.auth, customer_id=customer_id)
+
+
+@router.patch("/{customer_id}", response=CustomerOut)
+def update_customer(request: HttpRequest, customer_id: int, payload: CustomerPatch) -> Customer:
+    return services.update_customer(
+        actor=request.auth,
+        now=now(),
+        customer_id=customer_id,
+        changes=payload.model_dump(exclude_unset=True),
+    )
+
+
+@router.delete("/{customer_id}", response={204: None})
+def delete_customer(request: HttpRequest, customer_id: int) -> tuple[int, None]:
+    services.delete_customer(actor=request.auth, now=now(), customer_id=customer_id)
+    return 204, None
+
+
+@router.get("/{customer_id}/transactions", response=TransactionPage, tags=["transactions"])
+def list_transactions(
+    request: HttpRequest,
+    customer_id: int,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    qs = ledger_selectors.customer_transactions(actor=request.auth, customer_id=customer_id)
+    return {
+        "count": qs.count(),
+        "limit": limit,
+        "offset": offset,
+        "items": list(qs[offset : offset + limit]),
+    }
+
+
+@router.post(
+    "/{customer_id}/transactions", response={201: PostedOut, 200: PostedOut}, tags=["transactions"]
+)
+def post_transaction(
+    request: HttpRequest,
+    customer_id: int,
+    payload: TransactionIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+) -> tuple[int, Any]:
+    """A balance adjustment (CU-12). Repeating a request with the same `Idempotency-Key`
+    returns the first result with status 200 and changes nothing."""
+    result = ledger_services.post_transaction(
+        actor=request.auth,
+        now=now(),
+        customer_id=customer_id,
+        action=payload.action,
+        amount=payload.amount,
+        visible_comment=payload.visible_comment,
+        internal_comment=payload.internal_comment,
+        idempotency_key=idempotency_key,
+    )
+    return (200 if result.replayed else 201), result

@@ -1,0 +1,125 @@
+"""Customers (CU-01 … CU-18): prepaid or postpaid, currency fixed for life, a balance that
+only the ledger moves."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models.functions import Lower
+
+from billcore.db import MoneyField
+
+
+class BalanceControl(models.TextChoices):
+    """CU-04."""
+
+    PREPAID = "prepaid", "Prepaid"
+    POSTPAID = "postpaid", "Postpaid"
+
+
+class CustomerType(models.TextChoices):
+    RETAIL = "retail", "Retail customer"
+    RESELLER = "reseller", "Reseller"
+
+
+class BillingPeriod(models.IntegerChoices):
+    """The six billing periods of portabilling.md, with the original API ids."""
+
+    DAILY = 1, "Daily"
+    WEEKLY = 2, "Weekly"
+    SEMI_MONTHLY = 3, "Semi-monthly"
+    MONTHLY = 4, "Monthly"
+    MONTHLY_ANNIVERSARY = 5, "Monthly (anniversary)"
+    THIRTY_DAYS = 6, "30 days"
+
+
+class Status(models.TextChoices):
+    """``bill_status`` of the original API; ``blocked`` is a separate flag (CU-14)."""
+
+    OPEN = "open", "Open"
+    SUSPENDED = "suspended", "Suspended"
+    PROVISIONALLY_TERMINATED = "provisionally_terminated", "Provisionally terminated"
+    CLOSED = "closed", "Permanently terminated"
+    EXPORTED = "exported", "Exported"
+
+
+class Customer(models.Model):
+    # --- top of the form ---
+    name = models.CharField(max_length=100)  # CU-01
+    customer_type = models.CharField(
+        max_length=8, choices=CustomerType.choices, default=CustomerType.RETAIL
+    )
+    reseller = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sub_customers",
+        limit_choices_to={"customer_type": CustomerType.RESELLER},
+    )
+    blocked = models.BooleanField(default=False)  # CU-02
+    balance_control = models.CharField(max_length=8, choices=BalanceControl.choices)  # CU-04
+    currency = models.ForeignKey("installation.Currency", on_delete=models.PROTECT)  # CU-06
+    # What the customer owes (portabilling.md sign convention). Moved only by the ledger.
+    balance = MoneyField(default=Decimal(0))
+    credit_limit = MoneyField(null=True, blank=True)  # CU-07, postpaid only; None = no limit
+    customer_class = models.ForeignKey(
+        "classes.CustomerClass", on_delete=models.PROTECT, related_name="customers"
+    )  # CU-09
+    billing_period = models.PositiveSmallIntegerField(
+        choices=BillingPeriod.choices, default=BillingPeriod.MONTHLY
+    )  # CU-10
+    time_zone = models.CharField(max_length=64, default="UTC")
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.OPEN)
+    custom_fields = models.JSONField(default=dict, blank=True)  # CU-11
+    # Per-customer overrides (None = use the class's value)
+    send_statistics = models.CharField(max_length=8, null=True, blank=True)
+    fraud_daily_limit = MoneyField(null=True, blank=True)
+
+    # --- Address Info ---
+    company_name = models.CharField(max_length=200, blank=True, default="")
+    first_name = models.CharField(max_length=100, blank=True, default="")
+    last_name = models.CharField(max_length=100, blank=True, default="")
+    address_line1 = models.CharField(max_length=200, blank=True, default="")
+    address_line2 = models.CharField(max_length=200, blank=True, default="")
+    city = models.CharField(max_length=100, blank=True, default="")
+    state = models.CharField(max_length=100, blank=True, default="")
+    zip_code = models.CharField(max_length=20, blank=True, default="")
+    country = models.CharField(max_length=2, blank=True, default="")  # ISO 3166-1 alpha-2
+    phone = models.CharField(max_length=40, blank=True, default="")
+    email = models.EmailField(blank=True, default="")
+    # --- Additional Info ---
+    note = models.TextField(blank=True, default="")
+
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="customer_name_ci_unique"),
+            models.CheckConstraint(
+                condition=models.Q(balance_control="postpaid")
+                | models.Q(credit_limit__isnull=True),
+                name="customer_credit_limit_postpaid_only",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer_class", "name"]),
+            models.Index(fields=["reseller", "name"]),
+            models.Index(fields=["currency", "name"]),
+            models.Index(fields=["status", "name"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_prepaid(self) -> bool:
+        return self.balance_control == BalanceControl.PREPAID
+
+    @property
+    def available_funds(self) -> Decimal | None:
+        """CU-08: prepaid funds, shown positive (credit limit 0 - balance)."""
+        return -self.balance if self.is_prepaid else None

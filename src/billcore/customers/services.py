@@ -1,0 +1,394 @@
+"""Every write to customers (CU-01 … CU-12). Balances move only through the ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+
+from billcore.accounts.access import is_admin
+from billcore.audit.services import record, snapshot
+from billcore.classes.models import CustomerClass, SendStatistics
+from billcore.core.countries import is_country_code
+from billcore.customers.models import (
+    BalanceControl,
+    BillingPeriod,
+    Customer,
+    CustomerType,
+    Status,
+)
+from billcore.customers.selectors import get_customer
+from billcore.errors import Conflict, NotFound, ValidationFailed
+from billcore.installation.models import CustomField
+from billcore.installation.services import get_currency_in_use
+from billcore.validation import (
+    as_bool,
+    as_choice,
+    as_email,
+    as_int,
+    as_money,
+    as_str,
+    as_time_zone,
+    reject_unknown,
+)
+
+ZERO = Decimal(0)
+
+ADDRESS_FIELDS = {
+    "company_name": 200,
+    "first_name": 100,
+    "last_name": 100,
+    "address_line1": 200,
+    "address_line2": 200,
+    "city": 100,
+    "state": 100,
+    "zip_code": 20,
+    "phone": 40,
+}
+CREATE_FIELDS = (
+    "name",
+    "customer_type",
+    "reseller",
+    "blocked",
+    "balance_control",
+    "currency",
+    "credit_limit",
+    "available_funds",
+    "customer_class",
+    "billing_period",
+    "time_zone",
+    "custom_fields",
+    "send_statistics",
+    "country",
+    "email",
+    "note",
+    *ADDRESS_FIELDS,
+)
+UPDATE_FIELDS = tuple(f for f in CREATE_FIELDS if f not in {"customer_type", "reseller"})
+
+
+def _set_name(customer: Customer, value: Any) -> None:
+    name = as_str("name", value, max_length=100, required=True)
+    clash = Customer.objects.annotate(lname=Lower("name")).filter(lname=name.lower())
+    if customer.pk:
+        clash = clash.exclude(pk=customer.pk)
+    if clash.exists():
+        raise ValidationFailed(
+            f"name: a customer named {name!r} already exists (names are unique regardless of "
+            "letter case)",
+            field="name",
+            code="duplicate",
+        )
+    customer.name = name
+
+
+def _resolve_class(actor: Any, customer: Customer, value: Any) -> CustomerClass:
+    """CU-09 and CC-07: currency must match, and only the owner may assign a class."""
+    if value in (None, ""):
+        raise ValidationFailed(
+            "customer_class is required", field="customer_class", code="required"
+        )
+    class_id = as_int("customer_class", value, minimum=1)
+    cls = CustomerClass.objects.filter(pk=class_id).first()
+    admin = is_admin(actor)
+    visible = cls is not None and (admin or cls.managed_by_id == actor.reseller_id)
+    if cls is None or not visible:
+        raise ValidationFailed(
+            f"customer_class: class {class_id} not found", field="customer_class", code="not_found"
+        )
+    if cls.managed_by_id is not None and admin:
+        raise ValidationFailed(
+            f"customer_class: {cls.name!r} is managed by a reseller; only that reseller can "
+            "assign it, to its own customers (CC-07)",
+            field="customer_class",
+            code="not_assignable",
+        )
+    if cls.managed_by_id is not None and customer.reseller_id != cls.managed_by_id:
+        raise ValidationFailed(
+            f"customer_class: {cls.name!r} can be assigned only to the reseller's own customers",
+            field="customer_class",
+            code="not_assignable",
+        )
+    if cls.currency_id is not None and cls.currency_id != customer.currency_id:
+        raise ValidationFailed(
+            f"customer_class: {cls.name!r} is a {cls.currency_id} class and the customer's "
+            f"currency is {customer.currency_id} (CU-09)",
+            field="customer_class",
+            code="currency_mismatch",
+        )
+    return cls
+
+
+def _custom_value(cf: CustomField, value: Any) -> str:
+    field = f"custom_fields.{cf.name}"
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    text = text.strip()
+    if not text:
+        return ""
+    if cf.field_type == CustomField.Type.NUMBER:
+        try:
+            Decimal(text)
+        except InvalidOperation:
+            raise ValidationFailed(f"{field} must be a number", field=field) from None
+    elif cf.field_type == CustomField.Type.DATE:
+        try:
+            dt.date.fromisoformat(text)
+        except ValueError:
+            raise ValidationFailed(f"{field} must be a date YYYY-MM-DD", field=field) from None
+    elif cf.field_type == CustomField.Type.LIST and text not in cf.choices:
+        raise ValidationFailed(f"{field} must be one of: {', '.join(cf.choices)}", field=field)
+    if len(text) > 500:
+        raise ValidationFailed(f"{field} is longer than 500 characters", field=field)
+    return text
+
+
+def _custom_fields(customer: Customer, value: Any, *, given: bool) -> None:
+    """CU-11: values for defined custom fields; the class's mandatory ones must be filled."""
+    values = dict(customer.custom_fields or {})
+    if given:
+        if not isinstance(value, Mapping):
+            raise ValidationFailed(
+                "custom_fields must be an object of name: value", field="custom_fields"
+            )
+        defined = {cf.name: cf for cf in CustomField.objects.filter(name__in=list(value))}
+        for name, raw in value.items():
+            if name not in defined:
+                raise ValidationFailed(
+                    f"custom_fields.{name}: no custom field with this name",
+                    field=f"custom_fields.{name}",
+                    code="unknown",
+                )
+            values[name] = _custom_value(defined[name], raw)
+        values = {k: v for k, v in values.items() if v != ""}
+    for cf in customer.customer_class.mandatory_custom_fields.all():
+        if not values.get(cf.name):
+            raise ValidationFailed(
+                f"custom_fields.{cf.name}: {cf.label} is mandatory for customers of class "
+                f"{customer.customer_class.name!r} (CU-11)",
+                field=f"custom_fields.{cf.name}",
+                code="required",
+            )
+    customer.custom_fields = values
+
+
+def _apply_common(actor: Any, customer: Customer, data: Mapping[str, Any]) -> None:
+    if "name" in data or not customer.pk:
+        _set_name(customer, data.get("name"))
+    if "blocked" in data:
+        customer.blocked = as_bool("blocked", data["blocked"])
+    if "balance_control" in data or not customer.pk:
+        customer.balance_control = as_choice(
+            "balance_control", data.get("balance_control"), BalanceControl.values
+        )
+    if "billing_period" in data:
+        customer.billing_period = as_choice(
+            "billing_period", as_int("billing_period", data["billing_period"]), BillingPeriod.values
+        )  # type: ignore[assignment]
+    if "time_zone" in data:
+        customer.time_zone = as_time_zone("time_zone", data["time_zone"])
+    if "send_statistics" in data:
+        v = data["send_statistics"]
+        customer.send_statistics = (
+            None if v in (None, "") else as_choice("send_statistics", v, SendStatistics.values)
+        )
+    for name, length in ADDRESS_FIELDS.items():
+        if name in data:
+            setattr(customer, name, as_str(name, data[name], max_length=length))
+    if "email" in data:
+        customer.email = as_email("email", data["email"])
+    if "note" in data:
+        customer.note = as_str("note", data["note"], max_length=5000)
+    if "country" in data:
+        code = as_str("country", data["country"], max_length=2)
+        if code and not is_country_code(code):
+            raise ValidationFailed(
+                f"country: {code!r} is not an ISO 3166-1 alpha-2 code (e.g. US, DE)",
+                field="country",
+                code="unknown_country",
+            )
+        customer.country = code
+    if "customer_class" in data or not customer.pk:
+        cls = _resolve_class(actor, customer, data.get("customer_class"))
+        customer.customer_class = cls
+    # CU-07 / CU-08: a credit limit only for postpaid, available funds only for prepaid.
+    if customer.balance_control == BalanceControl.PREPAID:
+        if data.get("credit_limit") not in (None, ""):
+            raise ValidationFailed(
+                "credit_limit applies only to postpaid customers (CU-07); a prepaid customer "
+                "has available funds instead",
+                field="credit_limit",
+                code="not_applicable",
+            )
+        customer.credit_limit = None
+    elif "credit_limit" in data:
+        customer.credit_limit = as_money("credit_limit", data["credit_limit"], minimum=ZERO)
+    _custom_fields(customer, data.get("custom_fields"), given="custom_fields" in data)
+
+
+def _save(customer: Customer) -> None:
+    try:
+        with transaction.atomic():
+            customer.save()
+    except IntegrityError as exc:
+        raise Conflict(
+            f"name: a customer named {customer.name!r} already exists",
+            field="name",
+            code="duplicate",
+        ) from exc
+
+
+@transaction.atomic
+def create_customer(*, actor: Any, now: dt.datetime, data: Mapping[str, Any]) -> Customer:
+    """Create a customer. A prepaid customer's ``available_funds`` become the ledger's first
+    row (an opening balance), so the ledger always sums to the balance."""
+    from billcore.ledger.services import post_opening_balance
+
+    if actor is None:
+        raise NotFound("not found")
+    reject_unknown(dict(data), CREATE_FIELDS)
+    customer = Customer(created_at=now, updated_at=now, balance=ZERO)
+    customer.currency = get_currency_in_use(data.get("currency"))
+    # Who owns the customer (CC-07).
+    ctype = as_choice(
+        "customer_type", data.get("customer_type") or CustomerType.RETAIL, CustomerType.values
+    )
+    if is_admin(actor):
+        reseller = data.get("reseller")
+        if reseller not in (None, ""):
+            rid = as_int("reseller", reseller, minimum=1)
+            if not Customer.objects.filter(pk=rid, customer_type=CustomerType.RESELLER).exists():
+                raise ValidationFailed(
+                    f"reseller: reseller {rid} does not exist", field="reseller", code="not_found"
+                )
+            customer.reseller_id = rid
+    else:
+        if data.get("reseller") not in (None, "", actor.reseller_id):
+            raise ValidationFailed(
+                "reseller: a reseller's user creates only its own customers",
+                field="reseller",
+                code="not_found",
+            )
+        if ctype != CustomerType.RETAIL:
+            raise ValidationFailed(
+                "customer_type: a reseller's user creates retail customers",
+                field="customer_type",
+                code="not_allowed",
+            )
+        customer.reseller_id = actor.reseller_id
+    customer.customer_type = ctype
+    _apply_common(actor, customer, data)
+    funds = data.get("available_funds")
+    opening: Decimal | None = None
+    if customer.balance_control == BalanceControl.PREPAID:
+        opening = as_money("available_funds", funds, minimum=ZERO)
+    elif funds not in (None, ""):
+        raise ValidationFailed(
+            "available_funds applies only to prepaid customers (CU-08); a postpaid customer "
+            "has a credit limit instead",
+            field="available_funds",
+            code="not_applicable",
+        )
+    _save(customer)
+    record(
+        actor=actor,
+        now=now,
+        operation="create",
+        obj=customer,
+        before=None,
+        after=snapshot(customer),
+    )
+    if opening:
+        post_opening_balance(actor=actor, now=now, customer=customer, funds=opening)
+        customer.refresh_from_db(fields=["balance"])
+    return customer
+
+
+@transaction.atomic
+def update_customer(
+    *, actor: Any, now: dt.datetime, customer_id: int, changes: Mapping[str, Any]
+) -> Customer:
+    """Partial update; the currency never changes (CU-06); the balance and available funds
+    change only through transactions (CU-12)."""
+    visible = get_customer(actor=actor, customer_id=customer_id)
+    customer = (
+        Customer.objects.select_for_update().select_related("customer_class").get(pk=visible.pk)
+    )
+    if customer.status == Status.CLOSED:
+        raise ValidationFailed(
+            "the customer is permanently terminated: no change is possible (CU-17)",
+            field="status",
+            code="closed",
+        )
+    data = dict(changes)
+    if "available_funds" in data or "balance" in data:
+        field = "available_funds" if "available_funds" in data else "balance"
+        raise ValidationFailed(
+            f"{field} changes only through a transaction (balance adjustment, CU-12)",
+            field=field,
+            code="use_transaction",
+        )
+    if "currency" in data:
+        if data["currency"] != customer.currency_id:
+            raise ValidationFailed(
+                "currency cannot be changed once the customer is saved (CU-06)",
+                field="currency",
+                code="immutable",
+            )
+        data.pop("currency")
+    for frozen in ("customer_type", "reseller"):
+        if frozen in data:
+            current = getattr(customer, "reseller_id" if frozen == "reseller" else frozen)
+            if data[frozen] != current:
+                raise ValidationFailed(
+                    f"{frozen} cannot be changed once the customer is saved",
+                    field=frozen,
+                    code="immutable",
+                )
+            data.pop(frozen)
+    reject_unknown(data, UPDATE_FIELDS)
+    before = snapshot(customer)
+    _apply_common(actor, customer, data)
+    customer.updated_at = now
+    _save(customer)
+    record(
+        actor=actor,
+        now=now,
+        operation="update",
+        obj=customer,
+        before=before,
+        after=snapshot(customer),
+    )
+    return customer
+
+
+@transaction.atomic
+def delete_customer(*, actor: Any, now: dt.datetime, customer_id: int) -> None:
+    """Only a customer with no money history can be deleted; others are terminated."""
+    customer = get_customer(actor=actor, customer_id=customer_id)
+    n = customer.transactions.count()
+    if n:
+        raise ValidationFailed(
+            f"customer {customer.name!r} has {n} transactions and cannot be deleted; "
+            "terminate it instead",
+            field="id",
+            code="has_history",
+        )
+    if customer.customer_type == CustomerType.RESELLER and (
+        customer.sub_customers.exists() or customer.managed_classes.exists()
+    ):
+        raise ValidationFailed(
+            f"reseller {customer.name!r} still owns customers or classes", field="id", code="in_use"
+        )
+    if customer.users.exists():
+        raise ValidationFailed(
+            f"reseller {customer.name!r} still has users", field="id", code="in_use"
+        )
+    before = snapshot(customer)
+    pk = customer.pk
+    customer.delete()
+    customer.pk = pk
+    record(actor=actor, now=now, operation="delete", obj=customer, before=before, after=None)

@@ -1,0 +1,82 @@
+"""Installation-wide settings and catalogues: legal info, options, currencies in use,
+business models (CC-05) and custom-field definitions (CU-11, CC-22)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class InstallationSettings(models.Model):
+    """One row (pk=1): what PortaBilling keeps on its Configuration server and Legal info panel."""
+
+    legal_name = models.CharField(max_length=200, default="", blank=True)
+    notification_from_name = models.CharField(max_length=200, default="", blank=True)
+    notification_from_address = models.EmailField(default="", blank=True)
+    allow_external_billing = models.BooleanField(default=False)
+    show_financial_documents_page = models.BooleanField(default=False)
+    # Tax engines (CC-10): EZTax and SureTax are selectable only with an endpoint.
+    eztax_endpoint = models.URLField(default="", blank=True)
+    suretax_endpoint = models.URLField(default="", blank=True)
+    # Fixed VAT tax amounts round up by default; half-up is the installation option.
+    tax_rounding_half_up = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "installation settings"
+        verbose_name_plural = "installation settings"
+
+    def __str__(self) -> str:
+        return "Installation settings"
+
+
+class Currency(models.Model):
+    """A currency in use on this installation (ISO 4217 code and its decimal places)."""
+
+    code = models.CharField(max_length=3, primary_key=True)
+    name = models.CharField(max_length=100)
+    decimals = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "currencies"
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class BusinessModel(models.Model):
+    """An entry of the business-model catalogue (CC-05): Cloud PBX, Internet access, ..."""
+
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="business_model_name_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomField(models.Model):
+    """A custom field that customer classes may make mandatory (CC-22, CU-11)."""
+
+    class Type(models.TextChoices):
+        TEXT = "text", "Text"
+        NUMBER = "number", "Number"
+        DATE = "date", "Date"
+        LIST = "list", "List of values"
+
+    name = models.SlugField(max_length=60, unique=True)
+    label = models.CharField(max_length=100)
+    field_type = models.CharField(max_length=10, choices=Type.choices, default=Type.TEXT)
+    choices = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.label

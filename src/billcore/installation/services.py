@@ -1,0 +1,251 @@
+"""Installation settings, currencies in use, business models and custom fields."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+from django.db.models.functions import Lower
+
+from billcore.accounts.access import is_admin
+from billcore.audit.services import record, snapshot
+from billcore.core.currencies import UnknownCurrencyError, get_currency
+from billcore.errors import NotFound, ValidationFailed
+from billcore.installation.models import (
+    BusinessModel,
+    Currency,
+    CustomField,
+    InstallationSettings,
+)
+from billcore.validation import as_bool, as_choice, as_email, as_int, as_str, reject_unknown
+
+
+def _require_admin(actor: Any) -> None:
+    if not is_admin(actor):
+        raise NotFound("not found")
+
+
+def get_settings() -> InstallationSettings:
+    settings, _ = InstallationSettings.objects.get_or_create(pk=1)
+    return settings
+
+
+SETTINGS_FIELDS = {
+    "legal_name": lambda f, v: as_str(f, v, max_length=200),
+    "notification_from_name": lambda f, v: as_str(f, v, max_length=200),
+    "notification_from_address": as_email,
+    "allow_external_billing": as_bool,
+    "show_financial_documents_page": as_bool,
+    "eztax_endpoint": lambda f, v: _url(f, v),
+    "suretax_endpoint": lambda f, v: _url(f, v),
+    "tax_rounding_half_up": as_bool,
+}
+
+
+def _url(field: str, value: Any) -> str:
+    text = as_str(field, value, max_length=200)
+    if text and not text.startswith(("http://", "https://")):
+        raise ValidationFailed(f"{field} must be an http:// or https:// URL", field=field)
+    return text
+
+
+@transaction.atomic
+def update_settings(
+    *, actor: Any, now: dt.datetime, changes: Mapping[str, Any]
+) -> InstallationSettings:
+    _require_admin(actor)
+    reject_unknown(dict(changes), SETTINGS_FIELDS)
+    settings = InstallationSettings.objects.select_for_update().get(pk=get_settings().pk)
+    before = snapshot(settings)
+    for name, coerce in SETTINGS_FIELDS.items():
+        if name in changes:
+            setattr(settings, name, coerce(name, changes[name]))
+    settings.updated_at = now
+    settings.save()
+    record(
+        actor=actor,
+        now=now,
+        operation="update",
+        obj=settings,
+        before=before,
+        after=snapshot(settings),
+    )
+    return settings
+
+
+def get_currency_in_use(code: Any, *, field: str = "currency") -> Currency:
+    """The installation's currency ``code``; a clear error for an unknown or unused code."""
+    if not isinstance(code, str) or not code:
+        raise ValidationFailed(
+            f"{field} is required (an ISO 4217 code such as USD)", field=field, code="required"
+        )
+    try:
+        get_currency(code)
+    except UnknownCurrencyError as exc:
+        raise ValidationFailed(f"{field}: {exc}", field=field, code="unknown_currency") from exc
+    try:
+        return Currency.objects.get(code=code)
+    except Currency.DoesNotExist:
+        raise ValidationFailed(
+            f"{field}: {code} is an ISO 4217 currency but not in use on this installation; "
+            "an administrator adds it under Settings → Currencies",
+            field=field,
+            code="currency_not_in_use",
+        ) from None
+
+
+@transaction.atomic
+def add_currency(
+    *, actor: Any, now: dt.datetime, code: str, decimals: int | None = None
+) -> Currency:
+    _require_admin(actor)
+    try:
+        iso = get_currency(code)
+    except UnknownCurrencyError as exc:
+        raise ValidationFailed(f"code: {exc}", field="code", code="unknown_currency") from exc
+    if Currency.objects.filter(code=iso.code).exists():
+        raise ValidationFailed(
+            f"code: {iso.code} is already in use", field="code", code="duplicate"
+        )
+    places = (
+        iso.decimals if decimals is None else as_int("decimals", decimals, minimum=0, maximum=5)
+    )
+    currency = Currency.objects.create(code=iso.code, name=iso.name, decimals=places)
+    record(
+        actor=actor,
+        now=now,
+        operation="create",
+        obj=currency,
+        before=None,
+        after=snapshot(currency),
+    )
+    return currency
+
+
+@transaction.atomic
+def remove_currency(*, actor: Any, now: dt.datetime, code: str) -> None:
+    _require_admin(actor)
+    from billcore.classes.models import CustomerClass
+    from billcore.customers.models import Customer
+
+    currency = Currency.objects.filter(code=code).first()
+    if currency is None:
+        raise NotFound(f"currency {code} is not in use", field="code")
+    users = (
+        Customer.objects.filter(currency=currency).count()
+        + CustomerClass.objects.filter(currency=currency).count()
+    )
+    if users:
+        raise ValidationFailed(
+            f"code: {code} is used by {users} customers or classes and cannot be removed",
+            field="code",
+            code="in_use",
+        )
+    before = snapshot(currency)
+    currency.delete()
+    record(
+        actor=actor,
+        now=now,
+        operation="delete",
+        obj=Currency(code=code, name=before["name"], decimals=before["decimals"]),
+        before=before,
+        after=None,
+    )
+
+
+def _business_model_name(name: Any, *, exclude: int | None = None) -> str:
+    text = as_str("name", name, max_length=100, required=True)
+    clash = BusinessModel.objects.annotate(lname=Lower("name")).filter(lname=text.lower())
+    if exclude:
+        clash = clash.exclude(pk=exclude)
+    if clash.exists():
+        raise ValidationFailed(
+            f"name: a business model named {text!r} already exists", field="name", code="duplicate"
+        )
+    return text
+
+
+@transaction.atomic
+def create_business_model(
+    *, actor: Any, now: dt.datetime, name: Any, description: Any = ""
+) -> BusinessModel:
+    """CC-05: the administrator maintains the catalogue."""
+    _require_admin(actor)
+    bm = BusinessModel.objects.create(
+        name=_business_model_name(name),
+        description=as_str("description", description, max_length=500),
+    )
+    record(actor=actor, now=now, operation="create", obj=bm, before=None, after=snapshot(bm))
+    return bm
+
+
+@transaction.atomic
+def update_business_model(
+    *, actor: Any, now: dt.datetime, business_model_id: int, changes: Mapping[str, Any]
+) -> BusinessModel:
+    _require_admin(actor)
+    reject_unknown(dict(changes), ("name", "description"))
+    bm = BusinessModel.objects.select_for_update().filter(pk=business_model_id).first()
+    if bm is None:
+        raise NotFound(f"business model {business_model_id} not found", field="id")
+    before = snapshot(bm)
+    if "name" in changes:
+        bm.name = _business_model_name(changes["name"], exclude=bm.pk)
+    if "description" in changes:
+        bm.description = as_str("description", changes["description"], max_length=500)
+    bm.save()
+    record(actor=actor, now=now, operation="update", obj=bm, before=before, after=snapshot(bm))
+    return bm
+
+
+@transaction.atomic
+def delete_business_model(*, actor: Any, now: dt.datetime, business_model_id: int) -> None:
+    _require_admin(actor)
+    bm = BusinessModel.objects.filter(pk=business_model_id).first()
+    if bm is None:
+        raise NotFound(f"business model {business_model_id} not found", field="id")
+    used = bm.customerclass_set.count()
+    if used:
+        raise ValidationFailed(
+            f"business model {bm.name!r} is used by {used} customer classes and cannot be deleted",
+            field="id",
+            code="in_use",
+        )
+    before = snapshot(bm)
+    bm.delete()
+    bm.pk = business_model_id
+    record(actor=actor, now=now, operation="delete", obj=bm, before=before, after=None)
+
+
+@transaction.atomic
+def create_custom_field(
+    *,
+    actor: Any,
+    now: dt.datetime,
+    name: Any,
+    label: Any,
+    field_type: Any = "text",
+    choices: Any = None,
+) -> CustomField:
+    _require_admin(actor)
+    slug = as_str("name", name, max_length=60, required=True)
+    if not slug.replace("_", "").isalnum() or not slug.isascii() or slug != slug.lower():
+        raise ValidationFailed("name must use lower-case letters, digits and _", field="name")
+    if CustomField.objects.filter(name=slug).exists():
+        raise ValidationFailed(
+            f"name: custom field {slug!r} already exists", field="name", code="duplicate"
+        )
+    ftype = as_choice("field_type", field_type, CustomField.Type.values)
+    values = list(choices or [])
+    if ftype == CustomField.Type.LIST and not values:
+        raise ValidationFailed("choices: a list field needs its values", field="choices")
+    cf = CustomField.objects.create(
+        name=slug,
+        label=as_str("label", label, max_length=100, required=True),
+        field_type=ftype,
+        choices=[as_str("choices", v, max_length=100) for v in values],
+    )
+    record(actor=actor, now=now, operation="create", obj=cf, before=None, after=snapshot(cf))
+    return cf

@@ -1,0 +1,54 @@
+"""The ledger: every balance change is one row (CU-12). Sum of ``amount`` = balance."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from billcore.db import MoneyField
+
+
+class Action(models.TextChoices):
+    """Transaction types of portabilling.md (the API's own strings as labels)."""
+
+    OPENING_BALANCE = "opening_balance", "Opening balance"
+    MANUAL_CHARGE = "manual_charge", "Manual charge"
+    MANUAL_CREDIT = "manual_credit", "Manual credit"
+    PROMOTIONAL_CREDIT = "promotional_credit", "Promotional credit"
+    MANUAL_PAYMENT = "manual_payment", "Manual payment"
+    ECOMMERCE_PAYMENT = "ecommerce_payment", "E-commerce payment"
+    REFUND = "refund", "Refund"
+    ECOMMERCE_REFUND = "ecommerce_refund", "E-commerce refund"
+    AUTHORIZATION_ONLY = "authorization_only", "Authorization only"
+    CAPTURE_PAYMENT = "capture_payment", "Capture payment"
+    VOID = "void", "Void"
+
+
+class Transaction(models.Model):
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="transactions"
+    )
+    action = models.CharField(max_length=24, choices=Action.choices)
+    # Signed effect on the balance (what the customer owes): charges +, payments/credits -.
+    amount = MoneyField()
+    balance_after = MoneyField()
+    visible_comment = models.CharField(max_length=500, blank=True, default="")
+    internal_comment = models.CharField(max_length=500, blank=True, default="")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "idempotency_key"], name="transaction_idempotency_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["customer", "-id"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.amount}"

@@ -1,0 +1,5 @@
+from django.http import HttpRequest, HttpResponse
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("billcore")
