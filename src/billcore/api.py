@@ -28,6 +28,12 @@ MONEY_FIELDS = {
 }
 
 
+class AuthedRequest(HttpRequest):
+    """What handlers receive: ``auth`` is the user the bearer token belongs to."""
+
+    auth: Any
+
+
 class BearerAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         user = user_for_token(token, now=timezone.now())

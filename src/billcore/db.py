@@ -8,16 +8,22 @@ hold, compare and ``SUM`` the same exact values.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Value
+from django.db.models.expressions import Combinable
 
 from billcore.core.money import MONEY_PLACES, AmountError, from_units, to_units
 
+if TYPE_CHECKING:
+    _Base = models.BigIntegerField[Decimal | int | Combinable | None, Any]
+else:
+    _Base = models.BigIntegerField
 
-class DecimalUnitsField(models.BigIntegerField):  # type: ignore[type-arg]
+
+class DecimalUnitsField(_Base):
     """A Decimal with exactly 5 places, stored as a 64-bit integer count of 10⁻⁵."""
 
     description = "Exact decimal with 5 places stored as integer units"
@@ -51,12 +57,11 @@ class DecimalUnitsField(models.BigIntegerField):  # type: ignore[type-arg]
         except AmountError as exc:
             raise ValidationError(str(exc)) from exc
 
-    def formfield(self, **kwargs: Any) -> Any:
+    def formfield(self, **kwargs: Any) -> Any:  # type: ignore[override]
         from django import forms
 
-        defaults = {"form_class": forms.DecimalField, "decimal_places": MONEY_PLACES}
-        defaults.update(kwargs)
-        return models.Field.formfield(self, **defaults)
+        kwargs.setdefault("decimal_places", MONEY_PLACES)
+        return models.Field.formfield(self, form_class=forms.DecimalField, **kwargs)
 
 
 MoneyField = DecimalUnitsField

@@ -21,14 +21,14 @@ def as_str(field: str, value: Any, *, max_length: int, required: bool = False) -
         value = ""
     if not isinstance(value, str):
         raise ValidationFailed(f"{field} must be text", field=field)
-    value = value.strip()
-    if required and not value:
+    text: str = value.strip()
+    if required and not text:
         raise ValidationFailed(f"{field} is required", field=field, code="required")
-    if len(value) > max_length:
+    if len(text) > max_length:
         raise ValidationFailed(
             f"{field} is longer than {max_length} characters", field=field, code="too_long"
         )
-    return value
+    return text
 
 
 def as_bool(field: str, value: Any) -> bool:

@@ -40,5 +40,5 @@ def login(request: HttpRequest, payload: LoginIn) -> LoginOut:
         raise LoginFailed("wrong username or password", field="password")
     at = now()
     expires = at + LOGIN_TOKEN_LIFETIME
-    token = create_token(user=user, now=at, name="login", expires_at=expires)  # type: ignore[arg-type]
+    token = create_token(user=user, now=at, name="login", expires_at=expires)
     return LoginOut(token=token, expires_at=expires)

@@ -6,11 +6,10 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import ConfigDict, Field
 
-from billcore.api import now
+from billcore.api import AuthedRequest, now
 from billcore.classes import selectors, services
 from billcore.classes.models import CustomerClass
 
@@ -166,7 +165,7 @@ def _dump(payload: Schema) -> dict[str, Any]:
 
 
 @router.get("", response=ClassPage)
-def list_classes(request: HttpRequest, filters: Query[ClassFilters]) -> dict[str, Any]:
+def list_classes(request: AuthedRequest, filters: Query[ClassFilters]) -> dict[str, Any]:
     qs = selectors.list_classes(
         actor=request.auth,
         search=filters.search,
@@ -184,30 +183,30 @@ def list_classes(request: HttpRequest, filters: Query[ClassFilters]) -> dict[str
 
 
 @router.post("", response={201: ClassOut})
-def create_class(request: HttpRequest, payload: ClassCreate) -> tuple[int, CustomerClass]:
+def create_class(request: AuthedRequest, payload: ClassCreate) -> tuple[int, CustomerClass]:
     return 201, services.create_class(actor=request.auth, now=now(), data=_dump(payload))
 
 
 @router.get("/{class_id}", response=ClassOut)
-def get_class(request: HttpRequest, class_id: int) -> CustomerClass:
+def get_class(request: AuthedRequest, class_id: int) -> CustomerClass:
     return selectors.get_class(actor=request.auth, class_id=class_id)
 
 
 @router.patch("/{class_id}", response=ClassOut)
-def update_class(request: HttpRequest, class_id: int, payload: ClassPatch) -> CustomerClass:
+def update_class(request: AuthedRequest, class_id: int, payload: ClassPatch) -> CustomerClass:
     return services.update_class(
         actor=request.auth, now=now(), class_id=class_id, changes=_dump(payload)
     )
 
 
 @router.delete("/{class_id}", response={204: None})
-def delete_class(request: HttpRequest, class_id: int) -> tuple[int, None]:
+def delete_class(request: AuthedRequest, class_id: int) -> tuple[int, None]:
     services.delete_class(actor=request.auth, now=now(), class_id=class_id)
     return 204, None
 
 
 @router.post("/{class_id}/copy", response={201: ClassOut})
-def copy_class(request: HttpRequest, class_id: int, payload: ClassCopy) -> tuple[int, Any]:
+def copy_class(request: AuthedRequest, class_id: int, payload: ClassCopy) -> tuple[int, Any]:
     """CC-03 "Save & Add a copy": a new class with every setting of this one."""
     return 201, services.copy_class(
         actor=request.auth, now=now(), class_id=class_id, name=payload.name

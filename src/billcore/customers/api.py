@@ -6,11 +6,10 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Header, Query, Router, Schema
 from pydantic import ConfigDict, Field
 
-from billcore.api import now
+from billcore.api import AuthedRequest, now
 from billcore.customers import selectors, services
 from billcore.customers.models import Customer
 from billcore.ledger import selectors as ledger_selectors
@@ -46,7 +45,7 @@ class CustomerFields(Schema):
 class CustomerCreate(CustomerFields):
     name: str
     currency: str
-    balance_control: str  # type: ignore[assignment]
+    balance_control: str
     customer_class: int | None = Field(None, description="Default class when omitted")
     customer_type: str | None = Field(None, description="retail | reseller")
     reseller: int | None = None
@@ -119,6 +118,11 @@ class CustomerFilters(Schema):
     offset: int = Field(0, ge=0)
 
 
+class PageParams(Schema):
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0)
+
+
 class TransactionIn(Schema):
     model_config = ConfigDict(extra="forbid")
     action: str = Field(description="e.g. 'Manual charge', 'Manual payment' (any letter case)")
@@ -160,7 +164,7 @@ class TransactionPage(Schema):
 
 
 @router.get("", response=CustomerPage)
-def list_customers(request: HttpRequest, filters: Query[CustomerFilters]) -> dict[str, Any]:
+def list_customers(request: AuthedRequest, filters: Query[CustomerFilters]) -> dict[str, Any]:
     f = filters.model_dump(exclude={"limit", "offset"})
     qs = selectors.list_customers(actor=request.auth, **f)
     items = list(qs[filters.offset : filters.offset + filters.limit])
@@ -168,7 +172,7 @@ def list_customers(request: HttpRequest, filters: Query[CustomerFilters]) -> dic
 
 
 @router.post("", response={201: CustomerOut})
-def create_customer(request: HttpRequest, payload: CustomerCreate) -> tuple[int, Customer]:
+def create_customer(request: AuthedRequest, payload: CustomerCreate) -> tuple[int, Customer]:
     data = payload.model_dump(exclude_unset=True)
     if data.get("customer_class") is None:
         data.pop("customer_class", None)
@@ -176,19 +180,19 @@ def create_customer(request: HttpRequest, payload: CustomerCreate) -> tuple[int,
     return 201, services.create_customer(actor=request.auth, now=now(), data=data)
 
 
-def _default_class_id(request: HttpRequest) -> int | None:
+def _default_class_id(request: AuthedRequest) -> int | None:
     from billcore.classes.services import get_default_class
 
     return get_default_class().pk if getattr(request.auth, "reseller_id", None) is None else None
 
 
 @router.get("/{customer_id}", response=CustomerOut)
-def get_customer(request: HttpRequest, customer_id: int) -> Customer:
+def get_customer(request: AuthedRequest, customer_id: int) -> Customer:
     return selectors.get_customer(actor=request.auth, customer_id=customer_id)
 
 
 @router.patch("/{customer_id}", response=CustomerOut)
-def update_customer(request: HttpRequest, customer_id: int, payload: CustomerPatch) -> Customer:
+def update_customer(request: AuthedRequest, customer_id: int, payload: CustomerPatch) -> Customer:
     return services.update_customer(
         actor=request.auth,
         now=now(),
@@ -198,18 +202,16 @@ def update_customer(request: HttpRequest, customer_id: int, payload: CustomerPat
 
 
 @router.delete("/{customer_id}", response={204: None})
-def delete_customer(request: HttpRequest, customer_id: int) -> tuple[int, None]:
+def delete_customer(request: AuthedRequest, customer_id: int) -> tuple[int, None]:
     services.delete_customer(actor=request.auth, now=now(), customer_id=customer_id)
     return 204, None
 
 
 @router.get("/{customer_id}/transactions", response=TransactionPage, tags=["transactions"])
 def list_transactions(
-    request: HttpRequest,
-    customer_id: int,
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    request: AuthedRequest, customer_id: int, page: Query[PageParams]
 ) -> dict[str, Any]:
+    limit, offset = page.limit, page.offset
     qs = ledger_selectors.customer_transactions(actor=request.auth, customer_id=customer_id)
     return {
         "count": qs.count(),
@@ -223,10 +225,10 @@ def list_transactions(
     "/{customer_id}/transactions", response={201: PostedOut, 200: PostedOut}, tags=["transactions"]
 )
 def post_transaction(
-    request: HttpRequest,
+    request: AuthedRequest,
     customer_id: int,
     payload: TransactionIn,
-    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),  # type: ignore[type-arg]
 ) -> tuple[int, Any]:
     """A balance adjustment (CU-12). Repeating a request with the same `Idempotency-Key`
     returns the first result with status 200 and changes nothing."""

@@ -185,9 +185,15 @@ def _apply_common(actor: Any, customer: Customer, data: Mapping[str, Any]) -> No
             "balance_control", data.get("balance_control"), BalanceControl.values
         )
     if "billing_period" in data:
-        customer.billing_period = as_choice(
-            "billing_period", as_int("billing_period", data["billing_period"]), BillingPeriod.values
-        )  # type: ignore[assignment]
+        period = as_int("billing_period", data["billing_period"])
+        if period not in BillingPeriod.values:
+            raise ValidationFailed(
+                "billing_period must be 1 (daily), 2 (weekly), 3 (semi-monthly), 4 (monthly), "
+                "5 (monthly anniversary) or 6 (30 days)",
+                field="billing_period",
+                code="invalid_choice",
+            )
+        customer.billing_period = period
     if "time_zone" in data:
         customer.time_zone = as_time_zone("time_zone", data["time_zone"])
     if "send_statistics" in data:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest
 from ninja import Router, Schema
 from pydantic import ConfigDict
 
-from billcore.api import now
+from billcore.api import AuthedRequest, now
 from billcore.installation import services
 from billcore.installation.models import BusinessModel, Currency
 from billcore.installation.services import _require_admin
@@ -45,12 +44,12 @@ class CurrencyIn(Schema):
 
 
 @router.get("/business-models", response=list[BusinessModelOut], tags=["business models"])
-def list_business_models(request: HttpRequest) -> list[BusinessModel]:
+def list_business_models(request: AuthedRequest) -> list[BusinessModel]:
     return list(BusinessModel.objects.order_by("name"))
 
 
 @router.post("/business-models", response={201: BusinessModelOut}, tags=["business models"])
-def create_business_model(request: HttpRequest, payload: BusinessModelIn) -> tuple[int, object]:
+def create_business_model(request: AuthedRequest, payload: BusinessModelIn) -> tuple[int, object]:
     bm = services.create_business_model(
         actor=request.auth, now=now(), name=payload.name, description=payload.description
     )
@@ -59,7 +58,7 @@ def create_business_model(request: HttpRequest, payload: BusinessModelIn) -> tup
 
 @router.patch("/business-models/{bm_id}", response=BusinessModelOut, tags=["business models"])
 def update_business_model(
-    request: HttpRequest, bm_id: int, payload: BusinessModelPatch
+    request: AuthedRequest, bm_id: int, payload: BusinessModelPatch
 ) -> BusinessModel:
     return services.update_business_model(
         actor=request.auth,
@@ -70,18 +69,18 @@ def update_business_model(
 
 
 @router.delete("/business-models/{bm_id}", response={204: None}, tags=["business models"])
-def delete_business_model(request: HttpRequest, bm_id: int) -> tuple[int, None]:
+def delete_business_model(request: AuthedRequest, bm_id: int) -> tuple[int, None]:
     services.delete_business_model(actor=request.auth, now=now(), business_model_id=bm_id)
     return 204, None
 
 
 @router.get("/currencies", response=list[CurrencyOut], tags=["currencies"])
-def list_currencies(request: HttpRequest) -> list[Currency]:
+def list_currencies(request: AuthedRequest) -> list[Currency]:
     return list(Currency.objects.order_by("code"))
 
 
 @router.post("/currencies", response={201: CurrencyOut}, tags=["currencies"])
-def add_currency(request: HttpRequest, payload: CurrencyIn) -> tuple[int, object]:
+def add_currency(request: AuthedRequest, payload: CurrencyIn) -> tuple[int, object]:
     _require_admin(request.auth)
     return 201, services.add_currency(
         actor=request.auth, now=now(), code=payload.code, decimals=payload.decimals

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db import transaction
@@ -32,7 +32,7 @@ def get_settings() -> InstallationSettings:
     return settings
 
 
-SETTINGS_FIELDS = {
+SETTINGS_FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "legal_name": lambda f, v: as_str(f, v, max_length=200),
     "notification_from_name": lambda f, v: as_str(f, v, max_length=200),
     "notification_from_address": as_email,
