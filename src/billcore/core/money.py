@@ -37,6 +37,7 @@ MAX_ABS_UNITS: Final = 10**18
 
 # ASCII digits only: ``\d`` would also match non-ASCII digits, which Decimal accepts.
 _AMOUNT_RE: Final = re.compile(r"[+-]?(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]+))?")
+_EXPONENT_RE: Final = re.compile(r"[+-]?[0-9.]+[eE][+-]?[0-9]+")
 # Enough precision for any in-range amount scaled to units, with head room.
 _PRECISION: Final = 40
 
@@ -104,6 +105,11 @@ def parse_amount(value: str | int | Decimal, *, field: str = "amount") -> Decima
         raise AmountError(field=field, reason="must not be empty")
     match = _AMOUNT_RE.fullmatch(text)
     if match is None:
+        if "e" in text.lower() and _EXPONENT_RE.fullmatch(text):
+            raise AmountError(
+                field=field,
+                reason="exponent form is not accepted; write the number out (e.g. '1000')",
+            )
         raise AmountError(
             field=field,
             reason="not a plain decimal number (expected e.g. '12.5' or '-3')",
