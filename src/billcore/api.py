@@ -118,6 +118,14 @@ def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if exc.status_code == 400 and str(exc).startswith("Cannot parse request body"):
+        return error_response(
+            request,
+            400,
+            code="malformed_json",
+            message="the request body is not valid JSON",
+            field=None,
+        )
     return error_response(request, exc.status_code, code="error", message=str(exc), field=None)
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from billcore.api import AuthedRequest, now
@@ -183,8 +183,8 @@ def list_classes(request: AuthedRequest, filters: Query[ClassFilters]) -> dict[s
 
 
 @router.post("", response={201: ClassOut})
-def create_class(request: AuthedRequest, payload: ClassCreate) -> tuple[int, CustomerClass]:
-    return 201, services.create_class(actor=request.auth, now=now(), data=_dump(payload))
+def create_class(request: AuthedRequest, payload: ClassCreate) -> Status[CustomerClass]:
+    return Status(201, services.create_class(actor=request.auth, now=now(), data=_dump(payload)))
 
 
 @router.get("/{class_id}", response=ClassOut)
@@ -200,14 +200,13 @@ def update_class(request: AuthedRequest, class_id: int, payload: ClassPatch) -> 
 
 
 @router.delete("/{class_id}", response={204: None})
-def delete_class(request: AuthedRequest, class_id: int) -> tuple[int, None]:
+def delete_class(request: AuthedRequest, class_id: int) -> Status[None]:
     services.delete_class(actor=request.auth, now=now(), class_id=class_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/{class_id}/copy", response={201: ClassOut})
-def copy_class(request: AuthedRequest, class_id: int, payload: ClassCopy) -> tuple[int, Any]:
+def copy_class(request: AuthedRequest, class_id: int, payload: ClassCopy) -> Status[Any]:
     """CC-03 "Save & Add a copy": a new class with every setting of this one."""
-    return 201, services.copy_class(
-        actor=request.auth, now=now(), class_id=class_id, name=payload.name
-    )
+    copy = services.copy_class(actor=request.auth, now=now(), class_id=class_id, name=payload.name)
+    return Status(201, copy)

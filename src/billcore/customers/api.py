@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from ninja import Header, Query, Router, Schema
+from ninja import Header, Query, Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from billcore.api import AuthedRequest, now
@@ -172,12 +172,12 @@ def list_customers(request: AuthedRequest, filters: Query[CustomerFilters]) -> d
 
 
 @router.post("", response={201: CustomerOut})
-def create_customer(request: AuthedRequest, payload: CustomerCreate) -> tuple[int, Customer]:
+def create_customer(request: AuthedRequest, payload: CustomerCreate) -> Status[Customer]:
     data = payload.model_dump(exclude_unset=True)
     if data.get("customer_class") is None:
         data.pop("customer_class", None)
         data["customer_class"] = _default_class_id(request)
-    return 201, services.create_customer(actor=request.auth, now=now(), data=data)
+    return Status(201, services.create_customer(actor=request.auth, now=now(), data=data))
 
 
 def _default_class_id(request: AuthedRequest) -> int | None:
@@ -202,9 +202,9 @@ def update_customer(request: AuthedRequest, customer_id: int, payload: CustomerP
 
 
 @router.delete("/{customer_id}", response={204: None})
-def delete_customer(request: AuthedRequest, customer_id: int) -> tuple[int, None]:
+def delete_customer(request: AuthedRequest, customer_id: int) -> Status[None]:
     services.delete_customer(actor=request.auth, now=now(), customer_id=customer_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/{customer_id}/transactions", response=TransactionPage, tags=["transactions"])
@@ -229,7 +229,7 @@ def post_transaction(
     customer_id: int,
     payload: TransactionIn,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),  # type: ignore[type-arg]
-) -> tuple[int, Any]:
+) -> Status[Any]:
     """A balance adjustment (CU-12). Repeating a request with the same `Idempotency-Key`
     returns the first result with status 200 and changes nothing."""
     result = ledger_services.post_transaction(
@@ -242,4 +242,4 @@ def post_transaction(
         internal_comment=payload.internal_comment,
         idempotency_key=idempotency_key,
     )
-    return (200 if result.replayed else 201), result
+    return Status(200 if result.replayed else 201, result)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import ConfigDict
 
 from billcore.api import AuthedRequest, now
@@ -49,11 +49,11 @@ def list_business_models(request: AuthedRequest) -> list[BusinessModel]:
 
 
 @router.post("/business-models", response={201: BusinessModelOut}, tags=["business models"])
-def create_business_model(request: AuthedRequest, payload: BusinessModelIn) -> tuple[int, object]:
+def create_business_model(request: AuthedRequest, payload: BusinessModelIn) -> Status[object]:
     bm = services.create_business_model(
         actor=request.auth, now=now(), name=payload.name, description=payload.description
     )
-    return 201, bm
+    return Status(201, bm)
 
 
 @router.patch("/business-models/{bm_id}", response=BusinessModelOut, tags=["business models"])
@@ -69,9 +69,9 @@ def update_business_model(
 
 
 @router.delete("/business-models/{bm_id}", response={204: None}, tags=["business models"])
-def delete_business_model(request: AuthedRequest, bm_id: int) -> tuple[int, None]:
+def delete_business_model(request: AuthedRequest, bm_id: int) -> Status[None]:
     services.delete_business_model(actor=request.auth, now=now(), business_model_id=bm_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/currencies", response=list[CurrencyOut], tags=["currencies"])
@@ -80,8 +80,9 @@ def list_currencies(request: AuthedRequest) -> list[Currency]:
 
 
 @router.post("/currencies", response={201: CurrencyOut}, tags=["currencies"])
-def add_currency(request: AuthedRequest, payload: CurrencyIn) -> tuple[int, object]:
+def add_currency(request: AuthedRequest, payload: CurrencyIn) -> Status[object]:
     _require_admin(request.auth)
-    return 201, services.add_currency(
+    currency = services.add_currency(
         actor=request.auth, now=now(), code=payload.code, decimals=payload.decimals
     )
+    return Status(201, currency)
