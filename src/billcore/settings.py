@@ -104,6 +104,8 @@ def _database() -> dict[str, Any]:
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
+        # Tests use a file (not shared-cache memory) so concurrency behaves as in production.
+        db["TEST"] = {"NAME": str(VAR_DIR / "test-billcore.sqlite3")}
     return db
 
 
