@@ -462,3 +462,37 @@ def test_reseller_sees_only_its_classes(api, world):
     r = a.post("/customer-classes", {"name": "A Premium"})
     assert (r.status_code, r.json()["managed_by"]) == (201, world["ra"].pk)
     assert Decimal(api.get(f"/customers/{world['ra'].pk}").json()["balance"]) == 0
+
+
+def test_installation_settings_and_custom_fields(api, world):
+    assert api.get("/settings").json()["allow_external_billing"] is False
+    r = api.patch(
+        "/settings",
+        {
+            "allow_external_billing": True,
+            "legal_name": "Acme Telecom",
+            "notification_from_address": "billing@acme.example",
+        },
+    )
+    assert (r.status_code, r.json()["allow_external_billing"], r.json()["legal_name"]) == (
+        200,
+        True,
+        "Acme Telecom",
+    )
+    _error(api.patch("/settings", {"eztax_endpoint": "ftp://x"}), 400, "eztax_endpoint")
+    _error(
+        api.patch("/settings", {"notification_from_address": "nope"}),
+        400,
+        "notification_from_address",
+    )
+    reseller = Api(api.client, _token(world["ua"]))
+    assert reseller.get("/settings").status_code == 404
+    assert reseller.patch("/settings", {"legal_name": "Mine"}).status_code == 404
+    assert api.get("/settings").json()["legal_name"] == "Acme Telecom"
+    r = api.post("/custom-fields", {"name": "tax_id", "label": "Tax ID"})
+    assert (r.status_code, r.json()["field_type"]) == (201, "text")
+    _error(
+        api.post("/custom-fields", {"name": "tax_id", "label": "Again"}), 400, "name", "duplicate"
+    )
+    _error(api.post("/custom-fields", {"name": "Bad Name", "label": "x"}), 400, "name")
+    assert [f["name"] for f in api.get("/custom-fields").json()] == ["tax_id"]

@@ -7,7 +7,12 @@ from pydantic import ConfigDict
 
 from billcore.api import AuthedRequest, now
 from billcore.installation import services
-from billcore.installation.models import BusinessModel, Currency
+from billcore.installation.models import (
+    BusinessModel,
+    Currency,
+    CustomField,
+    InstallationSettings,
+)
 from billcore.installation.services import _require_admin
 
 router = Router()
@@ -86,3 +91,75 @@ def add_currency(request: AuthedRequest, payload: CurrencyIn) -> Status[object]:
         actor=request.auth, now=now(), code=payload.code, decimals=payload.decimals
     )
     return Status(201, currency)
+
+
+class SettingsOut(Schema):
+    legal_name: str
+    notification_from_name: str
+    notification_from_address: str
+    allow_external_billing: bool
+    show_financial_documents_page: bool
+    eztax_endpoint: str
+    suretax_endpoint: str
+    tax_rounding_half_up: bool
+
+
+class SettingsPatch(Schema):
+    model_config = ConfigDict(extra="forbid")
+    legal_name: str | None = None
+    notification_from_name: str | None = None
+    notification_from_address: str | None = None
+    allow_external_billing: bool | None = None
+    show_financial_documents_page: bool | None = None
+    eztax_endpoint: str | None = None
+    suretax_endpoint: str | None = None
+    tax_rounding_half_up: bool | None = None
+
+
+class CustomFieldOut(Schema):
+    id: int
+    name: str
+    label: str
+    field_type: str
+    choices: list[str]
+
+
+class CustomFieldIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    label: str
+    field_type: str = "text"
+    choices: list[str] = []
+
+
+@router.get("/settings", response=SettingsOut, tags=["installation"])
+def get_settings(request: AuthedRequest) -> InstallationSettings:
+    """Installation settings (administrators only): legal info and "From" address (CC-08),
+    AllowExternalBilling (CC-12), ShowFinancialDocumentsPage (CC-16), tax engines (CC-10)."""
+    _require_admin(request.auth)
+    return services.get_settings()
+
+
+@router.patch("/settings", response=SettingsOut, tags=["installation"])
+def update_settings(request: AuthedRequest, payload: SettingsPatch) -> InstallationSettings:
+    return services.update_settings(
+        actor=request.auth, now=now(), changes=payload.model_dump(exclude_unset=True)
+    )
+
+
+@router.get("/custom-fields", response=list[CustomFieldOut], tags=["installation"])
+def list_custom_fields(request: AuthedRequest) -> list[CustomField]:
+    return list(CustomField.objects.order_by("name"))
+
+
+@router.post("/custom-fields", response={201: CustomFieldOut}, tags=["installation"])
+def create_custom_field(request: AuthedRequest, payload: CustomFieldIn) -> Status[object]:
+    field = services.create_custom_field(
+        actor=request.auth,
+        now=now(),
+        name=payload.name,
+        label=payload.label,
+        field_type=payload.field_type,
+        choices=payload.choices,
+    )
+    return Status(201, field)
