@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "billcore.customers",
     "billcore.ledger",
     "billcore.audit",
+    "billcore.subscribers",
+    "billcore.charging",
     "billcore.web",
 ]
 
@@ -105,7 +107,8 @@ def _database() -> dict[str, Any]:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
         # Tests use a file (not shared-cache memory) so concurrency behaves as in production.
-        db["TEST"] = {"NAME": str(VAR_DIR / "test-billcore.sqlite3")}
+        # One file per test run, so parallel runs on one machine never share it.
+        db["TEST"] = {"NAME": str(VAR_DIR / f"test-billcore-{os.getpid()}.sqlite3")}
     return db
 
 

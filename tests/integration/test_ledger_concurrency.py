@@ -18,7 +18,7 @@ THREADS = 4
 PER_THREAD = 25
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_adjustments_are_all_counted(admin, now):
     customer = create_customer(
         actor=admin,

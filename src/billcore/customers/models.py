@@ -3,6 +3,7 @@ only the ledger moves."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from django.db import models
@@ -64,6 +65,11 @@ class Customer(models.Model):
     # What the customer owes (portabilling.md sign convention). Moved only by the ledger.
     balance = MoneyField(default=Decimal(0))
     credit_limit = MoneyField(null=True, blank=True)  # CU-07, postpaid only; None = no limit
+    # A temporary credit limit that applies until ``credit_limit_until``, then reverts.
+    temp_credit_limit = MoneyField(null=True, blank=True)
+    credit_limit_until = models.DateTimeField(null=True, blank=True)
+    # Sum of open reservations: counted against the limit / available funds.
+    reserved = MoneyField(default=Decimal(0))
     customer_class = models.ForeignKey(
         "classes.CustomerClass", on_delete=models.PROTECT, related_name="customers"
     )  # CU-09
@@ -76,6 +82,10 @@ class Customer(models.Model):
     # Per-customer overrides (None = use the class's value)
     send_statistics = models.CharField(max_length=8, null=True, blank=True)
     fraud_daily_limit = MoneyField(null=True, blank=True)
+    fraud_action = models.CharField(max_length=8, null=True, blank=True)
+    # Spending of the current day in the customer's time zone (fraud protection).
+    fraud_day = models.DateField(null=True, blank=True)
+    fraud_day_spent = MoneyField(default=Decimal(0))
 
     # --- Address Info ---
     company_name = models.CharField(max_length=200, blank=True, default="")
@@ -123,3 +133,15 @@ class Customer(models.Model):
     def available_funds(self) -> Decimal | None:
         """CU-08: prepaid funds, shown positive (credit limit 0 - balance)."""
         return -self.balance if self.is_prepaid else None
+
+    def effective_credit_limit(self, *, now: dt.datetime) -> Decimal | None:
+        """The postpaid limit in force at ``now``: the temporary one until its date."""
+        if (
+            self.temp_credit_limit is not None
+            and self.credit_limit_until is not None
+            and now < self.credit_limit_until
+        ):
+            temporary: Decimal = self.temp_credit_limit
+            return temporary
+        permanent: Decimal | None = self.credit_limit
+        return permanent

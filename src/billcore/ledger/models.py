@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 
@@ -22,6 +24,8 @@ class Action(models.TextChoices):
     AUTHORIZATION_ONLY = "authorization_only", "Authorization only"
     CAPTURE_PAYMENT = "capture_payment", "Capture payment"
     VOID = "void", "Void"
+    USAGE = "usage", "Usage charge"
+    TRANSFER = "transfer", "Subscriber-to-subscriber transfer"
 
 
 class Transaction(models.Model):
@@ -32,6 +36,21 @@ class Transaction(models.Model):
     # Signed effect on the balance (what the customer owes): charges +, payments/credits -.
     amount = MoneyField()
     balance_after = MoneyField()
+    # The account the entry concerns, and its effect on that account's balance (a transfer
+    # between two accounts of one customer moves account balances, not the customer's).
+    account = models.ForeignKey(
+        "subscribers.Account",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="transactions",
+    )
+    account_amount = MoneyField(default=Decimal(0))
+    # Card steps: the amount authorised / captured / voided, and the authorisation they follow.
+    card_amount = MoneyField(null=True, blank=True)
+    reference = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="followups"
+    )
     visible_comment = models.CharField(max_length=500, blank=True, default="")
     internal_comment = models.CharField(max_length=500, blank=True, default="")
     actor = models.ForeignKey(

@@ -107,14 +107,21 @@ def _apply(
     internal_comment: str,
     idempotency_key: str | None,
     fingerprint: str,
+    account: Any = None,
 ) -> Transaction:
     Customer.objects.filter(pk=customer.pk).update(balance=F("balance") + money_value(delta))
     balance = Customer.objects.values_list("balance", flat=True).get(pk=customer.pk)
+    if account is not None:
+        type(account).objects.filter(pk=account.pk).update(
+            balance=F("balance") + money_value(delta)
+        )
     return Transaction.objects.create(
         customer=customer,
         action=action,
         amount=delta,
         balance_after=balance,
+        account=account,
+        account_amount=delta if account is not None else Decimal(0),
         visible_comment=visible_comment,
         internal_comment=internal_comment,
         actor=actor if getattr(actor, "pk", None) else None,
@@ -135,6 +142,7 @@ def post_transaction(
     visible_comment: Any = "",
     internal_comment: Any = "",
     idempotency_key: str | None = None,
+    account_id: int | None = None,
 ) -> PostedTransaction:
     """A balance adjustment (CU-12). ``amount`` is a positive magnitude; the action gives
     the direction. The same ``idempotency_key`` twice returns the first result and changes
@@ -152,7 +160,20 @@ def post_transaction(
     visible_customer = get_customer(actor=actor, customer_id=customer_id)
     # Lock the customer row: concurrent writers to one customer queue here.
     customer = Customer.objects.select_for_update().get(pk=visible_customer.pk)
-    fingerprint = _fingerprint(code, magnitude, visible, internal)
+    account = None
+    if account_id is not None:
+        from billcore.subscribers.models import Account
+
+        account = (
+            Account.objects.select_for_update().filter(pk=account_id, customer=customer).first()
+        )
+        if account is None:
+            raise ValidationFailed(
+                f"account {account_id} is not an account of this customer",
+                field="account",
+                code="not_found",
+            )
+    fingerprint = _fingerprint(code, magnitude, visible, internal, account_id)
     if key is not None:
         earlier = Transaction.objects.filter(customer=customer, idempotency_key=key).first()
         if earlier is not None:
@@ -179,6 +200,7 @@ def post_transaction(
         internal_comment=internal,
         idempotency_key=key,
         fingerprint=fingerprint,
+        account=account,
     )
     record(
         actor=actor,

@@ -1,0 +1,106 @@
+"""Usage records (xDRs) and reservations: the real-time charging side of the ledger."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+
+from billcore.db import DecimalUnitsField, MoneyField
+
+
+class Service(models.TextChoices):
+    VOICE = "voice", "Voice"
+    DATA = "data", "Data"
+    MESSAGING = "messaging", "Messaging"
+    OTHER = "other", "Other"
+
+
+class XdrStatus(models.TextChoices):
+    CHARGED = "charged", "Charged"
+    DENIED = "denied", "Denied"
+
+
+class Xdr(models.Model):
+    """One usage record. ``external_id`` is its idempotency key: the same id twice charges
+    once. A denied charge is kept with its reason."""
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="xdrs"
+    )
+    account = models.ForeignKey(
+        "subscribers.Account",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="xdrs",
+    )
+    service = models.CharField(max_length=10, choices=Service.choices)
+    quantity = DecimalUnitsField(default=Decimal(0))
+    unit = models.CharField(max_length=20, blank=True, default="")
+    amount = MoneyField()
+    started_at = models.DateTimeField()
+    details = models.JSONField(default=dict, blank=True)
+    external_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    status = models.CharField(max_length=8, choices=XdrStatus.choices)
+    deny_reason = models.CharField(max_length=40, blank=True, default="")
+    transaction = models.OneToOneField(
+        "ledger.Transaction",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="xdr",
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["customer", "started_at"]),
+            models.Index(fields=["account", "started_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service} {self.amount} ({self.status})"
+
+
+class ReservationStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    COMMITTED = "committed", "Committed"
+    RELEASED = "released", "Released"
+    EXPIRED = "expired", "Expired"
+
+
+class Reservation(models.Model):
+    """An amount held for a session: counted against available funds until committed,
+    released or expired."""
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="reservations"
+    )
+    account = models.ForeignKey(
+        "subscribers.Account",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reservations",
+    )
+    service = models.CharField(max_length=10, choices=Service.choices)
+    amount = MoneyField()
+    status = models.CharField(
+        max_length=9, choices=ReservationStatus.choices, default=ReservationStatus.OPEN
+    )
+    external_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    xdr = models.OneToOneField(
+        Xdr, null=True, blank=True, on_delete=models.PROTECT, related_name="reservation"
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["customer", "status", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"reservation {self.pk} {self.amount} ({self.status})"

@@ -1,0 +1,125 @@
+"""Whether a charge may go through: the pure decision behind real-time charging.
+
+Sign convention (portabilling.md): ``balance`` is what is owed; ``reserved`` is held by open
+reservations. A postpaid customer may spend while ``balance + reserved + amount <= limit``
+(no limit: no cap); a prepaid customer while ``amount <= -balance - reserved`` (its available
+funds). An account adds its own rules: a debit account spends only its own funds; a credit
+account with an individual limit stays within it. Fraud protection caps what a customer
+spends in one day of its time zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Final
+
+ZERO: Final = Decimal(0)
+
+# Reason codes, in the order they are checked, with the sentence an operator reads.
+REASONS: Final[dict[str, str]] = {
+    "customer_closed": "the customer is permanently terminated",
+    "customer_exported": "the customer is exported to another installation",
+    "customer_terminated": "the customer is provisionally terminated",
+    "customer_suspended": "the customer is suspended for an overdue invoice",
+    "customer_blocked": "the customer is blocked",
+    "account_blocked": "the account is blocked",
+    "insufficient_funds": "the customer's available funds do not cover the amount",
+    "credit_limit_exceeded": "the amount would take the customer past its credit limit",
+    "account_insufficient_funds": "the debit account's funds do not cover the amount",
+    "account_limit_exceeded": "the amount would take the account past its credit limit",
+    "fraud_daily_limit": "the customer's daily spending limit (fraud protection) is reached",
+}
+
+STATUS_REASONS: Final[dict[str, str]] = {
+    "closed": "customer_closed",
+    "exported": "customer_exported",
+    "provisionally_terminated": "customer_terminated",
+    "suspended": "customer_suspended",
+}
+
+
+@dataclass(frozen=True)
+class CustomerState:
+    status: str
+    blocked: bool
+    prepaid: bool
+    balance: Decimal
+    reserved: Decimal
+    credit_limit: Decimal | None  # the limit in force now (postpaid); ignored for prepaid
+
+
+@dataclass(frozen=True)
+class AccountState:
+    debit: bool
+    blocked: bool
+    balance: Decimal
+    reserved: Decimal
+    credit_limit: Decimal | None
+
+
+@dataclass(frozen=True)
+class FraudState:
+    daily_limit: Decimal | None
+    spent_today: Decimal
+    blocks: bool  # True: deny past the limit; False: allow and notify
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""
+    fraud_alert: bool = False  # allowed, but past the daily limit with the "notify" action
+
+    @property
+    def message(self) -> str:
+        return REASONS.get(self.reason, "")
+
+
+def status_reason(*, status: str, blocked: bool) -> str:
+    """The reason a customer in this state cannot use services, or ``""``."""
+    if status in STATUS_REASONS:
+        return STATUS_REASONS[status]
+    if blocked:
+        return "customer_blocked"
+    return ""
+
+
+def decide(
+    *,
+    amount: Decimal,
+    customer: CustomerState,
+    account: AccountState | None = None,
+    fraud: FraudState | None = None,
+) -> Decision:
+    """May ``amount`` (>= 0) be spent now? Checks status, then funds/limits, then fraud."""
+    if amount < ZERO:
+        raise ValueError("amount must not be negative")
+    reason = status_reason(status=customer.status, blocked=customer.blocked)
+    if reason:
+        return Decision(False, reason)
+    if account is not None and account.blocked:
+        return Decision(False, "account_blocked")
+    if customer.prepaid:
+        if amount > -customer.balance - customer.reserved:
+            return Decision(False, "insufficient_funds")
+    elif (
+        customer.credit_limit is not None
+        and customer.balance + customer.reserved + amount > customer.credit_limit
+    ):
+        return Decision(False, "credit_limit_exceeded")
+    if account is not None:
+        if account.debit:
+            if amount > -account.balance - account.reserved:
+                return Decision(False, "account_insufficient_funds")
+        elif (
+            account.credit_limit is not None
+            and account.balance + account.reserved + amount > account.credit_limit
+        ):
+            return Decision(False, "account_limit_exceeded")
+    if fraud is not None and fraud.daily_limit is not None:
+        if fraud.spent_today + amount > fraud.daily_limit:
+            if fraud.blocks:
+                return Decision(False, "fraud_daily_limit")
+            return Decision(True, fraud_alert=True)
+    return Decision(True)

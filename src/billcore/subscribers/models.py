@@ -1,0 +1,53 @@
+"""Accounts: the end users under a customer (a phone line, a login).
+
+Sign convention as for customers: ``balance`` is what the account has consumed (owes).
+* A credit account draws on its customer's balance; an optional individual ``credit_limit``
+  caps what the account itself may consume.
+* A debit account holds prepaid funds of its own: its available funds are ``-balance``.
+Every charge on an account moves both the account's and its customer's balance, so the
+customer's limits always apply too. ``reserved`` is the sum of open reservations.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+
+from billcore.db import MoneyField
+
+
+class AccountType(models.TextChoices):
+    DEBIT = "debit", "Debit (prepaid funds of its own)"
+    CREDIT = "credit", "Credit (draws on the customer's balance)"
+
+
+class Account(models.Model):
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="accounts"
+    )
+    identifier = models.CharField(max_length=100, unique=True)  # a phone number, a login
+    account_type = models.CharField(
+        max_length=6, choices=AccountType.choices, default=AccountType.CREDIT
+    )
+    blocked = models.BooleanField(default=False)
+    credit_limit = MoneyField(null=True, blank=True)
+    balance = MoneyField(default=Decimal(0))
+    reserved = MoneyField(default=Decimal(0))
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["identifier"]
+        indexes = [models.Index(fields=["customer", "identifier"])]
+
+    def __str__(self) -> str:
+        return self.identifier
+
+    @property
+    def available_funds(self) -> Decimal | None:
+        used: Decimal = self.balance + self.reserved
+        if self.account_type == AccountType.DEBIT:
+            return -used
+        limit: Decimal | None = self.credit_limit
+        return None if limit is None else limit - used
