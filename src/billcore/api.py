@@ -136,6 +136,7 @@ def now() -> dt.datetime:
 
 def _register() -> None:
     from billcore.accounts.api import router as auth_router
+    from billcore.charging.api import router as charging_router
     from billcore.classes.api import router as classes_router
     from billcore.customers.api import router as customers_router
     from billcore.installation.api import router as installation_router
@@ -144,6 +145,7 @@ def _register() -> None:
     api.add_router("/customer-classes", classes_router)
     api.add_router("/customers", customers_router)
     api.add_router("/", installation_router)
+    api.add_router("/", charging_router)
 
 
 _register()

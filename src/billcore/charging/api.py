@@ -1,0 +1,211 @@
+"""Real-time charging over HTTP: ``/api/v1/xdrs``, ``/api/v1/authorize``,
+``/api/v1/reservations``. Every answer says allowed or denied, and why."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from ninja import Router, Schema, Status
+from pydantic import ConfigDict, Field
+
+from billcore.api import AuthedRequest, now
+from billcore.charging import services
+from billcore.errors import BillcoreError, ValidationFailed
+
+router = Router(tags=["charging"])
+
+MAX_BATCH = 1000
+
+
+class UsageIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    account: int | None = Field(None, description="Account id (or give customer)")
+    customer: int | None = Field(None, description="Customer id, when no account")
+    service: str = Field(description="voice | data | messaging | other")
+    amount: str = Field(description="Decimal string >= 0, up to 5 places")
+    quantity: str | None = None
+    unit: str = ""
+    started_at: dt.datetime | None = None
+    details: dict[str, Any] = Field(default_factory=dict, description="CLI, CLD, …")
+    external_id: str | None = Field(None, description="Idempotency key of the record")
+
+
+class ChargeOut(Schema):
+    allowed: bool
+    reason: str
+    message: str
+    xdr_id: int | None
+    amount: Decimal
+    balance: Decimal
+    available_funds: Decimal | None
+    replayed: bool
+
+
+class BatchIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    xdrs: list[dict[str, Any]] = Field(description=f"Up to {MAX_BATCH} usage records")
+
+
+class BatchItemOut(Schema):
+    index: int
+    result: ChargeOut | None = None
+    error: dict[str, Any] | None = None
+
+
+class BatchOut(Schema):
+    charged: int
+    denied: int
+    rejected: int
+    items: list[BatchItemOut]
+
+
+class AuthorizeIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    account: int | None = None
+    customer: int | None = None
+    amount: str
+
+
+class ReserveIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    account: int | None = None
+    customer: int | None = None
+    service: str
+    amount: str
+    seconds: int = Field(services.DEFAULT_RESERVATION_SECONDS, ge=1, le=7 * 24 * 3600)
+    external_id: str | None = None
+
+
+class CommitIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    amount: str
+    quantity: str | None = None
+    unit: str = ""
+    started_at: dt.datetime | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+    external_id: str | None = None
+
+
+class ReservationOut(Schema):
+    allowed: bool
+    reason: str
+    message: str
+    reservation_id: int | None
+    status: str
+    amount: Decimal
+    expires_at: dt.datetime | None
+    balance: Decimal
+    available_funds: Decimal | None
+    xdr_id: int | None
+    replayed: bool
+
+
+def _charge_one(request: AuthedRequest, at: dt.datetime, data: dict[str, Any]) -> Any:
+    usage = services.parse_usage(
+        service=data.get("service"),
+        amount=data.get("amount"),
+        quantity=data.get("quantity"),
+        unit=data.get("unit", ""),
+        started_at=data.get("started_at"),
+        details=data.get("details"),
+        external_id=data.get("external_id"),
+        now=at,
+    )
+    return services.charge(
+        actor=request.auth,
+        now=at,
+        account_id=data.get("account"),
+        customer_id=data.get("customer"),
+        usage=usage,
+    )
+
+
+@router.post("/xdrs", response={201: ChargeOut, 200: ChargeOut})
+def post_xdr(request: AuthedRequest, payload: UsageIn) -> Status[Any]:
+    """Charge one usage record. 201 when recorded now (allowed or denied, see `allowed`),
+    200 when `external_id` was seen before (the first result, nothing changed)."""
+    result = _charge_one(request, now(), payload.model_dump())
+    return Status(200 if result.replayed else 201, result)
+
+
+@router.post("/xdrs/batch", response=BatchOut)
+def post_xdr_batch(request: AuthedRequest, payload: BatchIn) -> dict[str, Any]:
+    """Charge many records, each in its own transaction: a bad record is reported with its
+    index and reason and does not stop the others."""
+    if len(payload.xdrs) > MAX_BATCH:
+        raise ValidationFailed(f"xdrs: at most {MAX_BATCH} records per batch", field="xdrs")
+    at = now()
+    items: list[dict[str, Any]] = []
+    counts = {"charged": 0, "denied": 0, "rejected": 0}
+    allowed_keys = set(UsageIn.model_fields)
+    for i, data in enumerate(payload.xdrs):
+        try:
+            unknown = sorted(set(data) - allowed_keys)
+            if unknown:
+                raise ValidationFailed(
+                    f"{unknown[0]} is not a field of a usage record",
+                    field=unknown[0],
+                    code="unknown",
+                )
+            result = _charge_one(request, at, data)
+        except BillcoreError as exc:
+            counts["rejected"] += 1
+            items.append({"index": i, "error": exc.as_dict()})
+            continue
+        counts["charged" if result.allowed else "denied"] += 1
+        items.append({"index": i, "result": result})
+    return {**counts, "items": items}
+
+
+@router.post("/authorize", response=ChargeOut)
+def post_authorize(request: AuthedRequest, payload: AuthorizeIn) -> Any:
+    """May this account (or customer) spend this amount now? Changes nothing."""
+    return services.authorize(
+        actor=request.auth,
+        now=now(),
+        account_id=payload.account,
+        customer_id=payload.customer,
+        amount=payload.amount,
+    )
+
+
+@router.post("/reservations", response={201: ReservationOut, 200: ReservationOut})
+def post_reservation(request: AuthedRequest, payload: ReserveIn) -> Status[Any]:
+    """Hold an amount for a session (denied: `allowed` false with the reason)."""
+    r = services.reserve(
+        actor=request.auth,
+        now=now(),
+        account_id=payload.account,
+        customer_id=payload.customer,
+        service=payload.service,
+        amount=payload.amount,
+        seconds=payload.seconds,
+        external_id=payload.external_id,
+    )
+    return Status(200 if r.replayed or not r.allowed else 201, r)
+
+
+@router.post("/reservations/{reservation_id}/commit", response=ReservationOut)
+def post_commit(request: AuthedRequest, reservation_id: int, payload: CommitIn) -> Any:
+    """Charge the actual amount (at most the reserved one) and free the rest."""
+    return services.commit_reservation(
+        actor=request.auth,
+        now=now(),
+        reservation_id=reservation_id,
+        amount=payload.amount,
+        quantity=payload.quantity,
+        unit=payload.unit,
+        started_at=payload.started_at,
+        details=payload.details,
+        external_id=payload.external_id,
+    )
+
+
+@router.post("/reservations/{reservation_id}/release", response=ReservationOut)
+def post_release(request: AuthedRequest, reservation_id: int) -> Any:
+    """Free the whole hold."""
+    return services.release_reservation(
+        actor=request.auth, now=now(), reservation_id=reservation_id
+    )
