@@ -313,3 +313,65 @@ def test_reseller_assignment_rules(world, now):
         now=now,
         data=_data(name="Other", customer_class=cls_a.pk, reseller=world["rb"].pk),
     )
+
+
+def test_temporary_credit_limit_and_fraud_override(admin, now):
+    """Issue 3: credit_limit_until; CU-13 Fraud Protection tab override."""
+    import datetime as dt
+
+    c = create_customer(
+        actor=admin,
+        now=now,
+        data=_data(
+            credit_limit="100",
+            temp_credit_limit="250",
+            credit_limit_until="2026-11-15T00:00:00+00:00",
+            fraud_daily_limit="30",
+            fraud_action="block",
+        ),
+    )
+    c.refresh_from_db()
+    assert (c.temp_credit_limit, c.credit_limit_until, c.fraud_daily_limit, c.fraud_action) == (
+        Decimal("250.00000"),
+        dt.datetime(2026, 11, 15, tzinfo=dt.UTC),
+        Decimal("30.00000"),
+        "block",
+    )
+    assert c.effective_credit_limit(now=now) == Decimal("250.00000")
+    assert c.effective_credit_limit(now=dt.datetime(2026, 11, 15, tzinfo=dt.UTC)) == Decimal(
+        "100.00000"
+    )
+    _fails(
+        "credit_limit_until",
+        create_customer,
+        actor=admin,
+        now=now,
+        data=_data(name="T2", temp_credit_limit="5", credit_limit_until="2026-11-15"),
+    )
+    _fails(
+        "temp_credit_limit",
+        create_customer,
+        actor=admin,
+        now=now,
+        data=_data(
+            name="T3",
+            balance_control="prepaid",
+            temp_credit_limit="5",
+            credit_limit_until="2026-11-15T00:00:00Z",
+        ),
+    )
+    _fails(
+        "fraud_action",
+        create_customer,
+        actor=admin,
+        now=now,
+        data=_data(name="T4", fraud_action="shout"),
+    )
+    update_customer(
+        actor=admin,
+        now=now,
+        customer_id=c.pk,
+        changes={"temp_credit_limit": None, "fraud_action": None},
+    )
+    c.refresh_from_db()
+    assert (c.temp_credit_limit, c.credit_limit_until, c.fraud_action) == (None, None, None)

@@ -23,6 +23,12 @@ class CustomerFields(Schema):
     blocked: bool | None = None
     balance_control: str | None = Field(None, description="prepaid | postpaid")
     credit_limit: str | None = Field(None, description="Postpaid only; null = no limit")
+    temp_credit_limit: str | None = Field(
+        None, description="Temporary credit limit (postpaid), in force until credit_limit_until"
+    )
+    credit_limit_until: dt.datetime | None = None
+    fraud_daily_limit: str | None = Field(None, description="Overrides the class's; null = class")
+    fraud_action: str | None = Field(None, description="notify | block; null = class")
     customer_class: int | None = None
     billing_period: int | None = Field(None, description="1 daily … 6 thirty days")
     time_zone: str | None = None
@@ -70,7 +76,12 @@ class CustomerOut(Schema):
     currency: str = Field(alias="currency_id")
     balance: Decimal
     credit_limit: Decimal | None
+    temp_credit_limit: Decimal | None
+    credit_limit_until: dt.datetime | None
+    reserved: Decimal
     available_funds: Decimal | None
+    fraud_daily_limit: Decimal | None
+    fraud_action: str | None
     customer_class: int = Field(alias="customer_class_id")
     business_model: int | None = None
     billing_period: int

@@ -57,6 +57,10 @@ CREATE_FIELDS = (
     "balance_control",
     "currency",
     "credit_limit",
+    "temp_credit_limit",
+    "credit_limit_until",
+    "fraud_daily_limit",
+    "fraud_action",
     "available_funds",
     "customer_class",
     "billing_period",
@@ -232,7 +236,59 @@ def _apply_common(actor: Any, customer: Customer, data: Mapping[str, Any]) -> No
         customer.credit_limit = None
     elif "credit_limit" in data:
         customer.credit_limit = as_money("credit_limit", data["credit_limit"], minimum=ZERO)
+    _temporary_limit(customer, data)
+    _fraud_override(customer, data)
     _custom_fields(customer, data.get("custom_fields"), given="custom_fields" in data)
+
+
+def _temporary_limit(customer: Customer, data: Mapping[str, Any]) -> None:
+    """A temporary credit-limit increase until ``credit_limit_until`` (postpaid only); both
+    are given together, and either empty removes it."""
+    if "temp_credit_limit" not in data and "credit_limit_until" not in data:
+        if customer.balance_control == BalanceControl.PREPAID:
+            customer.temp_credit_limit = None
+            customer.credit_limit_until = None
+        return
+    limit = as_money("temp_credit_limit", data.get("temp_credit_limit"), minimum=ZERO)
+    until = data.get("credit_limit_until")
+    if isinstance(until, str) and until:
+        try:
+            until = dt.datetime.fromisoformat(until)
+        except ValueError:
+            raise ValidationFailed(
+                "credit_limit_until must be an ISO 8601 date-time", field="credit_limit_until"
+            ) from None
+    if until in (None, "") or limit is None:
+        customer.temp_credit_limit = None
+        customer.credit_limit_until = None
+        return
+    if customer.balance_control == BalanceControl.PREPAID:
+        raise ValidationFailed(
+            "temp_credit_limit applies only to postpaid customers",
+            field="temp_credit_limit",
+            code="not_applicable",
+        )
+    if not isinstance(until, dt.datetime) or until.tzinfo is None:
+        raise ValidationFailed(
+            "credit_limit_until needs a date-time with a time zone", field="credit_limit_until"
+        )
+    customer.temp_credit_limit = limit
+    customer.credit_limit_until = until
+
+
+def _fraud_override(customer: Customer, data: Mapping[str, Any]) -> None:
+    """Fraud protection per customer (CU-13 tab): overrides the class's limit and action."""
+    from billcore.classes.models import FraudAction
+
+    if "fraud_daily_limit" in data:
+        customer.fraud_daily_limit = as_money(
+            "fraud_daily_limit", data["fraud_daily_limit"], minimum=ZERO
+        )
+    if "fraud_action" in data:
+        v = data["fraud_action"]
+        customer.fraud_action = (
+            None if v in (None, "") else as_choice("fraud_action", v, FraudAction.values)
+        )
 
 
 def _save(customer: Customer) -> None:
