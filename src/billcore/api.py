@@ -140,12 +140,14 @@ def _register() -> None:
     from billcore.classes.api import router as classes_router
     from billcore.customers.api import router as customers_router
     from billcore.installation.api import router as installation_router
+    from billcore.subscribers.api import router as accounts_router
 
     api.add_router("/auth", auth_router)
     api.add_router("/customer-classes", classes_router)
     api.add_router("/customers", customers_router)
     api.add_router("/", installation_router)
     api.add_router("/", charging_router)
+    api.add_router("/", accounts_router)
 
 
 _register()

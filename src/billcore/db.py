@@ -28,6 +28,12 @@ class DecimalUnitsField(_Base):
 
     description = "Exact decimal with 5 places stored as integer units"
 
+    def get_default(self) -> Any:
+        default = super().get_default()
+        if isinstance(default, Decimal | int) and not isinstance(default, bool):
+            return Decimal(default).quantize(Decimal(1).scaleb(-MONEY_PLACES))
+        return default
+
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Decimal | None:
         if value is None:
             return None

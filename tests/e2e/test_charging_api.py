@@ -131,3 +131,115 @@ def test_authorize_and_reservations(api, prepaid):
         None,
     )
     assert api.post("/reservations/999999/release").status_code == 404
+
+
+def test_xdr_list_csv_and_statistics(api, prepaid):
+    for i, (service, amount, qty) in enumerate(
+        [("voice", "1.5", "60"), ("voice", "0.25", "10"), ("data", "2", "1024"), ("data", "9", "1")]
+    ):
+        api.post(
+            "/xdrs",
+            {
+                "customer": prepaid,
+                "service": service,
+                "amount": amount,
+                "quantity": qty,
+                "unit": "s" if service == "voice" else "MB",
+                "started_at": f"2026-11-0{i + 1}T10:00:00Z",
+                "details": {"cld": f"+1{i}"},
+                "external_id": f"s{i}",
+            },
+        )
+    page = api.get(f"/customers/{prepaid}/xdrs?service=voice").json()
+    assert page["count"] == 2
+    assert [(x["amount"], x["quantity"]) for x in page["items"]] == [
+        ("0.25000", "10.00000"),
+        ("1.50000", "60.00000"),
+    ]
+    window = api.get(
+        f"/customers/{prepaid}/xdrs?from=2026-11-02T00:00:00Z&to=2026-11-04T00:00:00Z"
+    ).json()
+    assert [x["external_id"] for x in window["items"]] == ["s2", "s1"]
+    assert api.get(f"/customers/{prepaid}/xdrs?status=denied").json()["count"] == 1
+    csv_response = api.get(f"/customers/{prepaid}/xdrs.csv?service=data")
+    assert csv_response.status_code == 200
+    lines = b"".join(csv_response.streaming_content).decode().splitlines()
+    assert lines[0] == (
+        "id,started_at,account,service,quantity,unit,amount,status,deny_reason,external_id,details"
+    )
+    assert [line.split(",")[3:10] for line in lines[1:]] == [
+        ["data", "1.00000", "MB", "9.00000", "denied", "insufficient_funds", "s3"],
+        ["data", "1024.00000", "MB", "2.00000", "charged", "", "s2"],
+    ]
+    stats = api.get(f"/customers/{prepaid}/statistics").json()
+    assert stats["services"] == [
+        {
+            "service": "data",
+            "charged": 1,
+            "denied": 1,
+            "quantity": "1024.00000",
+            "amount": "2.00000",
+        },
+        {
+            "service": "voice",
+            "charged": 2,
+            "denied": 0,
+            "quantity": "70.00000",
+            "amount": "1.75000",
+        },
+    ]
+    assert stats["total_amount"] == "3.75000"
+
+
+def test_accounts_and_transfers_over_http(api):
+    cls = api.post("/customer-classes", {"name": "Family", "s2s_transfers_allowed": True}).json()
+    cust = api.post(
+        "/customers",
+        {
+            "name": "Family One",
+            "currency": "USD",
+            "balance_control": "prepaid",
+            "available_funds": "50",
+            "customer_class": cls["id"],
+        },
+    ).json()
+    a = api.post(
+        f"/customers/{cust['id']}/accounts", {"identifier": "+15550001", "account_type": "debit"}
+    )
+    b = api.post(
+        f"/customers/{cust['id']}/accounts", {"identifier": "+15550002", "account_type": "debit"}
+    )
+    assert (a.status_code, a.json()["available_funds"]) == (201, "0.00000")
+    _error(
+        api.post(f"/customers/{cust['id']}/accounts", {"identifier": "+15550001"}),
+        400,
+        "identifier",
+        "duplicate",
+    )
+    r = api.post(
+        f"/customers/{cust['id']}/transactions", {"action": "Manual payment", "amount": "10"}
+    )
+    assert r.status_code == 201
+    top_up = api.post(
+        f"/customers/{cust['id']}/transactions",
+        {"action": "Manual payment", "amount": "10", "account": a.json()["id"]},
+    )
+    assert (top_up.status_code, top_up.json()["available_funds"]) == (201, "70.00000")
+    headers = {"HTTP_IDEMPOTENCY_KEY": "t-1"}
+    body = {"from_account": a.json()["id"], "to_account": b.json()["id"], "amount": "4"}
+    t1 = api.post("/transfers", body, **headers)
+    assert (t1.status_code, t1.json()["from_available_funds"], t1.json()["to_available_funds"]) == (
+        201,
+        "6.00000",
+        "4.00000",
+    )
+    t2 = api.post("/transfers", body, **headers)
+    assert (t2.status_code, t2.json()["from_transaction"]) == (200, t1.json()["from_transaction"])
+    _error(api.post("/transfers", body | {"amount": "7"}), 400, "amount", "insufficient_funds")
+    listing = api.get(f"/customers/{cust['id']}/accounts").json()
+    assert [(x["identifier"], x["balance"]) for x in listing] == [
+        ("+15550001", "-6.00000"),
+        ("+15550002", "-4.00000"),
+    ]
+    p = api.patch(f"/accounts/{b.json()['id']}", {"blocked": True})
+    assert (p.status_code, p.json()["blocked"]) == (200, True)

@@ -7,11 +7,12 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from ninja import Router, Schema, Status
+from django.http import StreamingHttpResponse
+from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from billcore.api import AuthedRequest, now
-from billcore.charging import services
+from billcore.charging import selectors, services
 from billcore.errors import BillcoreError, ValidationFailed
 
 router = Router(tags=["charging"])
@@ -209,3 +210,101 @@ def post_release(request: AuthedRequest, reservation_id: int) -> Any:
     return services.release_reservation(
         actor=request.auth, now=now(), reservation_id=reservation_id
     )
+
+
+class XdrOut(Schema):
+    id: int
+    account: int | None = Field(None, alias="account_id")
+    service: str
+    quantity: Decimal
+    unit: str
+    amount: Decimal
+    started_at: dt.datetime
+    details: dict[str, Any]
+    external_id: str | None
+    status: str
+    deny_reason: str
+    created_at: dt.datetime
+
+
+class XdrFilters(Schema):
+    service: str | None = None
+    status: str | None = Field(None, description="charged | denied")
+    account: int | None = None
+    start: dt.datetime | None = Field(None, alias="from", description="inclusive")
+    end: dt.datetime | None = Field(None, alias="to", description="exclusive")
+    limit: int = Field(50, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+
+
+class XdrPage(Schema):
+    count: int
+    limit: int
+    offset: int
+    items: list[XdrOut]
+
+
+class ServiceSummary(Schema):
+    service: str
+    charged: int
+    denied: int
+    quantity: Decimal
+    amount: Decimal
+
+
+class StatisticsOut(Schema):
+    customer: int
+    start: dt.datetime | None
+    end: dt.datetime | None
+    services: list[ServiceSummary]
+    total_amount: Decimal
+
+
+def _rows(request: AuthedRequest, customer_id: int, f: XdrFilters) -> Any:
+    return selectors.customer_xdrs(
+        actor=request.auth,
+        customer_id=customer_id,
+        service=f.service,
+        status=f.status,
+        start=f.start,
+        end=f.end,
+        account_id=f.account,
+    )
+
+
+@router.get("/customers/{customer_id}/xdrs", response=XdrPage)
+def list_xdrs(
+    request: AuthedRequest, customer_id: int, filters: Query[XdrFilters]
+) -> dict[str, Any]:
+    qs = _rows(request, customer_id, filters)
+    return {
+        "count": qs.count(),
+        "limit": filters.limit,
+        "offset": filters.offset,
+        "items": list(qs[filters.offset : filters.offset + filters.limit]),
+    }
+
+
+@router.get("/customers/{customer_id}/xdrs.csv")
+def export_xdrs(
+    request: AuthedRequest, customer_id: int, filters: Query[XdrFilters]
+) -> StreamingHttpResponse:
+    """Every matching xDR as CSV (CC-11 full statistics), streamed."""
+    qs = _rows(request, customer_id, filters)
+    response = StreamingHttpResponse(selectors.xdrs_csv(qs), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="xdrs-{customer_id}.csv"'
+    return response
+
+
+@router.get("/customers/{customer_id}/statistics", response=StatisticsOut)
+def statistics(
+    request: AuthedRequest, customer_id: int, filters: Query[XdrFilters]
+) -> dict[str, Any]:
+    """Totals per service for the period (CC-11 summary); denied records counted apart."""
+    qs = _rows(request, customer_id, filters)
+    return {
+        "customer": customer_id,
+        "start": filters.start,
+        "end": filters.end,
+        **selectors.summary(qs),
+    }

@@ -140,6 +140,9 @@ class TransactionIn(Schema):
     amount: str = Field(description="Positive decimal string; the action gives the direction")
     visible_comment: str = ""
     internal_comment: str = ""
+    account: int | None = Field(
+        None, description="An account of this customer whose own balance moves too (top-up)"
+    )
 
 
 class TransactionOut(Schema):
@@ -252,5 +255,6 @@ def post_transaction(
         visible_comment=payload.visible_comment,
         internal_comment=payload.internal_comment,
         idempotency_key=idempotency_key,
+        account_id=payload.account,
     )
     return Status(200 if result.replayed else 201, result)

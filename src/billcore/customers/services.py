@@ -312,7 +312,7 @@ def create_customer(*, actor: Any, now: dt.datetime, data: Mapping[str, Any]) ->
     if actor is None:
         raise NotFound("not found")
     reject_unknown(dict(data), CREATE_FIELDS)
-    customer = Customer(created_at=now, updated_at=now, balance=ZERO)
+    customer = Customer(created_at=now, updated_at=now)
     customer.currency = get_currency_in_use(data.get("currency"))
     # Who owns the customer (CC-07).
     ctype = as_choice(

@@ -15,7 +15,7 @@ from billcore.audit.services import record, snapshot
 from billcore.customers.models import Customer
 from billcore.customers.selectors import get_customer
 from billcore.db import money_value
-from billcore.errors import NotFound, ValidationFailed
+from billcore.errors import Conflict, NotFound, ValidationFailed
 from billcore.ledger.models import Action, Transaction
 from billcore.subscribers.models import Account, AccountType
 from billcore.validation import as_bool, as_choice, as_money, as_str, reject_unknown
@@ -121,6 +121,7 @@ def transfer(
     to_account_id: int,
     amount: Any,
     comment: Any = "",
+    idempotency_key: str | None = None,
 ) -> tuple[Transaction, Transaction]:
     """Move funds between two accounts of one customer (CC-21): both sides in one database
     transaction. Only debit accounts and credit accounts with an individual credit limit can
@@ -151,6 +152,25 @@ def transfer(
             field="from_account",
             code="not_allowed",
         )
+    if idempotency_key:
+        earlier = Transaction.objects.filter(
+            customer=customer, idempotency_key=idempotency_key
+        ).first()
+        if earlier is not None:
+            pair = Transaction.objects.filter(reference=earlier, action=Action.TRANSFER).first()
+            if (
+                earlier.action != Action.TRANSFER
+                or pair is None
+                or earlier.account_id != source.pk
+                or pair.account_id != target.pk
+                or earlier.account_amount != money
+            ):
+                raise Conflict(
+                    "Idempotency-Key was already used for a different request",
+                    field="idempotency_key",
+                    code="idempotency_key_reused",
+                )
+            return earlier, pair
     locked = {
         a.pk: a
         for a in Account.objects.select_for_update()
@@ -178,7 +198,7 @@ def transfer(
             code="insufficient_funds",
         )
     note = as_str("comment", comment, max_length=500)
-    rows = []
+    rows: list[Transaction] = []
     for acc, delta in ((source, money), (target, -money)):
         Account.objects.filter(pk=acc.pk).update(balance=F("balance") + money_value(delta))
         rows.append(
@@ -192,6 +212,8 @@ def transfer(
                 visible_comment=note,
                 actor=actor if getattr(actor, "pk", None) else None,
                 created_at=now,
+                reference=rows[0] if rows else None,
+                idempotency_key=None if rows else (idempotency_key or None),
             )
         )
     record(
