@@ -6,3 +6,5 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("billcore.web.urls")),
 ]
+
+handler404 = "billcore.web.views.not_found"

@@ -21,6 +21,8 @@ def as_str(field: str, value: Any, *, max_length: int, required: bool = False) -
         value = ""
     if not isinstance(value, str):
         raise ValidationFailed(f"{field} must be text", field=field)
+    if "\x00" in value:
+        raise ValidationFailed(f"{field} must not contain NUL characters", field=field)
     text: str = value.strip()
     if required and not text:
         raise ValidationFailed(f"{field} is required", field=field, code="required")

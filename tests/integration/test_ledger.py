@@ -145,9 +145,6 @@ def test_idempotency_key_replays_first_result(admin, now):
         ("amount", {"amount": "2E+1"}, "invalid"),
         ("amount", {"amount": 1.5}, "invalid"),
         ("action", {"action": "Gift"}, "invalid_choice"),
-        ("action", {"action": "Authorization only"}, "not_configured"),
-        ("action", {"action": "Capture payment"}, "not_configured"),
-        ("action", {"action": "Void"}, "not_configured"),
     ],
 )
 def test_bad_transactions_change_nothing(admin, now, field, kwargs, code):
@@ -184,3 +181,84 @@ def test_money_is_exact_at_the_extremes(admin, now):
     assert c.balance == Decimal("9999999999999.99998")
     assert c.credit_limit == Decimal("9999999999999.99999")
     assert ledger_sum(customer_id=c.pk) == Decimal("9999999999999.99998")
+
+
+def test_card_steps(admin, now):
+    """portabilling.md: authorisation changes nothing until captured; void cancels."""
+    c = _customer(admin, now, credit_limit="100")
+    post_transaction(actor=admin, now=now, customer_id=c.pk, action="Manual charge", amount="30")
+    auth = post_transaction(
+        actor=admin, now=now, customer_id=c.pk, action="Authorization only", amount="25"
+    )
+    assert (auth.amount, auth.balance) == (Decimal("0.00000"), Decimal("30.00000"))
+    cap = post_transaction(
+        actor=admin,
+        now=now,
+        customer_id=c.pk,
+        action="capture payment",
+        amount="10",
+        reference_id=auth.transaction_id,
+    )
+    assert (cap.amount, cap.balance) == (Decimal("-10.00000"), Decimal("20.00000"))
+    with pytest.raises(ValidationFailed) as info:
+        post_transaction(
+            actor=admin,
+            now=now,
+            customer_id=c.pk,
+            action="Capture payment",
+            amount="15.00001",
+            reference_id=auth.transaction_id,
+        )
+    assert info.value.code == "exceeds_authorisation"
+    with pytest.raises(ValidationFailed) as info:
+        post_transaction(
+            actor=admin,
+            now=now,
+            customer_id=c.pk,
+            action="Void",
+            amount="15",
+            reference_id=auth.transaction_id,
+        )
+    assert info.value.code == "captured"
+    second = post_transaction(
+        actor=admin, now=now, customer_id=c.pk, action="Authorization only", amount="5"
+    )
+    void = post_transaction(
+        actor=admin,
+        now=now,
+        customer_id=c.pk,
+        action="VOID",
+        amount="5",
+        reference_id=second.transaction_id,
+    )
+    assert (void.amount, void.balance) == (Decimal("0.00000"), Decimal("20.00000"))
+    with pytest.raises(ValidationFailed) as info:
+        post_transaction(
+            actor=admin,
+            now=now,
+            customer_id=c.pk,
+            action="Capture payment",
+            amount="1",
+            reference_id=second.transaction_id,
+        )
+    assert info.value.code == "voided"
+    for kwargs, code in (
+        ({"action": "Capture payment"}, "required"),
+        ({"action": "Manual charge", "reference_id": auth.transaction_id}, "not_applicable"),
+        ({"action": "Void", "reference_id": cap.transaction_id}, "not_found"),
+    ):
+        with pytest.raises(ValidationFailed) as info:
+            post_transaction(actor=admin, now=now, customer_id=c.pk, amount="1", **kwargs)
+        assert (info.value.field, info.value.code) == ("reference", code)
+    c.refresh_from_db()
+    assert c.balance == Decimal("20.00000")
+    assert ledger_sum(customer_id=c.pk) == Decimal("20.00000")
+    rows = Transaction.objects.filter(
+        customer=c, action__in=["authorization_only", "capture_payment", "void"]
+    )
+    assert sorted((r.action, r.card_amount) for r in rows) == [
+        ("authorization_only", Decimal("5.00000")),
+        ("authorization_only", Decimal("25.00000")),
+        ("capture_payment", Decimal("10.00000")),
+        ("void", Decimal("5.00000")),
+    ]

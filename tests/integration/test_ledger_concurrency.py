@@ -47,7 +47,7 @@ def test_concurrent_adjustments_are_all_counted(admin, now):
                     amount="0.33333",
                     idempotency_key=f"t{n}-{i}",
                 )
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()

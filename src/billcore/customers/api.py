@@ -143,6 +143,9 @@ class TransactionIn(Schema):
     account: int | None = Field(
         None, description="An account of this customer whose own balance moves too (top-up)"
     )
+    reference: int | None = Field(
+        None, description="Capture payment / Void: the Authorization only transaction"
+    )
 
 
 class TransactionOut(Schema):
@@ -150,6 +153,10 @@ class TransactionOut(Schema):
     action: str
     amount: Decimal
     balance_after: Decimal
+    account: int | None = Field(None, alias="account_id")
+    account_amount: Decimal
+    card_amount: Decimal | None
+    reference: int | None = Field(None, alias="reference_id")
     visible_comment: str
     internal_comment: str
     actor: str | None = None
@@ -256,5 +263,6 @@ def post_transaction(
         internal_comment=payload.internal_comment,
         idempotency_key=idempotency_key,
         account_id=payload.account,
+        reference_id=payload.reference,
     )
     return Status(200 if result.replayed else 201, result)

@@ -116,6 +116,7 @@ class Customer(models.Model):
             ),
         ]
         indexes = [
+            models.Index(fields=["name", "id"]),
             models.Index(fields=["customer_class", "name"]),
             models.Index(fields=["reseller", "name"]),
             models.Index(fields=["currency", "name"]),

@@ -42,8 +42,14 @@ DIRECTION: dict[str, int] = {
     Action.REFUND: +1,
     Action.ECOMMERCE_REFUND: +1,
 }
-# The card-payment steps need a payment gateway; they arrive with the charging issue.
+# Card-payment steps (portabilling.md): recorded as the gateway reports them. An
+# authorisation changes no balance; a capture of (part of) it is a payment; a void cancels
+# what was authorised and not captured.
+CARD_STEPS = (Action.AUTHORIZATION_ONLY, Action.CAPTURE_PAYMENT, Action.VOID)
+# What an operator adjusts by hand (the balance-adjustment dialog); card steps come from a
+# payment gateway and name the authorisation they follow.
 MANUAL_ACTIONS = tuple(DIRECTION)
+ACTIONS = (*MANUAL_ACTIONS, *CARD_STEPS)
 
 
 def parse_action(value: Any) -> str:
@@ -52,16 +58,9 @@ def parse_action(value: Any) -> str:
     if isinstance(value, str):
         key = value.strip().lower()
         for action in Action:
-            if key in (action.value, action.label.lower()):
-                if action.value in DIRECTION:
-                    return action.value
-                raise ValidationFailed(
-                    f"action: {action.label!r} is a card-payment step and needs a payment "
-                    "gateway, which this installation does not have configured",
-                    field="action",
-                    code="not_configured",
-                )
-    names = ", ".join(Action(a).label for a in MANUAL_ACTIONS)
+            if action.value in ACTIONS and key in (action.value, action.label.lower()):
+                return action.value
+    names = ", ".join(Action(a).label for a in ACTIONS)
     raise ValidationFailed(
         f"action must be one of: {names} (got {value!r})", field="action", code="invalid_choice"
     )
@@ -108,10 +107,13 @@ def _apply(
     idempotency_key: str | None,
     fingerprint: str,
     account: Any = None,
+    card_amount: Decimal | None = None,
+    reference: Transaction | None = None,
 ) -> Transaction:
-    Customer.objects.filter(pk=customer.pk).update(balance=F("balance") + money_value(delta))
+    if delta:
+        Customer.objects.filter(pk=customer.pk).update(balance=F("balance") + money_value(delta))
     balance = Customer.objects.values_list("balance", flat=True).get(pk=customer.pk)
-    if account is not None:
+    if account is not None and delta:
         type(account).objects.filter(pk=account.pk).update(
             balance=F("balance") + money_value(delta)
         )
@@ -128,7 +130,62 @@ def _apply(
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
         created_at=now,
+        card_amount=card_amount,
+        reference=reference,
     )
+
+
+def _card_step(
+    customer: Customer, code: str, amount: Decimal, reference_id: int | None
+) -> tuple[Decimal, Transaction | None]:
+    """The balance effect of a card step and the authorisation it follows."""
+    if code == Action.AUTHORIZATION_ONLY:
+        if reference_id is not None:
+            raise ValidationFailed("reference: an authorisation follows nothing", field="reference")
+        return ZERO, None
+    if reference_id is None:
+        raise ValidationFailed(
+            f"reference: a {Action(code).label.lower()} names the authorisation it follows",
+            field="reference",
+            code="required",
+        )
+    auth = (
+        Transaction.objects.select_for_update()
+        .filter(pk=reference_id, customer=customer, action=Action.AUTHORIZATION_ONLY)
+        .first()
+    )
+    if auth is None:
+        raise ValidationFailed(
+            f"reference: {reference_id} is not an authorisation of this customer",
+            field="reference",
+            code="not_found",
+        )
+    followups = list(auth.followups.values_list("action", "card_amount"))
+    if any(a == Action.VOID for a, _ in followups):
+        raise ValidationFailed(
+            "reference: the authorisation was voided", field="reference", code="voided"
+        )
+    captured = sum((c or ZERO for a, c in followups if a == Action.CAPTURE_PAYMENT), ZERO)
+    remaining = (auth.card_amount or ZERO) - captured
+    if code == Action.VOID:
+        if captured:
+            raise ValidationFailed(
+                "reference: a captured authorisation cannot be voided; refund the payment instead",
+                field="reference",
+                code="captured",
+            )
+        if amount != remaining:
+            raise ValidationFailed(
+                f"amount: a void cancels the whole authorisation ({remaining})", field="amount"
+            )
+        return ZERO, auth
+    if amount > remaining:
+        raise ValidationFailed(
+            f"amount: only {remaining} of the authorisation is left to capture",
+            field="amount",
+            code="exceeds_authorisation",
+        )
+    return -amount, auth
 
 
 @transaction.atomic
@@ -143,6 +200,7 @@ def post_transaction(
     internal_comment: Any = "",
     idempotency_key: str | None = None,
     account_id: int | None = None,
+    reference_id: int | None = None,
 ) -> PostedTransaction:
     """A balance adjustment (CU-12). ``amount`` is a positive magnitude; the action gives
     the direction. The same ``idempotency_key`` twice returns the first result and changes
@@ -173,7 +231,7 @@ def post_transaction(
                 field="account",
                 code="not_found",
             )
-    fingerprint = _fingerprint(code, magnitude, visible, internal, account_id)
+    fingerprint = _fingerprint(code, magnitude, visible, internal, account_id, reference_id)
     if key is not None:
         earlier = Transaction.objects.filter(customer=customer, idempotency_key=key).first()
         if earlier is not None:
@@ -190,12 +248,27 @@ def post_transaction(
             field="customer",
             code="not_operational",
         )
+    card_amount = None
+    reference = None
+    if code in CARD_STEPS:
+        delta, reference = _card_step(customer, code, magnitude, reference_id)
+        card_amount = magnitude
+    elif reference_id is not None:
+        raise ValidationFailed(
+            "reference applies only to capture payment and void",
+            field="reference",
+            code="not_applicable",
+        )
+    else:
+        delta = magnitude * DIRECTION[code]
     tx = _apply(
         actor=actor,
         now=now,
         customer=customer,
         action=code,
-        delta=magnitude * DIRECTION[code],
+        delta=delta,
+        card_amount=card_amount,
+        reference=reference,
         visible_comment=visible,
         internal_comment=internal,
         idempotency_key=key,

@@ -6,8 +6,21 @@ from typing import Any
 
 from django.http import HttpRequest
 
+SECTIONS = {
+    "customers": "customers",
+    "classes": "classes",
+    "business-models": "business-models",
+    "settings": "settings",
+    "audit": "audit",
+}
+
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     is_admin = bool(user and user.is_authenticated and getattr(user, "reseller_id", 1) is None)
-    return {"nav_is_admin": is_admin, "billcore_version": __import__("billcore").__version__}
+    first = request.path.strip("/").split("/", 1)[0]
+    return {
+        "nav_is_admin": is_admin,
+        "nav_section": SECTIONS.get(first, ""),
+        "billcore_version": __import__("billcore").__version__,
+    }

@@ -1,7 +1,42 @@
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from billcore.web import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="web/login.html", redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("classes/", views.class_list, name="class-list"),
+    path("classes/add/", views.class_add, name="class-add"),
+    path("classes/<int:class_id>/", views.class_edit, name="class-edit"),
+    path("classes/<int:class_id>/delete/", views.class_delete, name="class-delete"),
+    path("customers/", views.customer_list, name="customer-list"),
+    path("customers/add/", views.customer_add, name="customer-add"),
+    path("customers/<int:customer_id>/", views.customer_edit, name="customer-edit"),
+    path("customers/<int:customer_id>/adjust/", views.customer_adjust, name="customer-adjust"),
+    path("customers/<int:customer_id>/delete/", views.customer_delete, name="customer-delete"),
+    path("business-models/", views.business_model_list, name="business-model-list"),
+    path("business-models/add/", views.business_model_add, name="business-model-add"),
+    path(
+        "business-models/<int:business_model_id>/",
+        views.business_model_edit,
+        name="business-model-edit",
+    ),
+    path(
+        "business-models/<int:business_model_id>/delete/",
+        views.business_model_delete,
+        name="business-model-delete",
+    ),
+    path("settings/", views.settings_page, name="settings"),
+    path("settings/currencies/add/", views.currency_add, name="currency-add"),
+    path("settings/currencies/<str:code>/remove/", views.currency_remove, name="currency-remove"),
+    path("settings/custom-fields/add/", views.custom_field_add, name="custom-field-add"),
+    path("audit/", views.audit_list, name="audit"),
 ]

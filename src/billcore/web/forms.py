@@ -1,0 +1,895 @@
+"""Forms of the admin pages.
+
+They render the inputs and turn what the browser posted into the plain ``data`` / ``changes``
+mapping a service takes. They apply no business rule and do no coercion: every value goes to
+the service as posted, the service validates it and raises a ``BillcoreError`` naming the
+field, and :meth:`PageForm.attach_error` shows its message beside that input.
+
+"Given" follows the post: a field whose input is absent (not rendered, or disabled by
+``billcore.js`` because the rules make it unavailable) is not part of the change. Check boxes
+carry a hidden ``false`` in front of them and lists a hidden empty value, so "off" and
+"nothing chosen" are still given while a disabled one is not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, cast
+
+from django import forms
+from django.db import models
+from django.forms.utils import ErrorDict
+from django.http import QueryDict
+
+from billcore.classes.models import CustomerClass, Notification, SendStatistics
+from billcore.customers.models import BalanceControl, BillingPeriod, CustomerType, Status
+from billcore.errors import BillcoreError, ValidationFailed
+from billcore.installation.models import CustomField
+from billcore.ledger.models import Action
+from billcore.ledger.services import MANUAL_ACTIONS
+
+Choices = Sequence[tuple[Any, str]]
+
+
+def input_amount(value: Decimal | None) -> str:
+    """An amount as an input's value: every significant digit, no trailing zeros."""
+    if value is None:
+        return ""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+# --------------------------------------------------------------------------- fields
+
+
+class _PageField:
+    """Mixin: how the field is drawn (``kind``) and when it is shown (``show_if``: a
+    condition on another input that ``billcore.js`` evaluates, e.g. ``period_close=approval``,
+    ``generate_statistics``, ``!currency``)."""
+
+    kind = "text"
+
+    def __init__(self, *args: Any, show_if: str = "", **kwargs: Any) -> None:
+        self.show_if = show_if
+        self.mandatory = False
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+
+class Text(_PageField, forms.CharField):
+    kind = "text"
+
+    def __init__(self, label: str, *, help_text: str = "", show_if: str = "", **attrs: str):
+        super().__init__(
+            label=label,
+            help_text=help_text,
+            show_if=show_if,
+            strip=False,
+            widget=forms.TextInput(attrs=attrs),
+        )
+
+
+class Area(_PageField, forms.CharField):
+    kind = "textarea"
+
+    def __init__(self, label: str, *, help_text: str = "", show_if: str = "") -> None:
+        super().__init__(
+            label=label,
+            help_text=help_text,
+            show_if=show_if,
+            strip=False,
+            widget=forms.Textarea(attrs={"rows": 4}),
+        )
+
+
+class OptionSelect(forms.Select):
+    """A select whose options carry data attributes (``option_attrs[value]``)."""
+
+    def __init__(self, *, option_attrs: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        super().__init__()
+        self.option_attrs = dict(option_attrs or {})
+
+    def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(*args, **kwargs)
+        option["attrs"].update(self.option_attrs.get(str(option["value"]), {}))
+        return option
+
+
+class Choice(_PageField, forms.CharField):
+    kind = "select"
+
+    def __init__(
+        self,
+        label: str,
+        choices: Choices,
+        *,
+        help_text: str = "",
+        show_if: str = "",
+        option_attrs: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
+        widget = OptionSelect(option_attrs=option_attrs)
+        widget.choices = list(choices)
+        super().__init__(
+            label=label, help_text=help_text, show_if=show_if, strip=False, widget=widget
+        )
+
+
+class Toggle(_PageField, forms.BooleanField):
+    kind = "toggle"
+
+    def __init__(self, label: str, *, help_text: str = "", show_if: str = "") -> None:
+        super().__init__(label=label, help_text=help_text, show_if=show_if)
+
+
+class Multi(_PageField, forms.MultipleChoiceField):
+    kind = "multi"
+
+    def __init__(self, label: str, choices: Choices, *, help_text: str = "") -> None:
+        super().__init__(
+            label=label,
+            help_text=help_text,
+            choices=list(choices),
+            widget=forms.CheckboxSelectMultiple,
+        )
+
+
+class Rows(_PageField, forms.CharField):
+    """A small table of rows (named taxes), posted as ``<name>-<i>-<column>``."""
+
+    kind = "rows"
+
+    def __init__(self, label: str, *, help_text: str = "", show_if: str = "") -> None:
+        super().__init__(
+            label=label, help_text=help_text, show_if=show_if, widget=forms.HiddenInput
+        )
+
+
+# --------------------------------------------------------------------------- base form
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    fields: list[forms.BoundField]
+    note: str = ""
+    note_show_if: str = ""
+
+
+@dataclass(frozen=True)
+class Tab:
+    slug: str
+    title: str
+    sections: list[Section]
+
+
+class PageForm(forms.Form):
+    """Presentation only: Django's own cleaning is switched off, so the only errors shown
+    are the ones the service raised."""
+
+    data: QueryDict
+
+    def full_clean(self) -> None:
+        self._errors = ErrorDict()
+        self.cleaned_data = {}
+
+    def target_field(self, name: str | None) -> str | None:
+        """The input an error names: ``taxes[0].rate`` → ``taxes``; unknown → None."""
+        if not name:
+            return None
+        if name in self.fields:
+            return name
+        base = re.split(r"[\[.]", name, maxsplit=1)[0]
+        return base if base in self.fields else None
+
+    def attach_error(self, exc: BillcoreError) -> None:
+        """Put the service's message beside the input named by ``exc.field`` (else on top).
+        A leading ``field: `` is dropped and a leading bare field name becomes the input's
+        label; a message about a part of an input (``taxes[0].rate``) is kept as it is."""
+        target = self.target_field(exc.field)
+        message = exc.message
+        if target and exc.field:
+            if message.startswith(f"{exc.field}: "):
+                rest = message[len(exc.field) + 2 :]
+                message = rest[:1].upper() + rest[1:]
+            elif target == exc.field and message.startswith(f"{exc.field} "):
+                message = str(self.fields[target].label or target) + message[len(exc.field) :]
+            widget = self.fields[target].widget
+            widget.attrs["aria-invalid"] = "true"
+            widget.attrs["aria-describedby"] = f"{self[target].auto_id}-error"
+        self.add_error(target, message)
+
+    def posted(self) -> dict[str, Any]:
+        """The values the page submitted, by field name (see the module docstring).
+        Raises ``ValidationFailed`` for a NUL character, which no database column takes."""
+        out: dict[str, Any] = {}
+        for name, field in self.fields.items():
+            if field.disabled or name not in self.data:
+                continue
+            if any("\x00" in v for v in self.data.getlist(name)):
+                raise ValidationFailed(f"{name} contains a NUL character", field=name)
+            kind = getattr(field, "kind", "text")
+            if kind == "multi":
+                out[name] = [v for v in self.data.getlist(name) if v]
+            elif kind == "rows":
+                out[name] = posted_rows(self.data, name, ("name", "rate"))
+            else:
+                out[name] = self.data[name]
+        return out
+
+    def bound(self, names: Iterable[str]) -> list[forms.BoundField]:
+        return [self[n] for n in names if n in self.fields]
+
+
+def posted_rows(data: QueryDict, prefix: str, columns: Sequence[str]) -> list[dict[str, str]]:
+    """Rows posted as ``<prefix>-<i>-<column>``, in index order; fully empty rows dropped."""
+    pattern = re.compile(rf"{re.escape(prefix)}-(\d{{1,4}})-({'|'.join(columns)})")
+    indexes = sorted({int(m.group(1)) for key in data if (m := pattern.fullmatch(key))})
+    rows = []
+    for i in indexes:
+        row = {c: data.get(f"{prefix}-{i}-{c}", "").replace("\x00", "") for c in columns}
+        if any(v.strip() for v in row.values()):
+            rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------- classes
+
+ANY_CURRENCY = "— any currency —"
+ADMIN_ONLY = "Administrator only"
+
+# What billcore.js shows only while a condition holds. This mirrors the dependency rules of
+# classes.services._rules() for display only; the service stays the judge: a field hidden
+# here is disabled, so it is not posted, and the service resets it to its off value.
+CLASS_SHOW_IF = {
+    "notification_from_name": "notification_from_override",
+    "notification_from_address": "notification_from_override",
+    "send_statistics": "generate_statistics",
+    "generate_regular_invoices": "generate_statistics",
+    "hide_balance_reset_xdr": "reset_balance_every_period",
+    "separate_recurring_fee_invoice": "auto_charge_invoices",
+    "invoice_rounding_pattern": "invoice_rounding=custom",
+    "approval_max_days": "period_close=approval",
+    "fraud_daily_limit": "currency",
+    "fraud_action": "currency",
+    "vat_rate": "taxation_method=fixed_vat",
+    "vat_inclusive": "taxation_method=fixed_vat",
+    "taxes": "taxation_method=custom",
+    "measured_service_unit": "measured_service_enabled",
+    "measured_service_quota": "measured_service_enabled",
+    "measured_service_overage_rate": "measured_service_enabled",
+}
+
+CLASS_LABELS: dict[str, tuple[str, str]] = {
+    "name": ("Name", "Unique, regardless of letter case."),
+    "managed_by": (
+        "Managed by",
+        "Administrator only: administrators edit and assign it. A reseller: only that "
+        "reseller assigns it, to its own customers.",
+    ),
+    "business_model": ("Business model", ""),
+    "currency": (
+        "Currency",
+        "Set at creation only. A class with a currency serves customers of that currency; "
+        "without one it serves any currency but has no fraud protection.",
+    ),
+    "description": ("Description", ""),
+    "notification_from_override": ("Override “From” in customer notifications", ""),
+    "notification_from_name": ("“From” name", ""),
+    "notification_from_address": ("“From” address", ""),
+    "taxation_method": ("Taxation method", ""),
+    "generate_statistics": ("Generate statistics (archive xDRs)", ""),
+    "send_statistics": ("Send statistics via e-mail", ""),
+    "postpaid_billed_externally": (
+        "Postpaid customers are billed externally",
+        "Their period closes automatically; no adjustment lands in the current period.",
+    ),
+    "reset_balance_every_period": (
+        "Reset balance every billing period",
+        "A manual credit brings the balance to zero at the end of each period.",
+    ),
+    "hide_balance_reset_xdr": ("Hide the balance-reset xDR from the end user", ""),
+    "generate_regular_invoices": ("Generate regular invoices", ""),
+    "separate_recurring_fee_invoice": (
+        "Separate invoice for recurring fees",
+        "Subscription charges get an invoice of their own, paid by the saved payment method.",
+    ),
+    "allow_out_of_turn_invoices": ("Allow out-of-turn invoices", ""),
+    "generate_financial_documentation": ("Generate financial documentation", ""),
+    "invoice_rounding": ("Invoice rounding", ""),
+    "invoice_rounding_pattern": (
+        "Rounding pattern",
+        "X keeps a digit, 0 removes it (rounding half up), 5 rounds to 0 or 5, e.g. XXXXX.XX500.",
+    ),
+    "period_close": ("Billing period is closed", ""),
+    "approval_max_days": ("No later than (days after the period ends)", ""),
+    "suspend_on_insufficient_funds": (
+        "Suspend on insufficient funds for subscriptions",
+        "On: no subscription charges while suspended; service resumes when funds arrive.",
+    ),
+    "termination_delay_days": (
+        "Permanently terminate after (days)",
+        "Days after provisional termination.",
+    ),
+    "s2s_transfers_allowed": ("Subscriber-to-subscriber transfers allowed", ""),
+    "fraud_daily_limit": ("Daily spending limit", "Empty: no limit."),
+    "fraud_action": ("When the limit is reached", ""),
+    "grace_period_days": ("Payment expected within (days)", ""),
+    "invoice_template": ("Invoice template", ""),
+    "send_invoices_by_email": ("Send invoices by e-mail", ""),
+    "auto_charge_invoices": ("Charge invoices automatically to the saved payment method", ""),
+    "out_of_turn_grace_period_days": ("Payment expected within (days)", ""),
+    "out_of_turn_invoice_template": ("Invoice template", ""),
+    "notifications": ("Notifications sent to customers of this class", ""),
+    "mandatory_custom_fields": ("Custom fields mandatory for customers of this class", ""),
+    "vat_rate": ("VAT rate (%)", ""),
+    "vat_inclusive": ("Prices include VAT", ""),
+    "taxes": ("Named taxes", "Each tax with its own rate in percent."),
+    "tax_prepaid_at_payment": ("Tax prepaid customers at the time of payment", ""),
+    "measured_service_enabled": ("Measured service", ""),
+    "measured_service_unit": ("Unit", ""),
+    "measured_service_quota": ("Included quota", ""),
+    "measured_service_overage_rate": ("Rate beyond the quota", ""),
+}
+
+CLASS_TOP = (
+    "name",
+    "managed_by",
+    "business_model",
+    "currency",
+    "description",
+    "notification_from_override",
+    "notification_from_name",
+    "notification_from_address",
+)
+
+# (slug, title, [(section title, fields)]) — CC-22's tabs.
+CLASS_TABS: list[tuple[str, str, list[tuple[str, list[str]]]]] = [
+    (
+        "general",
+        "General Info",
+        [
+            ("Taxation", ["taxation_method"]),
+            ("Statistics", ["generate_statistics", "send_statistics"]),
+            (
+                "External billing",
+                [
+                    "postpaid_billed_externally",
+                    "reset_balance_every_period",
+                    "hide_balance_reset_xdr",
+                ],
+            ),
+            (
+                "Invoices",
+                [
+                    "generate_regular_invoices",
+                    "separate_recurring_fee_invoice",
+                    "allow_out_of_turn_invoices",
+                    "generate_financial_documentation",
+                    "invoice_rounding",
+                    "invoice_rounding_pattern",
+                ],
+            ),
+            ("Billing period", ["period_close", "approval_max_days"]),
+            (
+                "Subscriptions and life cycle",
+                [
+                    "suspend_on_insufficient_funds",
+                    "termination_delay_days",
+                    "s2s_transfers_allowed",
+                ],
+            ),
+            ("Fraud protection", ["fraud_daily_limit", "fraud_action"]),
+        ],
+    ),
+    (
+        "regular-invoices",
+        "Regular Invoices",
+        [
+            (
+                "",
+                [
+                    "grace_period_days",
+                    "invoice_template",
+                    "send_invoices_by_email",
+                    "auto_charge_invoices",
+                ],
+            )
+        ],
+    ),
+    (
+        "out-of-turn-invoices",
+        "Out-of-Turn Invoices",
+        [("", ["out_of_turn_grace_period_days", "out_of_turn_invoice_template"])],
+    ),
+    ("notifications", "Notifications", [("", ["notifications"])]),
+    ("custom-fields", "Custom Fields", [("", ["mandatory_custom_fields"])]),
+    (
+        "taxation",
+        "Taxation",
+        [("", ["vat_rate", "vat_inclusive", "taxes", "tax_prepaid_at_payment"])],
+    ),
+    (
+        "measured-service",
+        "Measured Service",
+        [
+            (
+                "",
+                [
+                    "measured_service_enabled",
+                    "measured_service_unit",
+                    "measured_service_quota",
+                    "measured_service_overage_rate",
+                ],
+            )
+        ],
+    ),
+]
+
+SECTION_NOTES = {
+    "Fraud protection": (
+        "Fraud protection needs a class currency to watch daily spending (CC-06).",
+        "!currency",
+    ),
+}
+
+NUMERIC_FIELDS = {
+    "approval_max_days",
+    "termination_delay_days",
+    "grace_period_days",
+    "out_of_turn_grace_period_days",
+}
+AMOUNT_FIELDS = {
+    "fraud_daily_limit",
+    "vat_rate",
+    "measured_service_quota",
+    "measured_service_overage_rate",
+}
+EXTERNAL_BILLING = (
+    "postpaid_billed_externally",
+    "reset_balance_every_period",
+    "hide_balance_reset_xdr",
+)
+
+
+def _model_field(name: str) -> models.Field[Any, Any]:
+    field = CustomerClass._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return field
+
+
+def _class_field(name: str) -> forms.Field:
+    label, help_text = CLASS_LABELS[name]
+    show_if = CLASS_SHOW_IF.get(name, "")
+    model_field = _model_field(name)
+    if name == "notifications":
+        return Multi(label, Notification.choices, help_text=help_text)
+    if name == "taxes":
+        return Rows(label, help_text=help_text, show_if=show_if)
+    if isinstance(model_field, models.BooleanField):
+        return Toggle(label, help_text=help_text, show_if=show_if)
+    if model_field.choices:
+        choices = cast(Choices, list(model_field.choices))
+        return Choice(label, choices, help_text=help_text, show_if=show_if)
+    if name == "description":
+        return Area(label, help_text=help_text, show_if=show_if)
+    attrs: dict[str, str] = {}
+    if name in NUMERIC_FIELDS:
+        attrs = {"inputmode": "numeric", "class": "input-short"}
+    elif name in AMOUNT_FIELDS:
+        attrs = {"inputmode": "decimal", "class": "input-short"}
+    elif name == "invoice_rounding_pattern":
+        attrs = {"placeholder": "XXXXX.XX500", "class": "input-short mono", "maxlength": "11"}
+    return Text(label, help_text=help_text, show_if=show_if, **attrs)
+
+
+def class_initial(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``classes.services.copy_data`` output (or a class's current settings) as form
+    initial values."""
+    out: dict[str, Any] = {}
+    for name, value in data.items():
+        if isinstance(value, Decimal):
+            out[name] = input_amount(value)
+        elif name == "taxes":
+            out[name] = [
+                {"name": t.get("name", ""), "rate": input_amount(Decimal(str(t.get("rate"))))}
+                for t in value or []
+            ]
+        else:
+            out[name] = "" if value is None else value
+    return out
+
+
+class ClassForm(PageForm):
+    """Add / edit a customer class (CC-03 … CC-22)."""
+
+    def __init__(
+        self,
+        data: QueryDict | None = None,
+        *,
+        initial: Mapping[str, Any] | None = None,
+        is_new: bool,
+        is_admin: bool,
+        allow_external_billing: bool,
+        show_financial_documents_page: bool,
+        currencies: Choices,
+        business_models: Choices,
+        resellers: Choices,
+        custom_fields: Choices,
+    ) -> None:
+        super().__init__(data, initial=dict(initial or {}))
+        self.is_new = is_new
+        f = self.fields
+        f["name"] = Text("Name", help_text=CLASS_LABELS["name"][1], maxlength="100")
+        if is_admin:
+            f["managed_by"] = Choice(
+                "Managed by",
+                [("", ADMIN_ONLY), *resellers],
+                help_text=CLASS_LABELS["managed_by"][1],
+            )
+        f["business_model"] = Choice("Business model", [("", "—"), *business_models])
+        if is_new:
+            f["currency"] = Choice(
+                "Currency", [("", ANY_CURRENCY), *currencies], help_text=CLASS_LABELS["currency"][1]
+            )
+        for name in CLASS_TOP:
+            if name not in ("name", "managed_by", "business_model", "currency"):
+                f[name] = _class_field(name)
+        hidden: set[str] = set()
+        if not allow_external_billing:
+            hidden.update(EXTERNAL_BILLING)
+        if not show_financial_documents_page:
+            hidden.add("generate_financial_documentation")
+        for _slug, _title, sections in CLASS_TABS:
+            for _section, names in sections:
+                for name in names:
+                    if name in hidden:
+                        continue
+                    if name == "mandatory_custom_fields":
+                        f[name] = Multi(CLASS_LABELS[name][0], custom_fields)
+                    else:
+                        f[name] = _class_field(name)
+
+    def top(self) -> list[forms.BoundField]:
+        return self.bound(CLASS_TOP)
+
+    def tabs(self) -> list[Tab]:
+        tabs = []
+        for slug, title, sections in CLASS_TABS:
+            out = []
+            for section_title, names in sections:
+                fields = self.bound(names)
+                if fields:
+                    note, note_if = SECTION_NOTES.get(section_title, ("", ""))
+                    out.append(Section(section_title, fields, note, note_if))
+            tabs.append(Tab(slug, title, out))
+        return tabs
+
+    def tax_rows(self) -> list[dict[str, str]]:
+        if self.is_bound:
+            return posted_rows(self.data, "taxes", ("name", "rate"))
+        return list(self.initial.get("taxes") or [])
+
+
+# --------------------------------------------------------------------------- customers
+
+CUSTOMER_TOP_NEW = (
+    "name",
+    "customer_type",
+    "reseller",
+    "blocked",
+    "balance_control",
+    "currency",
+    "credit_limit",
+    "available_funds",
+    "customer_class",
+    "billing_period",
+    "time_zone",
+)
+CUSTOMER_TOP_EDIT = (
+    "name",
+    "balance_control",
+    "credit_limit",
+    "customer_class",
+    "billing_period",
+    "time_zone",
+)
+ADDRESS_FIELDS = (
+    ("company_name", "Company name"),
+    ("first_name", "First name"),
+    ("last_name", "Last name"),
+    ("address_line1", "Address line 1"),
+    ("address_line2", "Address line 2"),
+    ("city", "City"),
+    ("state", "State / province"),
+    ("zip_code", "ZIP / postal code"),
+    ("country", "Country (ISO code)"),
+    ("phone", "Phone"),
+    ("email", "E-mail"),
+)
+CUSTOM_PREFIX = "custom_fields."
+
+
+@dataclass(frozen=True)
+class ClassOption:
+    """A customer class as the customer form offers it (CU-09, CU-11)."""
+
+    id: int
+    name: str
+    currency: str
+    mandatory: tuple[str, ...]
+
+
+def _custom_input(cf: CustomField, *, mandatory: bool) -> forms.Field:
+    """An input for custom field ``cf``; ``mandatory`` marks it for the chosen class."""
+    field: Text | Choice
+    if cf.field_type == CustomField.Type.LIST:
+        field = Choice(cf.label, [("", "—"), *((c, c) for c in cf.choices)])
+    elif cf.field_type == CustomField.Type.DATE:
+        field = Text(cf.label, **{"class": "input-short"})
+        field.widget.input_type = "date"
+    elif cf.field_type == CustomField.Type.NUMBER:
+        field = Text(cf.label, inputmode="decimal", **{"class": "input-short"})
+    else:
+        field = Text(cf.label, maxlength="500")
+    field.mandatory = mandatory
+    return field
+
+
+class CustomerForm(PageForm):
+    """Add / edit a customer (CU-01 … CU-11)."""
+
+    def __init__(
+        self,
+        data: QueryDict | None = None,
+        *,
+        initial: Mapping[str, Any] | None = None,
+        is_new: bool,
+        is_admin: bool,
+        currencies: Choices,
+        classes: Sequence[ClassOption],
+        class_locked: bool = False,
+        resellers: Choices = (),
+        custom_fields: Sequence[CustomField] = (),
+        time_zones: Sequence[str] = (),
+    ) -> None:
+        super().__init__(data, initial=dict(initial or {}))
+        self.is_new = is_new
+        self.custom_field_defs = list(custom_fields)
+        f = self.fields
+        f["name"] = Text("Customer ID", help_text="Unique name of the customer.", maxlength="100")
+        if is_new and is_admin:
+            f["customer_type"] = Choice("Customer type", CustomerType.choices)
+            f["reseller"] = Choice("Reseller", [("", "— none (direct customer) —"), *resellers])
+        if is_new:
+            f["blocked"] = Toggle(
+                "Blocked",
+                help_text="All accounts unusable, no self-care; fees and invoices continue.",
+            )
+        f["balance_control"] = Choice("Balance control", BalanceControl.choices)
+        if is_new:
+            f["currency"] = Choice(
+                "Currency",
+                [("", "— choose —"), *currencies],
+                help_text="Chosen at creation, never changed.",
+            )
+        f["credit_limit"] = Text(
+            "Permanent credit limit",
+            help_text="Empty: no limit.",
+            show_if="balance_control=postpaid",
+            inputmode="decimal",
+            **{"class": "input-short"},
+        )
+        if is_new:
+            f["available_funds"] = Text(
+                "Available funds",
+                help_text="The initial payment.",
+                show_if="balance_control=prepaid",
+                inputmode="decimal",
+                **{"class": "input-short"},
+            )
+        f["customer_class"] = Choice(
+            "Customer class",
+            [("", "— choose —"), *((c.id, c.name) for c in classes)],
+            option_attrs={
+                str(c.id): {"data-currency": c.currency, "data-mandatory": " ".join(c.mandatory)}
+                for c in classes
+            },
+        )
+        if class_locked:
+            f["customer_class"].disabled = True
+            f[
+                "customer_class"
+            ].help_text = (
+                "The class is managed by a reseller: only that reseller assigns it (CC-07)."
+            )
+        f["billing_period"] = Choice("Billing period", BillingPeriod.choices)
+        f["time_zone"] = Choice("Billing time zone", [(z, z) for z in time_zones])
+        selected = str(self["customer_class"].value() or "")
+        mandatory = next((c.mandatory for c in classes if str(c.id) == selected), ())
+        for cf in self.custom_field_defs:
+            f[CUSTOM_PREFIX + cf.name] = _custom_input(cf, mandatory=cf.name in mandatory)
+        for name, label in ADDRESS_FIELDS:
+            attrs = {"maxlength": "2", "class": "input-short"} if name == "country" else {}
+            f[name] = Text(label, **attrs)
+        f["note"] = Area("Note")
+        f["send_statistics"] = Choice(
+            "Send statistics via e-mail",
+            [("", "As the customer class says"), *SendStatistics.choices],
+        )
+
+    def top(self) -> list[forms.BoundField]:
+        return self.bound(CUSTOMER_TOP_NEW if self.is_new else CUSTOMER_TOP_EDIT)
+
+    def custom(self) -> list[forms.BoundField]:
+        return self.bound(CUSTOM_PREFIX + cf.name for cf in self.custom_field_defs)
+
+    def address(self) -> list[forms.BoundField]:
+        return self.bound(name for name, _ in ADDRESS_FIELDS)
+
+    def additional(self) -> list[forms.BoundField]:
+        return self.bound(("note", "send_statistics"))
+
+    def posted(self) -> dict[str, Any]:
+        out = super().posted()
+        custom = {
+            k[len(CUSTOM_PREFIX) :]: out.pop(k) for k in list(out) if k.startswith(CUSTOM_PREFIX)
+        }
+        if custom:
+            out["custom_fields"] = custom
+        return out
+
+
+def customer_initial(customer: Any) -> dict[str, Any]:
+    """An existing customer's editable values as form initial values."""
+    out: dict[str, Any] = {
+        "name": customer.name,
+        "balance_control": customer.balance_control,
+        "credit_limit": input_amount(customer.credit_limit),
+        "customer_class": customer.customer_class_id,
+        "billing_period": customer.billing_period,
+        "time_zone": customer.time_zone,
+        "note": customer.note,
+        "email": customer.email,
+        "country": customer.country,
+        "send_statistics": customer.send_statistics or "",
+    }
+    for name, _ in ADDRESS_FIELDS:
+        out.setdefault(name, getattr(customer, name))
+    for name, value in (customer.custom_fields or {}).items():
+        out[CUSTOM_PREFIX + name] = value
+    return out
+
+
+STATUS_FILTER_CHOICES: Choices = [("", "Any (not terminated)"), *Status.choices]
+
+
+class AdjustmentForm(PageForm):
+    """The balance-adjustment dialog (CU-12). ``idempotency_key`` is a random token made
+    when the dialog is drawn, so a double submit posts once."""
+
+    def __init__(self, data: QueryDict | None = None, *, initial: Mapping[str, Any]) -> None:
+        super().__init__(data, initial=dict(initial))
+        self.fields["action"] = Choice("Action", [(a, Action(a).label) for a in MANUAL_ACTIONS])
+        self.fields["amount"] = Text(
+            "Amount", inputmode="decimal", autocomplete="off", **{"class": "input-short"}
+        )
+        self.fields["visible_comment"] = Text(
+            "Visible comment", help_text="Shown to the customer.", maxlength="500"
+        )
+        self.fields["internal_comment"] = Text(
+            "Internal comment", help_text="Only administrators see it.", maxlength="500"
+        )
+        self.fields["idempotency_key"] = forms.CharField(required=False, widget=forms.HiddenInput)
+
+
+# --------------------------------------------------------------------------- installation
+
+
+class BusinessModelForm(PageForm):
+    def __init__(self, data: QueryDict | None = None, *, initial: Mapping[str, Any] | None = None):
+        super().__init__(data, initial=dict(initial or {}))
+        self.fields["name"] = Text("Name", maxlength="100")
+        self.fields["description"] = Area("Description")
+
+
+class SettingsForm(PageForm):
+    def __init__(self, data: QueryDict | None = None, *, initial: Mapping[str, Any] | None = None):
+        super().__init__(data, initial=dict(initial or {}))
+        f = self.fields
+        f["legal_name"] = Text("Legal name", maxlength="200")
+        f["notification_from_name"] = Text(
+            "Name in customer notifications",
+            help_text="The default “From” name of every customer class (CC-08).",
+            maxlength="200",
+        )
+        f["notification_from_address"] = Text(
+            "“From” address in customer notifications",
+            help_text="The default “From” address of every customer class (CC-08).",
+            maxlength="254",
+        )
+        f["allow_external_billing"] = Toggle(
+            "AllowExternalBilling",
+            help_text="Offers the external-billing options on customer classes (CC-12).",
+        )
+        f["show_financial_documents_page"] = Toggle(
+            "ShowFinancialDocumentsPage",
+            help_text="Offers “Generate financial documentation” on customer classes (CC-16).",
+        )
+        f["eztax_endpoint"] = Text("EZTax endpoint", placeholder="https://…")
+        f["suretax_endpoint"] = Text("SureTax endpoint", placeholder="https://…")
+        f["tax_rounding_half_up"] = Toggle(
+            "Round tax amounts half up",
+            help_text="Off: fixed-VAT amounts are rounded up to the currency's precision.",
+        )
+
+    def sections(self) -> list[Section]:
+        return [
+            Section(
+                "Legal info",
+                self.bound(("legal_name", "notification_from_name", "notification_from_address")),
+            ),
+            Section(
+                "Options",
+                self.bound(("allow_external_billing", "show_financial_documents_page")),
+            ),
+            Section(
+                "Taxes",
+                self.bound(("eztax_endpoint", "suretax_endpoint", "tax_rounding_half_up")),
+            ),
+        ]
+
+
+class CurrencyForm(PageForm):
+    def __init__(self, data: QueryDict | None = None) -> None:
+        super().__init__(data)
+        self.fields["code"] = Text(
+            "ISO 4217 code", placeholder="CZK", maxlength="3", **{"class": "input-short mono"}
+        )
+        self.fields["decimals"] = Text(
+            "Decimal places",
+            help_text="Empty: the ISO 4217 minor units.",
+            inputmode="numeric",
+            **{"class": "input-short"},
+        )
+
+    def posted(self) -> dict[str, Any]:
+        out = super().posted()
+        code = str(out.get("code", "")).strip().upper()
+        decimals = str(out.get("decimals", "")).strip()
+        return {"code": code, "decimals": decimals or None}
+
+
+class CustomFieldForm(PageForm):
+    def __init__(self, data: QueryDict | None = None) -> None:
+        super().__init__(data)
+        self.fields["name"] = Text("Name", placeholder="tax_id", **{"class": "mono"})
+        self.fields["label"] = Text("Label", placeholder="Tax ID")
+        self.fields["field_type"] = Choice("Type", CustomField.Type.choices)
+        self.fields["choices"] = Text(
+            "Values (list type)", help_text="Separated by commas.", placeholder="Gold, Silver"
+        )
+
+    def posted(self) -> dict[str, Any]:
+        out = super().posted()
+        out["choices"] = [v.strip() for v in str(out.get("choices", "")).split(",") if v.strip()]
+        return out
+
+
+__all__ = [
+    "ANY_CURRENCY",
+    "AdjustmentForm",
+    "BusinessModelForm",
+    "ClassForm",
+    "ClassOption",
+    "CurrencyForm",
+    "CustomFieldForm",
+    "CustomerForm",
+    "PageForm",
+    "SettingsForm",
+    "class_initial",
+    "customer_initial",
+    "input_amount",
+]
