@@ -496,3 +496,13 @@ def test_installation_settings_and_custom_fields(api, world):
     )
     _error(api.post("/custom-fields", {"name": "Bad Name", "label": "x"}), 400, "name")
     assert [f["name"] for f in api.get("/custom-fields").json()] == ["tax_id"]
+
+
+def test_class_list_sorts_empty_currency_first_on_both_databases(api, world):
+    api.post("/customer-classes", {"name": "Zed EUR", "currency": "EUR"})
+    names = [c["name"] for c in api.get("/customer-classes?order=currency").json()["items"]]
+    assert names == ["B Retail", "Default", "Zed EUR", "A Retail", "Retail USD"]
+    names = [c["name"] for c in api.get("/customer-classes?order=-currency").json()["items"]]
+    assert names == ["A Retail", "Retail USD", "Zed EUR", "B Retail", "Default"]
+    names = [c["name"] for c in api.get("/customer-classes?order=managed_by").json()["items"]]
+    assert names == ["Default", "Retail USD", "Zed EUR", "A Retail", "B Retail"]

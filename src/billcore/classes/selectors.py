@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
 from billcore.accounts.access import is_admin, require_user
 from billcore.classes.models import CustomerClass
@@ -45,19 +45,22 @@ def list_classes(
         qs = qs.filter(managed_by_id=managed_by)
     if admin_only:
         qs = qs.filter(managed_by__isnull=True)
-    allowed = {
-        "name",
-        "currency",
-        "taxation_method",
-        "generate_statistics",
-        "generate_regular_invoices",
-        "description",
-        "id",
+    # Sort keys; empty values (no currency, Administrator only) sort first ascending on both
+    # databases (SQLite and PostgreSQL disagree on NULLs by default).
+    columns = {
+        "name": "name",
+        "currency": "currency_id",
+        "taxation_method": "taxation_method",
+        "generate_statistics": "generate_statistics",
+        "generate_regular_invoices": "generate_regular_invoices",
+        "description": "description",
+        "managed_by": "managed_by__name",
+        "id": "id",
     }
-    key = order.lstrip("-")
-    if key not in allowed:
-        key = "name"
-    return qs.order_by(("-" if order.startswith("-") else "") + key, "id")
+    column = columns.get(order.lstrip("-"), "name")
+    descending = order.startswith("-")
+    expression = F(column).desc(nulls_last=True) if descending else F(column).asc(nulls_first=True)
+    return qs.order_by(expression, "name", "id")
 
 
 def assignable_classes(*, actor: Any, currency: str | None = None) -> QuerySet[CustomerClass]:
