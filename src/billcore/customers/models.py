@@ -78,6 +78,15 @@ class Customer(models.Model):
     )  # CU-10
     time_zone = models.CharField(max_length=64, default="UTC")
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.OPEN)
+    # Why the customer is suspended: "overdue" (set by the engine, lifts when paid; CU-15)
+    # or "manual" (suspend_customer of the API).
+    suspension_reason = models.CharField(max_length=10, blank=True, default="")
+    # "Lift the suspension until": service continues until this date (CU-15).
+    suspension_delay_until = models.DateTimeField(null=True, blank=True)
+    # Provisional termination: when it happened and when it becomes permanent (CU-16, CC-20).
+    provisionally_terminated_at = models.DateTimeField(null=True, blank=True)
+    terminate_on = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
     custom_fields = models.JSONField(default=dict, blank=True)  # CU-11
     # Per-customer overrides (None = use the class's value)
     send_statistics = models.CharField(max_length=8, null=True, blank=True)
@@ -146,3 +155,24 @@ class Customer(models.Model):
             return temporary
         permanent: Decimal | None = self.credit_limit
         return permanent
+
+
+class StatusChange(models.Model):
+    """The status history of a customer (one row per change, with who and why)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE,
+                                 related_name="status_changes")
+    at = models.DateTimeField()
+    actor = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL)
+    actor_name = models.CharField(max_length=150, blank=True, default="")
+    from_status = models.CharField(max_length=24)
+    to_status = models.CharField(max_length=24)
+    blocked = models.BooleanField()
+    reason = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["customer", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.from_status} -> {self.to_status}"

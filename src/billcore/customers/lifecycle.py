@@ -1,0 +1,244 @@
+"""Customer statuses (CU-14 … CU-18): blocked, suspended, provisionally and permanently
+terminated, exported; every change is recorded in the status history and the audit trail.
+
+Transitions:
+* Blocked (CU-14): set and cleared by an administrator at any time (not once closed).
+* Suspended (CU-15): for an overdue invoice the engine sets it (reason "overdue") and it
+  lifts by itself when paid; an administrator cannot clear that one, only delay it with
+  "Lift the suspension until DATE". ``suspend_customer`` of the API suspends by hand
+  (reason "manual"), and only such a suspension can be lifted by hand.
+* Provisionally terminated (CU-16): services stop, data kept; permanent termination is
+  scheduled at now + the class's N days (CC-20) or at an earlier chosen date; it can be
+  reactivated before then.
+* Permanently terminated (CU-17, "closed"): nothing is possible afterwards.
+* Exported (CU-18): not operational; clearing the flag reactivates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+
+from billcore.audit.services import record, snapshot
+from billcore.customers.models import Customer, Status, StatusChange
+from billcore.customers.selectors import get_customer
+from billcore.errors import ValidationFailed
+
+# bill_status codes of the original API.
+BILL_STATUS = {
+    Status.OPEN: "O",
+    Status.SUSPENDED: "S",
+    Status.CLOSED: "C",
+    Status.EXPORTED: "E",
+    Status.PROVISIONALLY_TERMINATED: "D",
+}
+
+
+def display_status(customer: Customer) -> str:
+    """The one status to show when several apply (portabilling.md priority): Closed, Blocked,
+    Suspended, …, provisionally terminated with its scheduled date."""
+    if customer.status == Status.CLOSED:
+        return "Permanently terminated"
+    if customer.blocked:
+        return "Blocked"
+    if customer.status == Status.PROVISIONALLY_TERMINATED and customer.terminate_on:
+        return f"Provisionally terminated (permanent on {customer.terminate_on:%Y-%m-%d})"
+    return str(Status(customer.status).label)
+
+
+def _locked(actor: Any, customer_id: int) -> Customer:
+    visible = get_customer(actor=actor, customer_id=customer_id)
+    customer: Customer = (
+        Customer.objects.select_for_update(of=("self",))
+        .select_related("customer_class")
+        .get(pk=visible.pk)
+    )
+    if customer.status == Status.CLOSED:
+        raise ValidationFailed(
+            "the customer is permanently terminated: no operation is possible (CU-17)",
+            field="status",
+            code="closed",
+        )
+    return customer
+
+
+def _save(
+    actor: Any, now: dt.datetime, customer: Customer, before: dict[str, Any], reason: str
+) -> Customer:
+    customer.updated_at = now
+    customer.save()
+    StatusChange.objects.create(
+        customer=customer,
+        at=now,
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_name=getattr(actor, "username", "") or "system",
+        from_status=before["status"],
+        to_status=customer.status,
+        blocked=customer.blocked,
+        reason=reason[:200],
+    )
+    record(
+        actor=actor,
+        now=now,
+        operation="update",
+        obj=customer,
+        before=before,
+        after=snapshot(customer),
+    )
+    return customer
+
+
+@transaction.atomic
+def set_blocked(
+    *, actor: Any, now: dt.datetime, customer_id: int, blocked: bool, reason: str = ""
+) -> Customer:
+    """CU-14."""
+    customer = _locked(actor, customer_id)
+    before = snapshot(customer)
+    customer.blocked = bool(blocked)
+    return _save(actor, now, customer, before, reason or ("blocked" if blocked else "unblocked"))
+
+
+@transaction.atomic
+def suspend(
+    *, actor: Any, now: dt.datetime, customer_id: int, reason: str = "manual", note: str = ""
+) -> Customer:
+    """Suspend: ``reason`` "overdue" is the engine's (CU-15), "manual" an operator's."""
+    if reason not in ("manual", "overdue"):
+        raise ValidationFailed("reason must be manual or overdue", field="reason")
+    customer = _locked(actor, customer_id)
+    if customer.status != Status.OPEN:
+        raise ValidationFailed(
+            f"only an open customer can be suspended (this one is "
+            f"{Status(customer.status).label.lower()})",
+            field="status",
+            code="not_open",
+        )
+    before = snapshot(customer)
+    customer.status = Status.SUSPENDED
+    customer.suspension_reason = reason
+    return _save(actor, now, customer, before, note or f"suspended ({reason})")
+
+
+@transaction.atomic
+def unsuspend(*, actor: Any, now: dt.datetime, customer_id: int, paid: bool = False) -> Customer:
+    """Lift a suspension. An overdue-invoice suspension lifts only when paid (``paid`` is
+    the engine's word for it); by hand it can only be delayed (CU-15)."""
+    customer = _locked(actor, customer_id)
+    if customer.status != Status.SUSPENDED:
+        raise ValidationFailed(
+            "the customer is not suspended", field="status", code="not_suspended"
+        )
+    if customer.suspension_reason == "overdue" and not paid:
+        raise ValidationFailed(
+            "a suspension for an overdue invoice lifts by itself once the invoice is paid; "
+            "use 'Lift the suspension until' to delay it (CU-15)",
+            field="status",
+            code="overdue_suspension",
+        )
+    before = snapshot(customer)
+    customer.status = Status.OPEN
+    customer.suspension_reason = ""
+    customer.suspension_delay_until = None
+    return _save(actor, now, customer, before, "paid" if paid else "suspension lifted")
+
+
+@transaction.atomic
+def lift_suspension_until(
+    *, actor: Any, now: dt.datetime, customer_id: int, until: dt.datetime | None
+) -> Customer:
+    """CU-15: delay the (next) suspension for an overdue invoice until ``until``."""
+    customer = _locked(actor, customer_id)
+    if until is not None:
+        if until.tzinfo is None:
+            raise ValidationFailed("until needs a time zone", field="until")
+        if until <= now:
+            raise ValidationFailed("until must be in the future", field="until")
+    before = snapshot(customer)
+    customer.suspension_delay_until = until
+    if until is not None and customer.status == Status.SUSPENDED:
+        customer.status = Status.OPEN
+    return _save(
+        actor,
+        now,
+        customer,
+        before,
+        f"suspension lifted until {until:%Y-%m-%d %H:%M}" if until else "lift-until removed",
+    )
+
+
+@transaction.atomic
+def terminate(
+    *,
+    actor: Any,
+    now: dt.datetime,
+    customer_id: int,
+    permanent: bool = False,
+    terminate_on: dt.datetime | None = None,
+) -> Customer:
+    """CU-16 / CU-17: provisional termination schedules the permanent one at now + the
+    class's N days (CC-20) unless an earlier date is given; ``permanent`` closes at once (or
+    on ``terminate_on`` when it is in the future)."""
+    customer = _locked(actor, customer_id)
+    if terminate_on is not None and terminate_on.tzinfo is None:
+        raise ValidationFailed("terminate_on needs a time zone", field="terminate_on")
+    before = snapshot(customer)
+    latest = now + dt.timedelta(days=customer.customer_class.termination_delay_days)
+    if permanent and (terminate_on is None or terminate_on <= now):
+        customer.status = Status.CLOSED
+        customer.closed_at = now
+        customer.terminate_on = now
+        return _save(actor, now, customer, before, "permanently terminated")
+    if terminate_on is not None and terminate_on > latest:
+        raise ValidationFailed(
+            f"terminate_on can be at most {customer.customer_class.termination_delay_days} "
+            "days after provisional termination (CC-20)",
+            field="terminate_on",
+        )
+    if customer.status != Status.PROVISIONALLY_TERMINATED:
+        customer.provisionally_terminated_at = now
+    customer.status = Status.PROVISIONALLY_TERMINATED
+    customer.terminate_on = terminate_on or latest
+    return _save(actor, now, customer, before, "provisionally terminated")
+
+
+@transaction.atomic
+def reactivate(*, actor: Any, now: dt.datetime, customer_id: int) -> Customer:
+    """Restore a provisionally terminated customer before its permanent date (CU-16)."""
+    customer = _locked(actor, customer_id)
+    if customer.status != Status.PROVISIONALLY_TERMINATED:
+        raise ValidationFailed(
+            "the customer is not provisionally terminated", field="status", code="not_terminated"
+        )
+    if customer.terminate_on is not None and now >= customer.terminate_on:
+        raise ValidationFailed("the reactivation period is over", field="status", code="too_late")
+    before = snapshot(customer)
+    customer.status = Status.OPEN
+    customer.terminate_on = None
+    customer.provisionally_terminated_at = None
+    return _save(actor, now, customer, before, "reactivated")
+
+
+@transaction.atomic
+def set_exported(*, actor: Any, now: dt.datetime, customer_id: int, exported: bool) -> Customer:
+    """CU-18: exported customers are not operational; clearing the flag reactivates."""
+    customer = _locked(actor, customer_id)
+    before = snapshot(customer)
+    if exported:
+        if customer.status == Status.EXPORTED:
+            return customer
+        customer.status = Status.EXPORTED
+    else:
+        if customer.status != Status.EXPORTED:
+            raise ValidationFailed(
+                "the customer is not exported", field="status", code="not_exported"
+            )
+        customer.status = Status.OPEN
+    return _save(actor, now, customer, before, "exported" if exported else "export cleared")
+
+
+def status_history(*, actor: Any, customer_id: int) -> list[StatusChange]:
+    customer = get_customer(actor=actor, customer_id=customer_id)
+    return list(StatusChange.objects.filter(customer=customer).order_by("-at", "-id"))
