@@ -243,3 +243,27 @@ def test_accounts_and_transfers_over_http(api):
     ]
     p = api.patch(f"/accounts/{b.json()['id']}", {"blocked": True})
     assert (p.status_code, p.json()["blocked"]) == (200, True)
+
+
+def test_idempotency_key_header_for_xdrs_and_reservations(api, prepaid):
+    body = {"customer": prepaid, "service": "voice", "amount": "1"}
+    first = api.post("/xdrs", body, HTTP_IDEMPOTENCY_KEY="h-1")
+    again = api.post("/xdrs", body, HTTP_IDEMPOTENCY_KEY="h-1")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["xdr_id"] == first.json()["xdr_id"]
+    assert Xdr.objects.get(pk=first.json()["xdr_id"]).external_id == "h-1"
+    _error(
+        api.post("/xdrs", body | {"external_id": "other"}, HTTP_IDEMPOTENCY_KEY="h-1"),
+        400,
+        "external_id",
+        "idempotency_key_mismatch",
+    )
+    res = {"customer": prepaid, "service": "voice", "amount": "2"}
+    r1 = api.post("/reservations", res, HTTP_IDEMPOTENCY_KEY="r-1")
+    r2 = api.post("/reservations", res, HTTP_IDEMPOTENCY_KEY="r-1")
+    assert (r1.status_code, r2.status_code, r2.json()["reservation_id"]) == (
+        201,
+        200,
+        r1.json()["reservation_id"],
+    )
+    assert Customer.objects.get(pk=prepaid).reserved == Decimal("2.00000")

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.http import StreamingHttpResponse
-from ninja import Query, Router, Schema, Status
+from ninja import Header, Query, Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from billcore.api import AuthedRequest, now
@@ -123,11 +123,28 @@ def _charge_one(request: AuthedRequest, at: dt.datetime, data: dict[str, Any]) -
     )
 
 
+def _key(body_key: str | None, header_key: str | None) -> str | None:
+    if body_key and header_key and body_key != header_key:
+        raise ValidationFailed(
+            "external_id and the Idempotency-Key header differ",
+            field="external_id",
+            code="idempotency_key_mismatch",
+        )
+    return body_key or header_key
+
+
 @router.post("/xdrs", response={201: ChargeOut, 200: ChargeOut})
-def post_xdr(request: AuthedRequest, payload: UsageIn) -> Status[Any]:
+def post_xdr(
+    request: AuthedRequest,
+    payload: UsageIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),  # type: ignore[type-arg]
+) -> Status[Any]:
     """Charge one usage record. 201 when recorded now (allowed or denied, see `allowed`),
-    200 when `external_id` was seen before (the first result, nothing changed)."""
-    result = _charge_one(request, now(), payload.model_dump())
+    200 when `external_id` (or the `Idempotency-Key` header) was seen before: the first
+    result, nothing changed."""
+    data = payload.model_dump()
+    data["external_id"] = _key(payload.external_id, idempotency_key)
+    result = _charge_one(request, now(), data)
     return Status(200 if result.replayed else 201, result)
 
 
@@ -173,8 +190,13 @@ def post_authorize(request: AuthedRequest, payload: AuthorizeIn) -> Any:
 
 
 @router.post("/reservations", response={201: ReservationOut, 200: ReservationOut})
-def post_reservation(request: AuthedRequest, payload: ReserveIn) -> Status[Any]:
-    """Hold an amount for a session (denied: `allowed` false with the reason)."""
+def post_reservation(
+    request: AuthedRequest,
+    payload: ReserveIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),  # type: ignore[type-arg]
+) -> Status[Any]:
+    """Hold an amount for a session (denied: `allowed` false with the reason). The
+    `Idempotency-Key` header works like `external_id`."""
     r = services.reserve(
         actor=request.auth,
         now=now(),
@@ -183,7 +205,7 @@ def post_reservation(request: AuthedRequest, payload: ReserveIn) -> Status[Any]:
         service=payload.service,
         amount=payload.amount,
         seconds=payload.seconds,
-        external_id=payload.external_id,
+        external_id=_key(payload.external_id, idempotency_key),
     )
     return Status(200 if r.replayed or not r.allowed else 201, r)
 
