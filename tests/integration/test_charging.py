@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from billcore.charging.models import Reservation, Xdr
+from billcore.charging.models import FraudAlert, Reservation, Xdr
 from billcore.charging.services import (
     authorize,
     charge,
@@ -298,6 +298,13 @@ def test_fraud_daily_limit_blocks_until_next_local_day(admin, now):
     assert notified.allowed
     tx = Xdr.objects.get(pk=notified.xdr_id).transaction
     assert tx.internal_comment == "fraud protection: daily limit passed (notify)"
+    charge(actor=admin, now=next_day, customer_id=c.pk, usage=_usage(next_day, "1"))
+    (alert,) = FraudAlert.objects.filter(customer=c)
+    assert (alert.day, alert.daily_limit, alert.spent) == (
+        dt.date(2026, 11, 2),
+        Decimal("5.00000"),
+        Decimal("5.50000"),
+    )
 
 
 def test_reseller_cannot_charge_foreign_customers(world, now):

@@ -104,3 +104,25 @@ class Reservation(models.Model):
 
     def __str__(self) -> str:
         return f"reservation {self.pk} {self.amount} ({self.status})"
+
+
+class FraudAlert(models.Model):
+    """A customer passed its daily spending limit with the "notify" action: one alert per
+    customer and local day, for the operator (and, with notifications, an e-mail)."""
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="fraud_alerts"
+    )
+    day = models.DateField()
+    daily_limit = MoneyField()
+    spent = MoneyField()
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-day", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "day"], name="fraud_alert_once_a_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"fraud alert {self.customer_id} {self.day}"

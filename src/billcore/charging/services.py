@@ -24,7 +24,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from billcore.accounts.access import is_admin, require_user
-from billcore.charging.models import Reservation, ReservationStatus, Service, Xdr, XdrStatus
+from billcore.charging.models import (
+    FraudAlert,
+    Reservation,
+    ReservationStatus,
+    Service,
+    Xdr,
+    XdrStatus,
+)
 from billcore.classes.models import FraudAction
 from billcore.core.charging import (
     AccountState,
@@ -222,6 +229,17 @@ def _post_usage(
     if account is not None:
         Account.objects.filter(pk=account.pk).update(balance=F("balance") + money_value(amount))
         account.balance += amount
+    if fraud_alert:
+        fraud = _fraud(customer, now)
+        FraudAlert.objects.get_or_create(
+            customer=customer,
+            day=day,
+            defaults={
+                "daily_limit": fraud.daily_limit if fraud else ZERO,
+                "spent": spent,
+                "at": now,
+            },
+        )
     return Transaction.objects.create(
         customer=customer,
         action=Action.USAGE,
