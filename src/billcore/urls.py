@@ -4,6 +4,7 @@ from billcore.api import api
 
 urlpatterns = [
     path("api/v1/", api.urls),
+    path("rest/", include("billcore.porta.urls")),
     path("", include("billcore.web.urls")),
 ]
 

@@ -144,3 +144,11 @@ def test_resellers_only_change_their_own(world, now):
         lifecycle.set_blocked(actor=world["ua"], now=now, customer_id=c.pk, blocked=True)
     assert Customer.objects.get(pk=c.pk).blocked is False
     assert StatusChange.objects.count() == 0
+
+
+def test_blocking_through_update_is_in_the_history(admin, now, customer):
+    update_customer(actor=admin, now=now, customer_id=customer.pk, changes={"blocked": True})
+    update_customer(actor=admin, now=now, customer_id=customer.pk, changes={"note": "x"})
+    history = lifecycle.status_history(actor=admin, customer_id=customer.pk)
+    assert [(h.to_status, h.blocked, h.reason, h.actor_name) for h in history] == [
+        ("open", True, "blocked", "admin")]

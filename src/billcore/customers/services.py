@@ -20,6 +20,7 @@ from billcore.customers.models import (
     Customer,
     CustomerType,
     Status,
+    StatusChange,
 )
 from billcore.customers.selectors import get_customer
 from billcore.errors import Conflict, NotFound, ValidationFailed
@@ -416,6 +417,17 @@ def update_customer(
     _apply_common(actor, customer, data)
     customer.updated_at = now
     _save(customer)
+    if before["blocked"] != customer.blocked:  # CU-14: a status change, in the history too
+        StatusChange.objects.create(
+            customer=customer,
+            at=now,
+            actor=actor if getattr(actor, "pk", None) else None,
+            actor_name=getattr(actor, "username", "") or "system",
+            from_status=customer.status,
+            to_status=customer.status,
+            blocked=customer.blocked,
+            reason="blocked" if customer.blocked else "unblocked",
+        )
     record(
         actor=actor,
         now=now,

@@ -1,0 +1,314 @@
+"""``Customer`` service: each method parses its params, calls the customer services,
+selectors, lifecycle or ledger, and shapes the reply (``customer_info``,
+``customer_list``, ...). Visibility and every rule stay in the called functions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+
+from billcore.accounts.access import is_admin
+from billcore.classes.services import get_default_class
+from billcore.customers import lifecycle, selectors, services
+from billcore.customers.models import Customer, Status
+from billcore.errors import NotFound, ValidationFailed
+from billcore.installation.models import CustomField
+from billcore.ledger import services as ledger
+from billcore.ledger.models import Action, Transaction
+from billcore.porta import mapping
+from billcore.porta.session import Call, Handler
+from billcore.validation import as_int, as_str
+
+SUCCESS = {"success": 1}
+ZERO = Decimal("0.00000")
+
+
+def _id(params: Mapping[str, Any], name: str = "i_customer") -> int:
+    value = params.get(name)
+    if value in (None, ""):
+        raise ValidationFailed(f"{name} is required", field=name, code="required")
+    return as_int(name, value, minimum=1)
+
+
+def _openings(customer_ids: Iterable[int]) -> dict[int, Decimal]:
+    """Signed opening-balance amounts of customers the actor already sees (one query)."""
+    rows = Transaction.objects.filter(
+        customer_id__in=list(customer_ids), action=Action.OPENING_BALANCE
+    ).values_list("customer_id", "amount")
+    return {customer_id: Decimal(amount) for customer_id, amount in rows}
+
+
+def _infos(call: Call, customers: list[Customer]) -> list[dict[str, Any]]:
+    openings = _openings(c.pk for c in customers)
+    return [
+        mapping.customer_info(c, now=call.now, opening_balance=openings.get(c.pk, ZERO))
+        for c in customers
+    ]
+
+
+def _info(call: Call, customer_id: int) -> dict[str, Any]:
+    customer = selectors.get_customer(actor=call.actor, customer_id=customer_id)
+    return _infos(call, [customer])[0]
+
+
+def _customer_info_param(call: Call) -> Mapping[str, Any]:
+    info = call.params.get("customer_info")
+    if not isinstance(info, Mapping):
+        raise ValidationFailed(
+            "customer_info is required (an object)", field="customer_info", code="required"
+        )
+    return info
+
+
+def _add(call: Call, info: Mapping[str, Any]) -> Customer:
+    data = mapping.customer_input(info, current=None).data
+    if data.get("customer_class") in (None, "") and is_admin(call.actor):
+        data["customer_class"] = get_default_class().pk  # as the native API does
+    return services.create_customer(actor=call.actor, now=call.now, data=data)
+
+
+def _update(call: Call, info: Mapping[str, Any]) -> int:
+    customer_id = _id(info)
+    current = _info(call, customer_id)
+    wanted = mapping.customer_input(info, current=current)
+    services.update_customer(
+        actor=call.actor, now=call.now, customer_id=customer_id, changes=wanted.data
+    )
+    if wanted.blocked is not None:
+        lifecycle.set_blocked(
+            actor=call.actor, now=call.now, customer_id=customer_id, blocked=wanted.blocked
+        )
+    if wanted.suspension_delay_until is not mapping.MISSING:
+        lifecycle.lift_suspension_until(
+            actor=call.actor,
+            now=call.now,
+            customer_id=customer_id,
+            until=wanted.suspension_delay_until,
+        )
+    return customer_id
+
+
+def add_customer(call: Call) -> dict[str, Any]:
+    return {"i_customer": _add(call, _customer_info_param(call)).pk}
+
+
+def update_customer(call: Call) -> dict[str, Any]:
+    info = _customer_info_param(call)
+    with transaction.atomic():
+        return {"i_customer": _update(call, info)}
+
+
+def validate_customer_info(call: Call) -> dict[str, Any]:
+    """The checks of add_customer (or of update_customer when ``i_customer`` is given),
+    in a transaction that is always rolled back."""
+    info = _customer_info_param(call)
+    with transaction.atomic():
+        if info.get("i_customer") not in (None, ""):
+            _update(call, info)
+        else:
+            _add(call, info)
+        transaction.set_rollback(True)
+    return SUCCESS
+
+
+def get_customer_info(call: Call) -> dict[str, Any]:
+    """By ``i_customer``, else ``name`` or ``login`` (both the customer's name, exact),
+    else ``refnum`` (not kept by billcore: a fault)."""
+    p = call.params
+    if p.get("i_customer") not in (None, ""):
+        return {"customer_info": _info(call, _id(p))}
+    for key in ("name", "login"):
+        if p.get(key) not in (None, ""):
+            name = as_str(key, p[key], max_length=100)
+            found = selectors.visible_customers(actor=call.actor).filter(name=name).first()
+            if found is None:
+                raise NotFound(f"{key}: no customer named {name!r}", field=key)
+            return {"customer_info": _infos(call, [found])[0]}
+    if p.get("refnum") not in (None, ""):
+        raise ValidationFailed(
+            "refnum: billcore keeps no reference numbers for customers; look a customer up "
+            "by i_customer, name or login",
+            field="refnum",
+            code="not_supported",
+        )
+    raise ValidationFailed(
+        "i_customer, name or login is required", field="i_customer", code="required"
+    )
+
+
+def _list_filters(p: Mapping[str, Any]) -> dict[str, Any]:
+    filters: dict[str, Any] = {}
+    if p.get("i_customer_class") not in (None, ""):
+        filters["customer_class"] = as_int("i_customer_class", p["i_customer_class"])
+    if p.get("i_parent") not in (None, ""):
+        filters["reseller"] = as_int("i_parent", p["i_parent"])
+    if p.get("bill_status") not in (None, ""):
+        filters["status"] = mapping.bill_status_in("bill_status", p["bill_status"])
+    return filters
+
+
+def _like(qs: QuerySet[Any], p: Mapping[str, Any]) -> QuerySet[Any]:
+    if p.get("name") in (None, ""):
+        return qs
+    pattern = as_str("name", p["name"], max_length=200)
+    return qs.filter(name__iregex=mapping.like_to_regex(pattern))
+
+
+def get_customer_list(call: Call) -> dict[str, Any]:
+    p = call.params
+    filters = _list_filters(p)
+    offset, limit = mapping.page(p)
+    qs = selectors.list_customers(actor=call.actor, **filters)
+    if "status" not in filters and mapping.parse_optional_flag(
+        "with_terminated", p.get("with_terminated")
+    ):
+        closed = selectors.list_customers(actor=call.actor, status=Status.CLOSED, **filters)
+        qs = (qs | closed).order_by("name", "id")
+    if mapping.parse_optional_flag("skip_exported", p.get("skip_exported")):
+        qs = qs.exclude(status=Status.EXPORTED)
+    qs = _like(qs, p)
+    page = list(qs[offset : offset + limit] if limit is not None else qs[offset:])
+    reply: dict[str, Any] = {"customer_list": _infos(call, page)}
+    if mapping.parse_optional_flag("get_total", p.get("get_total")):
+        reply["total"] = qs.count()
+    return reply
+
+
+def terminate_customer(call: Call) -> dict[str, Any]:
+    lifecycle.terminate(
+        actor=call.actor, now=call.now, customer_id=_id(call.params), permanent=True
+    )
+    return SUCCESS
+
+
+def delete_customer(call: Call) -> dict[str, Any]:
+    services.delete_customer(actor=call.actor, now=call.now, customer_id=_id(call.params))
+    return SUCCESS
+
+
+def suspend_customer(call: Call) -> dict[str, Any]:
+    lifecycle.suspend(actor=call.actor, now=call.now, customer_id=_id(call.params), reason="manual")
+    return SUCCESS
+
+
+def unsuspend_customer(call: Call) -> dict[str, Any]:
+    lifecycle.unsuspend(actor=call.actor, now=call.now, customer_id=_id(call.params))
+    return SUCCESS
+
+
+def make_transaction(call: Call) -> dict[str, Any]:
+    """A balance adjustment; ``transaction_id`` (optional, e.g. the payment's id in an
+    external system) is the idempotency key: the same one twice changes nothing the second
+    time and returns the first result."""
+    p = call.params
+    key = p.get("transaction_id")
+    result = ledger.post_transaction(
+        actor=call.actor,
+        now=call.now,
+        customer_id=_id(p),
+        action=p.get("action"),
+        amount=p.get("amount"),
+        visible_comment=p.get("visible_comment") or "",
+        internal_comment=p.get("internal_comment") or "",
+        idempotency_key=None if key in (None, "") else str(key),
+    )
+    return {
+        "balance": result.balance,
+        "transaction_id": result.transaction_id,
+        "i_xdr": result.transaction_id,
+    }
+
+
+def get_status_history(call: Call) -> dict[str, Any]:
+    changes = lifecycle.status_history(actor=call.actor, customer_id=_id(call.params))
+    return {
+        "status_history": [
+            {
+                "change_time": mapping.fmt_datetime(c.at),
+                "old_bill_status": mapping.BILL_STATUS_CODES[c.from_status],
+                "new_bill_status": mapping.BILL_STATUS_CODES[c.to_status],
+                "blocked": mapping.yn(c.blocked),
+                "reason": c.reason,
+                "changed_by": c.actor_name,
+            }
+            for c in changes
+        ]
+    }
+
+
+def get_custom_fields_values(call: Call) -> dict[str, Any]:
+    customer = selectors.get_customer(actor=call.actor, customer_id=_id(call.params))
+    values = customer.custom_fields or {}
+    return {
+        "custom_fields_values": [
+            {
+                "i_custom_field": cf.pk,
+                "name": cf.name,
+                "label": cf.label,
+                "type": cf.field_type,
+                "text_value": values.get(cf.name),
+            }
+            for cf in CustomField.objects.order_by("name")
+        ]
+    }
+
+
+def update_custom_fields_values(call: Call) -> dict[str, Any]:
+    p = call.params
+    customer_id = _id(p)
+    items = p.get("custom_fields_values")
+    if not isinstance(items, list):
+        raise ValidationFailed(
+            "custom_fields_values must be a list of {name or i_custom_field, text_value}",
+            field="custom_fields_values",
+        )
+    names = dict(CustomField.objects.values_list("pk", "name"))
+    values: dict[str, Any] = {}
+    for i, item in enumerate(items):
+        where = f"custom_fields_values[{i}]"
+        if not isinstance(item, Mapping):
+            raise ValidationFailed(f"{where} must be an object", field="custom_fields_values")
+        name = item.get("name")
+        if item.get("i_custom_field") not in (None, ""):
+            cf_id = as_int(f"{where}.i_custom_field", item["i_custom_field"])
+            if cf_id not in names:
+                raise ValidationFailed(
+                    f"{where}.i_custom_field: no custom field {cf_id}",
+                    field="custom_fields_values",
+                    code="not_found",
+                )
+            name = names[cf_id]
+        if not isinstance(name, str) or not name:
+            raise ValidationFailed(
+                f"{where} needs a name or an i_custom_field", field="custom_fields_values"
+            )
+        value = item.get("text_value")
+        values[name] = str(value) if isinstance(value, int | Decimal) else value
+    services.update_customer(
+        actor=call.actor, now=call.now, customer_id=customer_id, changes={"custom_fields": values}
+    )
+    return SUCCESS
+
+
+METHODS: dict[str, tuple[Handler, bool]] = {
+    name: (handler, True)
+    for name, handler in {
+        "add_customer": add_customer,
+        "validate_customer_info": validate_customer_info,
+        "get_customer_info": get_customer_info,
+        "get_customer_list": get_customer_list,
+        "update_customer": update_customer,
+        "terminate_customer": terminate_customer,
+        "delete_customer": delete_customer,
+        "suspend_customer": suspend_customer,
+        "unsuspend_customer": unsuspend_customer,
+        "make_transaction": make_transaction,
+        "get_status_history": get_status_history,
+        "get_custom_fields_values": get_custom_fields_values,
+        "update_custom_fields_values": update_custom_fields_values,
+    }.items()
+}

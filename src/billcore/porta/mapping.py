@@ -1,0 +1,617 @@
+"""Field mapping between PortaBilling's API and billcore, both ways, as pure functions (no
+database access): JSON in and out with exact decimals, date-times, Y/N flags, codes, the
+customer and customer-class records, SQL LIKE patterns and faults.
+
+Money never passes through a float: request JSON is parsed with ``parse_float=Decimal`` and
+replies write each Decimal's exact text as a JSON number (``-10.50000``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import models
+
+from billcore.classes.models import CustomerClass
+from billcore.classes.services import SIMPLE_FIELDS as CLASS_SIMPLE_FIELDS
+from billcore.core.charging import CustomerState, decide
+from billcore.customers.lifecycle import BILL_STATUS
+from billcore.customers.models import BalanceControl, Customer, CustomerType, Status
+from billcore.db import DecimalUnitsField
+from billcore.errors import BillcoreError, ValidationFailed
+from billcore.validation import as_int, as_money
+
+ZERO = Decimal("0.00000")
+DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+# Marks "not given" where ``None`` is a meaningful value.
+MISSING: Any = object()
+
+
+class Fault(Exception):
+    """A PortaBilling fault: HTTP 500 with ``{"faultcode", "faultstring"}``."""
+
+    def __init__(self, code: str, string: str):
+        super().__init__(f"{code}: {string}")
+        self.code = code
+        self.string = string
+
+    def as_dict(self) -> dict[str, str]:
+        return {"faultcode": self.code, "faultstring": self.string}
+
+
+# --- JSON -----------------------------------------------------------------------------------
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+def parse_json(text: str | bytes) -> Any:
+    """JSON with every non-integer number as an exact Decimal (0.1 stays 0.1)."""
+    return json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+
+
+def encode(value: Any) -> str:
+    """JSON text; a Decimal is written as a JSON number with its exact digits."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError("money is always finite")
+        return format(abs(value) if value.is_zero() else value, "f")
+    if isinstance(value, Mapping):
+        items = (f"{json.dumps(str(k))}: {encode(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(encode(v) for v in value) + "]"
+    if isinstance(value, float):
+        raise TypeError("never a float")
+    return json.dumps(value)
+
+
+# --- scalars --------------------------------------------------------------------------------
+
+
+def fmt_datetime(value: dt.datetime | None) -> str | None:
+    """UTC ``YYYY-MM-DD HH:MM:SS``."""
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).strftime(DATETIME_FORMAT)
+
+
+def parse_datetime(name: str, value: Any) -> dt.datetime | None:
+    """``YYYY-MM-DD HH:MM:SS`` or ``YYYY-MM-DD`` (midnight), in UTC; null or "" = none."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        for pattern in (DATETIME_FORMAT, "%Y-%m-%d"):
+            try:
+                return dt.datetime.strptime(text, pattern).replace(tzinfo=dt.UTC)
+            except ValueError:
+                continue
+    raise ValidationFailed(
+        f"{name} must be a UTC date-time 'YYYY-MM-DD HH:MM:SS' (got {value!r})", field=name
+    )
+
+
+def yn(value: bool) -> str:
+    return "Y" if value else "N"
+
+
+_TRUE = {"y", "1", "true", "yes"}
+_FALSE = {"n", "0", "false", "no"}
+
+
+def parse_flag(name: str, value: Any) -> bool:
+    """'Y'/'N' (any case); 1/0 and true/false are accepted too."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValidationFailed(f"{name} must be 'Y' or 'N' (got {value!r})", field=name)
+
+
+def parse_optional_flag(name: str, value: Any) -> bool:
+    """A request flag such as ``get_total``: absent or null is off."""
+    return False if value in (None, "") else parse_flag(name, value)
+
+
+SEND_STATISTICS = {"full": "F", "summary": "S", "none": "N"}
+SEND_STATISTICS_IN = {v: k for k, v in SEND_STATISTICS.items()}
+
+
+def send_statistics_out(value: str | None) -> str | None:
+    return None if value is None else SEND_STATISTICS[value]
+
+
+def send_statistics_in(name: str, value: Any) -> str | None:
+    """F full, S summary, N none; null (or "") = the class's value."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str) and value.strip().upper() in SEND_STATISTICS_IN:
+        return SEND_STATISTICS_IN[value.strip().upper()]
+    raise ValidationFailed(
+        f"{name} must be F (full), S (summary), N (none) or null (the class's value); "
+        f"got {value!r}",
+        field=name,
+    )
+
+
+BALANCE_CONTROL = {BalanceControl.POSTPAID.value: 1, BalanceControl.PREPAID.value: 2}
+BALANCE_CONTROL_IN = {v: k for k, v in BALANCE_CONTROL.items()}
+CUSTOMER_TYPE = {CustomerType.RETAIL.value: 1, CustomerType.RESELLER.value: 2}
+CUSTOMER_TYPE_IN = {v: k for k, v in CUSTOMER_TYPE.items()}
+BILL_STATUS_CODES: dict[str, str] = {str(k): v for k, v in BILL_STATUS.items()}
+BILL_STATUS_IN = {v: k for k, v in BILL_STATUS_CODES.items()}
+
+
+def _coded(name: str, value: Any, codes: Mapping[int, str], meaning: str) -> str:
+    number = as_int(name, value)
+    if number not in codes:
+        raise ValidationFailed(f"{name} must be {meaning} (got {value!r})", field=name)
+    return codes[number]
+
+
+def bill_status_in(name: str, value: Any) -> str:
+    if isinstance(value, str) and value.strip().upper() in BILL_STATUS_IN:
+        return BILL_STATUS_IN[value.strip().upper()]
+    raise ValidationFailed(
+        f"{name} must be one of O (open), S (suspended), C (closed), E (exported), "
+        f"D (deactivated: provisionally terminated); got {value!r}",
+        field=name,
+    )
+
+
+def page(params: Mapping[str, Any]) -> tuple[int, int | None]:
+    """``offset`` (default 0) and ``limit`` (default: no limit) of a list call."""
+    offset, limit = params.get("offset"), params.get("limit")
+    return (
+        0 if offset in (None, "") else as_int("offset", offset, minimum=0),
+        None if limit in (None, "") else as_int("limit", limit, minimum=1),
+    )
+
+
+def like_to_regex(pattern: str) -> str:
+    """An SQL LIKE pattern as an anchored regular expression understood alike by Python
+    (SQLite) and PostgreSQL: ``%`` any run, ``_`` one character, ``\\`` escapes."""
+    out = ["^"]
+    chars = iter(pattern)
+    for ch in chars:
+        if ch == "\\":
+            ch = next(chars, "\\")
+            out.append(_literal(ch))
+        elif ch == "%":
+            out.append(".*")
+        elif ch == "_":
+            out.append(".")
+        else:
+            out.append(_literal(ch))
+    out.append("$")
+    return "".join(out)
+
+
+def _literal(ch: str) -> str:
+    # A backslash before an ASCII non-alphanumeric character is literal in both dialects.
+    return "\\" + ch if ch.isascii() and not ch.isalnum() else ch
+
+
+# --- customers ------------------------------------------------------------------------------
+
+# PortaBilling name -> billcore name, values passed through unchanged (the service coerces).
+CUSTOMER_PLAIN = {
+    "name": "name",
+    "companyname": "company_name",
+    "firstname": "first_name",
+    "lastname": "last_name",
+    "baddr1": "address_line1",
+    "baddr2": "address_line2",
+    "city": "city",
+    "state": "state",
+    "zip": "zip_code",
+    "country": "country",
+    "phone1": "phone",
+    "email": "email",
+    "note": "note",
+    "iso_4217": "currency",
+    "i_customer_class": "customer_class",
+    "i_billing_period": "billing_period",
+    "temp_credit_limit": "temp_credit_limit",
+}
+# billcore field names that errors name -> the PortaBilling name, for faults.
+CUSTOMER_FIELDS_OUT = {
+    **{b: p for p, b in CUSTOMER_PLAIN.items()},
+    "id": "i_customer",
+    "customer": "i_customer",
+    "reseller": "i_parent",
+    "customer_type": "i_customer_type",
+    "balance_control": "i_balance_control_type",
+    "time_zone": "i_time_zone",
+    "available_funds": "opening_balance",
+    "status": "bill_status",
+    "until": "suspension_delay_date",
+    "idempotency_key": "transaction_id",
+    "blocked": "blocked",
+    "credit_limit": "credit_limit",
+    "credit_limit_until": "credit_limit_until",
+    "send_statistics": "send_statistics",
+}
+# Renames whose value changes meaning (sign): messages keep the billcore name, prefixed.
+NOT_PLAIN_RENAMES = {"available_funds"}
+FIELD_NOTES = {
+    "opening_balance": " (opening_balance is the negative of a prepaid customer's opening "
+    "funds: -100 means 100 of funds)",
+}
+
+
+def credit_exceeded(customer: Customer, *, now: dt.datetime) -> bool:
+    """Whether the balance (with open reservations) is already past the credit limit in
+    force (prepaid: funds below zero), by the charging rule itself (a zero amount)."""
+    state = CustomerState(
+        status=Status.OPEN,
+        blocked=False,
+        prepaid=customer.is_prepaid,
+        balance=customer.balance,
+        reserved=customer.reserved,
+        credit_limit=customer.effective_credit_limit(now=now),
+    )
+    return not decide(amount=ZERO, customer=state).allowed
+
+
+def customer_info(
+    customer: Customer, *, now: dt.datetime, opening_balance: Decimal
+) -> dict[str, Any]:
+    """The ``customer_info`` record of a customer. ``opening_balance`` is the signed amount
+    of its opening-balance ledger row (0 without one)."""
+    prepaid = customer.is_prepaid
+    delay = customer.suspension_delay_until
+    return {
+        "i_customer": customer.pk,
+        "name": customer.name,
+        "iso_4217": customer.currency_id,
+        "i_customer_class": customer.customer_class_id,
+        "i_parent": customer.reseller_id,
+        "i_customer_type": CUSTOMER_TYPE[customer.customer_type],
+        "i_balance_control_type": BALANCE_CONTROL[customer.balance_control],
+        "balance": customer.balance,
+        "opening_balance": opening_balance,
+        "credit_limit": ZERO if prepaid else customer.effective_credit_limit(now=now),
+        "perm_credit_limit": ZERO if prepaid else customer.credit_limit,
+        "temp_credit_limit": customer.temp_credit_limit,
+        "credit_limit_until": fmt_datetime(customer.credit_limit_until),
+        "credit_exceed": yn(credit_exceeded(customer, now=now)),
+        "bill_status": BILL_STATUS_CODES[customer.status],
+        "blocked": yn(customer.blocked),
+        "bill_suspension_delayed": yn(delay is not None and delay > now),
+        "suspension_delay_date": fmt_datetime(delay),
+        "terminate_on": fmt_datetime(customer.terminate_on),
+        "restore_on": None,
+        "i_billing_period": customer.billing_period,
+        "billed_to": None,
+        "next_billed_to": None,
+        "i_time_zone": customer.time_zone,
+        "i_template": None,
+        "send_statistics": send_statistics_out(customer.send_statistics),
+        "companyname": customer.company_name,
+        "firstname": customer.first_name,
+        "lastname": customer.last_name,
+        "baddr1": customer.address_line1,
+        "baddr2": customer.address_line2,
+        "city": customer.city,
+        "state": customer.state,
+        "zip": customer.zip_code,
+        "country": customer.country,
+        "phone1": customer.phone,
+        "email": customer.email,
+        "note": customer.note,
+        "creation_date": fmt_datetime(customer.created_at),
+    }
+
+
+@dataclass
+class CustomerInput:
+    """What a ``customer_info`` asks for: ``data`` for the customer services, and status
+    changes that go through the lifecycle (``blocked`` on update, the suspension delay)."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    blocked: bool | None = None
+    suspension_delay_until: Any = MISSING  # dt.datetime | None when given
+
+
+def _money(name: str, value: Any) -> Decimal | None:
+    return as_money(name, value)
+
+
+def _same_money(a: Decimal | None, b: Any) -> bool:
+    return a == b if (a is None) == (b is None) else False
+
+
+def customer_input(info: Mapping[str, Any], *, current: Mapping[str, Any] | None) -> CustomerInput:
+    """Translate a ``customer_info`` for ``add_customer`` (``current`` None) or
+    ``update_customer`` (``current`` = the record as ``customer_info`` returns it now).
+    Unknown fields are ignored; read-only ones are ignored on add and, on update, refused
+    only when they differ from the current value."""
+    if not isinstance(info, Mapping):
+        raise ValidationFailed("customer_info must be an object", field="customer_info")
+    out = CustomerInput()
+    data = out.data
+    for porta, billcore in CUSTOMER_PLAIN.items():
+        if porta in info:
+            data[billcore] = info[porta]
+    if "i_time_zone" in info:
+        tz = info["i_time_zone"]
+        if isinstance(tz, int | Decimal) and not isinstance(tz, bool):
+            raise ValidationFailed(
+                "i_time_zone: billcore stores IANA time zone names (e.g. Europe/Prague); "
+                f"numeric PortaBilling time zone ids are not supported (got {tz})",
+                field="i_time_zone",
+            )
+        data["time_zone"] = tz
+    if "i_parent" in info:
+        parent = info["i_parent"]
+        data["reseller"] = None if parent in (None, "", 0) else as_int("i_parent", parent)
+    if "i_customer_type" in info and info["i_customer_type"] is not None:
+        data["customer_type"] = _coded(
+            "i_customer_type",
+            info["i_customer_type"],
+            CUSTOMER_TYPE_IN,
+            "1 (retail) or 2 (reseller)",
+        )
+    if "i_balance_control_type" in info and info["i_balance_control_type"] is not None:
+        data["balance_control"] = _coded(
+            "i_balance_control_type",
+            info["i_balance_control_type"],
+            BALANCE_CONTROL_IN,
+            "1 (postpaid) or 2 (prepaid)",
+        )
+    if "send_statistics" in info:
+        data["send_statistics"] = send_statistics_in("send_statistics", info["send_statistics"])
+    if "credit_limit_until" in info:
+        data["credit_limit_until"] = parse_datetime(
+            "credit_limit_until", info["credit_limit_until"]
+        )
+    blocked = parse_flag("blocked", info["blocked"]) if "blocked" in info else None
+    if current is None:
+        if blocked is not None:
+            data["blocked"] = blocked
+        control = data.get("balance_control")
+    else:
+        if blocked is not None and yn(blocked) != current["blocked"]:
+            out.blocked = blocked
+        control = data.get("balance_control") or _current_control(current)
+    prepaid = control == BalanceControl.PREPAID
+    _credit_limit(info, current, prepaid, data)
+    _opening_balance(info, current, prepaid, data)
+    if current is not None:
+        _read_only(info, current, data)
+        _suspension_delay(info, current, out)
+    return out
+
+
+def _current_control(current: Mapping[str, Any]) -> str:
+    return BALANCE_CONTROL_IN[current["i_balance_control_type"]]
+
+
+def _credit_limit(
+    info: Mapping[str, Any],
+    current: Mapping[str, Any] | None,
+    prepaid: bool,
+    data: dict[str, Any],
+) -> None:
+    """``credit_limit`` and ``perm_credit_limit`` both set the permanent limit. A record read
+    back and sent whole carries both: then the one the client changed wins, and
+    ``perm_credit_limit`` when neither or both changed."""
+    has_limit, has_perm = "credit_limit" in info, "perm_credit_limit" in info
+    if not (has_limit or has_perm):
+        return
+    limit = _money("credit_limit", info["credit_limit"]) if has_limit else MISSING
+    perm = _money("perm_credit_limit", info["perm_credit_limit"]) if has_perm else MISSING
+    chosen = perm if has_perm else limit
+    if (
+        has_limit
+        and has_perm
+        and current is not None
+        and _same_money(perm, current["perm_credit_limit"])
+        and not _same_money(limit, current["credit_limit"])
+    ):
+        chosen = limit
+    if prepaid and (chosen is None or chosen == ZERO):
+        return  # a prepaid customer's credit limit is 0 by definition
+    data["credit_limit"] = chosen
+
+
+def _opening_balance(
+    info: Mapping[str, Any],
+    current: Mapping[str, Any] | None,
+    prepaid: bool,
+    data: dict[str, Any],
+) -> None:
+    """``opening_balance`` follows the balance's sign: a prepaid customer's opening funds
+    F are ``opening_balance = -F``; billcore takes F as ``available_funds``."""
+    if "opening_balance" not in info:
+        return
+    value = _money("opening_balance", info["opening_balance"])
+    if current is not None:
+        if not _same_money(value, current["opening_balance"]) and value is not None:
+            data["available_funds"] = -value if value else value  # refused: use a transaction
+        return
+    if value is None or (not prepaid and value == ZERO):
+        return
+    data["available_funds"] = -value if value else value
+
+
+def _read_only(info: Mapping[str, Any], current: Mapping[str, Any], data: dict[str, Any]) -> None:
+    if "balance" in info:
+        value = _money("balance", info["balance"])
+        if value != current["balance"]:
+            data["balance"] = value  # the service refuses it: balances move by transactions
+    status = info.get("bill_status", MISSING)
+    if status is not MISSING and str(status).strip().upper() != current["bill_status"]:
+        raise ValidationFailed(
+            "bill_status changes only through suspend_customer, unsuspend_customer and "
+            "terminate_customer",
+            field="bill_status",
+            code="read_only",
+        )
+    if "terminate_on" in info:
+        when = parse_datetime("terminate_on", info["terminate_on"])
+        if fmt_datetime(when) != current["terminate_on"]:
+            raise ValidationFailed(
+                "terminate_on is set by terminate_customer", field="terminate_on", code="read_only"
+            )
+
+
+def _suspension_delay(
+    info: Mapping[str, Any], current: Mapping[str, Any], out: CustomerInput
+) -> None:
+    """``bill_suspension_delayed`` Y with ``suspension_delay_date``: lift the suspension
+    until that date (CU-15); N (or a null date) removes it."""
+    if "bill_suspension_delayed" not in info and "suspension_delay_date" not in info:
+        return
+    date = parse_datetime("suspension_delay_date", info.get("suspension_delay_date"))
+    delayed = (
+        parse_flag("bill_suspension_delayed", info["bill_suspension_delayed"])
+        if info.get("bill_suspension_delayed") is not None
+        else date is not None
+    )
+    if delayed and date is None:
+        raise ValidationFailed(
+            "suspension_delay_date is required with bill_suspension_delayed 'Y'",
+            field="suspension_delay_date",
+            code="required",
+        )
+    until = date if delayed else None
+    now_until = (
+        current["suspension_delay_date"] if current["bill_suspension_delayed"] == "Y" else None
+    )
+    if fmt_datetime(until) != now_until:
+        out.suspension_delay_until = until
+
+
+# --- customer classes -----------------------------------------------------------------------
+
+
+def _class_kind(name: str) -> str:
+    if name == "send_statistics":
+        return "send_statistics"
+    model_field = CustomerClass._meta.get_field(name)
+    if isinstance(model_field, models.BooleanField):
+        return "flag"
+    if isinstance(model_field, DecimalUnitsField):
+        return "money"
+    if name == "taxes":
+        return "taxes"
+    return "plain"
+
+
+# Settings keep billcore's names; booleans become Y/N, send_statistics F/S/N.
+CLASS_SETTINGS: dict[str, str] = {name: _class_kind(name) for name in CLASS_SIMPLE_FIELDS}
+CLASS_RELATIONS = {
+    "iso_4217": "currency",
+    "i_business_model": "business_model",
+    "i_parent": "managed_by",
+    "name": "name",
+    "mandatory_custom_fields": "mandatory_custom_fields",
+}
+CLASS_FIELDS_OUT = {
+    **{b: p for p, b in CLASS_RELATIONS.items()},
+    "id": "i_customer_class",
+}
+
+
+def customer_class_info(cls: CustomerClass, *, mandatory: list[str]) -> dict[str, Any]:
+    """The ``customer_class_info`` record; ``mandatory`` = its mandatory custom fields."""
+    info: dict[str, Any] = {
+        "i_customer_class": cls.pk,
+        "name": cls.name,
+        "iso_4217": cls.currency_id,
+        "i_business_model": cls.business_model_id,
+        "i_parent": cls.managed_by_id,
+        "is_default": yn(cls.is_default),
+    }
+    for name, kind in CLASS_SETTINGS.items():
+        value = getattr(cls, name)
+        if kind == "flag":
+            value = yn(value)
+        elif kind == "send_statistics":
+            value = send_statistics_out(value)
+        elif kind == "taxes":
+            value = [{"name": t["name"], "rate": Decimal(t["rate"])} for t in value]
+        elif kind == "plain" and isinstance(value, list):
+            value = list(value)
+        info[name] = value
+    info["mandatory_custom_fields"] = list(mandatory)
+    info["creation_date"] = fmt_datetime(cls.created_at)
+    return info
+
+
+def customer_class_input(info: Mapping[str, Any]) -> dict[str, Any]:
+    """Translate a ``customer_class_info``; unknown and read-only fields are ignored."""
+    if not isinstance(info, Mapping):
+        raise ValidationFailed("customer_class_info must be an object", field="customer_class_info")
+    data: dict[str, Any] = {}
+    for porta, billcore in CLASS_RELATIONS.items():
+        if porta in info:
+            data[billcore] = info[porta]
+    for name, kind in CLASS_SETTINGS.items():
+        if name not in info:
+            continue
+        value = info[name]
+        if kind == "flag":
+            value = parse_flag(name, value)
+        elif kind == "send_statistics":
+            value = send_statistics_in(name, value)
+            if value is None:
+                raise ValidationFailed(
+                    f"{name} must be F (full), S (summary) or N (none)", field=name
+                )
+        data[name] = value
+    return data
+
+
+# --- faults ---------------------------------------------------------------------------------
+
+_REASON_CHARS = re.compile(r"[^A-Za-z0-9]+")
+CODE_ALIASES = {"idempotency_key_reused": "duplicate"}
+
+
+def porta_field(field_name: str, renames: Mapping[str, str]) -> str:
+    """The PortaBilling name of a billcore field (``custom_fields.x`` keeps its suffix)."""
+    head, dot, rest = field_name.partition(".")
+    return renames.get(head, head) + dot + rest
+
+
+def fault_for(service: str, method: str, exc: BillcoreError, renames: Mapping[str, str]) -> Fault:
+    """``Client.<Service>.<method>.<reason>``: the reason is the billcore code followed by
+    the PortaBilling field name (``invalid_credit_limit``, ``not_found_i_customer``), or the
+    code alone when it already names the field or there is none. The faultstring is the
+    billcore message, naming the field by its PortaBilling name."""
+    code = CODE_ALIASES.get(exc.code, exc.code)
+    message = exc.message
+    if exc.field is None:
+        return Fault(f"Client.{service}.{method}.{_token(code)}", message)
+    billcore = exc.field
+    porta = porta_field(billcore, renames)
+    name = _token(porta)
+    mentioned = f"_{code}_".find(f"_{billcore.split('.')[0]}_") >= 0
+    reason = code if mentioned or f"_{name}_" in f"_{code}_" else f"{code}_{name}"
+    if porta != billcore:
+        head = billcore.split(".")[0]
+        after = message[len(billcore) : len(billcore) + 1]
+        whole_word = message.startswith(billcore) and not (after.isalnum() or after == "_")
+        if whole_word and head not in NOT_PLAIN_RENAMES:
+            message = porta + message[len(billcore) :]
+        else:
+            message = f"{porta}: {message}"
+    message += FIELD_NOTES.get(porta, "") if porta != billcore else ""
+    return Fault(f"Client.{service}.{method}.{_token(reason)}", message)
+
+
+def _token(text: str) -> str:
+    return _REASON_CHARS.sub("_", text).strip("_") or "error"

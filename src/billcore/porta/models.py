@@ -1,0 +1,42 @@
+"""Sessions of the PortaBilling-compatible API and the login lockout.
+
+Only SHA-256 digests of the session id, access token and refresh token are stored."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class PortaSession(models.Model):
+    """One ``Session/login``. ``access_expires_at`` bounds the access token;
+    ``refresh_expires_at`` bounds the refresh token and the session id (the session)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="porta_sessions"
+    )
+    session_digest = models.CharField(max_length=64, unique=True)
+    access_digest = models.CharField(max_length=64, unique=True)
+    refresh_digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    access_expires_at = models.DateTimeField()
+    refresh_expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["refresh_expires_at"])]
+
+    def __str__(self) -> str:
+        return f"session {self.pk} of user {self.user_id}"
+
+
+class LoginThrottle(models.Model):
+    """Failed logins of one login name: ``failures`` counted since ``window_started_at``;
+    ``locked_until`` set when too many failed within the window."""
+
+    login = models.CharField(max_length=150, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.login

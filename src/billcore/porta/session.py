@@ -1,0 +1,275 @@
+"""``Session`` service: login, refresh_access_token, ping, logout; how every other call is
+authenticated; and the login lockout.
+
+* ``login`` (``login`` + ``password``, or ``login`` + ``token`` = a billcore API token of
+  that user) opens a session: a session id, an access token valid ``ACCESS_LIFETIME`` and a
+  refresh token valid ``SESSION_LIFETIME``. Only SHA-256 digests are stored.
+* ``refresh_access_token`` exchanges the refresh token for a new access token and a new
+  refresh token (the old one stops working); the session id stays and lives as long as
+  the newest refresh token.
+* ``MAX_FAILURES`` failed logins of one login name within ``FAILURE_WINDOW`` lock that login
+  for ``LOCK_DURATION``: even the right password is refused until then.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import authenticate
+from django.db import transaction
+
+from billcore.accounts.tokens import user_for_token
+from billcore.porta.mapping import Fault, fmt_datetime
+from billcore.porta.models import LoginThrottle, PortaSession
+
+ACCESS_LIFETIME = dt.timedelta(hours=1)
+SESSION_LIFETIME = dt.timedelta(hours=24)
+MAX_FAILURES = 5
+FAILURE_WINDOW = dt.timedelta(minutes=15)
+LOCK_DURATION = dt.timedelta(minutes=15)
+
+AUTH_FAILED = "Server.Session.auth_failed"
+CHECK_AUTH_FAILED = "Server.Session.check_auth.auth_failed"
+
+
+@dataclass
+class Call:
+    """One API call as the handlers see it; ``actor`` is set once authenticated."""
+
+    service: str
+    method: str
+    params: dict[str, Any]
+    now: dt.datetime
+    bearer: str | None = None
+    auth_info: dict[str, Any] | None = None
+    actor: Any = None
+
+
+Handler = Callable[[Call], dict[str, Any]]
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# --- login and lockout ----------------------------------------------------------------------
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _locked_message(login: str, until: dt.datetime) -> str:
+    return (
+        f"login {login!r} is locked after {MAX_FAILURES} failed attempts within "
+        f"{int(FAILURE_WINDOW.total_seconds() // 60)} minutes; try again after "
+        f"{fmt_datetime(until)} UTC"
+    )
+
+
+def _record_failure(login: str, now: dt.datetime) -> dt.datetime | None:
+    """Count a failed login; returns the lock's end when this failure locks the login."""
+    with transaction.atomic():
+        row, _ = LoginThrottle.objects.select_for_update().get_or_create(login=login)
+        if row.window_started_at is None or now - row.window_started_at > FAILURE_WINDOW:
+            row.failures = 0
+            row.window_started_at = now
+        row.failures += 1
+        if row.failures >= MAX_FAILURES:
+            row.locked_until = now + LOCK_DURATION
+            row.failures = 0
+            row.window_started_at = None
+        row.save()
+        return row.locked_until if row.locked_until and row.locked_until > now else None
+
+
+def check_credentials(
+    *, login: Any, password: Any = None, token: Any = None, now: dt.datetime, code: str
+) -> Any:
+    """The active user with this login and password (or API token); a ``code`` fault
+    otherwise. Failures count towards the lockout of that login name."""
+    name = _text(login)
+    if name is None or (_text(password) is None and _text(token) is None):
+        raise Fault(code, "login and password (or login and token) are required")
+    key = name[:150]
+    lock = LoginThrottle.objects.filter(login=key).values_list("locked_until", flat=True).first()
+    if lock is not None and now < lock:
+        raise Fault(code, _locked_message(name, lock))
+    user: Any = None
+    if _text(password) is not None:
+        user = authenticate(None, username=name, password=password)
+    else:
+        found = user_for_token(str(token), now=now)
+        user = found if found is not None and found.username == name else None
+    if user is None or not user.is_active:
+        locked_until = _record_failure(key, now)
+        if locked_until is not None:
+            raise Fault(code, _locked_message(name, locked_until))
+        what = "password" if _text(password) is not None else "token"
+        raise Fault(code, f"wrong login or {what}")
+    LoginThrottle.objects.filter(login=key).delete()
+    return user
+
+
+def _issue(session: PortaSession, now: dt.datetime) -> tuple[str, str]:
+    access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    session.access_digest = _digest(access)
+    session.refresh_digest = _digest(refresh)
+    session.access_expires_at = now + ACCESS_LIFETIME
+    session.refresh_expires_at = now + SESSION_LIFETIME
+    return access, refresh
+
+
+def login(call: Call) -> dict[str, Any]:
+    p = call.params
+    user = check_credentials(
+        login=p.get("login"),
+        password=p.get("password"),
+        token=p.get("token"),
+        now=call.now,
+        code=AUTH_FAILED,
+    )
+    # Housekeeping: the user's sessions that can no longer be used go.
+    PortaSession.objects.filter(user=user, refresh_expires_at__lte=call.now).delete()
+    session_id = secrets.token_hex(32)
+    session = PortaSession(user=user, session_digest=_digest(session_id), created_at=call.now)
+    access, refresh = _issue(session, call.now)
+    session.save()
+    return {
+        "session_id": session_id,
+        "access_token": access,
+        "refresh_token": refresh,
+        "expires_at": fmt_datetime(session.access_expires_at),
+    }
+
+
+def refresh_access_token(call: Call) -> dict[str, Any]:
+    token = _text(call.params.get("refresh_token"))
+    if token is None:
+        raise Fault(AUTH_FAILED, "refresh_token is required")
+    with transaction.atomic():
+        session = (
+            PortaSession.objects.select_for_update()
+            .select_related("user")
+            .filter(refresh_digest=_digest(token))
+            .first()
+        )
+        if session is None or session.refresh_expires_at <= call.now or not session.user.is_active:
+            session = None
+        else:
+            access, refresh = _issue(session, call.now)
+            session.save()
+    if session is None:
+        raise Fault(AUTH_FAILED, "the refresh token is invalid or expired; log in again")
+    return {
+        "access_token": access,
+        "refresh_token": refresh,
+        "expires_at": fmt_datetime(session.access_expires_at),
+    }
+
+
+# --- authenticating a call ------------------------------------------------------------------
+
+
+def _session_by(digest_field: str, secret: str) -> PortaSession | None:
+    return (
+        PortaSession.objects.select_related("user")
+        .filter(**{digest_field: _digest(secret)}, user__is_active=True)
+        .first()
+    )
+
+
+def _bearer_session(token: str, now: dt.datetime) -> PortaSession:
+    session = _session_by("access_digest", token)
+    if session is None:
+        raise Fault(CHECK_AUTH_FAILED, "the access token is not valid")
+    if session.access_expires_at <= now:
+        raise Fault(
+            CHECK_AUTH_FAILED,
+            f"the access token expired at {fmt_datetime(session.access_expires_at)} UTC; "
+            "get a new one with Session/refresh_access_token",
+        )
+    return session
+
+
+def _id_session(session_id: str, now: dt.datetime) -> PortaSession:
+    session = _session_by("session_digest", session_id)
+    if session is None or session.refresh_expires_at <= now:
+        raise Fault(CHECK_AUTH_FAILED, "the session is not valid or has expired; log in again")
+    return session
+
+
+def authenticate_call(call: Call) -> Any:
+    """The user a call acts for, from ``auth_info`` (session_id, or login + password or
+    token) or else ``Authorization: Bearer <access_token>``."""
+    info = call.auth_info
+    if info:
+        session_id = _text(info.get("session_id"))
+        if session_id is not None:
+            return _id_session(session_id, call.now).user
+        if "login" in info:
+            return check_credentials(
+                login=info.get("login"),
+                password=info.get("password"),
+                token=info.get("token"),
+                now=call.now,
+                code=CHECK_AUTH_FAILED,
+            )
+        raise Fault(
+            CHECK_AUTH_FAILED, "auth_info needs session_id, or login and password (or token)"
+        )
+    if call.bearer:
+        return _bearer_session(call.bearer, call.now).user
+    raise Fault(
+        CHECK_AUTH_FAILED,
+        "not authenticated: send 'Authorization: Bearer <access_token>' or auth_info",
+    )
+
+
+def _caller_session(call: Call) -> PortaSession | None:
+    """The session named by the call's params or credentials, if any is valid."""
+    p = call.params
+    info: Mapping[str, Any] = call.auth_info or {}
+    try:
+        if _text(p.get("session_id")):
+            return _id_session(p["session_id"], call.now)
+        if _text(p.get("access_token")):
+            return _bearer_session(p["access_token"], call.now)
+        if _text(info.get("session_id")):
+            return _id_session(info["session_id"], call.now)
+        if call.bearer and not info:
+            return _bearer_session(call.bearer, call.now)
+    except Fault:
+        return None
+    return None
+
+
+def ping(call: Call) -> dict[str, Any]:
+    """``user_id`` of the session (params ``session_id``, else the caller's own); 0 when
+    the session is not valid."""
+    session = _caller_session(call)
+    return {"user_id": session.user_id if session is not None else 0}
+
+
+def logout(call: Call) -> dict[str, Any]:
+    """End the session named by params ``session_id`` / ``access_token``, else the
+    caller's own."""
+    session = _caller_session(call)
+    if session is None:
+        raise Fault(CHECK_AUTH_FAILED, "no valid session to log out of")
+    session.delete()
+    return {"success": 1}
+
+
+# name -> (handler, needs an authenticated actor)
+METHODS: dict[str, tuple[Handler, bool]] = {
+    "login": (login, False),
+    "refresh_access_token": (refresh_access_token, False),
+    "ping": (ping, False),
+    "logout": (logout, False),
+}

@@ -1,0 +1,148 @@
+"""``POST /rest/<Service>/<method>``: parse the request (JSON body with a bearer token, or
+form fields ``auth_info`` and ``params``), authenticate, call the method's handler, and
+reply with JSON; every failure is a fault (HTTP 500, ``{"faultcode", "faultstring"}``)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from billcore.errors import BillcoreError
+from billcore.porta import classes, customers, session
+from billcore.porta.mapping import (
+    CLASS_FIELDS_OUT,
+    CUSTOMER_FIELDS_OUT,
+    Fault,
+    encode,
+    fault_for,
+    parse_json,
+)
+from billcore.porta.session import Call, Handler
+
+logger = logging.getLogger(__name__)
+
+SERVICES: dict[str, dict[str, tuple[Handler, bool]]] = {
+    "Session": session.METHODS,
+    "Customer": customers.METHODS,
+    "CustomerClass": classes.METHODS,
+}
+FIELD_NAMES: dict[str, Mapping[str, str]] = {
+    "Session": {},
+    "Customer": CUSTOMER_FIELDS_OUT,
+    "CustomerClass": CLASS_FIELDS_OUT,
+}
+_UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
+
+
+def _json(payload: Any, status: int = 200) -> HttpResponse:
+    return HttpResponse(encode(payload), status=status, content_type="application/json")
+
+
+def _fault(fault: Fault) -> HttpResponse:
+    response = _json(fault.as_dict(), status=500)
+    # A fault is an answer, not a server error: keep it out of Django's error log.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
+def _safe(name: str) -> str:
+    return _UNSAFE.sub("_", name)[:64] or "_"
+
+
+def _decode(value: Any, what: str, code: str) -> dict[str, Any] | None:
+    """A JSON object given as an object or as JSON text; None when absent or null."""
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            value = parse_json(value)
+        except ValueError as exc:
+            raise Fault(code, f"{what} is not valid JSON: {exc}") from None
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise Fault(code, f"{what} must be a JSON object")
+    return value
+
+
+def _parse(request: HttpRequest, service: str, method: str) -> tuple[Any, Any]:
+    """(params, auth_info) of either request style."""
+    bad = f"Client.{service}.{method}.invalid_params"
+    if request.content_type == "application/json":
+        body: Any = {}
+        if request.body.strip():
+            try:
+                body = parse_json(request.body)
+            except ValueError as exc:
+                raise Fault(bad, f"the request body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise Fault(bad, 'the request body must be a JSON object {"params": {...}}')
+        return body.get("params"), body.get("auth_info")
+    return request.POST.get("params"), request.POST.get("auth_info")
+
+
+def _bearer(request: HttpRequest) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _call(request: HttpRequest, service: str, method: str) -> dict[str, Any]:
+    now = timezone.now()  # the clock is read once here and passed down
+    methods = SERVICES.get(service)
+    if methods is None:
+        raise Fault(
+            f"Server.{_safe(service)}.unknown_service",
+            f"no such service {service!r}; services: {', '.join(SERVICES)}",
+        )
+    if method not in methods:
+        raise Fault(f"Server.{service}.unknown_method", f"{service} has no method {method!r}")
+    if request.method != "POST":
+        raise Fault(f"Client.{service}.{method}.post_required", "API calls use HTTP POST")
+    handler, needs_actor = methods[method]
+    raw_params, raw_auth = _parse(request, service, method)
+    params = _decode(raw_params, "params", f"Client.{service}.{method}.invalid_params") or {}
+    auth_info = _decode(raw_auth, "auth_info", session.CHECK_AUTH_FAILED)
+    call = Call(
+        service=service,
+        method=method,
+        params=params,
+        now=now,
+        bearer=_bearer(request),
+        auth_info=auth_info,
+    )
+    if needs_actor:
+        call.actor = session.authenticate_call(call)
+    try:
+        return handler(call)
+    except BillcoreError as exc:
+        raise fault_for(service, method, exc, FIELD_NAMES[service]) from exc
+
+
+@csrf_exempt
+def dispatch(request: HttpRequest, service: str, method: str) -> HttpResponse:
+    try:
+        return _json(_call(request, service, method))
+    except Fault as fault:
+        return _fault(fault)
+    except Exception:
+        logger.exception("porta %s/%s failed", service, method)
+        return _fault(
+            Fault(f"Server.{_safe(service)}.internal_error", "internal error; see the server log")
+        )
+
+
+@csrf_exempt
+def unknown(request: HttpRequest, rest: str = "") -> HttpResponse:
+    return _fault(
+        Fault(
+            "Server.Request.unknown_method",
+            f"no such API method /rest/{rest}; calls are POST /rest/<Service>/<method>",
+        )
+    )
