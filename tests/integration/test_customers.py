@@ -375,3 +375,39 @@ def test_temporary_credit_limit_and_fraud_override(admin, now):
     )
     c.refresh_from_db()
     assert (c.temp_credit_limit, c.credit_limit_until, c.fraud_action) == (None, None, None)
+
+
+def test_temporary_limit_needs_both_parts(admin, now):
+    c = create_customer(actor=admin, now=now, data=_data(credit_limit="10"))
+    with pytest.raises(ValidationFailed) as info:
+        update_customer(actor=admin, now=now, customer_id=c.pk, changes={"temp_credit_limit": "20"})
+    assert (info.value.field, info.value.code) == ("credit_limit_until", "required")
+    update_customer(
+        actor=admin,
+        now=now,
+        customer_id=c.pk,
+        changes={"temp_credit_limit": "20", "credit_limit_until": "2026-12-01T00:00:00+00:00"},
+    )
+    # With a date already set, the limit alone can change.
+    update_customer(actor=admin, now=now, customer_id=c.pk, changes={"temp_credit_limit": "25"})
+    c.refresh_from_db()
+    assert (c.temp_credit_limit, c.credit_limit_until.isoformat()) == (
+        Decimal("25.00000"),
+        "2026-12-01T00:00:00+00:00",
+    )
+    with pytest.raises(ValidationFailed) as info:  # "Set" with the date left empty
+        update_customer(
+            actor=admin,
+            now=now,
+            customer_id=c.pk,
+            changes={"temp_credit_limit": "30", "credit_limit_until": ""},
+        )
+    assert (info.value.field, info.value.code) == ("credit_limit_until", "required")
+    update_customer(
+        actor=admin,
+        now=now,
+        customer_id=c.pk,
+        changes={"temp_credit_limit": "", "credit_limit_until": ""},
+    )
+    c.refresh_from_db()
+    assert (c.temp_credit_limit, c.credit_limit_until) == (None, None)

@@ -243,23 +243,39 @@ def _apply_common(actor: Any, customer: Customer, data: Mapping[str, Any]) -> No
 
 
 def _temporary_limit(customer: Customer, data: Mapping[str, Any]) -> None:
-    """A temporary credit-limit increase until ``credit_limit_until`` (postpaid only); both
-    are given together, and either empty removes it."""
-    if "temp_credit_limit" not in data and "credit_limit_until" not in data:
+    """A temporary credit-limit increase until ``credit_limit_until`` (postpaid only). Both
+    must be set together (a change may give one of them when the other is already set);
+    both empty removes it."""
+    limit_given = "temp_credit_limit" in data
+    until_given = "credit_limit_until" in data
+    if not limit_given and not until_given:
         if customer.balance_control == BalanceControl.PREPAID:
             customer.temp_credit_limit = None
             customer.credit_limit_until = None
         return
-    limit = as_money("temp_credit_limit", data.get("temp_credit_limit"), minimum=ZERO)
-    until = data.get("credit_limit_until")
-    if isinstance(until, str) and until:
-        try:
-            until = dt.datetime.fromisoformat(until)
-        except ValueError:
-            raise ValidationFailed(
-                "credit_limit_until must be an ISO 8601 date-time", field="credit_limit_until"
-            ) from None
-    if until in (None, "") or limit is None:
+    limit = (
+        as_money("temp_credit_limit", data.get("temp_credit_limit"), minimum=ZERO)
+        if limit_given
+        else customer.temp_credit_limit
+    )
+    until = data.get("credit_limit_until") if until_given else customer.credit_limit_until
+    if isinstance(until, str):
+        if until.strip():
+            try:
+                until = dt.datetime.fromisoformat(until.strip())
+            except ValueError:
+                raise ValidationFailed(
+                    "credit_limit_until must be an ISO 8601 date-time",
+                    field="credit_limit_until",
+                ) from None
+        else:
+            until = None
+    # Removing: the limit given empty (with no date given, or an empty one), or only the
+    # date given empty. A limit without its date (or a date without a limit) is an error.
+    removing = (limit_given and limit is None and (not until_given or until is None)) or (
+        until_given and until is None and not limit_given
+    )
+    if removing or (limit is None and until is None):
         customer.temp_credit_limit = None
         customer.credit_limit_until = None
         return
@@ -268,6 +284,18 @@ def _temporary_limit(customer: Customer, data: Mapping[str, Any]) -> None:
             "temp_credit_limit applies only to postpaid customers",
             field="temp_credit_limit",
             code="not_applicable",
+        )
+    if limit is None:
+        raise ValidationFailed(
+            "temp_credit_limit is required with credit_limit_until",
+            field="temp_credit_limit",
+            code="required",
+        )
+    if until is None:
+        raise ValidationFailed(
+            "credit_limit_until is required with temp_credit_limit (the date the limit reverts)",
+            field="credit_limit_until",
+            code="required",
         )
     if not isinstance(until, dt.datetime) or until.tzinfo is None:
         raise ValidationFailed(

@@ -12,7 +12,11 @@ from billcore.ledger.models import Transaction
 
 def customer_transactions(*, actor: Any, customer_id: int) -> QuerySet[Transaction]:
     customer = get_customer(actor=actor, customer_id=customer_id)
-    return Transaction.objects.filter(customer=customer).select_related("actor").order_by("-id")
+    return (
+        Transaction.objects.filter(customer=customer)
+        .select_related("actor", "account")
+        .order_by("-id")
+    )
 
 
 def ledger_sum(*, customer_id: int) -> Any:

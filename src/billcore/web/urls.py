@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from billcore.web import views
+from billcore.web import views, views_customer_tabs
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -20,6 +20,37 @@ urlpatterns = [
     path("customers/", views.customer_list, name="customer-list"),
     path("customers/add/", views.customer_add, name="customer-add"),
     path("customers/<int:customer_id>/", views.customer_edit, name="customer-edit"),
+    # The tabs' own forms and views (Balance & Credits, Fraud Protection, Accounts).
+    path(
+        "customers/<int:customer_id>/credit-limit/",
+        views_customer_tabs.customer_credit_limit,
+        name="customer-credit-limit",
+    ),
+    path(
+        "customers/<int:customer_id>/fraud/",
+        views_customer_tabs.customer_fraud,
+        name="customer-fraud",
+    ),
+    path(
+        "customers/<int:customer_id>/xdrs.csv",
+        views_customer_tabs.customer_xdrs_csv,
+        name="customer-xdrs-csv",
+    ),
+    path(
+        "customers/<int:customer_id>/accounts/",
+        views_customer_tabs.customer_accounts,
+        name="customer-accounts",
+    ),
+    path(
+        "customers/<int:customer_id>/accounts/<int:account_id>/",
+        views_customer_tabs.customer_account_update,
+        name="customer-account-update",
+    ),
+    path(
+        "customers/<int:customer_id>/transfer/",
+        views_customer_tabs.customer_transfer,
+        name="customer-transfer",
+    ),
     path("customers/<int:customer_id>/adjust/", views.customer_adjust, name="customer-adjust"),
     path("customers/<int:customer_id>/delete/", views.customer_delete, name="customer-delete"),
     path("business-models/", views.business_model_list, name="business-model-list"),

@@ -79,7 +79,6 @@ LATER_CUSTOMER_TABS = (
     "Payment Method",
     "Invoices & Taxation",
     "Life Cycle",
-    "Fraud Protection",
     "Measured Services",
     "DIDs",
     "Discounts",
@@ -341,7 +340,12 @@ def _customer_page(
     form: CustomerForm | None = None,
     adjust_form: AdjustmentForm | None = None,
     status: int = 200,
+    **tab_forms: Any,
 ) -> HttpResponse:
+    """The customer page with every tab filled in; ``tab_forms`` are bound forms of the tabs
+    (temporary limit, fraud override) to show with their errors."""
+    from billcore.web.views_customer_tabs import tab_context
+
     transactions = customer_transactions(actor=request.user, customer_id=customer.pk)
     context = {
         "customer": customer,
@@ -350,6 +354,7 @@ def _customer_page(
         "adjust_open": adjust_form is not None,
         "transactions": _paginate(request, transactions, param="tx_page"),
         "later_tabs": LATER_CUSTOMER_TABS,
+        **tab_context(request, customer, **tab_forms),
     }
     return render(request, "web/customer_form.html", context, status=status)
 

@@ -4,7 +4,8 @@
  * services judge every value. With it:
  *   - inputs the rules make unavailable (data-show-if) are hidden AND disabled, so they are
  *     not posted and the service leaves them at their "off" value;
- *   - tabs switch on the client (one form, one save);
+ *   - tabs switch on the client (one form, one save); a panel with forms of its own
+ *     (data-own-actions: Balance & Credits, Fraud Protection) hides the form's Save;
  *   - the customer form offers only classes of the chosen currency (CU-09) and only the
  *     class's currency when the class has one (CU-06), and marks the custom fields the
  *     chosen class makes mandatory (CU-11);
@@ -96,6 +97,11 @@
         t.tabIndex = on ? 0 : -1;
         var panel = panelOf(t);
         if (panel) panel.hidden = !on;
+        // A panel with forms of its own (Balance & Credits, Fraud Protection): the customer
+        // form's Save buttons would not save them, so they step aside.
+        if (on) {
+          form.classList.toggle("own-actions", !!(panel && panel.hasAttribute("data-own-actions")));
+        }
       });
       if (focus) tab.focus();
       form.dataset.activeTab = tab.id;
