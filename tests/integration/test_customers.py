@@ -411,3 +411,13 @@ def test_temporary_limit_needs_both_parts(admin, now):
     )
     c.refresh_from_db()
     assert (c.temp_credit_limit, c.credit_limit_until) == (None, None)
+
+
+def test_update_returns_the_customer_and_audits(admin, now):
+    from billcore.audit.models import AuditEntry
+
+    c = create_customer(actor=admin, now=now, data=_data())
+    updated = update_customer(actor=admin, now=now, customer_id=c.pk, changes={"city": "Brno"})
+    assert (updated.pk, updated.city) == (c.pk, "Brno")
+    entry = AuditEntry.objects.filter(object_type="customer", operation="update").get()
+    assert (entry.before, entry.after) == ({"city": ""}, {"city": "Brno"})

@@ -64,20 +64,29 @@ def _locked(actor: Any, customer_id: int) -> Customer:
     return customer
 
 
+def record_status_change(
+    *, actor: Any, now: dt.datetime, customer: Customer, from_status: str, reason: str
+) -> StatusChange:
+    """One row of the status history; the customer already holds its new status."""
+    return StatusChange.objects.create(
+        customer=customer,
+        at=now,
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_name=getattr(actor, "username", "") or "system",
+        from_status=from_status,
+        to_status=customer.status,
+        blocked=customer.blocked,
+        reason=reason[:200],
+    )
+
+
 def _save(
     actor: Any, now: dt.datetime, customer: Customer, before: dict[str, Any], reason: str
 ) -> Customer:
     customer.updated_at = now
     customer.save()
-    StatusChange.objects.create(
-        customer=customer,
-        at=now,
-        actor=actor if getattr(actor, "pk", None) else None,
-        actor_name=getattr(actor, "username", "") or "system",
-        from_status=before["status"],
-        to_status=customer.status,
-        blocked=customer.blocked,
-        reason=reason[:200],
+    record_status_change(
+        actor=actor, now=now, customer=customer, from_status=before["status"], reason=reason
     )
     record(
         actor=actor,

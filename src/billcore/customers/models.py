@@ -160,8 +160,7 @@ class Customer(models.Model):
 class StatusChange(models.Model):
     """The status history of a customer (one row per change, with who and why)."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE,
-                                 related_name="status_changes")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="status_changes")
     at = models.DateTimeField()
     actor = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL)
     actor_name = models.CharField(max_length=150, blank=True, default="")

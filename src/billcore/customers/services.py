@@ -20,7 +20,6 @@ from billcore.customers.models import (
     Customer,
     CustomerType,
     Status,
-    StatusChange,
 )
 from billcore.customers.selectors import get_customer
 from billcore.errors import Conflict, NotFound, ValidationFailed
@@ -446,14 +445,13 @@ def update_customer(
     customer.updated_at = now
     _save(customer)
     if before["blocked"] != customer.blocked:  # CU-14: a status change, in the history too
-        StatusChange.objects.create(
+        from billcore.customers.lifecycle import record_status_change
+
+        record_status_change(
+            actor=actor,
+            now=now,
             customer=customer,
-            at=now,
-            actor=actor if getattr(actor, "pk", None) else None,
-            actor_name=getattr(actor, "username", "") or "system",
             from_status=customer.status,
-            to_status=customer.status,
-            blocked=customer.blocked,
             reason="blocked" if customer.blocked else "unblocked",
         )
     record(
