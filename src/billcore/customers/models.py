@@ -127,6 +127,8 @@ class Customer(models.Model):
         indexes = [
             models.Index(fields=["name", "id"]),
             models.Index(fields=["customer_class", "name"]),
+            # Counting a filtered list page (class + currency, closed ones left out).
+            models.Index(fields=["customer_class", "currency", "status"]),
             models.Index(fields=["reseller", "name"]),
             models.Index(fields=["currency", "name"]),
             models.Index(fields=["status", "name"]),
