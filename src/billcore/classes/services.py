@@ -388,8 +388,7 @@ def _apply_changes(actor: Any, cls: CustomerClass, data: Mapping[str, Any]) -> l
 
 def _save(cls: CustomerClass) -> None:
     try:
-        with transaction.atomic():
-            cls.save()
+        cls.save()  # the caller's transaction rolls back on the error raised below
     except IntegrityError as exc:
         raise Conflict(
             f"name: a customer class named {cls.name!r} already exists",

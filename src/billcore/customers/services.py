@@ -321,8 +321,7 @@ def _fraud_override(customer: Customer, data: Mapping[str, Any]) -> None:
 
 def _save(customer: Customer) -> None:
     try:
-        with transaction.atomic():
-            customer.save()
+        customer.save()  # the caller's transaction rolls back on the error raised below
     except IntegrityError as exc:
         raise Conflict(
             f"name: a customer named {customer.name!r} already exists",
@@ -335,7 +334,7 @@ def _save(customer: Customer) -> None:
 def create_customer(*, actor: Any, now: dt.datetime, data: Mapping[str, Any]) -> Customer:
     """Create a customer. A prepaid customer's ``available_funds`` become the ledger's first
     row (an opening balance), so the ledger always sums to the balance."""
-    from billcore.ledger.services import post_opening_balance
+    from billcore.ledger.services import record_opening_balance
 
     if actor is None:
         raise NotFound("not found")
@@ -382,7 +381,13 @@ def create_customer(*, actor: Any, now: dt.datetime, data: Mapping[str, Any]) ->
             field="available_funds",
             code="not_applicable",
         )
+    if opening:
+        # The customer row is born with its opening balance, and the ledger's first row
+        # records it in the same transaction, so the ledger sums to the balance.
+        customer.balance = -opening
     _save(customer)
+    if opening:
+        record_opening_balance(actor=actor, now=now, customer=customer, funds=opening)
     record(
         actor=actor,
         now=now,
@@ -391,9 +396,6 @@ def create_customer(*, actor: Any, now: dt.datetime, data: Mapping[str, Any]) ->
         before=None,
         after=snapshot(customer),
     )
-    if opening:
-        post_opening_balance(actor=actor, now=now, customer=customer, funds=opening)
-        customer.refresh_from_db(fields=["balance"])
     return customer
 
 

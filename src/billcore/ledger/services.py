@@ -287,19 +287,18 @@ def post_transaction(
     return _result(tx, customer, replayed=False)
 
 
-def post_opening_balance(
+def record_opening_balance(
     *, actor: Any, now: dt.datetime, customer: Customer, funds: Decimal
 ) -> Transaction:
-    """A prepaid customer's initial payment (CU-08) as the ledger's first row. Called inside
-    ``create_customer``'s transaction."""
-    return _apply(
-        actor=actor,
-        now=now,
+    """A prepaid customer's initial payment (CU-08) as the ledger's first row, for a customer
+    row just inserted with ``balance = -funds``. Called inside ``create_customer``'s
+    transaction."""
+    return Transaction.objects.create(
         customer=customer,
         action=Action.OPENING_BALANCE,
-        delta=-funds,
+        amount=-funds,
+        balance_after=-funds,
         visible_comment="Opening balance",
-        internal_comment="",
-        idempotency_key=None,
-        fingerprint="",
+        actor=actor if getattr(actor, "pk", None) else None,
+        created_at=now,
     )
