@@ -8,6 +8,8 @@ billcore token create --user NAME [--name LABEL]     prints a new API token
 billcore demo [--customers N]                        a realistic demo data set
 billcore class list                                  customer classes as a table
 billcore customer list [--class ID] [--currency C] [--status S] [--limit N]
+billcore xdrs import FILE.csv [--user NAME] [--reject-file PATH] [--batch N] [--no-progress]
+                                                     charge a CSV file of usage records
 """
 
 from __future__ import annotations
@@ -215,6 +217,93 @@ def cmd_customer_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_xdrs_import(args: argparse.Namespace) -> int:
+    """Exit 0: every line imported; 1: some lines rejected (or the import stopped);
+    2: nothing could be imported (file, user, header)."""
+    from pathlib import Path
+
+    from django.utils import timezone
+
+    from billcore.accounts.models import User
+    from billcore.charging.importer import (
+        ImportAborted,
+        ImportFailed,
+        ImportProgress,
+        Reject,
+        import_xdrs,
+    )
+
+    if args.user:
+        user = User.objects.filter(username=args.user).first()
+        if user is None or not user.is_active:
+            print(f"error: --user: no active user named {args.user!r}", file=sys.stderr)
+            return 2
+    else:
+        user = User.objects.filter(is_superuser=True, is_active=True).order_by("id").first()
+        if user is None:
+            print(
+                "error: no administrator to charge as: create one (billcore createadmin) "
+                "or give --user NAME",
+                file=sys.stderr,
+            )
+            return 2
+    path = Path(args.file)
+    tty = sys.stderr.isatty() and not args.no_progress
+    shown = False
+
+    def clear() -> None:
+        nonlocal shown
+        if shown:
+            sys.stderr.write("\r\x1b[K")
+            shown = False
+
+    def on_progress(p: ImportProgress) -> None:
+        nonlocal shown
+        if tty:
+            sys.stderr.write(
+                f"\r\x1b[K  {p.rows:,} rows  {p.rate:,.0f}/s  charged {p.charged:,} "
+                f"denied {p.denied:,} rejected {p.rejected:,} replayed {p.replayed:,}"
+            )
+            sys.stderr.flush()
+            shown = True
+
+    def on_reject(r: Reject) -> None:
+        clear()
+        print(f"{args.file}:{r.line}: {r.error}", file=sys.stderr)
+
+    try:
+        summary = import_xdrs(
+            path=path,
+            actor=user,
+            now_fn=timezone.now,
+            on_progress=on_progress,
+            reject_path=args.reject_file,
+            on_reject=on_reject,
+            batch=args.batch,
+        )
+    except ImportFailed as exc:
+        clear()
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    except ImportAborted as exc:
+        clear()
+        p = exc.progress
+        print(
+            f"error: the import stopped at line {exc.line}: {exc.cause}\n"
+            f"{p.rows} rows before it are saved ({p.charged} charged, {p.denied} denied, "
+            f"{p.rejected} rejected, {p.replayed} replayed); run the same command again to "
+            "continue: lines already imported are not charged twice",
+            file=sys.stderr,
+        )
+        return 1
+    if shown:
+        sys.stderr.write("\n")
+    print(summary.line())
+    if summary.reject_path is not None:
+        print(f"Rejected lines written to {summary.reject_path}", file=sys.stderr)
+    return 1 if summary.rejected else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="billcore", description="billcore billing core")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -261,7 +350,41 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--status")
     c.add_argument("--limit", type=int, default=100)
     c.set_defaults(func=cmd_customer_list)
+
+    p = sub.add_parser("xdrs", help="usage records (xDRs)")
+    xsub = p.add_subparsers(dest="xdrs_command", required=True)
+    x = xsub.add_parser(
+        "import",
+        help="charge a CSV file of usage records",
+        description="Charge every line of a CSV file (header row; columns account or "
+        "customer, service, amount, started_at, external_id, optional quantity and unit; "
+        "any other column goes into details). Importing a file again charges nothing twice.",
+    )
+    x.add_argument("file", metavar="FILE.csv")
+    x.add_argument("--user", help="charge as this user (default: the first administrator)")
+    x.add_argument(
+        "--reject-file", metavar="PATH", help="rejected lines (default: FILE.rejects.csv)"
+    )
+    x.add_argument(
+        "--batch",
+        type=_positive_int,
+        default=20,
+        metavar="N",
+        help="lines per database transaction, each in a savepoint of its own (default 20)",
+    )
+    x.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    x.set_defaults(func=cmd_xdrs_import)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
