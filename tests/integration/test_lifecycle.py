@@ -151,4 +151,5 @@ def test_blocking_through_update_is_in_the_history(admin, now, customer):
     update_customer(actor=admin, now=now, customer_id=customer.pk, changes={"note": "x"})
     history = lifecycle.status_history(actor=admin, customer_id=customer.pk)
     assert [(h.to_status, h.blocked, h.reason, h.actor_name) for h in history] == [
-        ("open", True, "blocked", "admin")]
+        ("open", True, "blocked", "admin")
+    ]
