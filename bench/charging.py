@@ -61,7 +61,9 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
+
+from _common import drop_postgres, fresh_postgres, with_database
 
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 IMPORT_AIM = 0.5  # the importer at half the bare-SQL batched rate or better
@@ -867,33 +869,6 @@ def worker(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------------
 # The driver: one fresh database and one worker process per database
 # ----------------------------------------------------------------------------------------
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + name))
-
-
-def fresh_postgres(server_url: str, name: str) -> str:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(server_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return with_database(server_url, name)
-
-
-def drop_postgres(server_url: str, name: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(server_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 def run_one(database: str, args: argparse.Namespace, scratch: Path) -> Result:

@@ -46,7 +46,8 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from _common import drop_postgres, fresh_postgres, with_database
 
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 AIM_MS = 50.0
@@ -427,33 +428,6 @@ def latency(result: Result, *, admin: Any, class_id: int, args: argparse.Namespa
 # ----------------------------------------------------------------------------------------
 # The driver: one fresh database and one worker process per database
 # ----------------------------------------------------------------------------------------
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + name))
-
-
-def fresh_postgres(server_url: str, name: str) -> str:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(server_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return with_database(server_url, name)
-
-
-def drop_postgres(server_url: str, name: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(server_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 def run_one(database: str, args: argparse.Namespace, scratch: Path) -> Result:
