@@ -373,6 +373,7 @@ class _Importer:
         self.last_line = 1
         self.started = time.perf_counter()
         self.last_progress = 0.0
+        self.last_progress_rows = -1
         self.reject_file: IO[str] | None = None
         self.reject_writer: Any = None
         self.header: _Header | None = None
@@ -395,8 +396,10 @@ class _Importer:
         if self.on_progress is None:
             return
         now = time.perf_counter()
-        if final or now - self.last_progress >= PROGRESS_EVERY_SECONDS:
-            self.last_progress = now
+        if (final and self.rows != self.last_progress_rows) or (
+            now - self.last_progress >= PROGRESS_EVERY_SECONDS
+        ):
+            self.last_progress, self.last_progress_rows = now, self.rows
             self.on_progress(self.progress())
 
     def _reject(self, line: _Line, error: str, field: str | None) -> None:
