@@ -46,14 +46,12 @@ import platform
 import random
 import resource
 import secrets
-import shutil
 import signal
 import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -63,7 +61,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from _common import drop_postgres, fresh_postgres, with_database
+from _common import (
+    drop_postgres,
+    fresh_postgres,
+    parse_databases,
+    run_databases,
+    with_database,
+)
 
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 IMPORT_AIM = 0.5  # the importer at half the bare-SQL batched rate or better
@@ -1034,30 +1038,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return import_child(args)
     if args.worker:
         return worker(args)
-    databases = [d.strip() for d in args.databases.split(",") if d.strip()]
-    unknown = set(databases) - {"sqlite", "postgres"}
-    if unknown:
-        raise SystemExit(f"--databases: unknown {', '.join(sorted(unknown))} (sqlite, postgres)")
+    databases = parse_databases(args.databases)
     print(
         f"billcore charging benchmark: {args.xdrs:,} xDRs over {args.customers:,} customers, "
         f"{args.http_requests:,} HTTP charges by {args.clients} clients; {os.cpu_count()} CPUs; "
         f"Python {platform.python_version()}; load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )
-    results = []
-    started = time.perf_counter()
-    scratch = Path(tempfile.mkdtemp(prefix="billcore-bench-charging-"))
-    try:
-        for database in databases:
-            results.append(run_one(database, args, scratch))
-    finally:
-        if args.keep:
-            print(f"kept: {scratch}")
-        else:
-            shutil.rmtree(scratch, ignore_errors=True)
-    print(f"\n== summary ({time.perf_counter() - started:.0f} s in all)\n")
-    print(summary(results))
-    return 0
+    return run_databases(
+        databases,
+        lambda database, scratch: run_one(database, args, scratch),
+        summary,
+        prefix="billcore-bench-charging-",
+        keep=args.keep,
+    )
 
 
 if __name__ == "__main__":

@@ -34,12 +34,10 @@ import os
 import platform
 import random
 import secrets
-import shutil
 import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -47,7 +45,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from _common import drop_postgres, fresh_postgres, with_database
+from _common import (
+    drop_postgres,
+    fresh_postgres,
+    parse_databases,
+    run_databases,
+    with_database,
+)
 
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 AIM_MS = 50.0
@@ -556,29 +560,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.worker:
         return worker(args)
-    databases = [d.strip() for d in args.databases.split(",") if d.strip()]
-    unknown = set(databases) - {"sqlite", "postgres"}
-    if unknown:
-        raise SystemExit(f"--databases: unknown {', '.join(sorted(unknown))} (sqlite, postgres)")
+    databases = parse_databases(args.databases)
     print(
         f"billcore customer benchmark: {args.customers:,} customers; "
         f"{os.cpu_count()} CPUs; Python {platform.python_version()}",
         flush=True,
     )
-    results = []
-    started = time.perf_counter()
-    scratch = Path(tempfile.mkdtemp(prefix="billcore-bench-"))
-    try:
-        for database in databases:
-            results.append(run_one(database, args, scratch))
-    finally:
-        if args.keep:
-            print(f"kept: {scratch}")
-        else:
-            shutil.rmtree(scratch, ignore_errors=True)
-    print(f"\n== summary ({time.perf_counter() - started:.0f} s in all)\n")
-    print(summary(results))
-    return 0
+    return run_databases(
+        databases,
+        lambda database, scratch: run_one(database, args, scratch),
+        summary,
+        prefix="billcore-bench-",
+        keep=args.keep,
+    )
 
 
 if __name__ == "__main__":
