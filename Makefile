@@ -10,7 +10,7 @@ PORT ?= 8000
 TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint typecheck test-sqlite test-postgres browser-deps demo bench clean
+.PHONY: run test install lint typecheck test-sqlite test-postgres system-deps browser-deps demo bench clean engine
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: install
+run: install system-deps
 	mkdir -p var
 	$(BIN)/billcore migrate
 	$(BIN)/billcore createadmin --if-missing
@@ -30,16 +30,21 @@ demo: install
 	$(BIN)/billcore migrate
 	$(BIN)/billcore demo
 
-# Debian's Chromium for the Playwright browser test (never a browser download).
-browser-deps:
-	@if ! command -v chromium >/dev/null 2>&1; then \
+# Debian's packages: Chromium for the Playwright browser test (never a browser download) and
+# Pango for WeasyPrint's PDF invoices.
+DEB_PACKAGES := chromium libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+system-deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	      || echo "WARNING: could not install Debian's chromium; the browser test will not run"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || echo "WARNING: could not install Debian's$$missing"; \
 	  else \
-	    echo "NOTE: run 'sudo apt-get install chromium' to run the browser test"; \
+	    echo "NOTE: run 'sudo apt-get install$$missing' (browser test, PDF invoices)"; \
 	  fi; \
 	fi
+
+browser-deps: system-deps
 
 lint: install
 	$(BIN)/ruff check src tests $(wildcard bench)
@@ -55,7 +60,7 @@ test-sqlite: install
 test-postgres: install
 	DATABASE_URL=$(TEST_PG_URL) $(BIN)/python -m pytest tests/integration tests/e2e $(PYTEST_ARGS)
 
-test: install browser-deps lint typecheck test-sqlite test-postgres
+test: install system-deps lint typecheck test-sqlite test-postgres
 
 bench: install
 	$(BIN)/python bench/customers.py

@@ -374,7 +374,89 @@ def build_parser() -> argparse.ArgumentParser:
     )
     x.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     x.set_defaults(func=cmd_xdrs_import)
+
+    p = sub.add_parser("engine", help="the billing engine (period closing, invoices, e-mail)")
+    esub = p.add_subparsers(dest="engine_command", required=True)
+    e = esub.add_parser("run", help="do everything due up to now, once")
+    e.add_argument(
+        "--now",
+        type=_timestamp,
+        help="the engine's clock, e.g. 2027-02-01T00:00:00Z (default: the real time)",
+    )
+    e.add_argument(
+        "--steps",
+        default="close,collect,documents,mail",
+        help="comma-separated steps (default: close,collect,documents,mail)",
+    )
+    e.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    e.set_defaults(func=cmd_engine_run)
+    e = esub.add_parser("loop", help="run the engine every --interval seconds")
+    e.add_argument("--interval", type=_positive_int, default=300, metavar="SECONDS")
+    e.set_defaults(func=cmd_engine_loop)
     return parser
+
+
+def _timestamp(text: str) -> Any:
+    import datetime as dt
+
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 date-time (e.g. 2027-02-01T00:00:00Z)"
+        ) from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no time zone: add Z or an offset such as +01:00"
+        )
+    return value.astimezone(dt.UTC)
+
+
+def cmd_engine_run(args: argparse.Namespace) -> int:
+    import json
+
+    from django.utils import timezone
+
+    from billcore.invoicing.engine import run
+
+    now = args.now or timezone.now()
+    steps = [s.strip() for s in args.steps.split(",") if s.strip()]
+    show = not args.no_progress and sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if show and (done == total or done % 100 == 0):
+            print(f"\rclosing periods: {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    try:
+        report = run(now=now, steps=steps, progress=progress)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if show:
+        print(file=sys.stderr)
+    print(json.dumps(report.as_dict(), indent=2))
+    return 1 if report.errors else 0
+
+
+def cmd_engine_loop(args: argparse.Namespace) -> int:
+    import time
+
+    from django.utils import timezone
+
+    from billcore.invoicing.engine import run
+
+    print(f"billcore engine: running every {args.interval} s (Ctrl+C to stop)", flush=True)
+    try:
+        while True:
+            report = run(now=timezone.now())
+            print(
+                f"{report.now:%Y-%m-%d %H:%M:%S}Z closed {report.periods_closed}, invoices "
+                f"{report.invoices}, e-mails {report.emails_sent}, errors {len(report.errors)}",
+                flush=True,
+            )
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        return 0
 
 
 def _positive_int(text: str) -> int:

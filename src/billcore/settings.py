@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "billcore.audit",
     "billcore.subscribers",
     "billcore.charging",
+    "billcore.invoicing",
     "billcore.web",
     "billcore.porta",
 ]
@@ -147,3 +148,22 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("BILLCORE_LOG_LEVEL", "WARNING")},
 }
 AUTH_USER_MODEL = "accounts.User"
+
+
+# E-mail (invoice and statistics e-mails of the engine's mail step, issue 4): SMTP from the
+# environment. An empty BILLCORE_SMTP_HOST means "not configured": the mail step sends nothing
+# and reports how many e-mails are pending.
+def _smtp_port() -> int:
+    text = os.environ.get("BILLCORE_SMTP_PORT", "").strip() or "25"
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"BILLCORE_SMTP_PORT must be a port number (1-65535), not {text!r}")
+    return int(text)
+
+
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = os.environ.get("BILLCORE_SMTP_HOST", "").strip()
+EMAIL_PORT = _smtp_port()
+EMAIL_HOST_USER = os.environ.get("BILLCORE_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("BILLCORE_SMTP_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("BILLCORE_SMTP_TLS", "").strip().lower() in {"1", "true", "yes"}
+EMAIL_TIMEOUT = 30

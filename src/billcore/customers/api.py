@@ -34,6 +34,9 @@ class CustomerFields(Schema):
     time_zone: str | None = None
     custom_fields: dict[str, Any] | None = None
     send_statistics: str | None = Field(None, description="full | summary | none; null = class")
+    invoice_template: str | None = Field(
+        None, description="standard | detailed | compact; null = class"
+    )
     company_name: str | None = None
     first_name: str | None = None
     last_name: str | None = None
@@ -88,6 +91,9 @@ class CustomerOut(Schema):
     time_zone: str
     custom_fields: dict[str, Any]
     send_statistics: str | None
+    invoice_template: str | None
+    billed_to: dt.datetime | None = Field(None, description="Start of the open billing period")
+    next_billed_to: dt.datetime | None = Field(None, description="End of the open period")
     company_name: str
     first_name: str
     last_name: str

@@ -77,6 +77,12 @@ class Customer(models.Model):
         choices=BillingPeriod.choices, default=BillingPeriod.MONTHLY
     )  # CU-10
     time_zone = models.CharField(max_length=64, default="UTC")
+    # The open billing period: [billed_to, next_billed_to) (portabilling.md names). The engine
+    # closes it once ``next_billed_to`` has passed.
+    billed_to = models.DateTimeField(null=True, blank=True)
+    next_billed_to = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Invoices & Taxation tab: the invoice template, overriding the class's (None = class).
+    invoice_template = models.CharField(max_length=20, null=True, blank=True)
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.OPEN)
     # Why the customer is suspended: "overdue" (set by the engine, lifts when paid; CU-15)
     # or "manual" (suspend_customer of the API).

@@ -67,6 +67,7 @@ CREATE_FIELDS = (
     "time_zone",
     "custom_fields",
     "send_statistics",
+    "invoice_template",
     "country",
     "email",
     "note",
@@ -205,6 +206,13 @@ def _apply_common(actor: Any, customer: Customer, data: Mapping[str, Any]) -> No
         customer.send_statistics = (
             None if v in (None, "") else as_choice("send_statistics", v, SendStatistics.values)
         )
+    if "invoice_template" in data:  # CU-13 Invoices & Taxation: overrides the class's
+        from billcore.classes.models import InvoiceTemplate
+
+        v = data["invoice_template"]
+        customer.invoice_template = (
+            None if v in (None, "") else as_choice("invoice_template", v, InvoiceTemplate.values)
+        )
     for name, length in ADDRESS_FIELDS.items():
         if name in data:
             setattr(customer, name, as_str(name, data[name], max_length=length))
@@ -319,6 +327,19 @@ def _fraud_override(customer: Customer, data: Mapping[str, Any]) -> None:
         )
 
 
+def open_period_end(customer: Customer, *, start: dt.datetime) -> dt.datetime:
+    """The end of the billing period that contains ``start`` (CU-10), in the customer's
+    billing time zone; the first period starts at the customer's creation."""
+    from billcore.core.periods import period_containing
+
+    return period_containing(
+        at=start,
+        period=customer.billing_period,
+        time_zone=customer.time_zone,
+        anchor=customer.created_at,
+    ).end
+
+
 def _save(customer: Customer) -> None:
     try:
         customer.save()  # the caller's transaction rolls back on the error raised below
@@ -381,6 +402,8 @@ def create_customer(*, actor: Any, now: dt.datetime, data: Mapping[str, Any]) ->
             field="available_funds",
             code="not_applicable",
         )
+    customer.billed_to = now
+    customer.next_billed_to = open_period_end(customer, start=now)
     if opening:
         # The customer row is born with its opening balance, and the ledger's first row
         # records it in the same transaction, so the ledger sums to the balance.
@@ -444,6 +467,12 @@ def update_customer(
     reject_unknown(data, UPDATE_FIELDS)
     before = snapshot(customer)
     _apply_common(actor, customer, data)
+    if customer.billed_to is not None and (
+        before["billing_period"] != customer.billing_period
+        or before["time_zone"] != customer.time_zone
+    ):
+        # CU-10: the open period now ends where the new period type (or zone) says.
+        customer.next_billed_to = open_period_end(customer, start=customer.billed_to)
     customer.updated_at = now
     _save(customer)
     if before["blocked"] != customer.blocked:  # CU-14: a status change, in the history too

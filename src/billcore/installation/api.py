@@ -102,6 +102,7 @@ class SettingsOut(Schema):
     eztax_endpoint: str
     suretax_endpoint: str
     tax_rounding_half_up: bool
+    test_mode: bool
 
 
 class SettingsPatch(Schema):
@@ -114,6 +115,7 @@ class SettingsPatch(Schema):
     eztax_endpoint: str | None = None
     suretax_endpoint: str | None = None
     tax_rounding_half_up: bool | None = None
+    test_mode: bool | None = None
 
 
 class CustomFieldOut(Schema):

@@ -20,6 +20,8 @@ class InstallationSettings(models.Model):
     suretax_endpoint = models.URLField(default="", blank=True)
     # Fixed VAT tax amounts round up by default; half-up is the installation option.
     tax_rounding_half_up = models.BooleanField(default=False)
+    # Test mode: the engine's clock can be moved through the API (tests and demos only).
+    test_mode = models.BooleanField(default=False)
     updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -41,6 +41,7 @@ SETTINGS_FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "eztax_endpoint": lambda f, v: _url(f, v),
     "suretax_endpoint": lambda f, v: _url(f, v),
     "tax_rounding_half_up": as_bool,
+    "test_mode": as_bool,
 }
 
 

@@ -26,6 +26,9 @@ class Action(models.TextChoices):
     VOID = "void", "Void"
     USAGE = "usage", "Usage charge"
     TRANSFER = "transfer", "Subscriber-to-subscriber transfer"
+    SUBSCRIPTION = "subscription", "Subscription fee"
+    TAX = "tax", "Tax"
+    INVOICE_ROUNDING = "invoice_rounding", "Invoice rounding"
 
 
 class Transaction(models.Model):
@@ -59,6 +62,24 @@ class Transaction(models.Model):
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField()
+    # Billing: the closed period the row belongs to and the invoice that billed it (a row is
+    # billed at most once). ``hidden``: not shown to the end user (a balance reset, CC-12).
+    period = models.ForeignKey(
+        "invoicing.ClosedPeriod",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="transactions",
+    )
+    invoice = models.ForeignKey(
+        "invoicing.Invoice",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="transactions",
+    )
+    hidden = models.BooleanField(default=False)
+    balance_reset = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-id"]
@@ -67,7 +88,10 @@ class Transaction(models.Model):
                 fields=["customer", "idempotency_key"], name="transaction_idempotency_unique"
             ),
         ]
-        indexes = [models.Index(fields=["customer", "-id"])]
+        indexes = [
+            models.Index(fields=["customer", "-id"]),
+            models.Index(fields=["customer", "period", "invoice"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.amount}"

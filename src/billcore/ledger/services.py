@@ -248,6 +248,11 @@ def post_transaction(
             field="customer",
             code="not_operational",
         )
+    from billcore.invoicing.services import adjustments_refused, settle_after_payment
+
+    refused = adjustments_refused(customer)
+    if refused:
+        raise ValidationFailed(refused, field="action", code="billed_externally")
     card_amount = None
     reference = None
     if code in CARD_STEPS:
@@ -275,6 +280,9 @@ def post_transaction(
         fingerprint=fingerprint,
         account=account,
     )
+    if code not in (Action.AUTHORIZATION_ONLY, Action.VOID):
+        # Payments settle the oldest unpaid invoice first; a charge can un-settle nothing.
+        settle_after_payment(customer_id=customer.pk, now=now)
     record(
         actor=actor,
         now=now,

@@ -7,34 +7,78 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('customers', '0001_initial'),
+        ("customers", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Transaction',
+            name="Transaction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(choices=[('opening_balance', 'Opening balance'), ('manual_charge', 'Manual charge'), ('manual_credit', 'Manual credit'), ('promotional_credit', 'Promotional credit'), ('manual_payment', 'Manual payment'), ('ecommerce_payment', 'E-commerce payment'), ('refund', 'Refund'), ('ecommerce_refund', 'E-commerce refund'), ('authorization_only', 'Authorization only'), ('capture_payment', 'Capture payment'), ('void', 'Void')], max_length=24)),
-                ('amount', billcore.db.DecimalUnitsField()),
-                ('balance_after', billcore.db.DecimalUnitsField()),
-                ('visible_comment', models.CharField(blank=True, default='', max_length=500)),
-                ('internal_comment', models.CharField(blank=True, default='', max_length=500)),
-                ('idempotency_key', models.CharField(blank=True, max_length=200, null=True)),
-                ('request_fingerprint', models.CharField(blank=True, default='', max_length=64)),
-                ('created_at', models.DateTimeField()),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='transactions', to='customers.customer')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("opening_balance", "Opening balance"),
+                            ("manual_charge", "Manual charge"),
+                            ("manual_credit", "Manual credit"),
+                            ("promotional_credit", "Promotional credit"),
+                            ("manual_payment", "Manual payment"),
+                            ("ecommerce_payment", "E-commerce payment"),
+                            ("refund", "Refund"),
+                            ("ecommerce_refund", "E-commerce refund"),
+                            ("authorization_only", "Authorization only"),
+                            ("capture_payment", "Capture payment"),
+                            ("void", "Void"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("amount", billcore.db.DecimalUnitsField()),
+                ("balance_after", billcore.db.DecimalUnitsField()),
+                ("visible_comment", models.CharField(blank=True, default="", max_length=500)),
+                ("internal_comment", models.CharField(blank=True, default="", max_length=500)),
+                ("idempotency_key", models.CharField(blank=True, max_length=200, null=True)),
+                ("request_fingerprint", models.CharField(blank=True, default="", max_length=64)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="transactions",
+                        to="customers.customer",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
-                'indexes': [models.Index(fields=['customer', '-id'], name='ledger_tran_custome_797fc0_idx')],
-                'constraints': [models.UniqueConstraint(fields=('customer', 'idempotency_key'), name='transaction_idempotency_unique')],
+                "ordering": ["-id"],
+                "indexes": [
+                    models.Index(fields=["customer", "-id"], name="ledger_tran_custome_797fc0_idx")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("customer", "idempotency_key"),
+                        name="transaction_idempotency_unique",
+                    )
+                ],
             },
         ),
     ]

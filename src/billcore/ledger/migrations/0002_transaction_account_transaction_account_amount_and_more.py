@@ -7,36 +7,64 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ledger', '0001_initial'),
-        ('subscribers', '0001_initial'),
+        ("ledger", "0001_initial"),
+        ("subscribers", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='transaction',
-            name='account',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='transactions', to='subscribers.account'),
+            model_name="transaction",
+            name="account",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="transactions",
+                to="subscribers.account",
+            ),
         ),
         migrations.AddField(
-            model_name='transaction',
-            name='account_amount',
-            field=billcore.db.DecimalUnitsField(default=Decimal('0')),
+            model_name="transaction",
+            name="account_amount",
+            field=billcore.db.DecimalUnitsField(default=Decimal("0")),
         ),
         migrations.AddField(
-            model_name='transaction',
-            name='card_amount',
+            model_name="transaction",
+            name="card_amount",
             field=billcore.db.DecimalUnitsField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='transaction',
-            name='reference',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='followups', to='ledger.transaction'),
+            model_name="transaction",
+            name="reference",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="followups",
+                to="ledger.transaction",
+            ),
         ),
         migrations.AlterField(
-            model_name='transaction',
-            name='action',
-            field=models.CharField(choices=[('opening_balance', 'Opening balance'), ('manual_charge', 'Manual charge'), ('manual_credit', 'Manual credit'), ('promotional_credit', 'Promotional credit'), ('manual_payment', 'Manual payment'), ('ecommerce_payment', 'E-commerce payment'), ('refund', 'Refund'), ('ecommerce_refund', 'E-commerce refund'), ('authorization_only', 'Authorization only'), ('capture_payment', 'Capture payment'), ('void', 'Void'), ('usage', 'Usage charge'), ('transfer', 'Subscriber-to-subscriber transfer')], max_length=24),
+            model_name="transaction",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("opening_balance", "Opening balance"),
+                    ("manual_charge", "Manual charge"),
+                    ("manual_credit", "Manual credit"),
+                    ("promotional_credit", "Promotional credit"),
+                    ("manual_payment", "Manual payment"),
+                    ("ecommerce_payment", "E-commerce payment"),
+                    ("refund", "Refund"),
+                    ("ecommerce_refund", "E-commerce refund"),
+                    ("authorization_only", "Authorization only"),
+                    ("capture_payment", "Capture payment"),
+                    ("void", "Void"),
+                    ("usage", "Usage charge"),
+                    ("transfer", "Subscriber-to-subscriber transfer"),
+                ],
+                max_length=24,
+            ),
         ),
     ]

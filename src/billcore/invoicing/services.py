@@ -1,0 +1,888 @@
+"""Period closing and invoices (CC-12 … CC-18): every write of the billing engine.
+
+Closing a period, for one customer locked in one transaction:
+
+1. the period's ledger rows are stamped with the ``ClosedPeriod`` (usage and charges posted
+   before the period's end; while a period waits for approval, adjustments made until it
+   closes land in it too, CC-18);
+2. the invoices the class asks for are issued from the stamped rows that no invoice has billed
+   yet: a regular one, and a separate one for subscription fees when CC-14 is on. Each invoice
+   takes its taxes (CC-10) and its rounding (CC-17), posted to the ledger as ``tax`` and
+   ``invoice_rounding`` rows, so the balance, the ledger and the invoice agree to the last
+   digit;
+3. a balance reset (CC-12) brings the balance to zero when the class says so;
+4. the e-mails owed (invoice, statistics) are queued in the same transaction.
+
+Arithmetic of one invoice (``tax`` only when exclusive; inclusive taxes are shown, not added)::
+
+    charges  = Σ invoiced ledger rows (5 decimals)
+    base     = charges rounded by the class's pattern, then to the currency's decimals
+    taxes    = calculator(base)                      (rounded up, or half-up by option)
+    before   = base + taxes + special rounding       (GST Malaysia: to 0.05)
+    total    = before rounded by the class's pattern (CC-17)
+    rounding = total - charges - taxes - special     (a line of its own)
+
+so ``Σ lines == total`` exactly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count, F, Q, Sum
+
+from billcore.audit.services import record, snapshot
+from billcore.classes.models import (
+    CustomerClass,
+    PeriodCloseMode,
+    RoundingMode,
+    SendStatistics,
+    TaxationMethod,
+)
+from billcore.core.rounding import currency_default_pattern, round_invoice_total, round_up
+from billcore.core.taxes import TaxResult, custom_taxes, fixed_vat
+from billcore.core.taxes import gst_malaysia as gst_calculator
+from billcore.customers.models import BalanceControl, Customer, Status
+from billcore.customers.selectors import get_customer
+from billcore.errors import Conflict, NotFound, ValidationFailed
+from billcore.installation.models import InstallationSettings
+from billcore.invoicing.models import (
+    ClosedPeriod,
+    EmailKind,
+    Invoice,
+    InvoiceCounter,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceStatus,
+    LineKind,
+    OutboundEmail,
+    PeriodStatus,
+)
+from billcore.ledger.models import Action, Transaction
+from billcore.ledger.postings import post_locked
+
+ZERO = Decimal(0)
+
+# Rows an invoice bills (charges and credits); everything else only moves the balance.
+INVOICEABLE = (
+    Action.USAGE,
+    Action.MANUAL_CHARGE,
+    Action.MANUAL_CREDIT,
+    Action.PROMOTIONAL_CREDIT,
+    Action.SUBSCRIPTION,
+)
+# Money the customer paid (or got back): settles invoices, oldest first. An opening balance
+# is money brought in (or a debt brought in, paid first).
+PAYMENTS = (
+    Action.OPENING_BALANCE,
+    Action.MANUAL_PAYMENT,
+    Action.ECOMMERCE_PAYMENT,
+    Action.CAPTURE_PAYMENT,
+    Action.REFUND,
+    Action.ECOMMERCE_REFUND,
+)
+# Adjustments an operator makes: while a period awaits approval they land in it (CC-18).
+ADJUSTMENTS = (
+    Action.MANUAL_CHARGE,
+    Action.MANUAL_CREDIT,
+    Action.PROMOTIONAL_CREDIT,
+    *PAYMENTS[1:],
+)
+LINE_OF_ACTION: dict[str, str] = {
+    Action.USAGE: LineKind.USAGE,
+    Action.SUBSCRIPTION: LineKind.SUBSCRIPTION,
+    Action.MANUAL_CHARGE: LineKind.FEE,
+    Action.MANUAL_CREDIT: LineKind.ADJUSTMENT,
+    Action.PROMOTIONAL_CREDIT: LineKind.ADJUSTMENT,
+}
+LINE_TEXT: dict[str, str] = {
+    Action.SUBSCRIPTION: "Subscription fees",
+    Action.MANUAL_CHARGE: "Other fees",
+    Action.MANUAL_CREDIT: "Credits",
+    Action.PROMOTIONAL_CREDIT: "Promotional credits",
+}
+SERVICE_TEXT = {
+    "voice": "Voice calls",
+    "data": "Data",
+    "messaging": "Messaging",
+    "other": "Other usage",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def _installation() -> InstallationSettings:
+    settings, _ = InstallationSettings.objects.get_or_create(pk=1)
+    return settings
+
+
+def _lock_customer(customer_id: int, *, skip_locked: bool = False) -> Customer | None:
+    """The customer row, locked (``FOR UPDATE``; SQLite's IMMEDIATE transaction already holds
+    the write lock). ``skip_locked``: None when another engine process holds it."""
+    qs = Customer.objects.select_related("customer_class", "currency").filter(pk=customer_id)
+    if connection.vendor == "postgresql":
+        qs = qs.select_for_update(skip_locked=skip_locked, of=("self",))
+    return qs.first()
+
+
+def billed_externally(customer: Customer, cls: CustomerClass, inst: InstallationSettings) -> bool:
+    """CC-12: a postpaid customer of a class billed externally (needs AllowExternalBilling)."""
+    return bool(
+        inst.allow_external_billing
+        and cls.postpaid_billed_externally
+        and customer.balance_control == BalanceControl.POSTPAID
+    )
+
+
+def _pattern(cls: CustomerClass, decimals: int) -> tuple[str, Any]:
+    if cls.invoice_rounding == RoundingMode.CUSTOM and cls.invoice_rounding_pattern:
+        return cls.invoice_rounding_pattern, "custom"
+    return currency_default_pattern(decimals=decimals), "currency_default"
+
+
+def _balance(customer_id: int) -> Decimal:
+    value: Any = Customer.objects.values_list("balance", flat=True).get(pk=customer_id)
+    return Decimal(value)
+
+
+def _next_number(scope: int) -> tuple[int, str]:
+    """The next gapless number of ``scope`` (0 = installation, else the reseller's id), taken
+    under the counter row's lock in the caller's transaction."""
+    InvoiceCounter.objects.get_or_create(scope=scope)
+    qs = InvoiceCounter.objects.filter(scope=scope)
+    qs.update(last=F("last") + 1)
+    last = qs.values_list("last", flat=True).get()
+    number = f"INV-{last:07d}" if scope == 0 else f"R{scope}-{last:07d}"
+    return last, number
+
+
+# --------------------------------------------------------------------------------------------
+# Taxes and rounding
+
+
+@dataclass
+class Totals:
+    charges: Decimal
+    base: Decimal
+    tax: TaxResult | None
+    inclusive: bool
+    tax_added: Decimal  # taxes added on top (0 when inclusive)
+    special: Decimal  # GST 0.05 rounding
+    total: Decimal
+    rounding: Decimal
+
+
+def tax_engine_for(method: str, inst: InstallationSettings) -> Any:
+    """The external tax engine of ``method`` (EZTax / SureTax), or TaxEngineNotConfigured."""
+    from billcore.invoicing.tax_engines import engine_for
+
+    return engine_for(method, inst)
+
+
+def compute_totals(
+    *,
+    charges: Decimal,
+    cls: CustomerClass,
+    decimals: int,
+    inst: InstallationSettings,
+    country: str = "",
+    currency: str = "",
+) -> Totals:
+    """The invoice arithmetic of the module docstring, for ``charges`` (5 decimals)."""
+    pattern, mode = _pattern(cls, decimals)
+    base = round_up(round_invoice_total(charges, pattern=pattern, mode=mode), places=decimals)
+    half_up = inst.tax_rounding_half_up
+    method = cls.taxation_method
+    tax: TaxResult | None = None
+    inclusive = False
+    if method == TaxationMethod.FIXED_VAT and cls.vat_rate is not None:
+        inclusive = cls.vat_inclusive
+        tax = fixed_vat(
+            amount=base, rate=cls.vat_rate, inclusive=inclusive, decimals=decimals, half_up=half_up
+        )
+    elif method == TaxationMethod.CUSTOM and cls.taxes:
+        inclusive = cls.vat_inclusive
+        tax = custom_taxes(
+            amount=base,
+            taxes=[(t["name"], Decimal(str(t["rate"]))) for t in cls.taxes],
+            inclusive=inclusive,
+            decimals=decimals,
+            half_up=half_up,
+        )
+    elif method == TaxationMethod.GST_MY:
+        inclusive = cls.vat_inclusive
+        rate = cls.vat_rate if cls.vat_rate is not None else Decimal(6)
+        tax = gst_calculator(amount=round_up(base, places=2), rate=rate, inclusive=inclusive)
+    elif method in (TaxationMethod.EZTAX, TaxationMethod.SURETAX):
+        from billcore.core.taxes import TaxableLine
+
+        engine = tax_engine_for(method, inst)
+        tax = engine.calculate(
+            lines=[TaxableLine(amount=base, description="charges")],
+            currency=currency,
+            decimals=decimals,
+            customer_country=country,
+        )
+    tax_added = ZERO if (tax is None or inclusive) else tax.total_tax
+    special = tax.rounding_adjustment if tax is not None else ZERO
+    before = base + tax_added + special
+    total = round_invoice_total(before, pattern=pattern, mode=mode)
+    rounding = total - charges - tax_added - special
+    return Totals(
+        charges=charges,
+        base=base,
+        tax=tax,
+        inclusive=inclusive,
+        tax_added=tax_added,
+        special=special,
+        total=total,
+        rounding=rounding,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Issuing an invoice from ledger rows
+
+
+@dataclass
+class _Group:
+    action: str
+    service: str
+    amount: Decimal
+    count: int
+    quantity: Decimal | None
+    unit: str
+
+
+def _groups(rows: Any) -> list[_Group]:
+    """Invoiceable rows summed per action (and per service for usage)."""
+    out = []
+    for r in (
+        rows.filter(action__in=INVOICEABLE)
+        .values("action", "xdr__service")
+        .annotate(
+            total=Sum("amount"),
+            n=Count("id"),
+            qty=Sum("xdr__quantity"),
+        )
+        .order_by("action", "xdr__service")
+    ):
+        out.append(
+            _Group(
+                action=r["action"],
+                service=r["xdr__service"] or "",
+                amount=r["total"],
+                count=r["n"],
+                quantity=r["qty"],
+                unit="",
+            )
+        )
+    return out
+
+
+def _line_order(g: _Group) -> tuple[int, str]:
+    order: list[str] = [Action.USAGE, Action.SUBSCRIPTION, Action.MANUAL_CHARGE]
+    return (order.index(g.action) if g.action in order else 9, g.service)
+
+
+def _payments_sum(rows: Any) -> Decimal:
+    total = rows.filter(action__in=PAYMENTS).aggregate(s=Sum("amount"))["s"]
+    return total if total is not None else ZERO
+
+
+def issue_invoice(
+    *,
+    customer: Customer,
+    kind: str,
+    rows: Any,
+    now: dt.datetime,
+    period: ClosedPeriod | None,
+    period_start: dt.datetime,
+    period_end: dt.datetime,
+    inst: InstallationSettings,
+    actor: Any = None,
+    previous_balance: Decimal | None = None,
+    payments: Decimal = ZERO,
+) -> Invoice | None:
+    """Issue one invoice for ``rows`` (a queryset of the locked customer's ledger rows that no
+    invoice has billed yet). None when there is nothing to bill."""
+    cls = customer.customer_class
+    groups = sorted(_groups(rows), key=_line_order)
+    if not groups:
+        return None
+    decimals = customer.currency.decimals
+    charges = sum((g.amount for g in groups), ZERO)
+    totals = compute_totals(
+        charges=charges,
+        cls=cls,
+        decimals=decimals,
+        inst=inst,
+        country=customer.country,
+        currency=customer.currency_id,
+    )
+    scope = customer.reseller_id or 0
+    sequence, number = _next_number(scope)
+    grace = (
+        cls.out_of_turn_grace_period_days
+        if kind == InvoiceKind.OUT_OF_TURN
+        else cls.grace_period_days
+    )
+    template = customer.invoice_template or (
+        cls.out_of_turn_invoice_template
+        if kind == InvoiceKind.OUT_OF_TURN
+        else cls.invoice_template
+    )
+    invoice = Invoice.objects.create(
+        customer=customer,
+        numbering_scope=scope,
+        sequence=sequence,
+        number=number,
+        kind=kind,
+        period=period,
+        period_start=period_start,
+        period_end=period_end,
+        issued_at=now,
+        due_at=now + dt.timedelta(days=grace),
+        currency=customer.currency_id,
+        decimals=decimals,
+        previous_balance=previous_balance if previous_balance is not None else ZERO,
+        payments=payments,
+        net=totals.tax.net if (totals.tax is not None and totals.inclusive) else totals.base,
+        tax_total=totals.tax.total_tax if totals.tax is not None else ZERO,
+        tax_inclusive=totals.inclusive,
+        special_rounding=totals.special,
+        rounding=totals.rounding,
+        total=totals.total,
+        balance_after=ZERO,
+        status=InvoiceStatus.ISSUED,
+        template=template,
+        created_by=actor if actor is not None and getattr(actor, "pk", None) else None,
+    )
+    # The rows are billed by this invoice, once.
+    rows.filter(action__in=INVOICEABLE).update(invoice=invoice)
+    lines: list[InvoiceLine] = []
+
+    def line(**kw: Any) -> None:
+        lines.append(InvoiceLine(invoice=invoice, position=len(lines) + 1, **kw))
+
+    for g in groups:
+        if g.action == Action.USAGE:
+            text = SERVICE_TEXT.get(g.service, g.service.title() or "Usage")
+        else:
+            text = LINE_TEXT[g.action]
+        line(
+            kind=LINE_OF_ACTION[g.action],
+            description=text,
+            service=g.service,
+            quantity=g.quantity,
+            count=g.count,
+            amount=g.amount,
+        )
+    if totals.tax is not None:
+        for t in totals.tax.taxes:
+            line(
+                kind=LineKind.TAX_INCLUDED if totals.inclusive else LineKind.TAX,
+                description=f"{t.name} {t.rate.normalize():f}%"
+                + (" (included)" if totals.inclusive else ""),
+                rate=t.rate,
+                base=t.base,
+                amount=t.amount,
+            )
+    if totals.special:
+        line(
+            kind=LineKind.SPECIAL_ROUNDING,
+            description="GST rounding adjustment",
+            amount=totals.special,
+        )
+    if totals.rounding:
+        line(kind=LineKind.ROUNDING, description="Invoice rounding", amount=totals.rounding)
+    InvoiceLine.objects.bulk_create(lines)
+    # What the invoice adds to the balance beyond its rows: taxes on top and roundings.
+    pid = period.pk if period is not None else None
+    if totals.tax_added:
+        post_locked(
+            customer_id=customer.pk,
+            action=Action.TAX,
+            amount=totals.tax_added,
+            now=now,
+            visible_comment=f"Taxes of invoice {number}",
+            period_id=pid,
+            invoice_id=invoice.pk,
+        )
+    adjust = totals.special + totals.rounding
+    if adjust:
+        post_locked(
+            customer_id=customer.pk,
+            action=Action.INVOICE_ROUNDING,
+            amount=adjust,
+            now=now,
+            visible_comment=f"Rounding of invoice {number}",
+            period_id=pid,
+            invoice_id=invoice.pk,
+        )
+    invoice.balance_after = _balance(customer.pk)
+    invoice.save(update_fields=["balance_after"])
+    return invoice
+
+
+# --------------------------------------------------------------------------------------------
+# Settling: payments pay the oldest unpaid invoice first
+
+
+def settle(*, customer_id: int, now: dt.datetime) -> list[Invoice]:
+    """Recompute ``amount_paid`` and ``status`` of the customer's invoices (caller holds the
+    customer's lock). Every payment (and an opening balance, a balance reset, an invoice that
+    is a credit) goes into one pool that pays invoices in the order they were issued, so a
+    payment always settles the oldest unpaid invoice first. Returns the invoices that changed."""
+    paid_in = (
+        Transaction.objects.filter(customer_id=customer_id)
+        .filter(Q(action__in=PAYMENTS) | Q(balance_reset=True))
+        .aggregate(s=Sum("amount"))["s"]
+    )
+    pool = -(paid_in or ZERO)
+    invoices = list(Invoice.objects.filter(customer_id=customer_id).order_by("issued_at", "id"))
+    pool += sum((-inv.total for inv in invoices if inv.total < 0), ZERO)
+    changed = []
+    for inv in invoices:
+        if inv.total <= 0:
+            paid = ZERO
+        else:
+            paid = min(max(pool, ZERO), inv.total)
+            pool -= paid
+        if inv.total <= 0 or paid >= inv.total:
+            status = InvoiceStatus.PAID
+        elif now >= inv.due_at:
+            status = InvoiceStatus.OVERDUE
+        elif paid > 0:
+            status = InvoiceStatus.PARTLY_PAID
+        else:
+            status = InvoiceStatus.ISSUED
+        paid_at = inv.paid_at
+        if status == InvoiceStatus.PAID and paid_at is None:
+            paid_at = now
+        elif status != InvoiceStatus.PAID:
+            paid_at = None
+        if (inv.amount_paid, inv.status, inv.paid_at) != (paid, status, paid_at):
+            inv.amount_paid, inv.status, inv.paid_at = paid, status, paid_at
+            inv.save(update_fields=["amount_paid", "status", "paid_at"])
+            changed.append(inv)
+    return changed
+
+
+def settle_after_payment(*, customer_id: int, now: dt.datetime) -> None:
+    """Called by the ledger after a payment or refund, inside its transaction."""
+    if Invoice.objects.filter(customer_id=customer_id).exists():
+        settle(customer_id=customer_id, now=now)
+
+
+# --------------------------------------------------------------------------------------------
+# Closing a period
+
+
+def _queue_emails(
+    *,
+    customer: Customer,
+    cls: CustomerClass,
+    period: ClosedPeriod | None,
+    invoices: list[Invoice],
+    now: dt.datetime,
+) -> None:
+    if not customer.email:
+        return
+    if cls.send_invoices_by_email:
+        for inv in invoices:
+            OutboundEmail.objects.create(
+                customer=customer,
+                kind=EmailKind.INVOICE,
+                invoice=inv,
+                period=period,
+                to_address=customer.email,
+                created_at=now,
+            )
+    if period is not None and cls.generate_statistics:
+        mode = customer.send_statistics or cls.send_statistics
+        if mode in (SendStatistics.FULL, SendStatistics.SUMMARY):
+            OutboundEmail.objects.create(
+                customer=customer,
+                kind=EmailKind.STATISTICS,
+                period=period,
+                variant=mode,
+                to_address=customer.email,
+                created_at=now,
+            )
+
+
+def _close(
+    *,
+    customer: Customer,
+    period: ClosedPeriod,
+    now: dt.datetime,
+    inst: InstallationSettings,
+    actor: Any = None,
+    adjustments_until: dt.datetime | None = None,
+) -> list[Invoice]:
+    """Close ``period`` of the locked ``customer``: stamp, invoice, reset, queue e-mails."""
+    cls = customer.customer_class
+    mine = Transaction.objects.filter(customer_id=customer.pk)
+    window = Q(created_at__lt=period.end)
+    if adjustments_until is not None:
+        window |= Q(action__in=ADJUSTMENTS, created_at__lte=adjustments_until)
+    mine.filter(period__isnull=True).filter(window).update(period=period)
+    in_period = mine.filter(period=period)
+    # Balance-forward figures: what was owed before the period, what was paid in it.
+    period_sum = in_period.aggregate(s=Sum("amount"))["s"] or ZERO
+    later_sum = mine.filter(period__isnull=True).aggregate(s=Sum("amount"))["s"] or ZERO
+    balance_now = _balance(customer.pk)
+    previous_balance = balance_now - period_sum - later_sum
+    payments = _payments_sum(in_period)
+    invoices: list[Invoice] = []
+    external = billed_externally(customer, cls, inst)
+    if cls.generate_regular_invoices and not external:
+        unbilled = in_period.filter(invoice__isnull=True)
+        if cls.separate_recurring_fee_invoice:
+            recurring = issue_invoice(
+                customer=customer,
+                kind=InvoiceKind.RECURRING,
+                rows=unbilled.filter(action=Action.SUBSCRIPTION),
+                now=now,
+                period=period,
+                period_start=period.start,
+                period_end=period.end,
+                inst=inst,
+                actor=actor,
+                previous_balance=previous_balance,
+            )
+            if recurring is not None:
+                invoices.append(recurring)
+            unbilled = in_period.filter(invoice__isnull=True).exclude(action=Action.SUBSCRIPTION)
+        regular = issue_invoice(
+            customer=customer,
+            kind=InvoiceKind.REGULAR,
+            rows=unbilled,
+            now=now,
+            period=period,
+            period_start=period.start,
+            period_end=period.end,
+            inst=inst,
+            actor=actor,
+            previous_balance=previous_balance,
+            payments=payments,
+        )
+        if regular is not None:
+            invoices.append(regular)
+    if inst.allow_external_billing and cls.reset_balance_every_period:
+        balance = _balance(customer.pk)
+        if balance:
+            post_locked(
+                customer_id=customer.pk,
+                action=Action.MANUAL_CREDIT if balance > 0 else Action.MANUAL_CHARGE,
+                amount=-balance,
+                now=now,
+                visible_comment="Balance reset at the end of the billing period",
+                period_id=period.pk,
+                invoice_id=invoices[-1].pk if invoices else None,
+                hidden=cls.hide_balance_reset_xdr,
+                balance_reset=True,
+            )
+    period.status = PeriodStatus.CLOSED
+    period.closed_at = now
+    period.approved_by = actor if actor is not None and getattr(actor, "pk", None) else None
+    period.balance_after = _balance(customer.pk)
+    period.statement_wanted = bool(
+        inst.show_financial_documents_page and cls.generate_financial_documentation
+    )
+    period.save()
+    if invoices:
+        settle(customer_id=customer.pk, now=now)
+        for inv in invoices:
+            inv.refresh_from_db()
+    _queue_emails(customer=customer, cls=cls, period=period, invoices=invoices, now=now)
+    return invoices
+
+
+@dataclass
+class CustomerRun:
+    customer_id: int
+    closed: int = 0
+    awaiting: int = 0
+    invoices: list[int] = field(default_factory=list)
+    skipped: bool = False  # another engine process holds the customer
+
+
+def _open_end(customer: Customer, start: dt.datetime) -> dt.datetime:
+    from billcore.customers.services import open_period_end
+
+    return open_period_end(customer, start=start)
+
+
+def close_due_periods(
+    *, customer_id: int, now: dt.datetime, skip_locked: bool = False
+) -> CustomerRun:
+    """Everything due for one customer up to ``now``, in one transaction: periods waiting for
+    approval whose deadline passed are closed; ended open periods are closed (or put to
+    approval, CC-18). Idempotent: a second call with the same ``now`` finds nothing due."""
+    result = CustomerRun(customer_id=customer_id)
+    with transaction.atomic():
+        customer = _lock_customer(customer_id, skip_locked=skip_locked)
+        if customer is None:
+            result.skipped = True
+            return result
+        inst = _installation()
+        cls = customer.customer_class
+        if customer.billed_to is None or customer.next_billed_to is None:
+            customer.billed_to = customer.billed_to or customer.created_at
+            customer.next_billed_to = _open_end(customer, customer.billed_to)
+            Customer.objects.filter(pk=customer.pk).update(
+                billed_to=customer.billed_to, next_billed_to=customer.next_billed_to
+            )
+        external = billed_externally(customer, cls, inst)
+        approval = cls.period_close == PeriodCloseMode.APPROVAL and not external
+        while customer.next_billed_to <= now and customer.status != Status.CLOSED:
+            start, end = customer.billed_to, customer.next_billed_to
+            period = ClosedPeriod.objects.create(
+                customer=customer,
+                start=start,
+                end=end,
+                status=PeriodStatus.AWAITING_APPROVAL,
+                approve_by=(
+                    end + dt.timedelta(days=cls.approval_max_days)
+                    if approval and cls.approval_max_days is not None
+                    else None
+                ),
+                created_at=now,
+            )
+            if approval:
+                result.awaiting += 1
+            customer.billed_to = end
+            customer.next_billed_to = _open_end(customer, end)
+            Customer.objects.filter(pk=customer.pk).update(
+                billed_to=customer.billed_to, next_billed_to=customer.next_billed_to
+            )
+            if not approval:
+                invoices = _close(customer=customer, period=period, now=now, inst=inst)
+                result.closed += 1
+                result.invoices.extend(inv.pk for inv in invoices)
+        if (
+            approval
+            or ClosedPeriod.objects.filter(
+                customer=customer, status=PeriodStatus.AWAITING_APPROVAL
+            ).exists()
+        ):
+            # Approval deadlines that passed (oldest first; they close in order).
+            for period in ClosedPeriod.objects.filter(
+                customer=customer,
+                status=PeriodStatus.AWAITING_APPROVAL,
+                approve_by__lte=now,
+            ).order_by("start"):
+                if _older_waiting(period):
+                    break
+                invoices = _close(
+                    customer=customer,
+                    period=period,
+                    now=now,
+                    inst=inst,
+                    adjustments_until=period.approve_by,
+                )
+                result.closed += 1
+                result.awaiting -= 1 if result.awaiting else 0
+                result.invoices.extend(inv.pk for inv in invoices)
+        # Overdue invoices (CU-15 reads them).
+        Invoice.objects.filter(
+            customer_id=customer.pk,
+            status__in=(InvoiceStatus.ISSUED, InvoiceStatus.PARTLY_PAID),
+            due_at__lte=now,
+        ).update(status=InvoiceStatus.OVERDUE)
+    return result
+
+
+def _older_waiting(period: ClosedPeriod) -> bool:
+    return ClosedPeriod.objects.filter(
+        customer_id=period.customer_id,
+        status=PeriodStatus.AWAITING_APPROVAL,
+        start__lt=period.start,
+    ).exists()
+
+
+# --------------------------------------------------------------------------------------------
+# Operator actions
+
+
+def _visible_period(actor: Any, period_id: Any) -> ClosedPeriod:
+    try:
+        pid = int(period_id)
+    except (TypeError, ValueError):
+        raise NotFound(f"period {period_id!r} not found") from None
+    period = ClosedPeriod.objects.filter(pk=pid).first()
+    if period is None:
+        raise NotFound(f"period {pid} not found")
+    get_customer(actor=actor, customer_id=period.customer_id)  # NotFound when not visible
+    return period
+
+
+@transaction.atomic
+def approve_period(*, actor: Any, now: dt.datetime, period_id: Any) -> list[Invoice]:
+    """CC-18: close a period waiting for approval now (its adjustments until now included)."""
+    period = _visible_period(actor, period_id)
+    customer = _lock_customer(period.customer_id)
+    assert customer is not None
+    period = ClosedPeriod.objects.get(pk=period.pk)
+    if period.status != PeriodStatus.AWAITING_APPROVAL:
+        raise Conflict(f"period {period.pk} is already closed", field="id", code="already_closed")
+    older = (
+        ClosedPeriod.objects.filter(
+            customer_id=period.customer_id,
+            status=PeriodStatus.AWAITING_APPROVAL,
+            start__lt=period.start,
+        )
+        .order_by("start")
+        .first()
+    )
+    if older is not None:
+        raise Conflict(
+            f"approve the customer's earlier period {older.pk} "
+            f"({older.start:%Y-%m-%d} .. {older.end:%Y-%m-%d}) first",
+            field="id",
+            code="earlier_period_waiting",
+        )
+    before = snapshot(period)
+    invoices = _close(
+        customer=customer,
+        period=period,
+        now=now,
+        inst=_installation(),
+        actor=actor,
+        adjustments_until=now,
+    )
+    record(
+        actor=actor, now=now, operation="approve", obj=period, before=before, after=snapshot(period)
+    )
+    return invoices
+
+
+@transaction.atomic
+def issue_out_of_turn_invoice(*, actor: Any, now: dt.datetime, customer_id: Any) -> Invoice:
+    """CC-15: an invoice now for every charge no invoice has billed yet."""
+    visible = get_customer(actor=actor, customer_id=customer_id)
+    customer = _lock_customer(visible.pk)
+    assert customer is not None
+    cls = customer.customer_class
+    if not cls.allow_out_of_turn_invoices:
+        raise ValidationFailed(
+            f"class {cls.name!r} does not allow out-of-turn invoices (CC-15)",
+            field="customer_id",
+            code="not_allowed",
+        )
+    if customer.status == Status.CLOSED:
+        raise ValidationFailed(
+            "the customer is permanently terminated (CU-17)", field="customer_id", code="closed"
+        )
+    rows = Transaction.objects.filter(
+        customer_id=customer.pk,
+        invoice__isnull=True,
+        balance_reset=False,
+        created_at__lte=now,
+    )
+    first = rows.filter(action__in=INVOICEABLE).order_by("created_at").first()
+    if first is None:
+        raise ValidationFailed(
+            "there is nothing to invoice: every charge is already on an invoice",
+            field="customer_id",
+            code="nothing_to_invoice",
+        )
+    invoice = issue_invoice(
+        customer=customer,
+        kind=InvoiceKind.OUT_OF_TURN,
+        rows=rows,
+        now=now,
+        period=None,
+        period_start=first.created_at,
+        period_end=now,
+        inst=_installation(),
+        actor=actor,
+        previous_balance=None,
+    )
+    assert invoice is not None
+    settle(customer_id=customer.pk, now=now)
+    invoice.refresh_from_db()
+    _queue_emails(customer=customer, cls=cls, period=None, invoices=[invoice], now=now)
+    record(
+        actor=actor, now=now, operation="create", obj=invoice, before=None, after=snapshot(invoice)
+    )
+    return invoice
+
+
+def adjustments_refused(customer: Customer) -> str | None:
+    """CC-12: for a postpaid customer billed externally no adjustment lands in the current
+    period. The reason, or None."""
+    cls = customer.customer_class
+    if billed_externally(customer, cls, _installation()):
+        return (
+            "the customer is postpaid and billed externally (CC-12): no balance adjustment "
+            "can land in the current billing period"
+        )
+    return None
+
+
+def unbilled_totals(*, customer_id: int) -> dict[str, Decimal]:
+    """Charges not on an invoice yet, per action (for pages and the API)."""
+    out: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for r in (
+        Transaction.objects.filter(
+            customer_id=customer_id, invoice__isnull=True, action__in=INVOICEABLE
+        )
+        .values("action")
+        .annotate(s=Sum("amount"))
+    ):
+        out[r["action"]] = r["s"]
+    return dict(out)
+
+
+@transaction.atomic
+def charge_subscription_fee(
+    *,
+    actor: Any,
+    now: dt.datetime,
+    customer_id: Any,
+    amount: Any,
+    description: Any = "",
+    idempotency_key: str | None = None,
+) -> Transaction:
+    """A subscription (recurring) fee as a ledger row of its own (CC-14 bills these apart).
+    The same ``idempotency_key`` twice returns the first row."""
+    from billcore.validation import as_money, as_str
+
+    visible = get_customer(actor=actor, customer_id=customer_id)
+    fee = as_money("amount", amount, allow_none=False)
+    assert fee is not None
+    if fee <= 0:
+        raise ValidationFailed("amount must be greater than 0", field="amount")
+    text = as_str("description", description, max_length=500) or "Subscription fee"
+    customer = _lock_customer(visible.pk)
+    assert customer is not None
+    if customer.status in (Status.CLOSED, Status.EXPORTED):
+        raise ValidationFailed(
+            f"customer is {customer.get_status_display().lower()}: no fee can be charged",
+            field="customer_id",
+            code="not_operational",
+        )
+    if idempotency_key is not None:
+        earlier = Transaction.objects.filter(
+            customer_id=customer.pk, idempotency_key=idempotency_key
+        ).first()
+        if earlier is not None:
+            return earlier
+    return post_locked(
+        customer_id=customer.pk,
+        action=Action.SUBSCRIPTION,
+        amount=fee,
+        now=now,
+        visible_comment=text,
+        idempotency_key=idempotency_key,
+    )

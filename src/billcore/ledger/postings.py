@@ -1,0 +1,53 @@
+"""Ledger rows the billing engine posts for a customer it has already locked (taxes, invoice
+rounding, balance resets, subscription fees). Same rule as ``ledger.services``: one ledger row
+and one guarded ``UPDATE … SET balance = balance + δ`` in the caller's transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F
+
+from billcore.customers.models import Customer
+from billcore.db import money_value
+from billcore.ledger.models import Transaction
+
+
+def post_locked(
+    *,
+    customer_id: int,
+    action: str,
+    amount: Decimal,
+    now: dt.datetime,
+    visible_comment: str = "",
+    internal_comment: str = "",
+    period_id: int | None = None,
+    invoice_id: int | None = None,
+    hidden: bool = False,
+    balance_reset: bool = False,
+    idempotency_key: str | None = None,
+) -> Transaction:
+    """Post ``amount`` (signed: + raises what the customer owes) for a customer whose row the
+    caller holds locked inside ``transaction.atomic``."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("post_locked must run inside the caller's transaction")
+    Customer.objects.filter(pk=customer_id).update(
+        balance=F("balance") + money_value(amount), updated_at=now
+    )
+    balance = Customer.objects.values_list("balance", flat=True).get(pk=customer_id)
+    return Transaction.objects.create(
+        customer_id=customer_id,
+        action=action,
+        amount=amount,
+        balance_after=balance,
+        visible_comment=visible_comment,
+        internal_comment=internal_comment,
+        period_id=period_id,
+        invoice_id=invoice_id,
+        hidden=hidden,
+        balance_reset=balance_reset,
+        idempotency_key=idempotency_key,
+        created_at=now,
+    )
