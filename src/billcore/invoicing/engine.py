@@ -70,6 +70,11 @@ class EngineReport:
 
 def due_customer_ids(*, now: dt.datetime) -> list[int]:
     """Customers with something due: an ended open period, or an approval deadline passed."""
+    ended, deadline = _due(now=now)
+    return sorted(ended | deadline)
+
+
+def _due(*, now: dt.datetime) -> tuple[set[int], set[int]]:
     ended = (
         Customer.objects.filter(Q(next_billed_to__lte=now) | Q(next_billed_to__isnull=True))
         .exclude(status=Status.CLOSED)
@@ -78,7 +83,7 @@ def due_customer_ids(*, now: dt.datetime) -> list[int]:
     deadline = ClosedPeriod.objects.filter(
         status=PeriodStatus.AWAITING_APPROVAL, approve_by__lte=now
     ).values_list("customer_id", flat=True)
-    return sorted(set(ended) | set(deadline))
+    return set(ended), set(deadline)
 
 
 def close_step(
@@ -89,14 +94,16 @@ def close_step(
     progress: Callable[[int, int], None] | None = None,
 ) -> None:
     from billcore.core.taxes import TaxEngineNotConfigured
-    from billcore.invoicing.services import close_due_periods
+    from billcore.invoicing.services import _installation, close_due_periods, mark_overdue
     from billcore.invoicing.tax_engines import TaxEngineError
 
-    ids = list(customer_ids) if customer_ids is not None else due_customer_ids(now=now)
+    ended, deadline = _due(now=now)
+    ids = list(customer_ids) if customer_ids is not None else sorted(ended | deadline)
     skip_locked = connection.vendor == "postgresql"
+    inst = _installation()
     for n, cid in enumerate(ids, 1):
         try:
-            result = close_due_periods(customer_id=cid, now=now, skip_locked=skip_locked)
+            result = close_due_periods(customer_id=cid, now=now, skip_locked=skip_locked, inst=inst)
         except (BillcoreError, TaxEngineNotConfigured, TaxEngineError, ValueError) as exc:
             # The customer's transaction rolled back: nothing half done; reported, retried
             # by the next run.
@@ -110,6 +117,7 @@ def close_step(
         report.invoices += len(result.invoices)
         if progress is not None:
             progress(n, len(ids))
+    mark_overdue(now=now)
 
 
 def run(

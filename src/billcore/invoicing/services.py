@@ -34,7 +34,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, Q, Sum
 
 from billcore.audit.services import record, snapshot
 from billcore.classes.models import (
@@ -155,10 +155,16 @@ def _balance(customer_id: int) -> Decimal:
 def _next_number(scope: int) -> tuple[int, str]:
     """The next gapless number of ``scope`` (0 = installation, else the reseller's id), taken
     under the counter row's lock in the caller's transaction."""
-    InvoiceCounter.objects.get_or_create(scope=scope)
-    qs = InvoiceCounter.objects.filter(scope=scope)
-    qs.update(last=F("last") + 1)
-    last = qs.values_list("last", flat=True).get()
+    table = InvoiceCounter._meta.db_table
+    sql = f"UPDATE {table} SET last = last + 1 WHERE scope = %s RETURNING last"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [scope])
+        row = cursor.fetchone()
+        if row is None:
+            InvoiceCounter.objects.get_or_create(scope=scope)
+            cursor.execute(sql, [scope])
+            row = cursor.fetchone()
+    last = int(row[0])
     number = f"INV-{last:07d}" if scope == 0 else f"R{scope}-{last:07d}"
     return last, number
 
@@ -360,7 +366,7 @@ def issue_invoice(
         special_rounding=totals.special,
         rounding=totals.rounding,
         total=totals.total,
-        balance_after=ZERO,
+        balance_after=customer.balance + totals.tax_added + totals.special + totals.rounding,
         status=InvoiceStatus.ISSUED,
         template=template,
         created_by=actor if actor is not None and getattr(actor, "pk", None) else None,
@@ -404,10 +410,11 @@ def issue_invoice(
     if totals.rounding:
         line(kind=LineKind.ROUNDING, description="Invoice rounding", amount=totals.rounding)
     InvoiceLine.objects.bulk_create(lines)
-    # What the invoice adds to the balance beyond its rows: taxes on top and roundings.
+    # What the invoice adds to the balance beyond its rows: taxes on top and roundings. The
+    # locked customer's balance is tracked in memory (nothing else can move it meanwhile).
     pid = period.pk if period is not None else None
     if totals.tax_added:
-        post_locked(
+        row = post_locked(
             customer_id=customer.pk,
             action=Action.TAX,
             amount=totals.tax_added,
@@ -415,10 +422,12 @@ def issue_invoice(
             visible_comment=f"Taxes of invoice {number}",
             period_id=pid,
             invoice_id=invoice.pk,
+            balance_before=customer.balance,
         )
+        customer.balance = row.balance_after
     adjust = totals.special + totals.rounding
     if adjust:
-        post_locked(
+        row = post_locked(
             customer_id=customer.pk,
             action=Action.INVOICE_ROUNDING,
             amount=adjust,
@@ -426,9 +435,12 @@ def issue_invoice(
             visible_comment=f"Rounding of invoice {number}",
             period_id=pid,
             invoice_id=invoice.pk,
+            balance_before=customer.balance,
         )
-    invoice.balance_after = _balance(customer.pk)
-    invoice.save(update_fields=["balance_after"])
+        customer.balance = row.balance_after
+    if invoice.balance_after != customer.balance:
+        invoice.balance_after = customer.balance
+        Invoice.objects.filter(pk=invoice.pk).update(balance_after=customer.balance)
     return invoice
 
 
@@ -474,6 +486,19 @@ def settle(*, customer_id: int, now: dt.datetime) -> list[Invoice]:
             inv.save(update_fields=["amount_paid", "status", "paid_at"])
             changed.append(inv)
     return changed
+
+
+def _settle_into(invoices: list[Invoice], *, customer_id: int, now: dt.datetime) -> None:
+    """Settle, and bring ``invoices`` (objects the caller holds) up to date in memory."""
+    changed = {inv.pk: inv for inv in settle(customer_id=customer_id, now=now)}
+    for inv in invoices:
+        fresh = changed.get(inv.pk)
+        if fresh is not None:
+            inv.amount_paid, inv.status, inv.paid_at = (
+                fresh.amount_paid,
+                fresh.status,
+                fresh.paid_at,
+            )
 
 
 def settle_after_payment(*, customer_id: int, now: dt.datetime) -> None:
@@ -537,11 +562,13 @@ def _close(
     mine.filter(period__isnull=True).filter(window).update(period=period)
     in_period = mine.filter(period=period)
     # Balance-forward figures: what was owed before the period, what was paid in it.
-    period_sum = in_period.aggregate(s=Sum("amount"))["s"] or ZERO
-    later_sum = mine.filter(period__isnull=True).aggregate(s=Sum("amount"))["s"] or ZERO
-    balance_now = _balance(customer.pk)
-    previous_balance = balance_now - period_sum - later_sum
-    payments = _payments_sum(in_period)
+    sums = mine.filter(Q(period=period) | Q(period__isnull=True)).aggregate(
+        in_period=Sum("amount", filter=Q(period=period)),
+        later=Sum("amount", filter=Q(period__isnull=True)),
+        payments=Sum("amount", filter=Q(period=period, action__in=PAYMENTS)),
+    )
+    previous_balance = customer.balance - (sums["in_period"] or ZERO) - (sums["later"] or ZERO)
+    payments = sums["payments"] or ZERO
     invoices: list[Invoice] = []
     external = billed_externally(customer, cls, inst)
     if cls.generate_regular_invoices and not external:
@@ -578,9 +605,9 @@ def _close(
         if regular is not None:
             invoices.append(regular)
     if inst.allow_external_billing and cls.reset_balance_every_period:
-        balance = _balance(customer.pk)
+        balance = customer.balance
         if balance:
-            post_locked(
+            row = post_locked(
                 customer_id=customer.pk,
                 action=Action.MANUAL_CREDIT if balance > 0 else Action.MANUAL_CHARGE,
                 amount=-balance,
@@ -590,19 +617,19 @@ def _close(
                 invoice_id=invoices[-1].pk if invoices else None,
                 hidden=cls.hide_balance_reset_xdr,
                 balance_reset=True,
+                balance_before=balance,
             )
+            customer.balance = row.balance_after
     period.status = PeriodStatus.CLOSED
     period.closed_at = now
     period.approved_by = actor if actor is not None and getattr(actor, "pk", None) else None
-    period.balance_after = _balance(customer.pk)
+    period.balance_after = customer.balance
     period.statement_wanted = bool(
         inst.show_financial_documents_page and cls.generate_financial_documentation
     )
     period.save()
     if invoices:
-        settle(customer_id=customer.pk, now=now)
-        for inv in invoices:
-            inv.refresh_from_db()
+        _settle_into(invoices, customer_id=customer.pk, now=now)
     _queue_emails(customer=customer, cls=cls, period=period, invoices=invoices, now=now)
     return invoices
 
@@ -623,18 +650,25 @@ def _open_end(customer: Customer, start: dt.datetime) -> dt.datetime:
 
 
 def close_due_periods(
-    *, customer_id: int, now: dt.datetime, skip_locked: bool = False
+    *,
+    customer_id: int,
+    now: dt.datetime,
+    skip_locked: bool = False,
+    inst: InstallationSettings | None = None,
+    deadlines: bool = True,
 ) -> CustomerRun:
     """Everything due for one customer up to ``now``, in one transaction: periods waiting for
     approval whose deadline passed are closed; ended open periods are closed (or put to
-    approval, CC-18). Idempotent: a second call with the same ``now`` finds nothing due."""
+    approval, CC-18). Idempotent: a second call with the same ``now`` finds nothing due.
+    ``deadlines=False``: the caller knows no approval deadline of this customer has passed
+    (the engine does), which saves a query."""
     result = CustomerRun(customer_id=customer_id)
     with transaction.atomic():
         customer = _lock_customer(customer_id, skip_locked=skip_locked)
         if customer is None:
             result.skipped = True
             return result
-        inst = _installation()
+        inst = inst or _installation()
         cls = customer.customer_class
         if customer.billed_to is None or customer.next_billed_to is None:
             customer.billed_to = customer.billed_to or customer.created_at
@@ -669,37 +703,34 @@ def close_due_periods(
                 invoices = _close(customer=customer, period=period, now=now, inst=inst)
                 result.closed += 1
                 result.invoices.extend(inv.pk for inv in invoices)
-        if (
-            approval
-            or ClosedPeriod.objects.filter(
-                customer=customer, status=PeriodStatus.AWAITING_APPROVAL
-            ).exists()
-        ):
-            # Approval deadlines that passed (oldest first; they close in order).
-            for period in ClosedPeriod.objects.filter(
+        # Approval deadlines that passed (oldest first; they close in order).
+        waiting = ClosedPeriod.objects.filter(
+            customer=customer, status=PeriodStatus.AWAITING_APPROVAL, approve_by__lte=now
+        )
+        for period in waiting.order_by("start") if (deadlines or approval) else ():
+            if _older_waiting(period):
+                break
+            invoices = _close(
                 customer=customer,
-                status=PeriodStatus.AWAITING_APPROVAL,
-                approve_by__lte=now,
-            ).order_by("start"):
-                if _older_waiting(period):
-                    break
-                invoices = _close(
-                    customer=customer,
-                    period=period,
-                    now=now,
-                    inst=inst,
-                    adjustments_until=period.approve_by,
-                )
-                result.closed += 1
-                result.awaiting -= 1 if result.awaiting else 0
-                result.invoices.extend(inv.pk for inv in invoices)
-        # Overdue invoices (CU-15 reads them).
-        Invoice.objects.filter(
-            customer_id=customer.pk,
-            status__in=(InvoiceStatus.ISSUED, InvoiceStatus.PARTLY_PAID),
-            due_at__lte=now,
-        ).update(status=InvoiceStatus.OVERDUE)
+                period=period,
+                now=now,
+                inst=inst,
+                adjustments_until=period.approve_by,
+            )
+            result.closed += 1
+            result.awaiting -= 1 if result.awaiting else 0
+            result.invoices.extend(inv.pk for inv in invoices)
     return result
+
+
+def mark_overdue(*, now: dt.datetime, customer_id: int | None = None) -> int:
+    """Invoices past their due date and not paid become overdue (CU-15 reads them)."""
+    qs = Invoice.objects.filter(
+        status__in=(InvoiceStatus.ISSUED, InvoiceStatus.PARTLY_PAID), due_at__lte=now
+    )
+    if customer_id is not None:
+        qs = qs.filter(customer_id=customer_id)
+    return qs.update(status=InvoiceStatus.OVERDUE)
 
 
 def _older_waiting(period: ClosedPeriod) -> bool:
@@ -809,8 +840,7 @@ def issue_out_of_turn_invoice(*, actor: Any, now: dt.datetime, customer_id: Any)
         previous_balance=None,
     )
     assert invoice is not None
-    settle(customer_id=customer.pk, now=now)
-    invoice.refresh_from_db()
+    _settle_into([invoice], customer_id=customer.pk, now=now)
     _queue_emails(customer=customer, cls=cls, period=None, invoices=[invoice], now=now)
     record(
         actor=actor, now=now, operation="create", obj=invoice, before=None, after=snapshot(invoice)

@@ -28,15 +28,20 @@ def post_locked(
     hidden: bool = False,
     balance_reset: bool = False,
     idempotency_key: str | None = None,
+    balance_before: Decimal | None = None,
 ) -> Transaction:
     """Post ``amount`` (signed: + raises what the customer owes) for a customer whose row the
-    caller holds locked inside ``transaction.atomic``."""
+    caller holds locked inside ``transaction.atomic``. A caller that knows the balance (it
+    read it under the same lock) passes ``balance_before`` and saves a read."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("post_locked must run inside the caller's transaction")
     Customer.objects.filter(pk=customer_id).update(
         balance=F("balance") + money_value(amount), updated_at=now
     )
-    balance = Customer.objects.values_list("balance", flat=True).get(pk=customer_id)
+    if balance_before is not None:
+        balance = balance_before + amount
+    else:
+        balance = Customer.objects.values_list("balance", flat=True).get(pk=customer_id)
     return Transaction.objects.create(
         customer_id=customer_id,
         action=action,
