@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
@@ -38,6 +39,7 @@ def post_locked(
     Customer.objects.filter(pk=customer_id).update(
         balance=F("balance") + money_value(amount), updated_at=now
     )
+    balance: Any
     if balance_before is not None:
         balance = balance_before + amount
     else:
