@@ -7,6 +7,8 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from billcore.charging.services import charge, parse_usage
 from billcore.classes.services import create_class
@@ -141,3 +143,58 @@ def test_approval_mode_waits_and_adjustments_land_in_waiting_period(admin: Any) 
         ("usage", D("10.00000")),
         ("adjustment", D("-3.00000")),
     ]
+
+
+_seq = iter(range(10**6))
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    kind=st.integers(min_value=1, max_value=6),
+    zone=st.sampled_from(["UTC", "Europe/Prague", "America/New_York", "Asia/Kolkata"]),
+    created=st.datetimes(min_value=dt.datetime(2027, 1, 1), max_value=dt.datetime(2027, 12, 31)),
+    steps=st.lists(st.integers(min_value=1, max_value=24 * 20), min_size=1, max_size=5),
+    switch=st.one_of(st.none(), st.integers(min_value=1, max_value=6)),
+)
+def test_closed_periods_tile_time_without_gap_or_overlap(
+    admin: Any, kind: int, zone: str, created: dt.datetime, steps: list[int], switch: int | None
+) -> None:
+    """Issue 4 §1: whatever the period type, zone and engine times (and a change of billing
+    period half-way), a customer's closed periods follow each other with no gap and no
+    overlap, from its creation to the open period."""
+    from billcore.classes.models import CustomerClass
+    from billcore.customers.services import update_customer
+
+    t0 = created.replace(tzinfo=dt.UTC)
+    n = next(_seq)
+    c = create_customer(
+        actor=admin,
+        now=t0,
+        data={
+            "name": f"Tile {n}",
+            "currency": "USD",
+            "balance_control": "postpaid",
+            "customer_class": CustomerClass.objects.get(is_default=True).pk,
+            "billing_period": kind,
+            "time_zone": zone,
+        },
+    )
+    clock = t0
+    for i, hours in enumerate(steps):
+        clock += dt.timedelta(hours=hours)
+        if switch is not None and i == len(steps) // 2:
+            update_customer(
+                actor=admin, now=clock, customer_id=c.pk, changes={"billing_period": switch}
+            )
+        run(now=clock, steps=["close"])
+    c.refresh_from_db()
+    periods = list(ClosedPeriod.objects.filter(customer=c).order_by("start"))
+    edges = [t0] + [p.end for p in periods]
+    assert [p.start for p in periods] == edges[:-1]
+    assert all(p.start < p.end for p in periods)
+    assert c.billed_to == edges[-1]
+    assert c.billed_to <= clock < c.next_billed_to
