@@ -1,0 +1,387 @@
+"""Invoice and closing-statement documents (issue 4 section 5, CC-16).
+
+Templates are Django templates in ``invoicing/templates/invoicing/``: one per invoice template
+of a class (``standard``, ``detailed``, ``compact``; ``Invoice.template`` names it) and
+``statement`` for the CC-16 closing statement. Each page carries its own CSS (no external
+resource is ever fetched: WeasyPrint renders with ``base_url=None``).
+
+Money is shown exactly: with the currency's decimals when the amount has no more digits than
+that (rounded amounts: totals, taxes), otherwise with as many of the 5 stored decimals as it
+needs (exact usage amounts: ``10.00123``). Never through a float.
+
+Dates are shown in the customer's time zone. A period ``[start, end)`` is shown by its first
+and last day (the day of ``end - 1µs``).
+
+``render_pending`` is the engine's ``documents`` step: every missing invoice PDF and wanted
+closing statement is rendered outside any transaction, then saved by a guarded ``UPDATE …
+WHERE pdf IS NULL`` in a short transaction of its own, so two engine processes never clash
+and a crash loses at most the document being rendered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Sum
+from django.template.loader import render_to_string
+
+from billcore.classes.models import InvoiceTemplate
+from billcore.core.money import QUANTUM
+from billcore.installation.models import InstallationSettings
+from billcore.invoicing.models import (
+    ClosedPeriod,
+    Invoice,
+    InvoiceLine,
+    LineKind,
+)
+from billcore.invoicing.services import SERVICE_TEXT
+from billcore.ledger.models import Action, Transaction
+
+ZERO = Decimal(0)
+# The rows the detailed template's "largest charges" list picks from (never taxes/rounding).
+CHARGE_ACTIONS = (Action.USAGE, Action.SUBSCRIPTION, Action.MANUAL_CHARGE)
+LARGEST_CHARGES = 5  # the "largest charges" list of the detailed template
+ROUNDING_KINDS = (LineKind.SPECIAL_ROUNDING, LineKind.ROUNDING)
+TAX_KINDS = (LineKind.TAX, LineKind.TAX_INCLUDED)
+# The compact template's groups, in order (label, line kinds summed).
+COMPACT_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Usage", (LineKind.USAGE,)),
+    ("Subscription fees", (LineKind.SUBSCRIPTION,)),
+    ("Other fees", (LineKind.FEE,)),
+    ("Adjustments", (LineKind.ADJUSTMENT,)),
+    ("Taxes", (LineKind.TAX,)),
+    ("Rounding", ROUNDING_KINDS),
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Formatting
+
+
+def format_money(value: Decimal | None, decimals: int) -> str:
+    """``value`` with the currency's ``decimals`` places, or more (up to 5) when it has more
+    non-zero digits: 21.02000 → "21.02", 10.00123 → "10.00123", 0.00870 → "0.0087"."""
+    if value is None:
+        return ""
+    exact = value.quantize(QUANTUM)
+    shown = exact
+    for places in range(max(0, min(decimals, 5)), 6):
+        candidate = exact.quantize(Decimal(1).scaleb(-places))
+        if candidate == exact:
+            shown = candidate
+            break
+    if shown.is_zero():
+        shown = shown.copy_abs()
+    return format(shown, ",f")
+
+
+def format_quantity(value: Decimal | None) -> str:
+    """A quantity without trailing zeros: 60.00000 → "60", 1.50000 → "1.5"."""
+    if value is None:
+        return ""
+    text = format(value.quantize(QUANTUM).normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def customer_zone(customer: Any) -> dt.tzinfo:
+    try:
+        return zoneinfo.ZoneInfo(customer.time_zone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def local_day(value: dt.datetime, zone: dt.tzinfo) -> str:
+    return value.astimezone(zone).strftime("%Y-%m-%d")
+
+
+def last_day(end: dt.datetime, start: dt.datetime, zone: dt.tzinfo) -> str:
+    """The last day of ``[start, end)``."""
+    last = end - dt.timedelta(microseconds=1) if end > start else end
+    return local_day(last, zone)
+
+
+def _installation() -> InstallationSettings:
+    inst, _ = InstallationSettings.objects.get_or_create(pk=1)
+    return inst
+
+
+def _customer_block(customer: Any) -> dict[str, Any]:
+    person = " ".join(p for p in (customer.first_name, customer.last_name) if p)
+    city_line = " ".join(p for p in (customer.zip_code, customer.city) if p)
+    lines = [
+        line
+        for line in (
+            customer.company_name if customer.company_name != customer.name else "",
+            person,
+            customer.address_line1,
+            customer.address_line2,
+            city_line,
+            customer.state,
+            customer.country,
+        )
+        if line
+    ]
+    return {"name": customer.name, "address": lines, "email": customer.email}
+
+
+# --------------------------------------------------------------------------------------------
+# Invoices
+
+
+def _line(line: InvoiceLine, decimals: int) -> dict[str, Any]:
+    return {
+        "position": line.position,
+        "kind": line.kind,
+        "kind_label": LineKind(line.kind).label if line.kind in LineKind.values else line.kind,
+        "description": line.description,
+        "service": line.service,
+        "quantity": format_quantity(line.quantity),
+        "count": line.count,
+        "rate": format_quantity(line.rate) if line.rate is not None else "",
+        "base": format_money(line.base, decimals) if line.base is not None else "",
+        "amount": format_money(line.amount, decimals),
+        "amount_value": line.amount,
+    }
+
+
+def _usage_units(invoice: Invoice) -> dict[str, str]:
+    """The unit of each service's usage on the invoice, when the records agree on one."""
+    units: dict[str, set[str]] = {}
+    for service, unit in (
+        Transaction.objects.filter(invoice=invoice, action=Action.USAGE)
+        .values_list("xdr__service", "xdr__unit")
+        .distinct()
+    ):
+        units.setdefault(service or "", set()).add(unit or "")
+    return {s: next(iter(u)) for s, u in units.items() if len(u) == 1}
+
+
+def _largest_charges(invoice: Invoice, zone: dt.tzinfo) -> list[dict[str, Any]]:
+    """The invoice's largest billed charges (ledger rows), biggest first."""
+    out = []
+    rows = (
+        Transaction.objects.filter(
+            invoice=invoice, action__in=CHARGE_ACTIONS, amount__gt=0, hidden=False
+        )
+        .select_related("xdr", "xdr__account")
+        .order_by("-amount", "created_at", "id")[:LARGEST_CHARGES]
+    )
+    for row in rows:
+        xdr = getattr(row, "xdr", None)
+        if xdr is not None:
+            what = SERVICE_TEXT.get(xdr.service, xdr.get_service_display())
+            if xdr.account is not None:
+                what = f"{what}, {xdr.account.identifier}"
+            at = xdr.started_at
+            quantity = format_quantity(xdr.quantity)
+            unit = xdr.unit
+        else:
+            what = row.get_action_display()
+            if row.visible_comment:
+                what = f"{what}: {row.visible_comment}"
+            at = row.created_at
+            quantity, unit = "", ""
+        out.append(
+            {
+                "date": local_day(at, zone),
+                "description": what,
+                "quantity": quantity,
+                "unit": unit,
+                "amount": format_money(row.amount, invoice.decimals),
+            }
+        )
+    return out
+
+
+def invoice_context(invoice: Invoice) -> dict[str, Any]:
+    """Everything an invoice template shows, already formatted (strings)."""
+    customer = invoice.customer
+    zone = customer_zone(customer)
+    inst = _installation()
+    d = invoice.decimals
+    lines = list(InvoiceLine.objects.filter(invoice=invoice).order_by("position"))
+    shown = [_line(x, d) for x in lines]
+    charge_lines = [
+        x for x in shown if x["kind"] not in TAX_KINDS and x["kind"] not in ROUNDING_KINDS
+    ]
+    tax_lines = [x for x in shown if x["kind"] in TAX_KINDS]
+    rounding_lines = [x for x in shown if x["kind"] in ROUNDING_KINDS]
+    units = _usage_units(invoice)
+    usage = [
+        {**x, "unit": units.get(x["service"], "")} for x in shown if x["kind"] == LineKind.USAGE
+    ]
+    groups = []
+    for label, kinds in COMPACT_GROUPS:
+        members = [x for x in lines if x.kind in kinds]
+        if members:
+            groups.append(
+                {"label": label, "amount": format_money(sum((x.amount for x in members), ZERO), d)}
+            )
+    charges = sum(
+        (x.amount for x in lines if x.kind not in TAX_KINDS and x.kind not in ROUNDING_KINDS), ZERO
+    )
+    template = invoice.template if invoice.template in InvoiceTemplate.values else "standard"
+    return {
+        "legal_name": inst.legal_name,
+        "customer": _customer_block(customer),
+        "number": invoice.number,
+        "kind": invoice.kind,
+        "kind_label": invoice.get_kind_display(),
+        "status": invoice.status,
+        "status_label": invoice.get_status_display(),
+        "template": template,
+        "time_zone": str(zone),
+        "issued_date": local_day(invoice.issued_at, zone),
+        "due_date": local_day(invoice.due_at, zone),
+        "period_start": local_day(invoice.period_start, zone),
+        "period_end": last_day(invoice.period_end, invoice.period_start, zone),
+        "currency": invoice.currency,
+        "previous_balance": format_money(invoice.previous_balance, d),
+        "payments": format_money(invoice.payments, d),
+        "charges": format_money(charges, d),
+        "net": format_money(invoice.net, d),
+        "tax_total": format_money(invoice.tax_total, d),
+        "tax_inclusive": invoice.tax_inclusive,
+        "lines": shown,
+        "charge_lines": charge_lines,
+        "tax_lines": tax_lines,
+        "rounding_lines": rounding_lines,
+        "usage_lines": usage,
+        "groups": groups,
+        "largest_charges": _largest_charges(invoice, zone),
+        "total": format_money(invoice.total, d),
+        "amount_paid": format_money(invoice.amount_paid, d),
+        "amount_due": format_money(invoice.amount_due, d),
+    }
+
+
+def invoice_html(invoice: Invoice) -> str:
+    """The invoice as HTML, from ``invoicing/<template>.html`` (an unknown template name falls
+    back to ``standard``)."""
+    context = invoice_context(invoice)
+    return render_to_string(f"invoicing/{context['template']}.html", context)
+
+
+def _pdf(html: str) -> bytes:
+    from weasyprint import HTML
+
+    data: bytes = HTML(string=html, base_url=None).write_pdf()
+    return data
+
+
+def render_invoice_pdf(invoice: Invoice) -> bytes:
+    return _pdf(invoice_html(invoice))
+
+
+# --------------------------------------------------------------------------------------------
+# Closing statements (CC-16)
+
+
+def statement_context(period: ClosedPeriod) -> dict[str, Any]:
+    """The period's ledger as the customer sees it: opening balance (every row of the
+    customer's earlier closed periods), each row of the period that is not hidden with the
+    balance after it, closing balance (opening + every row of the period, hidden ones too)."""
+    customer = period.customer
+    zone = customer_zone(customer)
+    d = customer.currency.decimals
+    opening = (
+        Transaction.objects.filter(
+            customer_id=customer.pk, period__isnull=False, period__start__lt=period.start
+        ).aggregate(s=Sum("amount"))["s"]
+        or ZERO
+    )
+    balance = opening
+    rows = []
+    for row in Transaction.objects.filter(period=period).order_by("created_at", "id"):
+        balance += row.amount
+        if row.hidden:
+            continue
+        rows.append(
+            {
+                "date": local_day(row.created_at, zone),
+                "action": row.get_action_display(),
+                "comment": row.visible_comment,
+                "amount": format_money(row.amount, d),
+                "balance": format_money(balance, d),
+            }
+        )
+    return {
+        "legal_name": _installation().legal_name,
+        "customer": _customer_block(customer),
+        "time_zone": str(zone),
+        "period_start": local_day(period.start, zone),
+        "period_end": last_day(period.end, period.start, zone),
+        "closed_date": local_day(period.closed_at, zone) if period.closed_at else "",
+        "currency": customer.currency_id,
+        "opening_balance": format_money(opening, d),
+        "rows": rows,
+        "closing_balance": format_money(balance, d),
+    }
+
+
+def statement_html(period: ClosedPeriod) -> str:
+    return render_to_string("invoicing/statement.html", statement_context(period))
+
+
+def render_statement_pdf(period: ClosedPeriod) -> bytes:
+    return _pdf(statement_html(period))
+
+
+# --------------------------------------------------------------------------------------------
+# The engine's documents step
+
+
+def save_invoice_pdf(invoice_id: int, pdf: bytes) -> bool:
+    """Store ``pdf`` unless the invoice has one already (another process won). True if
+    stored."""
+    with transaction.atomic():
+        return Invoice.objects.filter(pk=invoice_id, pdf__isnull=True).update(pdf=pdf) == 1
+
+
+def render_pending(*, now: dt.datetime, limit: int | None = None) -> int:
+    """Render and store every missing invoice PDF and every wanted closing statement (at most
+    ``limit`` documents); the number stored."""
+    done = 0
+    invoice_ids = list(
+        Invoice.objects.filter(pdf__isnull=True).order_by("id").values_list("pk", flat=True)
+    )
+    for pk in invoice_ids:
+        if limit is not None and done >= limit:
+            return done
+        invoice = (
+            Invoice.objects.select_related("customer", "customer__currency")
+            .defer("pdf")
+            .filter(pk=pk, pdf__isnull=True)
+            .first()
+        )
+        if invoice is None:
+            continue  # another process stored it meanwhile
+        if save_invoice_pdf(pk, render_invoice_pdf(invoice)):
+            done += 1
+    period_ids = list(
+        ClosedPeriod.objects.filter(statement_wanted=True, statement_pdf__isnull=True)
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
+    for pk in period_ids:
+        if limit is not None and done >= limit:
+            return done
+        period = (
+            ClosedPeriod.objects.select_related("customer", "customer__currency")
+            .defer("statement_pdf")
+            .filter(pk=pk, statement_pdf__isnull=True)
+            .first()
+        )
+        if period is None:
+            continue
+        pdf = render_statement_pdf(period)
+        with transaction.atomic():
+            stored = ClosedPeriod.objects.filter(pk=pk, statement_pdf__isnull=True).update(
+                statement_pdf=pdf
+            )
+        done += stored
+    return done
