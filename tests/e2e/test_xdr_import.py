@@ -306,6 +306,19 @@ def test_a_line_that_is_not_utf8_is_rejected_and_kept_byte_for_byte(
     )
 
 
+def refuse_in_batches(monkeypatch: pytest.MonkeyPatch, amount: Decimal, error: Exception) -> None:
+    """The database refuses the bulk writes of any batch holding a line of ``amount`` (as
+    it would refuse the multi-row INSERT holding a bad row), after they ran."""
+    real = services._write_batch
+
+    def write_batch(ledger: Any, xdrs: Any, *rest: Any) -> None:
+        real(ledger, xdrs, *rest)
+        if any(x.amount == amount for x in xdrs):
+            raise error
+
+    monkeypatch.setattr(services, "_write_batch", write_batch)
+
+
 def test_a_line_that_fails_after_moving_the_balance_rolls_back_alone(
     tmp_path: Path,
     admin: User,
@@ -324,6 +337,7 @@ def test_a_line_that_fails_after_moving_the_balance_rolls_back_alone(
         return tx
 
     monkeypatch.setattr(services, "_post_usage", post_usage)
+    refuse_in_batches(monkeypatch, Decimal("0.25"), DataError("value out of range (simulated)"))
     path = write(tmp_path, HEADER, *GOOD)
 
     summary = run_import(path, admin, now, batch=100)
@@ -357,6 +371,11 @@ def test_a_database_failure_stops_the_import_and_says_what_is_saved(
         return real(**kw)
 
     monkeypatch.setattr(services, "_post_usage", post_usage)
+    refuse_in_batches(
+        monkeypatch,
+        Decimal("0.1"),
+        OperationalError("server closed the connection unexpectedly (simulated)"),
+    )
     path = write(tmp_path, HEADER, GOOD[0], "x,,voice,1,,,2026-10-31T10:00:00Z,e-3,,", *GOOD[1:])
 
     code, out, err = cli(capsys, "xdrs", "import", str(path))

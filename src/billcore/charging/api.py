@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from django.db import DataError, IntegrityError
 from django.http import StreamingHttpResponse
 from ninja import Header, Query, Router, Schema, Status
 from pydantic import ConfigDict, Field
@@ -103,8 +104,8 @@ class ReservationOut(Schema):
     replayed: bool
 
 
-def _charge_one(request: AuthedRequest, at: dt.datetime, data: dict[str, Any]) -> Any:
-    usage = services.parse_usage(
+def _parse(at: dt.datetime, data: dict[str, Any]) -> services.UsageInput:
+    return services.parse_usage(
         service=data.get("service"),
         amount=data.get("amount"),
         quantity=data.get("quantity"),
@@ -114,12 +115,15 @@ def _charge_one(request: AuthedRequest, at: dt.datetime, data: dict[str, Any]) -
         external_id=data.get("external_id"),
         now=at,
     )
+
+
+def _charge_one(request: AuthedRequest, at: dt.datetime, data: dict[str, Any]) -> Any:
     return services.charge(
         actor=request.auth,
         now=at,
         account_id=data.get("account"),
         customer_id=data.get("customer"),
-        usage=usage,
+        usage=_parse(at, data),
     )
 
 
@@ -150,13 +154,13 @@ def post_xdr(
 
 @router.post("/xdrs/batch", response=BatchOut)
 def post_xdr_batch(request: AuthedRequest, payload: BatchIn) -> dict[str, Any]:
-    """Charge many records, each in its own transaction: a bad record is reported with its
-    index and reason and does not stop the others."""
+    """Charge many records, in order, with the results of posting them one by one: a bad
+    record is reported with its index and reason and does not stop the others."""
     if len(payload.xdrs) > MAX_BATCH:
         raise ValidationFailed(f"xdrs: at most {MAX_BATCH} records per batch", field="xdrs")
     at = now()
-    items: list[dict[str, Any]] = []
-    counts = {"charged": 0, "denied": 0, "rejected": 0}
+    answers: list[Any] = [None] * len(payload.xdrs)
+    todo: list[tuple[int, dict[str, Any], services.ChargeRequest]] = []
     allowed_keys = set(UsageIn.model_fields)
     for i, data in enumerate(payload.xdrs):
         try:
@@ -167,13 +171,38 @@ def post_xdr_batch(request: AuthedRequest, payload: BatchIn) -> dict[str, Any]:
                     field=unknown[0],
                     code="unknown",
                 )
-            result = _charge_one(request, at, data)
+            request_ = services.ChargeRequest(
+                usage=_parse(at, data),
+                now=at,
+                account_id=data.get("account"),
+                customer_id=data.get("customer"),
+            )
         except BillcoreError as exc:
-            counts["rejected"] += 1
-            items.append({"index": i, "error": exc.as_dict()})
+            answers[i] = exc
             continue
-        counts["charged" if result.allowed else "denied"] += 1
-        items.append({"index": i, "result": result})
+        todo.append((i, data, request_))
+    try:
+        results = services.charge_many(actor=request.auth, requests=[t[2] for t in todo])
+    except (IntegrityError, DataError):
+        # A record the database refuses (or one raced by a concurrent post of its
+        # external_id): nothing of the batch was kept; charge them one by one.
+        results = []
+        for _, data, _ in todo:
+            try:
+                results.append(_charge_one(request, at, data))
+            except BillcoreError as exc:
+                results.append(exc)
+    for (i, _, _), result in zip(todo, results, strict=True):
+        answers[i] = result
+    items: list[dict[str, Any]] = []
+    counts = {"charged": 0, "denied": 0, "rejected": 0}
+    for i, answer in enumerate(answers):
+        if isinstance(answer, BillcoreError):
+            counts["rejected"] += 1
+            items.append({"index": i, "error": answer.as_dict()})
+        else:
+            counts["charged" if answer.allowed else "denied"] += 1
+            items.append({"index": i, "result": answer})
     return {**counts, "items": items}
 
 

@@ -12,18 +12,21 @@ The file has a header row. Columns, in any order and letter case:
   out).
 
 The file is streamed (a ``csv.reader`` over the open file, one batch of lines in memory) and
-every line is charged through ``charging.services`` (``parse_usage`` + ``charge``), so the
-rules are the same as for ``POST /api/v1/xdrs``. A bad line (unknown account, bad amount,
-missing value, bad date, …) is reported with its line number and reason and written to the
-reject file (the original fields plus ``line`` and ``error``); it never half-applies. Denied
-charges (insufficient funds, …) are not errors: they are recorded xDRs, counted apart.
+every line is charged through ``charging.services`` (``parse_usage`` + ``charge_many``, which
+gives exactly the results of ``charge`` line by line), so the rules are the same as for
+``POST /api/v1/xdrs``. A bad line (unknown account, bad amount, missing value, bad date, …) is
+reported with its line number and reason and written to the reject file (the original fields
+plus ``line`` and ``error``); it never half-applies. Denied charges (insufficient funds, …)
+are not errors: they are recorded xDRs, counted apart.
 
-Transactions: the lines of one batch are charged in one database transaction, each line in a
-savepoint of its own (``charge``'s own ``atomic`` block nests), so a line that fails rolls
-back alone and the outcome of every line is known exactly. The outcomes of a batch are
-counted and reported only once its transaction has committed. Should the batch fail as a
-whole (a deadlock with another writer, say), it is rolled back and its lines are charged
-again one transaction each. ``batch=1`` gives one transaction per line.
+Transactions: the lines of one batch (``DEFAULT_BATCH``) are charged in one database
+transaction by ``charge_many``: targets, earlier ``external_id``s and the locked balances are
+read once, every line is decided in memory in file order, and the rows are written in bulk.
+The outcomes of a batch are counted and reported only once its transaction has committed.
+Should the batch fail as a whole (a value the database refuses, a deadlock with another
+writer, a concurrent import of the same ``external_id``), it is rolled back and its lines are
+charged again one transaction each (``charge``), so the line to blame is rejected alone.
+``batch=1`` gives one transaction per line.
 
 Account and customer identifiers are resolved once per batch with one query per kind, and
 remembered in a bounded cache, so a file with few customers costs few look-ups.
@@ -55,7 +58,7 @@ TARGET_COLUMNS = ("account", "customer")
 REQUIRED_COLUMNS = ("service", "amount", "started_at", "external_id")
 OPTIONAL_COLUMNS = ("quantity", "unit")
 KNOWN_COLUMNS = (*TARGET_COLUMNS, *REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
-DEFAULT_BATCH = 20
+DEFAULT_BATCH = 1000
 CACHE_LIMIT = 100_000
 PROGRESS_EVERY_SECONDS = 0.2
 _LOOKUP_CHUNK = 500
@@ -348,6 +351,14 @@ class _Outcome:
     field: str | None = None
 
 
+def _outcome(result: services.ChargeResult | BillcoreError) -> _Outcome:
+    if isinstance(result, BillcoreError):
+        return _Outcome(REJECTED, result.message, result.field)
+    if result.replayed:
+        return _Outcome(REPLAYED)
+    return _Outcome(CHARGED if result.allowed else DENIED)
+
+
 class _Importer:
     def __init__(
         self,
@@ -480,10 +491,8 @@ class _Importer:
                 usage=c.usage,
             )
         except BillcoreError as exc:
-            return _Outcome(REJECTED, exc.message, exc.field)
-        if result.replayed:
-            return _Outcome(REPLAYED)
-        return _Outcome(CHARGED if result.allowed else DENIED)
+            return _outcome(exc)
+        return _outcome(result)
 
     def _charge_alone(self, c: _Charge) -> _Outcome:
         """One line in one transaction: a database error that belongs to the line (a value
@@ -531,8 +540,20 @@ class _Importer:
         if len(todo) > 1:
             try:
                 with transaction.atomic():
-                    for i, c in todo:
-                        outcomes[i] = self._charge(c)
+                    charged = services.charge_many(
+                        actor=self.actor,
+                        requests=[
+                            services.ChargeRequest(
+                                usage=c.usage,
+                                now=c.now,
+                                account_id=c.account_id,
+                                customer_id=c.customer_id,
+                            )
+                            for _, c in todo
+                        ],
+                    )
+                for (i, _), result in zip(todo, charged, strict=True):
+                    outcomes[i] = _outcome(result)
                 done = True
             except DatabaseError:
                 # The batch as a whole failed (e.g. a deadlock): nothing of it is kept.

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 
 from billcore.accounts.access import is_admin, require_user
@@ -34,15 +35,17 @@ from billcore.charging.models import (
 )
 from billcore.classes.models import FraudAction
 from billcore.core.charging import (
+    REASONS,
     AccountState,
     CustomerState,
     Decision,
     FraudState,
     decide,
 )
+from billcore.core.money import to_units
 from billcore.customers.models import BalanceControl, Customer
 from billcore.db import money_value
-from billcore.errors import Conflict, NotFound, ValidationFailed
+from billcore.errors import BillcoreError, Conflict, NotFound, ValidationFailed
 from billcore.ledger.models import Action, Transaction
 from billcore.subscribers.models import Account, AccountType
 from billcore.validation import as_choice, as_int, as_money, as_str
@@ -83,39 +86,93 @@ class ReservationResult:
 # --------------------------------------------------------------------------- helpers
 
 
-def _target(*, actor: Any, account_id: Any, customer_id: Any) -> tuple[int, int | None]:
-    """(customer id, account id) the actor may charge; a 404 for anything else."""
-    require_user(actor)
-    if account_id not in (None, ""):
-        aid = as_int("account", account_id, minimum=1)
-        row = (
-            Account.objects.filter(pk=aid)
-            .values_list("customer_id", "customer__reseller_id")
-            .first()
-        )
-        if row is None or (not is_admin(actor) and row[1] != actor.reseller_id):
-            raise NotFound(f"account {aid} not found", field="account")
-        if customer_id not in (None, "") and as_int("customer", customer_id) != row[0]:
-            raise ValidationFailed(
-                "account: the account belongs to another customer", field="account"
-            )
-        return row[0], aid
-    if customer_id in (None, ""):
-        raise ValidationFailed("account or customer is required", field="account", code="required")
-    cid = as_int("customer", customer_id, minimum=1)
-    row2 = Customer.objects.filter(pk=cid).values_list("reseller_id").first()
-    if row2 is None or (not is_admin(actor) and row2[0] != actor.reseller_id):
+def _account_target(actor: Any, aid: int, row: Any, customer_id: Any) -> tuple[int, int]:
+    """``row``: (customer id, its reseller id) of account ``aid``, or None."""
+    if row is None or (not is_admin(actor) and row[1] != actor.reseller_id):
+        raise NotFound(f"account {aid} not found", field="account")
+    if customer_id not in (None, "") and as_int("customer", customer_id) != row[0]:
+        raise ValidationFailed("account: the account belongs to another customer", field="account")
+    return row[0], aid
+
+
+def _customer_target(actor: Any, cid: int, row: Any) -> tuple[int, None]:
+    """``row``: (reseller id,) of customer ``cid``, or None."""
+    if row is None or (not is_admin(actor) and row[0] != actor.reseller_id):
         raise NotFound(f"customer {cid} not found", field="customer")
     return cid, None
 
 
-def _lock(customer_id: int, account_id: int | None) -> tuple[Customer, Account | None]:
-    customer = (
+def _target_id(account_id: Any, customer_id: Any) -> tuple[str, int]:
+    """("account", id) or ("customer", id) as given, validated; nothing looked up."""
+    if account_id not in (None, ""):
+        return "account", as_int("account", account_id, minimum=1)
+    if customer_id in (None, ""):
+        raise ValidationFailed("account or customer is required", field="account", code="required")
+    return "customer", as_int("customer", customer_id, minimum=1)
+
+
+def _target(*, actor: Any, account_id: Any, customer_id: Any) -> tuple[int, int | None]:
+    """(customer id, account id) the actor may charge; a 404 for anything else."""
+    require_user(actor)
+    kind, pk = _target_id(account_id, customer_id)
+    if kind == "account":
+        row = (
+            Account.objects.filter(pk=pk)
+            .values_list("customer_id", "customer__reseller_id")
+            .first()
+        )
+        return _account_target(actor, pk, row, customer_id)
+    return _customer_target(
+        actor, pk, Customer.objects.filter(pk=pk).values_list("reseller_id").first()
+    )
+
+
+# What a decision reads: the customer's own fields and its class's fraud settings. Locking and
+# reading only these (not the ~100 columns of a customer and its class) keeps the hot path
+# short.
+_CUSTOMER_FIELDS = (
+    "status",
+    "blocked",
+    "balance_control",
+    "balance",
+    "reserved",
+    "credit_limit",
+    "temp_credit_limit",
+    "credit_limit_until",
+    "time_zone",
+    "fraud_daily_limit",
+    "fraud_action",
+    "fraud_day",
+    "fraud_day_spent",
+    "customer_class__currency",
+    "customer_class__fraud_daily_limit",
+    "customer_class__fraud_action",
+)
+_ACCOUNT_FIELDS = (
+    "customer",
+    "account_type",
+    "blocked",
+    "credit_limit",
+    "balance",
+    "reserved",
+)
+
+
+def _locked_customers() -> Any:
+    return (
         Customer.objects.select_for_update(of=("self",))
         .select_related("customer_class")
-        .get(pk=customer_id)
+        .only(*_CUSTOMER_FIELDS)
     )
-    account = Account.objects.select_for_update().get(pk=account_id) if account_id else None
+
+
+def _locked_accounts() -> Any:
+    return Account.objects.select_for_update().only(*_ACCOUNT_FIELDS)
+
+
+def _lock(customer_id: int, account_id: int | None) -> tuple[Customer, Account | None]:
+    customer = _locked_customers().get(pk=customer_id)
+    account = _locked_accounts().get(pk=account_id) if account_id else None
     return customer, account
 
 
@@ -256,8 +313,6 @@ def _post_usage(
 def _charge_result(
     xdr: Xdr, customer: Customer, now: dt.datetime, *, replayed: bool
 ) -> ChargeResult:
-    from billcore.core.charging import REASONS
-
     return ChargeResult(
         allowed=xdr.status == XdrStatus.CHARGED,
         reason=xdr.deny_reason,
@@ -412,6 +467,383 @@ def _charge_locked(
     return _charge_result(xdr, customer, now, replayed=False)
 
 
+@dataclass(frozen=True)
+class ChargeRequest:
+    """One usage record to charge with ``charge_many``: what ``charge`` takes per call."""
+
+    usage: UsageInput
+    now: dt.datetime
+    account_id: Any = None
+    customer_id: Any = None
+
+
+_IN_CHUNK = 500  # ids per ``IN (…)`` list
+
+
+def _in_chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), _IN_CHUNK):
+        yield items[start : start + _IN_CHUNK]
+
+
+def _targets_many(
+    actor: Any, requests: Sequence[ChargeRequest]
+) -> list[tuple[int, int | None] | BillcoreError]:
+    """``_target`` for many records with one query per kind: the same answers, errors
+    included, in the same order of checks."""
+    given: list[tuple[str, int] | BillcoreError] = []
+    for r in requests:
+        try:
+            given.append(_target_id(r.account_id, r.customer_id))
+        except BillcoreError as exc:
+            given.append(exc)
+    account_ids = sorted({g[1] for g in given if isinstance(g, tuple) and g[0] == "account"})
+    customer_ids = sorted({g[1] for g in given if isinstance(g, tuple) and g[0] == "customer"})
+    accounts: dict[int, tuple[int, int | None]] = {}
+    for ids in _in_chunks(account_ids):
+        for aid, cid, reseller in Account.objects.filter(pk__in=ids).values_list(
+            "id", "customer_id", "customer__reseller_id"
+        ):
+            accounts[aid] = (cid, reseller)
+    customers: dict[int, tuple[int | None]] = {}
+    for ids in _in_chunks(customer_ids):
+        for cid, reseller in Customer.objects.filter(pk__in=ids).values_list("id", "reseller_id"):
+            customers[cid] = (reseller,)
+    out: list[tuple[int, int | None] | BillcoreError] = []
+    for r, g in zip(requests, given, strict=True):
+        if isinstance(g, BillcoreError):
+            out.append(g)
+            continue
+        try:
+            if g[0] == "account":
+                out.append(_account_target(actor, g[1], accounts.get(g[1]), r.customer_id))
+            else:
+                out.append(_customer_target(actor, g[1], customers.get(g[1])))
+        except BillcoreError as exc:
+            out.append(exc)
+    return out
+
+
+# The columns the batch writes (attribute names); every other column takes its default.
+_LEDGER_COLUMNS = (
+    "customer_id",
+    "action",
+    "amount",
+    "balance_after",
+    "account_id",
+    "account_amount",
+    "actor_id",
+    "created_at",
+    "internal_comment",
+)
+_XDR_COLUMNS = (
+    "customer_id",
+    "account_id",
+    "service",
+    "quantity",
+    "unit",
+    "amount",
+    "started_at",
+    "details",
+    "external_id",
+    "status",
+    "deny_reason",
+    "created_at",
+    "transaction_id",
+)
+
+
+@dataclass(slots=True)
+class _XdrInfo:
+    """An xDR of the batch (or an earlier one its ``external_id`` names): what a replay
+    compares and answers; ``row`` and ``ledger`` (the index of its ledger row) for new ones."""
+
+    customer_id: int
+    amount: Decimal
+    service: str
+    status: str
+    deny_reason: str
+    pk: int | None = None
+    row: tuple[Any, ...] = ()
+    ledger: int | None = None
+
+
+def _max_params() -> int:
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        try:
+            raw = connection.connection
+            return int(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+        except (AttributeError, sqlite3.Error):
+            return 999
+    return 30_000
+
+
+def _insert_returning_ids(
+    model: Any, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> list[int]:
+    """Multi-row ``INSERT … RETURNING id`` of ``rows`` (values of ``columns``, attribute
+    names, already adapted for the database), in order; the ids in the same order. Every
+    other column of the model gets its default."""
+    if not rows:
+        return []
+    qn = connection.ops.quote_name
+    by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    names = [qn(by_attname[c].column) for c in columns]
+    defaults: list[Any] = []
+    for f in model._meta.concrete_fields:
+        if f.primary_key or f.attname in columns:
+            continue
+        names.append(qn(f.column))
+        defaults.append(f.get_db_prep_save(f.get_default(), connection))
+    width = len(names)
+    per = max(1, min(1000, _max_params() // width))
+    one = "(" + ", ".join(["%s"] * width) + ")"
+    # Identifiers from the model, quoted; every value is a parameter.
+    head = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(names)}) VALUES "  # noqa: S608
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            params = [v for row in chunk for v in (*row, *defaults)]
+            cursor.execute(head + ", ".join([one] * len(chunk)) + f" RETURNING {qn('id')}", params)
+            ids.extend(r[0] for r in cursor.fetchall())
+    if len(ids) != len(rows):  # pragma: no cover - a database that does not return every id
+        raise DatabaseError(f"{model._meta.db_table}: {len(ids)} ids for {len(rows)} rows")
+    return ids
+
+
+def _write_batch(
+    ledger: list[tuple[Any, ...]],
+    xdrs: list[_XdrInfo],
+    customers: list[tuple[Customer, Decimal]],
+    accounts: list[tuple[Account, Decimal]],
+    alerts: list[FraudAlert],
+) -> None:
+    """The writes of a batch decided in memory: the ledger rows (their ids come back), the
+    xDRs pointing at them, one balance update per customer and account touched (by the sum of
+    its charges, ``balance = balance + δ``), the fraud alerts."""
+    ledger_ids = _insert_returning_ids(Transaction, _LEDGER_COLUMNS, ledger)
+    xdr_ids = _insert_returning_ids(
+        Xdr,
+        _XDR_COLUMNS,
+        [(*x.row, None if x.ledger is None else ledger_ids[x.ledger]) for x in xdrs],
+    )
+    for x, pk in zip(xdrs, xdr_ids, strict=True):
+        x.pk = pk
+    if customers:
+        _execute_many(
+            Customer,
+            "UPDATE {table} SET balance = balance + %s, fraud_day = %s, fraud_day_spent = %s "
+            "WHERE id = %s",
+            [
+                (
+                    to_units(delta),
+                    connection.ops.adapt_datefield_value(c.fraud_day),
+                    to_units(c.fraud_day_spent),
+                    c.pk,
+                )
+                for c, delta in customers
+            ],
+        )
+    if accounts:
+        _execute_many(
+            Account,
+            "UPDATE {table} SET balance = balance + %s WHERE id = %s",
+            [(to_units(delta), a.pk) for a, delta in accounts],
+        )
+    if alerts:
+        FraudAlert.objects.bulk_create(alerts)
+
+
+def _execute_many(model: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    with connection.cursor() as cursor:
+        table = connection.ops.quote_name(model._meta.db_table)
+        cursor.executemany(sql.format(table=table), rows)
+
+
+def charge_many(
+    *, actor: Any, requests: Sequence[ChargeRequest]
+) -> list[ChargeResult | BillcoreError]:
+    """Charge many usage records in one database transaction, with exactly the results of
+    calling ``charge`` for each in turn (balances after each, denials and their reasons,
+    replays of earlier or repeated ``external_id``s, fraud alerts), in a few statements:
+    one look-up of the targets, one of the ``external_id``s already used, the customers then
+    the accounts locked in primary-key order, every decision made in memory in order, then
+    the ledger rows and xDRs inserted in bulk and one balance update per customer and
+    account. A record that cannot be charged gets its error in its place; the others go
+    through. A database error (e.g. a concurrent import of the same ``external_id``)
+    propagates with nothing of the batch kept: the caller then charges one by one."""
+    require_user(actor)
+    results: list[ChargeResult | BillcoreError | None] = [None] * len(requests)
+    targets = _targets_many(actor, requests)
+    todo: list[tuple[int, ChargeRequest, int, int | None]] = []
+    for i, (r, t) in enumerate(zip(requests, targets, strict=True)):
+        if isinstance(t, BillcoreError):
+            results[i] = t
+        else:
+            todo.append((i, r, t[0], t[1]))
+    if todo:
+        with transaction.atomic():
+            _charge_many_locked(actor, todo, results)
+    assert all(r is not None for r in results)
+    return results  # type: ignore[return-value]
+
+
+def _charge_many_locked(
+    actor: Any,
+    todo: list[tuple[int, ChargeRequest, int, int | None]],
+    results: list[ChargeResult | BillcoreError | None],
+) -> None:
+    customers: dict[int, Customer] = {}
+    for ids in _in_chunks(sorted({cid for _, _, cid, _ in todo})):
+        for c in _locked_customers().filter(pk__in=ids).order_by("pk"):
+            customers[c.pk] = c
+    accounts: dict[int, Account] = {}
+    for ids in _in_chunks(sorted({aid for _, _, _, aid in todo if aid is not None})):
+        for a in _locked_accounts().filter(pk__in=ids).order_by("pk"):
+            accounts[a.pk] = a
+    keys = sorted({r.usage.external_id for _, r, _, _ in todo if r.usage.external_id})
+    earlier: dict[str, _XdrInfo] = {}
+    for chunk in _in_chunks(keys):
+        rows: Any = Xdr.objects.filter(external_id__in=chunk).values_list(
+            "external_id", "customer_id", "amount", "service", "status", "deny_reason", "pk"
+        )
+        for key, *info in rows:
+            earlier[key] = _XdrInfo(*info)
+    opening = {cid: c.balance for cid, c in customers.items()}
+    opening_accounts = {aid: a.balance for aid, a in accounts.items()}
+    actor_id = actor.pk if getattr(actor, "pk", None) else None
+    ops = connection.ops
+    details_field = Xdr._meta.get_field("details")
+    ledger: list[tuple[Any, ...]] = []
+    xdrs: list[_XdrInfo] = []
+    alerts: dict[tuple[int, dt.date], FraudAlert] = {}
+    # Results wait for the ids of the rows: (index, xDR, customer, now, balance, reserved).
+    answers: list[tuple[int, _XdrInfo, Customer, dt.datetime, Decimal, Decimal, bool]] = []
+    for i, r, cid, aid in todo:
+        customer = customers[cid]
+        account = accounts[aid] if aid is not None else None
+        usage, now = r.usage, r.now
+        key = usage.external_id
+        if key is not None and key in earlier:
+            prior = earlier[key]
+            if (prior.customer_id, prior.amount, prior.service) != (
+                cid,
+                usage.amount,
+                usage.service,
+            ):
+                results[i] = Conflict(
+                    "external_id was already used for a different usage record",
+                    field="external_id",
+                    code="idempotency_key_reused",
+                )
+            else:
+                # The result as ``charge`` replays it: the customer's money as it is now.
+                answers.append((i, prior, customer, now, customer.balance, customer.reserved, True))
+            continue
+        decision = _decide(customer, account, usage.amount, now)
+        if not decision.allowed and _sweep_expired(customer, account, now):
+            decision = _decide(customer, account, usage.amount, now)
+        created = ops.adapt_datetimefield_value(now)
+        ledger_index = None
+        if decision.allowed and usage.amount != ZERO:
+            amount = usage.amount
+            day = _local_day(customer, now)
+            spent = (customer.fraud_day_spent if customer.fraud_day == day else ZERO) + amount
+            customer.balance += amount
+            customer.fraud_day, customer.fraud_day_spent = day, spent
+            if account is not None:
+                account.balance += amount
+            if decision.fraud_alert and (cid, day) not in alerts:
+                fraud = _fraud(customer, now)
+                alerts[(cid, day)] = FraudAlert(
+                    customer_id=cid,
+                    day=day,
+                    daily_limit=fraud.daily_limit if fraud else ZERO,
+                    spent=spent,
+                    at=now,
+                )
+            units = to_units(amount)
+            ledger_index = len(ledger)
+            ledger.append(
+                (
+                    cid,
+                    Action.USAGE.value,
+                    units,
+                    to_units(cast(Decimal, customer.balance)),
+                    aid,
+                    units if account is not None else 0,
+                    actor_id,
+                    created,
+                    "fraud protection: daily limit passed (notify)" if decision.fraud_alert else "",
+                )
+            )
+        status = XdrStatus.CHARGED.value if decision.allowed else XdrStatus.DENIED.value
+        xdr = _XdrInfo(
+            customer_id=cid,
+            amount=usage.amount,
+            service=usage.service,
+            status=status,
+            deny_reason=decision.reason,
+            row=(
+                cid,
+                aid,
+                usage.service,
+                to_units(usage.quantity),
+                usage.unit,
+                to_units(usage.amount),
+                ops.adapt_datetimefield_value(usage.started_at),
+                details_field.get_db_prep_save(usage.details, connection),
+                key,
+                status,
+                decision.reason,
+                created,
+            ),
+            ledger=ledger_index,
+        )
+        xdrs.append(xdr)
+        if key is not None:
+            earlier[key] = xdr
+        answers.append((i, xdr, customer, now, customer.balance, customer.reserved, False))
+    if alerts:
+        existing = set(
+            FraudAlert.objects.filter(
+                customer_id__in=sorted({cid for cid, _ in alerts}),
+                day__in=sorted({day for _, day in alerts}),
+            ).values_list("customer_id", "day")
+        )
+        fresh = [a for k, a in alerts.items() if k not in existing]
+    else:
+        fresh = []
+    _write_batch(
+        ledger,
+        xdrs,
+        [
+            (c, c.balance - opening[cid])
+            for cid, c in customers.items()
+            if c.balance != opening[cid]
+        ],
+        [
+            (a, a.balance - opening_accounts[aid])
+            for aid, a in accounts.items()
+            if a.balance != opening_accounts[aid]
+        ],
+        fresh,
+    )
+    for i, xdr, customer, now, balance, reserved, replayed in answers:
+        results[i] = ChargeResult(
+            allowed=xdr.status == XdrStatus.CHARGED,
+            reason=xdr.deny_reason,
+            message=REASONS.get(xdr.deny_reason, ""),
+            xdr_id=xdr.pk,
+            amount=xdr.amount,
+            balance=balance,
+            available_funds=_available(customer, balance, reserved, now),
+            replayed=replayed,
+        )
+
+
 def authorize(
     *,
     actor: Any,
@@ -449,8 +881,6 @@ def _reservation_result(
     reason: str = "",
     replayed: bool = False,
 ) -> ReservationResult:
-    from billcore.core.charging import REASONS
-
     return ReservationResult(
         allowed=allowed,
         reason=reason,
