@@ -111,6 +111,9 @@ def _database() -> dict[str, Any]:
         # Tests use a file (not shared-cache memory) so concurrency behaves as in production.
         # One file per test run, so parallel runs on one machine never share it.
         db["TEST"] = {"NAME": str(VAR_DIR / f"test-billcore-{os.getpid()}.sqlite3")}
+    elif db["ENGINE"] == "django.db.backends.postgresql":
+        # One test database per test run, so parallel runs on one server never collide.
+        db["TEST"] = {"NAME": f"test_billcore_{os.getpid()}"}
     return db
 
 
