@@ -268,17 +268,17 @@ class _Group:
 
 
 def _groups(rows: Any) -> list[_Group]:
-    """Invoiceable rows summed per action (and per service for usage)."""
+    """Invoiceable rows summed per action (and per service and unit for usage)."""
     out = []
     for r in (
         rows.filter(action__in=INVOICEABLE)
-        .values("action", "xdr__service")
+        .values("action", "xdr__service", "xdr__unit")
         .annotate(
             total=Sum("amount"),
             n=Count("id"),
             qty=Sum("xdr__quantity"),
         )
-        .order_by("action", "xdr__service")
+        .order_by("action", "xdr__service", "xdr__unit")
     ):
         out.append(
             _Group(
@@ -287,15 +287,15 @@ def _groups(rows: Any) -> list[_Group]:
                 amount=r["total"],
                 count=r["n"],
                 quantity=r["qty"],
-                unit="",
+                unit=r["xdr__unit"] or "",
             )
         )
     return out
 
 
-def _line_order(g: _Group) -> tuple[int, str]:
+def _line_order(g: _Group) -> tuple[int, str, str]:
     order: list[str] = [Action.USAGE, Action.SUBSCRIPTION, Action.MANUAL_CHARGE]
-    return (order.index(g.action) if g.action in order else 9, g.service)
+    return (order.index(g.action) if g.action in order else 9, g.service, g.unit)
 
 
 def _payments_sum(rows: Any) -> Decimal:
@@ -388,6 +388,7 @@ def issue_invoice(
             description=text,
             service=g.service,
             quantity=g.quantity,
+            unit=g.unit,
             count=g.count,
             amount=g.amount,
         )
