@@ -1,0 +1,692 @@
+"""Golden invoicing scenarios (issue 4, section 7): load a YAML scenario and play it through
+the services (never HTTP), then assert every expected figure exactly.
+
+The format is documented in ``tests/golden/README.md``. :func:`validate` checks a scenario's
+shape without a database (``tests/unit/test_golden_format.py`` runs it on every file);
+:func:`play` sets the scenario up, plays its timeline and checks its expectations. Beyond what
+a scenario writes down, :func:`play` always checks:
+
+* every customer's ledger sums to its balance;
+* every invoice's lines (all kinds except ``tax_included``) add up to its total;
+* no invoice exists that the scenario does not expect (count per customer and overall);
+* every engine event is idempotent: the engine runs a second time with the same ``now`` and
+  steps, and nothing in the database changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden" / "invoicing"
+
+FEATURE_ID = re.compile(r"^(CC|CU)-\d{2}$")
+EVENT_KINDS = (
+    "usage",
+    "transaction",
+    "fee",
+    "engine",
+    "approve",
+    "out_of_turn",
+    "save_card",
+    "installation",
+    "check",
+)
+TOP_KEYS = {
+    "title",
+    "features",
+    "description",
+    "installation",
+    "currencies",
+    "resellers",
+    "classes",
+    "customers",
+    "timeline",
+    "expect",
+    "arithmetic",
+}
+REQUIRED_TOP = ("title", "features", "classes", "customers", "timeline", "expect", "arithmetic")
+INVOICE_REQUIRED = (
+    "customer",
+    "number",
+    "kind",
+    "period",
+    "issued_at",
+    "due_at",
+    "lines",
+    "net",
+    "tax_total",
+    "special_rounding",
+    "rounding",
+    "total",
+    "amount_paid",
+    "status",
+)
+INVOICE_OPTIONAL = (
+    "previous_balance",
+    "payments",
+    "tax_inclusive",
+    "paid_at",
+    "balance_after",
+)
+MONEY_FIELDS = (
+    "net",
+    "tax_total",
+    "special_rounding",
+    "rounding",
+    "total",
+    "amount_paid",
+    "previous_balance",
+    "payments",
+    "balance_after",
+)
+EXPECT_KEYS = {"invoices", "balances", "periods", "open_periods", "ledger", "payment_attempts"}
+CHECK_KEYS = {"balances", "invoice_status", "open_periods", "invoice_count"}
+ENGINE_REPORT_KEYS = {
+    "periods_closed",
+    "periods_awaiting_approval",
+    "invoices",
+    "payments_collected",
+    "payments_declined",
+    "errors",
+}
+ERROR_KEYS = {"type", "field", "code", "message"}
+LEDGER_FLAGS = {"hidden", "reset"}
+
+
+# --------------------------------------------------------------------------------------------
+# Loading and validation (no database)
+
+
+def scenario_paths() -> list[Path]:
+    return sorted(GOLDEN_DIR.glob("*.yaml"))
+
+
+def load(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path.name}: a scenario is a mapping")
+    return data
+
+
+def parse_time(value: Any, where: str) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        stamp = value
+    elif isinstance(value, str):
+        try:
+            stamp = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{where}: {value!r} is not an ISO 8601 date-time") from None
+    else:
+        raise ValueError(f"{where}: a date-time string is required, got {value!r}")
+    if stamp.tzinfo is None:
+        raise ValueError(f"{where}: {value!r} needs a time zone (Z or +hh:mm)")
+    return stamp.astimezone(dt.UTC)
+
+
+def money(value: Any, where: str) -> Decimal:
+    """A money string with at most 5 decimals (YAML floats are refused: they are not exact)."""
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: money must be a quoted string, got {value!r}")
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"{where}: {value!r} is not a decimal number") from None
+    if not amount.is_finite() or amount.as_tuple().exponent < -5:  # type: ignore[operator]
+        raise ValueError(f"{where}: {value!r} has more than 5 decimals")
+    return amount
+
+
+def validate(data: Mapping[str, Any]) -> list[str]:
+    """Everything wrong with the shape of a scenario (empty when it is well formed)."""
+    errors: list[str] = []
+
+    def check(cond: bool, message: str) -> None:
+        if not cond:
+            errors.append(message)
+
+    def guard(fn: Callable[[], object]) -> None:
+        try:
+            fn()
+        except ValueError as exc:
+            errors.append(str(exc))
+
+    unknown = set(data) - TOP_KEYS
+    check(not unknown, f"unknown top-level keys {sorted(unknown)}")
+    for key in REQUIRED_TOP:
+        check(key in data, f"{key} is required")
+    if errors:
+        return errors
+    check(isinstance(data["title"], str) and bool(data["title"].strip()), "title: text")
+    feats = data["features"]
+    check(
+        isinstance(feats, list) and bool(feats) and all(FEATURE_ID.match(str(f)) for f in feats),
+        "features: a non-empty list of IDs such as CC-10",
+    )
+    arithmetic = data["arithmetic"]
+    check(
+        isinstance(arithmetic, str) and len(arithmetic.strip()) >= 40,
+        "arithmetic: the hand arithmetic, written out",
+    )
+    resellers = data.get("resellers") or {}
+    classes = data["classes"]
+    customers = data["customers"]
+    check(isinstance(resellers, dict), "resellers: a mapping")
+    check(isinstance(classes, dict) and bool(classes), "classes: a non-empty mapping")
+    check(isinstance(customers, dict) and bool(customers), "customers: a non-empty mapping")
+    if errors:
+        return errors
+    for key, cls in classes.items():
+        check(isinstance(cls, dict), f"classes.{key}: a mapping")
+        if isinstance(cls, dict) and "owner" in cls:
+            check(cls["owner"] in resellers, f"classes.{key}.owner: unknown reseller")
+    for key, cust in customers.items():
+        check(isinstance(cust, dict), f"customers.{key}: a mapping")
+        if not isinstance(cust, dict):
+            continue
+        check(cust.get("class") in classes, f"customers.{key}.class: unknown class")
+        guard(lambda c=cust, k=key: parse_time(c.get("created_at"), f"customers.{k}.created_at"))
+        if "reseller" in cust:
+            check(cust["reseller"] in resellers, f"customers.{key}.reseller: unknown reseller")
+    timeline = data["timeline"]
+    check(isinstance(timeline, list) and bool(timeline), "timeline: a non-empty list")
+    if not isinstance(timeline, list):
+        return errors
+    last: dt.datetime | None = None
+    for i, event in enumerate(timeline):
+        where = f"timeline[{i}]"
+        if not isinstance(event, dict):
+            errors.append(f"{where}: a mapping")
+            continue
+        kinds = [k for k in event if k in EVENT_KINDS]
+        extra = set(event) - {"at", "error", *EVENT_KINDS}
+        check(len(kinds) == 1, f"{where}: exactly one of {', '.join(EVENT_KINDS)}")
+        check(not extra, f"{where}: unknown keys {sorted(extra)}")
+        try:
+            at = parse_time(event.get("at"), f"{where}.at")
+        except ValueError as exc:
+            errors.append(str(exc))
+            continue
+        check(last is None or at >= last, f"{where}.at: the timeline goes back in time")
+        last = at
+        if "error" in event:
+            err = event["error"]
+            check(
+                isinstance(err, dict) and set(err) <= ERROR_KEYS and "code" in err,
+                f"{where}.error: a mapping with code (and type, field, message)",
+            )
+        if len(kinds) != 1:
+            continue
+        body = event[kinds[0]] or {}
+        check(isinstance(body, dict), f"{where}.{kinds[0]}: a mapping")
+        if not isinstance(body, dict):
+            continue
+        if kinds[0] not in ("engine", "installation", "check"):
+            check(body.get("customer") in customers, f"{where}.{kinds[0]}.customer: unknown")
+        if kinds[0] in ("usage", "transaction", "fee"):
+            guard(lambda b=body, w=where: money(b.get("amount"), f"{w}.amount"))
+        if kinds[0] == "engine":
+            check(
+                set(body) <= {"steps", "report"}
+                and set(body.get("report") or {}) <= ENGINE_REPORT_KEYS,
+                f"{where}.engine: steps and report ({sorted(ENGINE_REPORT_KEYS)}) only",
+            )
+        if kinds[0] == "check":
+            check(set(body) <= CHECK_KEYS, f"{where}.check: keys {sorted(CHECK_KEYS)} only")
+    expect = data["expect"]
+    check(isinstance(expect, dict), "expect: a mapping")
+    if not isinstance(expect, dict):
+        return errors
+    check(set(expect) <= EXPECT_KEYS, f"expect: keys {sorted(EXPECT_KEYS)} only")
+    check("invoices" in expect and "balances" in expect, "expect: invoices and balances")
+    balances = expect.get("balances") or {}
+    check(
+        isinstance(balances, dict) and set(balances) == set(customers),
+        "expect.balances: one balance for every customer",
+    )
+    if isinstance(balances, dict):
+        for key, value in balances.items():
+            guard(lambda v=value, k=key: money(v, f"expect.balances.{k}"))
+    for i, inv in enumerate(expect.get("invoices") or []):
+        where = f"expect.invoices[{i}]"
+        if not isinstance(inv, dict):
+            errors.append(f"{where}: a mapping")
+            continue
+        missing = [k for k in INVOICE_REQUIRED if k not in inv]
+        extra = set(inv) - set(INVOICE_REQUIRED) - set(INVOICE_OPTIONAL)
+        check(not missing, f"{where}: missing {missing}")
+        check(not extra, f"{where}: unknown keys {sorted(extra)}")
+        check(inv.get("customer") in customers, f"{where}.customer: unknown")
+        for name in MONEY_FIELDS:
+            if name in inv:
+                guard(lambda n=name, v=inv[name], w=where: money(v, f"{w}.{n}"))
+        lines = inv.get("lines")
+        check(isinstance(lines, list) and bool(lines), f"{where}.lines: a non-empty list")
+        for j, ln in enumerate(lines or []):
+            ok = isinstance(ln, list) and len(ln) == 3
+            check(ok, f"{where}.lines[{j}]: [kind, description, amount]")
+            if ok:
+                guard(lambda a=ln[2], w=f"{where}.lines[{j}]": money(a, w))
+        period = inv.get("period")
+        check(isinstance(period, list) and len(period) == 2, f"{where}.period: [start, end]")
+    for key, rows in (expect.get("ledger") or {}).items():
+        check(key in customers, f"expect.ledger.{key}: unknown customer")
+        for j, row in enumerate(rows or []):
+            check(
+                isinstance(row, list)
+                and len(row) in (2, 3)
+                and (len(row) == 2 or set(str(row[2]).split()) <= LEDGER_FLAGS),
+                f"expect.ledger.{key}[{j}]: [action, amount] or [action, amount, 'hidden reset']",
+            )
+    return errors
+
+
+# --------------------------------------------------------------------------------------------
+# Playing a scenario (database)
+
+
+class ScenarioFailure(AssertionError):
+    pass
+
+
+def _eq(actual: Any, expected: Any, where: str) -> None:
+    if actual != expected:
+        raise ScenarioFailure(f"{where}: expected {expected!r}, got {actual!r}")
+
+
+class Player:
+    def __init__(self, data: Mapping[str, Any], admin: Any) -> None:
+        self.data = data
+        self.admin = admin
+        self.customers: dict[str, Any] = {}
+        self.resellers: dict[str, Any] = {}
+        self.reseller_users: dict[str, Any] = {}
+        self.classes: dict[str, Any] = {}
+
+    # ---------------------------------------------------------------- setup
+
+    def setup(self) -> None:
+        from billcore.accounts.models import User
+        from billcore.classes.services import create_class, get_default_class
+        from billcore.customers.services import create_customer
+        from billcore.installation.models import Currency
+        from billcore.installation.services import add_currency, update_settings
+
+        data = self.data
+        first = min(parse_time(c["created_at"], "created_at") for c in data["customers"].values())
+        setup_at = first - dt.timedelta(days=1)
+        if data.get("installation"):
+            update_settings(actor=self.admin, now=setup_at, changes=dict(data["installation"]))
+        for code in data.get("currencies") or []:
+            if not Currency.objects.filter(code=code).exists():
+                add_currency(actor=self.admin, now=setup_at, code=code)
+        for key, spec in (data.get("resellers") or {}).items():
+            spec = dict(spec or {})
+            reseller = create_customer(
+                actor=self.admin,
+                now=setup_at,
+                data={
+                    "name": spec.pop("name", key),
+                    "customer_type": "reseller",
+                    "currency": spec.pop("currency", "USD"),
+                    "balance_control": "postpaid",
+                    "customer_class": get_default_class().pk,
+                    **spec,
+                },
+            )
+            self.resellers[key] = reseller
+            self.reseller_users[key] = User.objects.create_user(
+                username=f"golden-{key}", password="golden-pass-12345", reseller=reseller
+            )
+        for key, spec in data["classes"].items():
+            spec = dict(spec)
+            owner = spec.pop("owner", None)
+            actor = self.reseller_users[owner] if owner else self.admin
+            spec.setdefault("name", key)
+            self.classes[key] = create_class(actor=actor, now=setup_at, data=spec)
+        for key, spec in data["customers"].items():
+            spec = dict(spec)
+            created = parse_time(spec.pop("created_at"), "created_at")
+            cls = self.classes[spec.pop("class")]
+            reseller = spec.pop("reseller", None)
+            actor = self.reseller_users[reseller] if reseller else self.admin
+            spec.setdefault("name", key)
+            spec.setdefault("balance_control", "postpaid")
+            spec.setdefault("currency", cls.currency_id or "USD")
+            spec["customer_class"] = cls.pk
+            self.customers[key] = create_customer(actor=actor, now=created, data=spec)
+        # Reseller customers themselves are not part of the scenario's expectations.
+
+    # ---------------------------------------------------------------- timeline
+
+    def cid(self, key: str) -> int:
+        return int(self.customers[key].pk)
+
+    def play_event(self, i: int, event: Mapping[str, Any]) -> None:
+        from billcore.errors import BillcoreError
+
+        at = parse_time(event["at"], "at")
+        kind = next(k for k in event if k in EVENT_KINDS)
+        body = dict(event[kind] or {})
+        where = f"timeline[{i}] ({kind} at {event['at']})"
+        expected_error = event.get("error")
+        try:
+            getattr(self, f"do_{kind}")(at, body, where)
+        except BillcoreError as exc:
+            if expected_error is None:
+                raise ScenarioFailure(f"{where}: unexpected {type(exc).__name__}: {exc}") from exc
+            got = {
+                "type": type(exc).__name__,
+                "field": exc.field,
+                "code": exc.code,
+                "message": exc.message,
+            }
+            _eq({k: got[k] for k in expected_error}, dict(expected_error), f"{where} error")
+            return
+        if expected_error is not None:
+            raise ScenarioFailure(f"{where}: expected the error {expected_error}, nothing raised")
+
+    def do_usage(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
+        from billcore.charging.services import charge, parse_usage
+
+        allowed = body.pop("allowed", True)
+        customer = body.pop("customer")
+        usage = parse_usage(started_at=at, now=at, **body)
+        result = charge(actor=self.admin, now=at, customer_id=self.cid(customer), usage=usage)
+        _eq(result.allowed, allowed, f"{where}: charge allowed ({result.reason})")
+
+    def do_transaction(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
+        from billcore.ledger.services import post_transaction
+
+        customer = body.pop("customer")
+        post_transaction(actor=self.admin, now=at, customer_id=self.cid(customer), **body)
+
+    def do_fee(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
+        from billcore.invoicing.services import charge_subscription_fee
+
+        customer = body.pop("customer")
+        charge_subscription_fee(actor=self.admin, now=at, customer_id=self.cid(customer), **body)
+
+    def do_approve(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
+        from billcore.invoicing.models import ClosedPeriod, PeriodStatus
+        from billcore.invoicing.services import approve_period
+
+        waiting = ClosedPeriod.objects.filter(
+            customer_id=self.cid(body["customer"]), status=PeriodStatus.AWAITING_APPROVAL
+        ).order_by("start")
+        if "start" in body:
+            waiting = waiting.filter(start=parse_time(body["start"], f"{where}.start"))
+        period = waiting.first()
+        if period is None:
+            raise ScenarioFailure(f"{where}: no period waiting for approval")
+        approve_period(actor=self.admin, now=at, period_id=period.pk)
+
+    def do_out_of_turn(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
+        from billcore.invoicing.services import issue_out_of_turn_invoice
+
+        issue_out_of_turn_invoice(actor=self.admin, now=at, customer_id=self.cid(body["customer"]))
+
+    def do_save_card(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
+        from billcore.invoicing.payments import save_payment_method
+
+        save_payment_method(
+            actor=self.admin,
+            now=at,
+            customer_id=self.cid(body["customer"]),
+            data={
+                "card_number": body["number"],
+                "exp_month": body["exp_month"],
+                "exp_year": body["exp_year"],
+            },
+        )
+
+    def do_installation(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
+        from billcore.installation.services import update_settings
+
+        update_settings(actor=self.admin, now=at, changes=body)
+
+    def do_engine(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
+        from billcore.invoicing.engine import run
+
+        steps = body.get("steps") or ["close", "collect"]
+        report = run(now=at, steps=steps)
+        wanted = body.get("report") or {}
+        for name, value in wanted.items():
+            if name == "errors":
+                got = [(self.key_of(c), m) for c, m in report.errors]
+                exp = [(e["customer"], e["message"]) for e in value]
+                _eq(got, exp, f"{where}: report.errors")
+            else:
+                _eq(getattr(report, name), value, f"{where}: report.{name}")
+        if "errors" not in wanted and report.errors:
+            raise ScenarioFailure(f"{where}: unexpected engine errors {report.errors}")
+        # Idempotency: the same run again changes nothing.
+        before = self.snapshot()
+        again = run(now=at, steps=steps)
+        after = self.snapshot()
+        if before != after:
+            diff = [k for k in before if before[k] != after[k]]
+            raise ScenarioFailure(f"{where}: a second engine run changed {diff}")
+        _eq(
+            (
+                again.periods_closed,
+                again.periods_awaiting_approval,
+                again.invoices,
+                again.payments_collected,
+                again.payments_declined,
+            ),
+            (0, 0, 0, 0, 0),
+            f"{where}: second engine run report",
+        )
+        _eq(again.errors, report.errors, f"{where}: second engine run errors")
+
+    def do_check(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
+        from billcore.customers.models import Customer
+        from billcore.invoicing.models import Invoice
+
+        for key, value in (body.get("balances") or {}).items():
+            balance = Customer.objects.values_list("balance", flat=True).get(pk=self.cid(key))
+            _eq(balance, money(value, where), f"{where}: balance of {key}")
+        for number, status in (body.get("invoice_status") or {}).items():
+            inv = Invoice.objects.get(number=self.number(number))
+            _eq(inv.status, status, f"{where}: status of {number}")
+        if "invoice_count" in body:
+            _eq(Invoice.objects.count(), body["invoice_count"], f"{where}: invoice count")
+        self.check_open_periods(body.get("open_periods") or {}, where)
+
+    # ---------------------------------------------------------------- checks
+
+    def key_of(self, customer_id: int) -> str:
+        for key, c in self.customers.items():
+            if c.pk == customer_id:
+                return key
+        return f"#{customer_id}"
+
+    def number(self, text: str) -> str:
+        return text.format(**{k: r.pk for k, r in self.resellers.items()})
+
+    def snapshot(self) -> dict[str, Any]:
+        from billcore.customers.models import Customer
+        from billcore.invoicing.models import (
+            ClosedPeriod,
+            Invoice,
+            InvoiceCounter,
+            InvoiceLine,
+            OutboundEmail,
+            PaymentAttempt,
+        )
+        from billcore.ledger.models import Transaction
+
+        def rows(qs: Any) -> list[tuple[Any, ...]]:
+            return [tuple(sorted(r.items())) for r in qs.values()]
+
+        return {
+            "customers": rows(Customer.objects.order_by("pk")),
+            "periods": rows(ClosedPeriod.objects.order_by("pk")),
+            "invoices": rows(Invoice.objects.order_by("pk")),
+            "lines": rows(InvoiceLine.objects.order_by("pk")),
+            "counters": rows(InvoiceCounter.objects.order_by("pk")),
+            "ledger": rows(Transaction.objects.order_by("pk")),
+            "attempts": rows(PaymentAttempt.objects.order_by("pk")),
+            "emails": rows(OutboundEmail.objects.order_by("pk")),
+        }
+
+    def check_open_periods(self, spec: Mapping[str, Any], where: str) -> None:
+        from billcore.customers.models import Customer
+
+        for key, (start, end) in spec.items():
+            got = Customer.objects.values_list("billed_to", "next_billed_to").get(pk=self.cid(key))
+            _eq(
+                got,
+                (parse_time(start, where), parse_time(end, where)),
+                f"{where}: open period of {key}",
+            )
+
+    def check_expectations(self) -> None:
+        from billcore.customers.models import Customer
+        from billcore.invoicing.models import (
+            SUMMED_LINE_KINDS,
+            ClosedPeriod,
+            Invoice,
+            PaymentAttempt,
+        )
+        from billcore.ledger.models import Transaction
+        from billcore.ledger.selectors import ledger_sum
+
+        expect = self.data["expect"]
+        ids = [self.cid(k) for k in self.customers]
+        # Always: the ledger sums to the balance; invoice lines add up to the total.
+        for key in self.customers:
+            balance = Customer.objects.values_list("balance", flat=True).get(pk=self.cid(key))
+            _eq(ledger_sum(customer_id=self.cid(key)), balance, f"ledger sum of {key}")
+        for inv in Invoice.objects.all():
+            summed = sum(
+                (ln.amount for ln in inv.lines.all() if ln.kind in SUMMED_LINE_KINDS), Decimal(0)
+            )
+            _eq(summed, inv.total, f"Σ lines of {inv.number}")
+        # Balances.
+        for key, value in expect["balances"].items():
+            balance = Customer.objects.values_list("balance", flat=True).get(pk=self.cid(key))
+            _eq(balance, money(value, "balance"), f"expect.balances.{key}")
+        # Invoices: exactly the expected ones.
+        wanted = expect.get("invoices") or []
+        actual = Invoice.objects.filter(customer_id__in=ids).order_by("id")
+        _eq(
+            {k: actual.filter(customer_id=self.cid(k)).count() for k in self.customers},
+            {k: sum(1 for w in wanted if w["customer"] == k) for k in self.customers},
+            "invoice count per customer",
+        )
+        _eq(Invoice.objects.count(), len(wanted), "invoice count (all customers)")
+        for spec in wanted:
+            self.check_invoice(spec)
+        if "periods" in expect:
+            got_periods = [
+                {
+                    "customer": self.key_of(p.customer_id),
+                    "start": p.start,
+                    "end": p.end,
+                    "status": p.status,
+                    "approve_by": p.approve_by,
+                }
+                for p in ClosedPeriod.objects.filter(customer_id__in=ids).order_by(
+                    "customer_id", "start"
+                )
+            ]
+            exp_periods = [
+                {
+                    "customer": p["customer"],
+                    "start": parse_time(p["start"], "periods.start"),
+                    "end": parse_time(p["end"], "periods.end"),
+                    "status": p["status"],
+                    "approve_by": parse_time(p["approve_by"], "periods.approve_by")
+                    if p.get("approve_by")
+                    else None,
+                }
+                for p in sorted(expect["periods"], key=lambda p: self.cid(p["customer"]))
+            ]
+            _eq(got_periods, exp_periods, "expect.periods")
+        self.check_open_periods(expect.get("open_periods") or {}, "expect.open_periods")
+        for key, rows in (expect.get("ledger") or {}).items():
+            got_rows = []
+            for t in Transaction.objects.filter(customer_id=self.cid(key)).order_by("id"):
+                flags = " ".join(
+                    f for f, on in (("hidden", t.hidden), ("reset", t.balance_reset)) if on
+                )
+                got_rows.append([t.action, t.amount] + ([flags] if flags else []))
+            exp_rows = [
+                [r[0], money(r[1], f"ledger.{key}")]
+                + ([" ".join(sorted(str(r[2]).split()))] if len(r) == 3 else [])
+                for r in rows
+            ]
+            _eq(got_rows, exp_rows, f"expect.ledger.{key}")
+        if "payment_attempts" in expect:
+            got_attempts = [
+                {
+                    "invoice": a.invoice.number,
+                    "amount": a.amount,
+                    "approved": a.approved,
+                    "decline_reason": a.decline_reason,
+                }
+                for a in PaymentAttempt.objects.filter(customer_id__in=ids).order_by("id")
+            ]
+            exp_attempts = [
+                {
+                    "invoice": self.number(a["invoice"]),
+                    "amount": money(a["amount"], "payment_attempts.amount"),
+                    "approved": a["approved"],
+                    "decline_reason": a.get("decline_reason", ""),
+                }
+                for a in expect["payment_attempts"]
+            ]
+            _eq(got_attempts, exp_attempts, "expect.payment_attempts")
+
+    def check_invoice(self, spec: Mapping[str, Any]) -> None:
+        from billcore.invoicing.models import Invoice
+
+        number = self.number(spec["number"])
+        inv = Invoice.objects.filter(number=number, customer_id=self.cid(spec["customer"])).first()
+        if inv is None:
+            raise ScenarioFailure(f"invoice {number} of {spec['customer']} does not exist")
+        where = f"invoice {number}"
+        _eq(inv.kind, spec["kind"], f"{where}.kind")
+        _eq(
+            (inv.period_start, inv.period_end),
+            (parse_time(spec["period"][0], where), parse_time(spec["period"][1], where)),
+            f"{where}.period",
+        )
+        _eq(inv.issued_at, parse_time(spec["issued_at"], where), f"{where}.issued_at")
+        _eq(inv.due_at, parse_time(spec["due_at"], where), f"{where}.due_at")
+        _eq(inv.status, spec["status"], f"{where}.status")
+        for name in MONEY_FIELDS:
+            if name in spec:
+                _eq(getattr(inv, name), money(spec[name], where), f"{where}.{name}")
+        if "tax_inclusive" in spec:
+            _eq(inv.tax_inclusive, spec["tax_inclusive"], f"{where}.tax_inclusive")
+        if "paid_at" in spec:
+            paid_at = parse_time(spec["paid_at"], where) if spec["paid_at"] else None
+            _eq(inv.paid_at, paid_at, f"{where}.paid_at")
+        got_lines = [[ln.kind, ln.description, ln.amount] for ln in inv.lines.order_by("position")]
+        exp_lines = [[k, d, money(a, where)] for k, d, a in spec["lines"]]
+        _eq(got_lines, exp_lines, f"{where}.lines")
+
+
+def play(data: Mapping[str, Any], *, admin: Any) -> None:
+    """Set up, play the timeline and check every expectation (raises ScenarioFailure)."""
+    from django.test import override_settings
+
+    problems = validate(data)
+    if problems:
+        raise ScenarioFailure("malformed scenario: " + "; ".join(problems))
+    with override_settings(BILLCORE_PAYMENT_GATEWAY="test"):
+        player = Player(data, admin)
+        player.setup()
+        for i, event in enumerate(data["timeline"]):
+            player.play_event(i, event)
+        player.check_expectations()
