@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "billcore.subscribers",
     "billcore.charging",
     "billcore.invoicing",
+    "billcore.subscriptions",
     "billcore.web",
     "billcore.porta",
 ]

@@ -8,32 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from tests.integration.golden import ScenarioFailure, load, play, scenario_paths
 
 pytestmark = pytest.mark.django_db
 
 PATHS = scenario_paths()
-# Scenarios whose correct expectation the code does not meet yet: file stem -> the bug.
-KNOWN_BUGS: dict[str, str] = {
-    "17_recurring_fee_invoice_card_declined": (
-        "invoicing/payments.py TestCardGateway.charge reads the outcome with "
-        "token.rsplit('_', 1)[-1], so card 4000000000000002 declines with 'declined' "
-        "instead of 'card_declined' (and 4000000000009995 with 'funds')"
-    ),
-}
-APPROVE_AUDIT_BUG = (
-    "invoicing/services.py approve_period records the audit operation 'approve', but "
-    "audit.models.AuditEntry.operation is CharField(max_length=6) with choices create/update/"
-    "delete: PostgreSQL raises DataError 'value too long for type character varying(6)'"
-)
-# Scenarios that fail on PostgreSQL only (SQLite does not enforce varchar lengths).
-KNOWN_POSTGRES_BUGS: dict[str, str] = {
-    "07_approval_by_hand": APPROVE_AUDIT_BUG,
-    "09_two_waiting_periods_in_order": APPROVE_AUDIT_BUG,
-    "10_postpaid_billed_externally": APPROVE_AUDIT_BUG,
-}
 
 
 def test_there_are_at_least_30_scenarios() -> None:
@@ -42,10 +22,6 @@ def test_there_are_at_least_30_scenarios() -> None:
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
 def test_golden_scenario(path: Path, admin: Any) -> None:
-    if path.stem in KNOWN_BUGS:
-        pytest.skip(KNOWN_BUGS[path.stem])
-    if connection.vendor == "postgresql" and path.stem in KNOWN_POSTGRES_BUGS:
-        pytest.skip(KNOWN_POSTGRES_BUGS[path.stem])
     play(load(path), admin=admin)
 
 

@@ -146,8 +146,32 @@ class CustomerClass(models.Model):
     out_of_turn_invoice_template = models.CharField(
         max_length=20, choices=InvoiceTemplate.choices, default=InvoiceTemplate.STANDARD
     )
+    # --- Collections (Regular / Out-of-Turn Invoices tabs; issue 5) ---
+    # Each step is off when its "after days" is empty; N days after the due date, announced
+    # by an advance notice M days before it (never taken before the notice had M days).
+    reminder_days_before_due = models.PositiveSmallIntegerField(null=True, blank=True)
+    late_fee_after_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    late_fee_amount = MoneyField(null=True, blank=True)
+    late_fee_notice_days = models.PositiveSmallIntegerField(default=0)
+    suspend_after_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    suspend_notice_days = models.PositiveSmallIntegerField(default=0)
+    terminate_after_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    terminate_notice_days = models.PositiveSmallIntegerField(default=0)
+    oot_reminder_days_before_due = models.PositiveSmallIntegerField(null=True, blank=True)
+    oot_late_fee_after_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    oot_late_fee_amount = MoneyField(null=True, blank=True)
+    oot_late_fee_notice_days = models.PositiveSmallIntegerField(default=0)
+    oot_suspend_after_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    oot_suspend_notice_days = models.PositiveSmallIntegerField(default=0)
+    oot_terminate_after_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    oot_terminate_notice_days = models.PositiveSmallIntegerField(default=0)
+    # Charged when service comes back after a suspension for an overdue invoice.
+    reactivation_fee = MoneyField(null=True, blank=True)
     # --- Notifications tab ---
     notifications = models.JSONField(default=list, blank=True)
+    # "Low available funds / credit limit near": sent when available funds (prepaid) or the
+    # room left under the credit limit (postpaid) falls below this amount.
+    low_funds_threshold = MoneyField(null=True, blank=True)
     # --- Custom Fields tab ---
     mandatory_custom_fields = models.ManyToManyField(
         "installation.CustomField", blank=True, related_name="mandatory_in_classes"

@@ -92,6 +92,10 @@ def _days(maximum: int) -> Callable[[str, Any], int]:
     return lambda f, v: as_int(f, v, minimum=0, maximum=maximum)
 
 
+def _optional_days(maximum: int) -> Callable[[str, Any], int | None]:
+    return lambda f, v: None if v in (None, "") else as_int(f, v, minimum=0, maximum=maximum)
+
+
 def _choice(choices: list[str]) -> Callable[[str, Any], str]:
     return lambda f, v: as_choice(f, v, choices)
 
@@ -131,6 +135,22 @@ SIMPLE_FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "out_of_turn_grace_period_days": _days(365),
     "out_of_turn_invoice_template": _choice(InvoiceTemplate.values),
     "notifications": _notifications,
+    "low_funds_threshold": lambda f, v: as_money(f, v, minimum=ZERO),
+    "reactivation_fee": lambda f, v: as_money(f, v, minimum=ZERO),
+    **{
+        f"{prefix}{name}": coerce
+        for prefix in ("", "oot_")
+        for name, coerce in (
+            ("reminder_days_before_due", _optional_days(365)),
+            ("late_fee_after_days", _optional_days(3650)),
+            ("late_fee_amount", lambda f, v: as_money(f, v, minimum=ZERO)),
+            ("late_fee_notice_days", _days(365)),
+            ("suspend_after_days", _optional_days(3650)),
+            ("suspend_notice_days", _days(365)),
+            ("terminate_after_days", _optional_days(3650)),
+            ("terminate_notice_days", _days(365)),
+        )
+    },
     "vat_rate": _rate,
     "vat_inclusive": as_bool,
     "taxes": _taxes,
@@ -193,8 +213,13 @@ def _rules(
         ),
         (
             lambda c: c.taxation_method == TaxationMethod.FIXED_VAT,
-            {"vat_rate": None, "vat_inclusive": False},
+            {"vat_rate": None},
             "applies only to the Fixed VAT rate taxation method (CC-10)",
+        ),
+        (
+            lambda c: c.taxation_method in (TaxationMethod.FIXED_VAT, TaxationMethod.CUSTOM),
+            {"vat_inclusive": False},
+            "applies only to Fixed VAT and Custom taxation (CC-10)",
         ),
         (
             lambda c: c.taxation_method == TaxationMethod.CUSTOM,
@@ -271,6 +296,25 @@ def _apply_rules(cls: CustomerClass, changes: Mapping[str, Any]) -> None:
             raise ValidationFailed(
                 f"invoice_rounding_pattern: {exc}", field="invoice_rounding_pattern"
             ) from exc
+    for prefix, tab in (("", "Regular Invoices"), ("oot_", "Out-of-Turn Invoices")):
+        # Collections (issue 5): a late-payment fee needs its amount; termination comes last.
+        if getattr(cls, f"{prefix}late_fee_after_days") is not None and not getattr(
+            cls, f"{prefix}late_fee_amount"
+        ):
+            raise ValidationFailed(
+                f"{prefix}late_fee_amount is required when a late-payment fee is charged "
+                f"({tab} tab)",
+                field=f"{prefix}late_fee_amount",
+                code="required",
+            )
+        suspend = getattr(cls, f"{prefix}suspend_after_days")
+        terminate = getattr(cls, f"{prefix}terminate_after_days")
+        if suspend is not None and terminate is not None and terminate < suspend:
+            raise ValidationFailed(
+                f"{prefix}terminate_after_days must not come before the suspension "
+                f"({prefix}suspend_after_days = {suspend}; {tab} tab)",
+                field=f"{prefix}terminate_after_days",
+            )
     if cls.notification_from_override and not cls.notification_from_address:
         raise ValidationFailed(
             "notification_from_address is required when the Override toggle is on (CC-08)",

@@ -252,6 +252,9 @@ class OutboundEmail(models.Model):
     to_address = models.CharField(max_length=254, blank=True, default="")
     from_address = models.CharField(max_length=300, blank=True, default="")
     subject = models.CharField(max_length=300, blank=True, default="")
+    # Notifications (issue 5): which one, and its rendered text (the log shows what was sent).
+    notification = models.CharField(max_length=32, blank=True, default="")
+    body = models.TextField(blank=True, default="")
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField()
@@ -259,7 +262,44 @@ class OutboundEmail(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["status", "id"])]
+        indexes = [
+            models.Index(fields=["status", "id"]),
+            models.Index(fields=["customer", "kind", "-id"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.to_address}"
+
+
+class CollectionStepKind(models.TextChoices):
+    """Collections (issue 5 §2): each step happens once per invoice, in this order."""
+
+    REMINDER = "reminder", "Payment due soon"
+    LATE_FEE_NOTICE = "late_fee_notice", "Late-payment fee notice"
+    LATE_FEE = "late_fee", "Late-payment fee"
+    SUSPENSION_NOTICE = "suspension_notice", "Suspension warning"
+    SUSPENSION = "suspension", "Suspension"
+    TERMINATION_NOTICE = "termination_notice", "Termination warning"
+    TERMINATION = "termination", "Termination"
+
+
+class CollectionStep(models.Model):
+    """A collection step taken for an unpaid invoice: at most once per invoice and kind."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="collection_steps")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="collection_steps"
+    )
+    kind = models.CharField(max_length=20, choices=CollectionStepKind.choices)
+    scheduled_at = models.DateTimeField()  # when the rules put it
+    done_at = models.DateTimeField()  # when the engine took it (never before scheduled_at)
+    detail = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        ordering = ["invoice_id", "done_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "kind"], name="collection_step_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} {self.kind}"

@@ -112,7 +112,8 @@ class TestCardGateway:
         if not token.startswith("tok_test_"):
             return ChargeResult(False, "", "unknown_token")
         reference = "ch_test_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:20]
-        outcome = token.rsplit("_", 1)[-1]
+        parts = token.split("_", 3)  # tok, test, digest, outcome (which may hold "_")
+        outcome = parts[3] if len(parts) == 4 else "unknown_token"
         if outcome != "ok":
             return ChargeResult(False, reference, outcome)
         return ChargeResult(True, reference)
@@ -234,6 +235,8 @@ def collect_invoice(*, invoice_id: int, now: dt.datetime) -> PaymentAttempt | No
         from billcore.ledger.postings import post_locked
 
         _lock_customer(invoice.customer_id)
+        if PaymentAttempt.objects.filter(invoice=invoice).exists():
+            return None  # another engine process took it meanwhile
         txn_id = None
         if result.approved:
             earlier = Transaction.objects.filter(
@@ -249,8 +252,7 @@ def collect_invoice(*, invoice_id: int, now: dt.datetime) -> PaymentAttempt | No
                 idempotency_key=key,
             )
             txn_id = txn.pk
-            settle(customer_id=invoice.customer_id, now=now)
-        return PaymentAttempt.objects.create(
+        attempt = PaymentAttempt.objects.create(
             invoice=invoice,
             customer_id=invoice.customer_id,
             gateway=gw.name,
@@ -261,6 +263,9 @@ def collect_invoice(*, invoice_id: int, now: dt.datetime) -> PaymentAttempt | No
             transaction_id=txn_id,
             created_at=now,
         )
+        if result.approved:
+            settle(customer_id=invoice.customer_id, now=now)
+        return attempt
 
 
 def collect_step(*, now: dt.datetime, report: Any) -> None:

@@ -453,7 +453,11 @@ def settle(*, customer_id: int, now: dt.datetime) -> list[Invoice]:
     """Recompute ``amount_paid`` and ``status`` of the customer's invoices (caller holds the
     customer's lock). Every payment (and an opening balance, a balance reset, an invoice that
     is a credit) goes into one pool that pays invoices in the order they were issued, so a
-    payment always settles the oldest unpaid invoice first. Returns the invoices that changed."""
+    payment always settles the oldest unpaid invoice first. A recurring-fee invoice (CC-14) is
+    paid only by the saved payment method: its card payment pays it and nothing else, and the
+    pool never pays it. Returns the invoices that changed."""
+    from billcore.invoicing.models import PaymentAttempt
+
     paid_in = (
         Transaction.objects.filter(customer_id=customer_id)
         .filter(Q(action__in=PAYMENTS) | Q(balance_reset=True))
@@ -462,10 +466,19 @@ def settle(*, customer_id: int, now: dt.datetime) -> list[Invoice]:
     pool = -(paid_in or ZERO)
     invoices = list(Invoice.objects.filter(customer_id=customer_id).order_by("issued_at", "id"))
     pool += sum((-inv.total for inv in invoices if inv.total < 0), ZERO)
+    dedicated: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    if any(inv.kind == InvoiceKind.RECURRING for inv in invoices):
+        for invoice_id, amount in PaymentAttempt.objects.filter(
+            customer_id=customer_id, approved=True, invoice__kind=InvoiceKind.RECURRING
+        ).values_list("invoice_id", "amount"):
+            dedicated[invoice_id] += amount
+            pool -= amount
     changed = []
     for inv in invoices:
         if inv.total <= 0:
             paid = ZERO
+        elif inv.kind == InvoiceKind.RECURRING:
+            paid = min(dedicated[inv.pk], inv.total)
         else:
             paid = min(max(pool, ZERO), inv.total)
             pool -= paid
@@ -793,7 +806,7 @@ def approve_period(*, actor: Any, now: dt.datetime, period_id: Any) -> list[Invo
         adjustments_until=now,
     )
     record(
-        actor=actor, now=now, operation="approve", obj=period, before=before, after=snapshot(period)
+        actor=actor, now=now, operation="update", obj=period, before=before, after=snapshot(period)
     )
     return invoices
 

@@ -323,6 +323,37 @@ CLASS_LABELS: dict[str, tuple[str, str]] = {
     "out_of_turn_grace_period_days": ("Payment expected within (days)", ""),
     "out_of_turn_invoice_template": ("Invoice template", ""),
     "notifications": ("Notifications sent to customers of this class", ""),
+    "reminder_days_before_due": (
+        "Remind (days before the due date)",
+        "Empty: no reminder.",
+    ),
+    "late_fee_after_days": ("Late-payment fee (days after the due date)", "Empty: none."),
+    "late_fee_amount": ("Late-payment fee amount", ""),
+    "late_fee_notice_days": ("Advance notice of the fee (days)", ""),
+    "suspend_after_days": ("Suspend (days after the due date)", "Empty: never."),
+    "suspend_notice_days": ("Advance notice of the suspension (days)", ""),
+    "terminate_after_days": ("Terminate (days after the due date)", "Empty: never."),
+    "terminate_notice_days": ("Advance notice of the termination (days)", ""),
+    "oot_reminder_days_before_due": (
+        "Remind (days before the due date)",
+        "Empty: no reminder.",
+    ),
+    "oot_late_fee_after_days": ("Late-payment fee (days after the due date)", "Empty: none."),
+    "oot_late_fee_amount": ("Late-payment fee amount", ""),
+    "oot_late_fee_notice_days": ("Advance notice of the fee (days)", ""),
+    "oot_suspend_after_days": ("Suspend (days after the due date)", "Empty: never."),
+    "oot_suspend_notice_days": ("Advance notice of the suspension (days)", ""),
+    "oot_terminate_after_days": ("Terminate (days after the due date)", "Empty: never."),
+    "oot_terminate_notice_days": ("Advance notice of the termination (days)", ""),
+    "reactivation_fee": (
+        "Reactivation fee",
+        "Charged when service comes back after a suspension for an overdue invoice.",
+    ),
+    "low_funds_threshold": (
+        "Low funds / credit limit near below",
+        "The amount of available funds (or room under the credit limit) that triggers the "
+        "notification.",
+    ),
     "mandatory_custom_fields": ("Custom fields mandatory for customers of this class", ""),
     "vat_rate": ("VAT rate (%)", ""),
     "vat_inclusive": ("Prices include VAT", ""),
@@ -344,6 +375,19 @@ CLASS_TOP = (
     "notification_from_name",
     "notification_from_address",
 )
+
+# Collection steps of the Regular / Out-of-Turn Invoices tabs (issue 5).
+REGULAR_COLLECTIONS = [
+    "reminder_days_before_due",
+    "late_fee_after_days",
+    "late_fee_amount",
+    "late_fee_notice_days",
+    "suspend_after_days",
+    "suspend_notice_days",
+    "terminate_after_days",
+    "terminate_notice_days",
+]
+OOT_COLLECTIONS = [f"oot_{name}" for name in REGULAR_COLLECTIONS]
 
 # (slug, title, [(section title, fields)]) — CC-22's tabs.
 CLASS_TABS: list[tuple[str, str, list[tuple[str, list[str]]]]] = [
@@ -396,15 +440,19 @@ CLASS_TABS: list[tuple[str, str, list[tuple[str, list[str]]]]] = [
                     "send_invoices_by_email",
                     "auto_charge_invoices",
                 ],
-            )
+            ),
+            ("Collections", [*REGULAR_COLLECTIONS, "reactivation_fee"]),
         ],
     ),
     (
         "out-of-turn-invoices",
         "Out-of-Turn Invoices",
-        [("", ["out_of_turn_grace_period_days", "out_of_turn_invoice_template"])],
+        [
+            ("", ["out_of_turn_grace_period_days", "out_of_turn_invoice_template"]),
+            ("Collections", OOT_COLLECTIONS),
+        ],
     ),
-    ("notifications", "Notifications", [("", ["notifications"])]),
+    ("notifications", "Notifications", [("", ["notifications", "low_funds_threshold"])]),
     ("custom-fields", "Custom Fields", [("", ["mandatory_custom_fields"])]),
     (
         "taxation",
@@ -436,12 +484,17 @@ SECTION_NOTES = {
 }
 
 NUMERIC_FIELDS = {
+    *(n for n in REGULAR_COLLECTIONS + OOT_COLLECTIONS if not n.endswith("_amount")),
     "approval_max_days",
     "termination_delay_days",
     "grace_period_days",
     "out_of_turn_grace_period_days",
 }
 AMOUNT_FIELDS = {
+    "late_fee_amount",
+    "oot_late_fee_amount",
+    "reactivation_fee",
+    "low_funds_threshold",
     "fraud_daily_limit",
     "vat_rate",
     "measured_service_quota",
@@ -818,6 +871,11 @@ class SettingsForm(PageForm):
             "ShowFinancialDocumentsPage",
             help_text="Offers “Generate financial documentation” on customer classes (CC-16).",
         )
+        f["test_mode"] = Toggle(
+            "Test mode",
+            help_text="Lets the billing engine's clock be moved through the API "
+            "(POST /api/v1/engine/run with “now”), for tests and demos. Off in production.",
+        )
         f["eztax_endpoint"] = Text("EZTax endpoint", placeholder="https://…")
         f["suretax_endpoint"] = Text("SureTax endpoint", placeholder="https://…")
         f["tax_rounding_half_up"] = Toggle(
@@ -833,7 +891,9 @@ class SettingsForm(PageForm):
             ),
             Section(
                 "Options",
-                self.bound(("allow_external_billing", "show_financial_documents_page")),
+                self.bound(
+                    ("allow_external_billing", "show_financial_documents_page", "test_mode")
+                ),
             ),
             Section(
                 "Taxes",

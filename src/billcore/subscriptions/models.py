@@ -1,0 +1,97 @@
+"""Subscriptions (CU-13 Subscriptions tab, CC-19; issue 5 §3): periodic fees charged by the
+engine, in advance or in arrears, prorated when a subscription starts or ends mid-period."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models.functions import Lower
+
+from billcore.db import MoneyField
+
+
+class SubscriptionPlan(models.Model):
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=500, blank=True, default="")
+    currency = models.ForeignKey("installation.Currency", on_delete=models.PROTECT)
+    # Empty: the administrator's plan; otherwise the reseller that owns it (CC-07 style).
+    managed_by = models.ForeignKey(
+        "customers.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="subscription_plans",
+    )
+    # The fee for one whole billing period of the customer.
+    fee = MoneyField()
+    in_advance = models.BooleanField(default=True)  # else in arrears (at the period's end)
+    prorate = models.BooleanField(default=True)  # part of a period: part of the fee
+    charge_while_suspended = models.BooleanField(default=False)  # CU-15
+    charge_while_blocked = models.BooleanField(default=True)  # CU-02
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="subscription_plan_name_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SubscriptionStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    # CC-19: a prepaid customer's funds could not cover a due fee; charged once funds arrive.
+    WAITING_FOR_FUNDS = "waiting_for_funds", "Waiting for funds"
+    ENDED = "ended", "Ended"
+
+
+class Subscription(models.Model):
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="subscriptions"
+    )
+    plan = models.ForeignKey(
+        SubscriptionPlan, on_delete=models.PROTECT, related_name="subscriptions"
+    )
+    start_at = models.DateTimeField()
+    end_at = models.DateTimeField(null=True, blank=True)  # exclusive; None = open-ended
+    status = models.CharField(
+        max_length=20, choices=SubscriptionStatus.choices, default=SubscriptionStatus.ACTIVE
+    )
+    # Everything before this instant is charged (fees are charged period by period).
+    charged_to = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["customer_id", "start_at", "id"]
+        indexes = [models.Index(fields=["status", "customer"])]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.plan_id}"
+
+
+class SubscriptionCharge(models.Model):
+    """One fee charged for one (part of a) billing period: at most once per subscription and
+    period start."""
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="charges")
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    amount = MoneyField()
+    transaction = models.OneToOneField(
+        "ledger.Transaction", on_delete=models.PROTECT, related_name="subscription_charge"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["subscription_id", "period_start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "period_start"], name="subscription_charge_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscription_id} {self.period_start:%Y-%m-%d} {self.amount}"
