@@ -24,3 +24,21 @@ def reseller_id_of(actor: Any) -> int | None:
 def require_user(actor: Any) -> None:
     if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
         raise NotFound("not found")
+
+
+class _EngineActor:
+    """The billing engine acting on its own (suspensions, terminations, fees): an
+    administrator with no user row; audit and status history name it "engine"."""
+
+    pk = None
+    id = None
+    username = "engine"
+    is_authenticated = True
+    is_active = True
+    reseller_id = None
+
+    def __repr__(self) -> str:
+        return "<engine>"
+
+
+ENGINE = _EngineActor()

@@ -255,6 +255,8 @@ class OutboundEmail(models.Model):
     # Notifications (issue 5): which one, and its rendered text (the log shows what was sent).
     notification = models.CharField(max_length=32, blank=True, default="")
     body = models.TextField(blank=True, default="")
+    # A notification is queued at most once per key (e.g. "suspension_warning:invoice-12").
+    dedupe_key = models.CharField(max_length=120, null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField()
@@ -265,6 +267,11 @@ class OutboundEmail(models.Model):
         indexes = [
             models.Index(fields=["status", "id"]),
             models.Index(fields=["customer", "kind", "-id"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "dedupe_key"], name="outbound_email_dedupe_unique"
+            ),
         ]
 
     def __str__(self) -> str:
