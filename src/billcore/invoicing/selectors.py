@@ -1,0 +1,203 @@
+"""Reads of invoices, billing periods and saved payment methods, already scoped to what the
+actor may see (DESIGN rule 4): a reseller's user sees only the reseller's customers' objects;
+anything else is ``NotFound``, exactly as for an object that does not exist."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from django.db.models import F, OuterRef, QuerySet, Subquery, Sum
+
+from billcore.accounts.access import is_admin, require_user
+from billcore.customers.selectors import get_customer, visible_customers
+from billcore.db import MoneyField
+from billcore.errors import NotFound
+from billcore.invoicing.models import (
+    ClosedPeriod,
+    Invoice,
+    PaymentMethod,
+    PeriodStatus,
+)
+from billcore.ledger.models import Action, Transaction
+
+MAX_ID = 2**63 - 1
+
+# The ledger rows an invoice bills (services.INVOICEABLE; repeated here so reads do not
+# import the write module).
+INVOICEABLE = (
+    Action.USAGE,
+    Action.MANUAL_CHARGE,
+    Action.MANUAL_CREDIT,
+    Action.PROMOTIONAL_CREDIT,
+    Action.SUBSCRIPTION,
+)
+
+
+def _pk(value: Any, what: str) -> int:
+    """``value`` as a primary key, or NotFound (never a database error for a huge number)."""
+    try:
+        pk = int(value)
+    except (TypeError, ValueError):
+        raise NotFound(f"{what} {value!r} not found", field="id") from None
+    if not 0 < pk <= MAX_ID:
+        raise NotFound(f"{what} {value} not found", field="id")
+    return pk
+
+
+M = TypeVar("M", Invoice, ClosedPeriod)
+
+
+def _scoped(qs: QuerySet[M], actor: Any) -> QuerySet[M]:
+    """``qs`` (rows with a ``customer``) limited to the actor's customers."""
+    require_user(actor)
+    if is_admin(actor):
+        return qs
+    return qs.filter(customer_id__in=visible_customers(actor=actor).values("pk"))
+
+
+# --------------------------------------------------------------------------- invoices
+
+
+def customer_invoices(*, actor: Any, customer_id: Any) -> QuerySet[Invoice]:
+    """The customer's invoices, newest first (NotFound for a customer the actor cannot see)."""
+    customer = get_customer(actor=actor, customer_id=customer_id)
+    return (
+        Invoice.objects.filter(customer_id=customer.pk)
+        .select_related("customer", "period")
+        .defer("pdf")
+        .order_by("-issued_at", "-id")
+    )
+
+
+def get_invoice(*, actor: Any, invoice_id: Any, with_pdf: bool = False) -> Invoice:
+    """One invoice with its customer and lines (the lines in their positions)."""
+    pk = _pk(invoice_id, "invoice")
+    qs = Invoice.objects.select_related("customer__currency", "customer__customer_class")
+    if not with_pdf:
+        qs = qs.defer("pdf")
+    invoice = _scoped(qs, actor).prefetch_related("lines").filter(pk=pk).first()
+    if invoice is None:
+        raise NotFound(f"invoice {pk} not found", field="id")
+    return invoice
+
+
+def invoice_pdf(invoice: Invoice) -> bytes:
+    """The invoice's PDF: the one the engine stored, or one rendered now from the invoice's
+    template (nothing is written)."""
+    if invoice.pdf is not None:
+        return bytes(invoice.pdf)
+    from billcore.invoicing.documents import render_invoice_pdf
+
+    return bytes(render_invoice_pdf(invoice))
+
+
+# --------------------------------------------------------------------------- periods
+
+
+def _unbilled_in_period() -> Subquery:
+    """Σ of the invoiceable ledger rows dated within the period that no invoice has billed."""
+    rows = (
+        Transaction.objects.filter(
+            customer_id=OuterRef("customer_id"),
+            created_at__gte=OuterRef("start"),
+            created_at__lt=OuterRef("end"),
+            invoice__isnull=True,
+            action__in=INVOICEABLE,
+        )
+        .order_by()
+        .values("customer_id")
+        .annotate(s=Sum("amount"))
+        .values("s")
+    )
+    return Subquery(rows, output_field=MoneyField())
+
+
+def list_periods(
+    *, actor: Any, status: str = PeriodStatus.AWAITING_APPROVAL, customer_id: Any = None
+) -> QuerySet[ClosedPeriod]:
+    """Ended periods of ``status`` (for CC-18, the ones waiting for an administrator's
+    approval: the earliest deadline first, a period without a deadline last; closed ones:
+    newest first), each with ``unbilled``: the charges dated within the period that no invoice
+    has billed yet (before taxes and rounding). ``customer_id``: one customer's only."""
+    qs = ClosedPeriod.objects.filter(status=status).select_related("customer__currency")
+    if customer_id is not None:
+        qs = qs.filter(customer_id=get_customer(actor=actor, customer_id=customer_id).pk)
+    order: tuple[Any, ...] = (
+        (F("approve_by").asc(nulls_last=True), "end", "customer__name", "id")
+        if status == PeriodStatus.AWAITING_APPROVAL
+        else ("-end", "customer__name", "id")
+    )
+    return (
+        _scoped(qs, actor)
+        .defer("statement_pdf")
+        .annotate(unbilled=_unbilled_in_period())
+        .order_by(*order)
+    )
+
+
+def periods_awaiting_approval(*, actor: Any) -> QuerySet[ClosedPeriod]:
+    """CC-18: the periods waiting for approval the actor may approve."""
+    return list_periods(actor=actor, status=PeriodStatus.AWAITING_APPROVAL)
+
+
+def unbilled(period: ClosedPeriod) -> Decimal:
+    value = getattr(period, "unbilled", None)
+    return value if value is not None else Decimal("0.00000")
+
+
+def get_period(*, actor: Any, period_id: Any) -> ClosedPeriod:
+    pk = _pk(period_id, "period")
+    qs = ClosedPeriod.objects.select_related("customer__currency")
+    period = _scoped(qs, actor).filter(pk=pk).first()
+    if period is None:
+        raise NotFound(f"period {pk} not found", field="id")
+    return period
+
+
+def customer_periods(*, actor: Any, customer_id: Any) -> QuerySet[ClosedPeriod]:
+    """The customer's ended periods (closed and waiting), newest first, without the PDF
+    bytes; ``has_statement`` says whether a closing statement was rendered (CC-16)."""
+    from django.db.models import BooleanField, Case, Value, When
+
+    customer = get_customer(actor=actor, customer_id=customer_id)
+    return (
+        ClosedPeriod.objects.filter(customer_id=customer.pk)
+        .defer("statement_pdf")
+        .annotate(
+            has_statement=Case(
+                When(statement_pdf__isnull=False, then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            )
+        )
+        .order_by("-start")
+    )
+
+
+# --------------------------------------------------------------------------- payment method
+
+
+def payment_method(*, actor: Any, customer_id: Any) -> PaymentMethod | None:
+    """The customer's saved payment method, or None."""
+    customer = get_customer(actor=actor, customer_id=customer_id)
+    return PaymentMethod.objects.filter(customer_id=customer.pk).first()
+
+
+def gateway_label(name: str) -> str:
+    """What the gateway a method was saved with is, in words."""
+    from billcore.invoicing.payments import GATEWAYS
+
+    cls = GATEWAYS.get(name)
+    label = getattr(cls, "label", None) if cls is not None else None
+    return str(label) if label else name
+
+
+def gateway_configured() -> str | None:
+    """The configured gateway's label, or None when no payment gateway is configured."""
+    from billcore.invoicing.payments import GatewayNotConfigured, gateway
+
+    try:
+        return gateway().label
+    except GatewayNotConfigured:
+        return None
