@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from billcore.web import views, views_customer_tabs
+from billcore.web import views, views_customer_tabs, views_invoicing
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -50,6 +50,40 @@ urlpatterns = [
         "customers/<int:customer_id>/transfer/",
         views_customer_tabs.customer_transfer,
         name="customer-transfer",
+    ),
+    # Invoices & Taxation and Payment Method tabs, invoices, periods (issue 4).
+    path(
+        "customers/<int:customer_id>/invoice-template/",
+        views_invoicing.customer_invoice_template,
+        name="customer-invoice-template",
+    ),
+    path(
+        "customers/<int:customer_id>/out-of-turn-invoice/",
+        views_invoicing.customer_out_of_turn,
+        name="customer-out-of-turn",
+    ),
+    path(
+        "customers/<int:customer_id>/payment-method/",
+        views_invoicing.customer_payment_method,
+        name="customer-payment-method",
+    ),
+    path(
+        "customers/<int:customer_id>/payment-method/remove/",
+        views_invoicing.customer_payment_method_remove,
+        name="customer-payment-method-remove",
+    ),
+    path("invoices/<int:invoice_id>/", views_invoicing.invoice_detail, name="invoice-detail"),
+    path("invoices/<int:invoice_id>/pdf/", views_invoicing.invoice_pdf, name="invoice-pdf"),
+    path("periods/", views_invoicing.periods_awaiting, name="periods-awaiting"),
+    path(
+        "periods/<int:period_id>/approve/",
+        views_invoicing.period_approve,
+        name="period-approve",
+    ),
+    path(
+        "periods/<int:period_id>/statement.pdf",
+        views_invoicing.period_statement,
+        name="period-statement",
     ),
     path("customers/<int:customer_id>/adjust/", views.customer_adjust, name="customer-adjust"),
     path("customers/<int:customer_id>/delete/", views.customer_delete, name="customer-delete"),
