@@ -140,6 +140,7 @@ def _register() -> None:
     from billcore.classes.api import router as classes_router
     from billcore.customers.api import router as customers_router
     from billcore.installation.api import router as installation_router
+    from billcore.invoicing.api import router as invoicing_router
     from billcore.subscribers.api import router as accounts_router
 
     api.add_router("/auth", auth_router)
@@ -148,6 +149,7 @@ def _register() -> None:
     api.add_router("/", installation_router)
     api.add_router("/", charging_router)
     api.add_router("/", accounts_router)
+    api.add_router("/", invoicing_router)
 
 
 _register()
