@@ -36,6 +36,12 @@ BILL_STATUS = {
 }
 
 
+SUSPENSION_REASONS = ("manual", "overdue", "insufficient_funds")
+# Suspensions only the engine lifts (when paid / when funds arrive); by hand they can only be
+# delayed with "Lift the suspension until" (CU-15).
+ENGINE_SUSPENSIONS = ("overdue", "insufficient_funds")
+
+
 def display_status(customer: Customer) -> str:
     """The one status to show when several apply (portabilling.md priority): Closed, Blocked,
     Suspended, …, provisionally terminated with its scheduled date."""
@@ -114,9 +120,13 @@ def set_blocked(
 def suspend(
     *, actor: Any, now: dt.datetime, customer_id: int, reason: str = "manual", note: str = ""
 ) -> Customer:
-    """Suspend: ``reason`` "overdue" is the engine's (CU-15), "manual" an operator's."""
-    if reason not in ("manual", "overdue"):
-        raise ValidationFailed("reason must be manual or overdue", field="reason")
+    """Suspend: "overdue" (an invoice is overdue, CU-15) and "insufficient_funds" (a prepaid
+    customer cannot cover a subscription fee, CC-19) are the engine's; "manual" is the
+    PortaBilling facade's ``suspend_customer``."""
+    if reason not in SUSPENSION_REASONS:
+        raise ValidationFailed(
+            f"reason must be one of {', '.join(SUSPENSION_REASONS)}", field="reason"
+        )
     customer = _locked(actor, customer_id)
     if customer.status != Status.OPEN:
         raise ValidationFailed(
@@ -140,7 +150,7 @@ def unsuspend(*, actor: Any, now: dt.datetime, customer_id: int, paid: bool = Fa
         raise ValidationFailed(
             "the customer is not suspended", field="status", code="not_suspended"
         )
-    if customer.suspension_reason == "overdue" and not paid:
+    if customer.suspension_reason in ENGINE_SUSPENSIONS and not paid:
         raise ValidationFailed(
             "a suspension for an overdue invoice lifts by itself once the invoice is paid; "
             "use 'Lift the suspension until' to delay it (CU-15)",
@@ -151,7 +161,15 @@ def unsuspend(*, actor: Any, now: dt.datetime, customer_id: int, paid: bool = Fa
     customer.status = Status.OPEN
     customer.suspension_reason = ""
     customer.suspension_delay_until = None
-    return _save(actor, now, customer, before, "paid" if paid else "suspension lifted")
+    return _save(
+        actor,
+        now,
+        customer,
+        before,
+        ("funds arrived" if before["suspension_reason"] == "insufficient_funds" else "paid")
+        if paid
+        else "suspension lifted",
+    )
 
 
 @transaction.atomic
@@ -186,37 +204,103 @@ def terminate(
     customer_id: int,
     permanent: bool = False,
     terminate_on: dt.datetime | None = None,
+    midterm_invoice: bool = False,
 ) -> Customer:
-    """CU-16 / CU-17: provisional termination schedules the permanent one at now + the
-    class's N days (CC-20) unless an earlier date is given; ``permanent`` closes at once (or
-    on ``terminate_on`` when it is in the future)."""
+    """CU-16 / CU-17.
+
+    * Provisional: services stop now; permanent termination is scheduled at now + the class's
+      N days (CC-20), or at an earlier chosen date; reactivation is possible until then.
+    * Permanent, now (``terminate_on`` empty or past): closed at once; with
+      ``midterm_invoice`` the open period is invoiced first (``invoicing.services
+      .close_open_period_now``).
+    * Permanent on a future date: the customer stays as it is until ``terminate_on``; the
+      engine then invoices the open period (when asked) and closes it.
+    """
     customer = _locked(actor, customer_id)
     if terminate_on is not None and terminate_on.tzinfo is None:
         raise ValidationFailed("terminate_on needs a time zone", field="terminate_on")
     before = snapshot(customer)
+    if permanent:
+        customer.midterm_invoice = bool(midterm_invoice)
+        if terminate_on is None or terminate_on <= now:
+            return close_now(actor=actor, now=now, customer=customer, before=before)
+        customer.termination_pending = True
+        customer.terminate_on = terminate_on
+        return _save(
+            actor,
+            now,
+            customer,
+            before,
+            f"permanent termination scheduled for {terminate_on:%Y-%m-%d %H:%M}",
+        )
     latest = now + dt.timedelta(days=customer.customer_class.termination_delay_days)
-    if permanent and (terminate_on is None or terminate_on <= now):
-        customer.status = Status.CLOSED
-        customer.closed_at = now
-        customer.terminate_on = now
-        return _save(actor, now, customer, before, "permanently terminated")
     if terminate_on is not None and terminate_on > latest:
         raise ValidationFailed(
             f"terminate_on can be at most {customer.customer_class.termination_delay_days} "
             "days after provisional termination (CC-20)",
             field="terminate_on",
         )
+    if terminate_on is not None and terminate_on <= now:
+        raise ValidationFailed(
+            "terminate_on must be in the future for a provisional termination",
+            field="terminate_on",
+        )
+    if customer.status not in (Status.OPEN, Status.SUSPENDED, Status.PROVISIONALLY_TERMINATED):
+        raise ValidationFailed(
+            f"a {Status(customer.status).label.lower()} customer cannot be terminated "
+            "provisionally",
+            field="status",
+            code="not_open",
+        )
     if customer.status != Status.PROVISIONALLY_TERMINATED:
         customer.provisionally_terminated_at = now
     customer.status = Status.PROVISIONALLY_TERMINATED
     customer.terminate_on = terminate_on or latest
+    customer.midterm_invoice = bool(midterm_invoice)
     return _save(actor, now, customer, before, "provisionally terminated")
+
+
+def close_now(
+    *, actor: Any, now: dt.datetime, customer: Customer, before: dict[str, Any]
+) -> Customer:
+    """Permanently terminate the locked ``customer`` now (CU-17), after its midterm invoice
+    when it asked for one. Runs inside the caller's transaction."""
+    if customer.midterm_invoice:
+        from billcore.invoicing.services import close_open_period_now
+
+        close_open_period_now(customer=customer, now=now, actor=actor)
+    customer.status = Status.CLOSED
+    customer.closed_at = now
+    customer.terminate_on = now
+    customer.termination_pending = False
+    customer.suspension_delay_until = None
+    return _save(actor, now, customer, before, "permanently terminated")
+
+
+@transaction.atomic
+def terminate_due(*, actor: Any, now: dt.datetime, customer_id: int) -> Customer | None:
+    """The engine: permanent termination whose date has come (CC-20 after a provisional
+    termination, or a scheduled one). None when nothing is due (idempotent)."""
+    customer = _locked(actor, customer_id)
+    due = customer.terminate_on is not None and customer.terminate_on <= now
+    if not due or not (
+        customer.status == Status.PROVISIONALLY_TERMINATED or customer.termination_pending
+    ):
+        return None
+    return close_now(actor=actor, now=now, customer=customer, before=snapshot(customer))
 
 
 @transaction.atomic
 def reactivate(*, actor: Any, now: dt.datetime, customer_id: int) -> Customer:
-    """Restore a provisionally terminated customer before its permanent date (CU-16)."""
+    """Restore a provisionally terminated customer before its permanent date (CU-16), or call
+    off a scheduled permanent termination (CU-17)."""
     customer = _locked(actor, customer_id)
+    if customer.termination_pending:  # a scheduled permanent termination is called off
+        before = snapshot(customer)
+        customer.termination_pending = False
+        customer.terminate_on = None
+        customer.midterm_invoice = False
+        return _save(actor, now, customer, before, "scheduled termination cancelled")
     if customer.status != Status.PROVISIONALLY_TERMINATED:
         raise ValidationFailed(
             "the customer is not provisionally terminated", field="status", code="not_terminated"
@@ -227,6 +311,7 @@ def reactivate(*, actor: Any, now: dt.datetime, customer_id: int) -> Customer:
     customer.status = Status.OPEN
     customer.terminate_on = None
     customer.provisionally_terminated_at = None
+    customer.midterm_invoice = False
     return _save(actor, now, customer, before, "reactivated")
 
 

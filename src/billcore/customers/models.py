@@ -92,6 +92,10 @@ class Customer(models.Model):
     # Provisional termination: when it happened and when it becomes permanent (CU-16, CC-20).
     provisionally_terminated_at = models.DateTimeField(null=True, blank=True)
     terminate_on = models.DateTimeField(null=True, blank=True)
+    # CU-17: a permanent termination scheduled for ``terminate_on`` (the customer stays as it
+    # is until then), and whether the open period is invoiced first (a midterm invoice).
+    termination_pending = models.BooleanField(default=False)
+    midterm_invoice = models.BooleanField(default=False)
     closed_at = models.DateTimeField(null=True, blank=True)
     custom_fields = models.JSONField(default=dict, blank=True)  # CU-11
     # Per-customer overrides (None = use the class's value)

@@ -61,6 +61,7 @@ class InvoiceKind(models.TextChoices):
     REGULAR = "regular", "Regular"
     OUT_OF_TURN = "out_of_turn", "Out-of-turn"
     RECURRING = "recurring", "Recurring fees"  # CC-14
+    MIDTERM = "midterm", "Midterm (termination)"  # CU-17
 
 
 class InvoiceStatus(models.TextChoices):

@@ -516,9 +516,14 @@ def _settle_into(invoices: list[Invoice], *, customer_id: int, now: dt.datetime)
 
 
 def settle_after_payment(*, customer_id: int, now: dt.datetime) -> None:
-    """Called by the ledger after a payment or refund, inside its transaction."""
+    """Called by the ledger after a payment or refund, inside its transaction (the customer
+    is locked): settle the invoices, then lift an overdue suspension that is paid (CU-15)."""
     if Invoice.objects.filter(customer_id=customer_id).exists():
         settle(customer_id=customer_id, now=now)
+        from billcore.invoicing.collections import after_payment
+
+        customer = Customer.objects.select_related("customer_class", "currency").get(pk=customer_id)
+        after_payment(customer=customer, now=now)
 
 
 # --------------------------------------------------------------------------------------------
@@ -566,11 +571,17 @@ def _close(
     inst: InstallationSettings,
     actor: Any = None,
     adjustments_until: dt.datetime | None = None,
+    kind: str = InvoiceKind.REGULAR,
 ) -> list[Invoice]:
     """Close ``period`` of the locked ``customer``: stamp, invoice, reset, queue e-mails."""
     cls = customer.customer_class
     mine = Transaction.objects.filter(customer_id=customer.pk)
-    window = Q(created_at__lt=period.end)
+    # A midterm period ends now: everything posted up to now is in it.
+    window = (
+        Q(created_at__lte=period.end)
+        if kind == InvoiceKind.MIDTERM
+        else Q(created_at__lt=period.end)
+    )
     if adjustments_until is not None:
         window |= Q(action__in=ADJUSTMENTS, created_at__lte=adjustments_until)
     mine.filter(period__isnull=True).filter(window).update(period=period)
@@ -605,7 +616,7 @@ def _close(
             unbilled = in_period.filter(invoice__isnull=True).exclude(action=Action.SUBSCRIPTION)
         regular = issue_invoice(
             customer=customer,
-            kind=InvoiceKind.REGULAR,
+            kind=kind,
             rows=unbilled,
             now=now,
             period=period,
@@ -735,6 +746,45 @@ def close_due_periods(
             result.awaiting -= 1 if result.awaiting else 0
             result.invoices.extend(inv.pk for inv in invoices)
     return result
+
+
+def close_open_period_now(*, customer: Customer, now: dt.datetime, actor: Any = None) -> None:
+    """CU-17 midterm invoice: before a permanent termination, periods waiting for approval are
+    closed (in order) and the open period is closed early, at ``now``, and invoiced. For the
+    locked ``customer``, in the caller's transaction; the caller saves the customer row
+    afterwards (its ``billed_to``/``balance`` are kept up to date in memory here)."""
+    inst = _installation()
+    for period in ClosedPeriod.objects.filter(
+        customer=customer, status=PeriodStatus.AWAITING_APPROVAL
+    ).order_by("start"):
+        _close(
+            customer=customer,
+            period=period,
+            now=now,
+            inst=inst,
+            actor=actor,
+            adjustments_until=now,
+        )
+    start = customer.billed_to or customer.created_at
+    if start < now:
+        period = ClosedPeriod.objects.create(
+            customer=customer,
+            start=start,
+            end=now,
+            status=PeriodStatus.AWAITING_APPROVAL,
+            created_at=now,
+        )
+        _close(
+            customer=customer,
+            period=period,
+            now=now,
+            inst=inst,
+            actor=actor,
+            kind=InvoiceKind.MIDTERM,
+        )
+    customer.billed_to = now
+    customer.next_billed_to = None
+    Customer.objects.filter(pk=customer.pk).update(billed_to=now, next_billed_to=None)
 
 
 def mark_overdue(*, now: dt.datetime, customer_id: int | None = None) -> int:
