@@ -142,6 +142,7 @@ def _register() -> None:
     from billcore.installation.api import router as installation_router
     from billcore.invoicing.api import router as invoicing_router
     from billcore.subscribers.api import router as accounts_router
+    from billcore.subscriptions.api import router as subscriptions_router
 
     api.add_router("/auth", auth_router)
     api.add_router("/customer-classes", classes_router)
@@ -150,6 +151,7 @@ def _register() -> None:
     api.add_router("/", charging_router)
     api.add_router("/", accounts_router)
     api.add_router("/", invoicing_router)
+    api.add_router("/", subscriptions_router)
 
 
 _register()

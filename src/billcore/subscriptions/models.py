@@ -72,17 +72,33 @@ class Subscription(models.Model):
         return f"{self.customer_id}: {self.plan_id}"
 
 
+class SkipReason(models.TextChoices):
+    """Why a due fee was not charged (and never will be: a skipped part is not charged later)."""
+
+    SUSPENDED = "suspended", "Suspended"  # CU-15, the plan does not charge while suspended
+    BLOCKED = "blocked", "Blocked"  # CU-02, the plan does not charge while blocked
+    PROVISIONALLY_TERMINATED = "provisionally_terminated", "Provisionally terminated"  # CU-16
+    EXPORTED = "exported", "Exported"  # CU-18
+
+
 class SubscriptionCharge(models.Model):
-    """One fee charged for one (part of a) billing period: at most once per subscription and
-    period start."""
+    """One fee charged (or skipped) for one (part of a) billing period: at most once per
+    subscription and start. ``period_start`` / ``period_end`` are the part of the customer's
+    billing period the fee covers: the billing period itself, cut to the subscription's start
+    and end. A skipped part has ``skipped`` set, amount 0 and no ledger row."""
 
     subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="charges")
     period_start = models.DateTimeField()
     period_end = models.DateTimeField()
     amount = MoneyField()
     transaction = models.OneToOneField(
-        "ledger.Transaction", on_delete=models.PROTECT, related_name="subscription_charge"
+        "ledger.Transaction",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="subscription_charge",
     )
+    skipped = models.CharField(max_length=24, choices=SkipReason.choices, blank=True, default="")
     created_at = models.DateTimeField()
 
     class Meta:
