@@ -141,6 +141,7 @@ def _register() -> None:
     from billcore.customers.api import router as customers_router
     from billcore.installation.api import router as installation_router
     from billcore.invoicing.api import router as invoicing_router
+    from billcore.notifications.api import router as notifications_router
     from billcore.subscribers.api import router as accounts_router
     from billcore.subscriptions.api import router as subscriptions_router
 
@@ -150,6 +151,7 @@ def _register() -> None:
     api.add_router("/", installation_router)
     api.add_router("/", charging_router)
     api.add_router("/", accounts_router)
+    api.add_router("/", notifications_router)
     api.add_router("/", invoicing_router)
     api.add_router("/", subscriptions_router)
 

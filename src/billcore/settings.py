@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "billcore.charging",
     "billcore.invoicing",
     "billcore.subscriptions",
+    "billcore.notifications",
     "billcore.web",
     "billcore.porta",
 ]

@@ -1,5 +1,6 @@
 """The engine's ``mail`` step: the queued invoice and statistics e-mails over SMTP (issue 4
-section 5, CC-08, CC-11).
+section 5, CC-08, CC-11), and the notifications (issue 5 §4) with the subject and body stored
+when they were queued.
 
 Each pending ``OutboundEmail`` (oldest first) is built, then *claimed* by a guarded
 ``UPDATE … SET attempts = attempts + 1 WHERE status = 'pending' AND attempts = <read>``, so two
@@ -212,6 +213,17 @@ def _statistics_message(email: OutboundEmail, inst: InstallationSettings, sender
     return Built(message, email.to_address, sender, subject)
 
 
+def _notification_message(email: OutboundEmail, sender: str) -> Built:
+    """A notification (issue 5 §4): its subject and body were rendered when it was queued
+    (``billcore.notifications.services.notify``); sent as stored."""
+    if not email.subject or not email.body:
+        raise MailBuildError("notification e-mail without a subject or a body")
+    message = EmailMessage(
+        subject=email.subject, body=email.body, from_email=sender, to=[email.to_address]
+    )
+    return Built(message, email.to_address, sender, email.subject)
+
+
 def build_message(email: OutboundEmail, inst: InstallationSettings) -> Built:
     to = email.to_address or email.customer.email
     if not to:
@@ -222,6 +234,8 @@ def build_message(email: OutboundEmail, inst: InstallationSettings) -> Built:
         return _invoice_message(email, inst, sender)
     if email.kind == EmailKind.STATISTICS:
         return _statistics_message(email, inst, sender)
+    if email.kind == EmailKind.NOTIFICATION:
+        return _notification_message(email, sender)
     raise MailBuildError(f"the mail step does not build {email.kind!r} e-mails")
 
 
