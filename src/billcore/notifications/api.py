@@ -32,9 +32,12 @@ class TemplateOut(Schema):
 
 
 class TemplateIn(Schema):
+    """Both required; checked by the service (a field named ``body`` would lose its name in
+    the API's validation-error handler, which drops the location part "body")."""
+
     model_config = ConfigDict(extra="forbid")
-    subject: str = Field(description="Django template language; rendered on one line")
-    body: str = Field(description="Django template language; plain text")
+    subject: Any = Field(None, description="Text, Django template language; one line")
+    body: Any = Field(None, description="Text, Django template language; plain text")
 
 
 class PreviewOut(Schema):

@@ -263,6 +263,8 @@ def get_template(*, actor: Any, kind: str) -> TemplateView:
 
 
 def _text(field: str, value: Any, *, max_length: int) -> str:
+    if value is None:
+        raise ValidationFailed(f"{field} is required", field=field, code="required")
     if not isinstance(value, str):
         raise ValidationFailed(f"{field} must be text", field=field)
     if "\x00" in value:
