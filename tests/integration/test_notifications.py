@@ -285,9 +285,7 @@ def test_a_broken_template_is_refused_naming_the_field(
     admin: Any, subject: Any, body: Any, field: str, code: str
 ) -> None:
     with pytest.raises(ValidationFailed) as err:
-        services.update_template(
-            actor=admin, now=T0, kind="suspended", subject=subject, body=body
-        )
+        services.update_template(actor=admin, now=T0, kind="suspended", subject=subject, body=body)
     assert (err.value.field, err.value.code, err.value.status) == (field, code, 400)
     assert NotificationTemplate.objects.count() == 0
 
@@ -519,9 +517,7 @@ def test_notification_log_newest_first_and_scoped(world: Any) -> None:
     cls = _class(admin, ["suspended", "service_restored"], name="Notified")
     c = _customer(admin, cls)
     services.notify(customer=c, kind="suspended", now=T0, context={})
-    services.notify(
-        customer=c, kind="service_restored", now=T0 + dt.timedelta(hours=1), context={}
-    )
+    services.notify(customer=c, kind="service_restored", now=T0 + dt.timedelta(hours=1), context={})
     OutboundEmail.objects.create(
         customer=c, kind="invoice", to_address=c.email, created_at=T0 - dt.timedelta(days=1)
     )

@@ -69,7 +69,9 @@ def compile_source(source: str, *, field: str) -> Template:
 
 
 def _render(template: Template, context: dict[str, Any]) -> str:
-    return template.render(Context(context, autoescape=False, use_tz=False))
+    """Plain text: Django marks its output safe for HTML, which this text never is (a page
+    showing it must escape it)."""
+    return "".join([template.render(Context(context, autoescape=False, use_tz=False))])
 
 
 def _one_line(text: str) -> str:

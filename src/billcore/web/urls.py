@@ -1,7 +1,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from billcore.web import views, views_customer_tabs, views_invoicing
+from billcore.web import (
+    views,
+    views_customer_tabs,
+    views_invoicing,
+    views_notifications,
+    views_status,
+    views_subscriptions,
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -104,4 +111,49 @@ urlpatterns = [
     path("settings/currencies/<str:code>/remove/", views.currency_remove, name="currency-remove"),
     path("settings/custom-fields/add/", views.custom_field_add, name="custom-field-add"),
     path("audit/", views.audit_list, name="audit"),
+    # Subscription plans and the customer page's Subscriptions tab (issue 5 §3).
+    path("subscription-plans/", views_subscriptions.plan_list, name="subscription-plan-list"),
+    path("subscription-plans/add/", views_subscriptions.plan_add, name="subscription-plan-add"),
+    path(
+        "subscription-plans/<int:plan_id>/",
+        views_subscriptions.plan_edit,
+        name="subscription-plan-edit",
+    ),
+    path(
+        "subscription-plans/<int:plan_id>/delete/",
+        views_subscriptions.plan_delete,
+        name="subscription-plan-delete",
+    ),
+    path(
+        "customers/<int:customer_id>/subscribe/",
+        views_subscriptions.customer_subscribe,
+        name="customer-subscribe",
+    ),
+    path(
+        "subscriptions/<int:subscription_id>/end/",
+        views_subscriptions.subscription_end,
+        name="subscription-end",
+    ),
+    # Change status, status history, notification log (issue 5 §1, §4).
+    path(
+        "customers/<int:customer_id>/status/",
+        views_status.customer_status,
+        name="customer-status",
+    ),
+    # Notification templates (issue 5 §4), administrators only.
+    path(
+        "notifications/templates/",
+        views_notifications.template_list,
+        name="notification-templates",
+    ),
+    path(
+        "notifications/templates/<str:kind>/",
+        views_notifications.template_edit,
+        name="notification-template-edit",
+    ),
+    path(
+        "notifications/templates/<str:kind>/reset/",
+        views_notifications.template_reset,
+        name="notification-template-reset",
+    ),
 ]

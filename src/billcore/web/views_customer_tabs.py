@@ -260,12 +260,14 @@ def tab_context(
     *,
     limit_form: TemporaryLimitForm | None = None,
     fraud_form: FraudForm | None = None,
+    subscribe_form: Any = None,
     **invoicing_forms: Any,
 ) -> dict[str, Any]:
     """What the Balance & Credits and Fraud Protection tabs show (and, from
     ``views_invoicing``, the Invoices & Taxation and Payment Method tabs, with
     ``invoicing_forms``). A fixed number of queries whatever the number of rows."""
     from billcore.web.views_invoicing import invoicing_tab_context
+    from billcore.web.views_subscriptions import subscriptions_tab_context
 
     actor = request.user
     now = _now()
@@ -318,6 +320,7 @@ def tab_context(
         },
         "xdr_csv_query": urlencode(valid),
         **invoicing_tab_context(request, customer, **invoicing_forms),
+        **subscriptions_tab_context(request, customer, subscribe_form=subscribe_form),
     }
 
 
