@@ -94,6 +94,28 @@ def test_same_external_id_charges_once(admin, now):
         charge(actor=admin, now=now, customer_id=c.pk, usage=_usage(now, "2", "cdr-1"))
 
 
+def test_a_twin_that_wins_the_race_is_replayed(admin, now, monkeypatch):
+    """The first look finds no earlier record (a concurrent twin commits just after it): the
+    unique external_id refuses the second insert and the twin's result is replayed."""
+    from billcore.charging import services
+
+    c = _customer(admin, now)
+    first = charge(actor=admin, now=now, customer_id=c.pk, usage=_usage(now, "1", "twin"))
+    real = services._target_seen
+
+    def unseen(*args):
+        cid, aid, _ = real(*args)
+        return cid, aid, False
+
+    monkeypatch.setattr(services, "_target_seen", unseen)
+    again = charge(actor=admin, now=now, customer_id=c.pk, usage=_usage(now, "1", "twin"))
+    assert (again.replayed, again.xdr_id, again.balance) == (True, first.xdr_id, Decimal("-9"))
+    with pytest.raises(Conflict):
+        charge(actor=admin, now=now, customer_id=c.pk, usage=_usage(now, "2", "twin"))
+    assert Xdr.objects.count() == 1
+    assert ledger_sum(customer_id=c.pk) == Decimal("-9")
+
+
 def test_postpaid_credit_limit_and_temporary_increase(admin, now):
     c = _customer(admin, now, "postpaid", credit_limit="5")
     assert charge(actor=admin, now=now, customer_id=c.pk, usage=_usage(now, "5")).allowed

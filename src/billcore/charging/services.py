@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import Exists, F, Value
 
 from billcore.accounts.access import is_admin, require_user
 from billcore.charging.models import (
@@ -42,7 +42,7 @@ from billcore.core.charging import (
     FraudState,
     decide,
 )
-from billcore.core.money import to_units
+from billcore.core.money import MAX_ABS_UNITS, MONEY_PLACES, to_units
 from billcore.customers.models import BalanceControl, Customer
 from billcore.db import money_value
 from billcore.errors import BillcoreError, Conflict, NotFound, ValidationFailed
@@ -51,6 +51,7 @@ from billcore.subscribers.models import Account, AccountType
 from billcore.validation import as_choice, as_int, as_money, as_str
 
 ZERO = Decimal(0)
+_SERVICES = tuple(Service.values)
 DEFAULT_RESERVATION_SECONDS = 300
 
 
@@ -128,9 +129,10 @@ def _target(*, actor: Any, account_id: Any, customer_id: Any) -> tuple[int, int 
 
 
 # What a decision reads: the customer's own fields and its class's fraud settings. Locking and
-# reading only these (not the ~100 columns of a customer and its class) keeps the hot path
-# short.
-_CUSTOMER_FIELDS = (
+# reading only these (not the ~100 columns of a customer and its class, nor a model instance
+# made of them) keeps the hot path short.
+_CUSTOMER_COLUMNS = (
+    "pk",
     "status",
     "blocked",
     "balance_control",
@@ -144,12 +146,13 @@ _CUSTOMER_FIELDS = (
     "fraud_action",
     "fraud_day",
     "fraud_day_spent",
-    "customer_class__currency",
+    "customer_class__currency_id",
     "customer_class__fraud_daily_limit",
     "customer_class__fraud_action",
 )
-_ACCOUNT_FIELDS = (
-    "customer",
+_ACCOUNT_COLUMNS = (
+    "pk",
+    "customer_id",
     "account_type",
     "blocked",
     "credit_limit",
@@ -158,25 +161,59 @@ _ACCOUNT_FIELDS = (
 )
 
 
+@dataclass(slots=True)
+class _Customer:
+    """The locked customer row, as far as charging reads and moves it."""
+
+    pk: int
+    status: str
+    blocked: bool
+    balance_control: str
+    balance: Decimal
+    reserved: Decimal
+    credit_limit: Decimal | None
+    temp_credit_limit: Decimal | None
+    credit_limit_until: dt.datetime | None
+    time_zone: str
+    fraud_daily_limit: Decimal | None
+    fraud_action: str | None
+    fraud_day: dt.date | None
+    fraud_day_spent: Decimal
+    class_currency_id: str | None
+    class_fraud_daily_limit: Decimal | None
+    class_fraud_action: str
+
+    def effective_credit_limit(self, *, now: dt.datetime) -> Decimal | None:
+        # The model's own rule, on these fields.
+        return Customer.effective_credit_limit(cast(Customer, self), now=now)
+
+
+@dataclass(slots=True)
+class _Account:
+    pk: int
+    customer_id: int
+    account_type: str
+    blocked: bool
+    credit_limit: Decimal | None
+    balance: Decimal
+    reserved: Decimal
+
+
 def _locked_customers() -> Any:
-    return (
-        Customer.objects.select_for_update(of=("self",))
-        .select_related("customer_class")
-        .only(*_CUSTOMER_FIELDS)
-    )
+    return Customer.objects.select_for_update(of=("self",)).values_list(*_CUSTOMER_COLUMNS)
 
 
 def _locked_accounts() -> Any:
-    return Account.objects.select_for_update().only(*_ACCOUNT_FIELDS)
+    return Account.objects.select_for_update().values_list(*_ACCOUNT_COLUMNS)
 
 
-def _lock(customer_id: int, account_id: int | None) -> tuple[Customer, Account | None]:
-    customer = _locked_customers().get(pk=customer_id)
-    account = _locked_accounts().get(pk=account_id) if account_id else None
+def _lock(customer_id: int, account_id: int | None) -> tuple[_Customer, _Account | None]:
+    customer = _Customer(*_locked_customers().get(pk=customer_id))
+    account = _Account(*_locked_accounts().get(pk=account_id)) if account_id else None
     return customer, account
 
 
-def _local_day(customer: Customer, now: dt.datetime) -> dt.date:
+def _local_day(customer: _Customer, now: dt.datetime) -> dt.date:
     try:
         zone = zoneinfo.ZoneInfo(customer.time_zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -184,23 +221,22 @@ def _local_day(customer: Customer, now: dt.datetime) -> dt.date:
     return now.astimezone(zone).date()
 
 
-def _fraud(customer: Customer, now: dt.datetime) -> FraudState | None:
+def _fraud(customer: _Customer, now: dt.datetime) -> FraudState | None:
     """Fraud protection (CC-06, CU-13): the customer's override, else the class's; a class
     without a currency has none."""
-    cls = customer.customer_class
     limit = customer.fraud_daily_limit
     action = customer.fraud_action
-    if limit is None and cls.currency_id is not None:
-        limit = cls.fraud_daily_limit
+    if limit is None and customer.class_currency_id is not None:
+        limit = customer.class_fraud_daily_limit
     if limit is None:
         return None
-    action = action or cls.fraud_action
+    action = action or customer.class_fraud_action
     spent = customer.fraud_day_spent if customer.fraud_day == _local_day(customer, now) else ZERO
     return FraudState(daily_limit=limit, spent_today=spent, blocks=action == FraudAction.BLOCK)
 
 
 def _decide(
-    customer: Customer, account: Account | None, amount: Decimal, now: dt.datetime
+    customer: _Customer, account: _Account | None, amount: Decimal, now: dt.datetime
 ) -> Decision:
     state = CustomerState(
         status=customer.status,
@@ -223,7 +259,7 @@ def _decide(
 
 
 def _available(
-    customer: Customer, balance: Decimal, reserved: Decimal, now: dt.datetime
+    customer: _Customer, balance: Decimal, reserved: Decimal, now: dt.datetime
 ) -> Decimal | None:
     if customer.balance_control == BalanceControl.PREPAID:
         return -balance - reserved
@@ -231,23 +267,29 @@ def _available(
     return None if limit is None else limit - balance - reserved
 
 
-def _sweep_expired(customer: Customer, account: Account | None, now: dt.datetime) -> bool:
+def _sweep_expired(customer: _Customer, account: _Account | None, now: dt.datetime) -> bool:
     """Expire the customer's overdue reservations under the lock already held; True when any
     hold was freed (the caller then decides again on fresh values)."""
     if customer.reserved <= ZERO:
         return False
     overdue = list(
         Reservation.objects.filter(
-            customer=customer, status=ReservationStatus.OPEN, expires_at__lte=now
+            customer_id=customer.pk, status=ReservationStatus.OPEN, expires_at__lte=now
         )
     )
     if not overdue:
         return False
     _close_reservations(overdue, status=ReservationStatus.EXPIRED, now=now)
-    customer.refresh_from_db(fields=["reserved"])
-    if account is not None:
-        account.refresh_from_db(fields=["reserved"])
+    _refresh_reserved(customer, account)
     return True
+
+
+def _refresh_reserved(customer: _Customer, account: _Account | None) -> None:
+    reserved: Any = Customer.objects.values_list("reserved", flat=True).get(pk=customer.pk)
+    customer.reserved = reserved
+    if account is not None:
+        reserved = Account.objects.values_list("reserved", flat=True).get(pk=account.pk)
+        account.reserved = reserved
 
 
 def _close_reservations(rows: list[Reservation], *, status: str, now: dt.datetime) -> None:
@@ -268,28 +310,35 @@ def _post_usage(
     *,
     actor: Any,
     now: dt.datetime,
-    customer: Customer,
-    account: Account | None,
+    customer: _Customer,
+    account: _Account | None,
     amount: Decimal,
     fraud_alert: bool,
-) -> Transaction | None:
-    """Move the balances and write the ledger row for a charge already decided."""
+) -> int | None:
+    """Move the balances and write the ledger row for a charge already decided; the ledger
+    row's id (None for a zero amount, which moves nothing)."""
     if amount == ZERO:
         return None
     day = _local_day(customer, now)
     spent = (customer.fraud_day_spent if customer.fraud_day == day else ZERO) + amount
-    Customer.objects.filter(pk=customer.pk).update(
-        balance=F("balance") + money_value(amount), fraud_day=day, fraud_day_spent=spent
+    units = _units(amount)
+    _execute(
+        Customer,
+        "UPDATE {table} SET balance = balance + %s, fraud_day = %s, fraud_day_spent = %s "
+        "WHERE id = %s",
+        (units, connection.ops.adapt_datefield_value(day), _units(spent), customer.pk),
     )
     customer.balance += amount
     customer.fraud_day, customer.fraud_day_spent = day, spent
     if account is not None:
-        Account.objects.filter(pk=account.pk).update(balance=F("balance") + money_value(amount))
+        _execute(
+            Account, "UPDATE {table} SET balance = balance + %s WHERE id = %s", (units, account.pk)
+        )
         account.balance += amount
     if fraud_alert:
         fraud = _fraud(customer, now)
         FraudAlert.objects.get_or_create(
-            customer=customer,
+            customer_id=customer.pk,
             day=day,
             defaults={
                 "daily_limit": fraud.daily_limit if fraud else ZERO,
@@ -297,21 +346,67 @@ def _post_usage(
                 "at": now,
             },
         )
-    return Transaction.objects.create(
-        customer=customer,
-        action=Action.USAGE,
-        amount=amount,
-        balance_after=customer.balance,
-        account=account,
-        account_amount=amount if account is not None else ZERO,
-        actor=actor if getattr(actor, "pk", None) else None,
-        created_at=now,
-        internal_comment="fraud protection: daily limit passed (notify)" if fraud_alert else "",
+    adapt = _datetime_adapter()
+    row = _ledger_row(customer, account, units, actor, adapt(now), fraud_alert)
+    return _insert_returning_ids(Transaction, _LEDGER_COLUMNS, [row])[0]
+
+
+def _ledger_row(
+    customer: _Customer,
+    account: _Account | None,
+    units: int,
+    actor: Any,
+    created: Any,
+    fraud_alert: bool,
+) -> tuple[Any, ...]:
+    """The values of ``_LEDGER_COLUMNS`` for a usage charge of ``units``, the customer's
+    balance already moved."""
+    return (
+        customer.pk,
+        Action.USAGE.value,
+        units,
+        _units(customer.balance),
+        account.pk if account is not None else None,
+        units if account is not None else 0,
+        actor.pk if getattr(actor, "pk", None) else None,
+        created,
+        "fraud protection: daily limit passed (notify)" if fraud_alert else "",
     )
 
 
+def _xdr_row(
+    customer: _Customer,
+    account: _Account | None,
+    usage: UsageInput,
+    status: str,
+    reason: str,
+    created: Any,
+    adapt: Any,
+) -> tuple[Any, ...]:
+    """The values of ``_XDR_COLUMNS`` but the last (the ledger row's id)."""
+    return (
+        customer.pk,
+        account.pk if account is not None else None,
+        usage.service,
+        _units(usage.quantity),
+        usage.unit,
+        _units(usage.amount),
+        adapt(usage.started_at),
+        connection.ops.adapt_json_value(usage.details, _DETAILS.encoder),
+        usage.external_id,
+        status,
+        reason,
+        created,
+    )
+
+
+def _execute(model: Any, sql: str, params: tuple[Any, ...]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql.format(table=connection.ops.quote_name(model._meta.db_table)), params)
+
+
 def _charge_result(
-    xdr: Xdr, customer: Customer, now: dt.datetime, *, replayed: bool
+    xdr: Xdr | _XdrInfo, customer: _Customer, now: dt.datetime, *, replayed: bool
 ) -> ChargeResult:
     return ChargeResult(
         allowed=xdr.status == XdrStatus.CHARGED,
@@ -351,7 +446,7 @@ def parse_usage(
     now: dt.datetime,
 ) -> UsageInput:
     """Validate one usage record; every error names its field."""
-    svc = as_choice("service", service, Service.values)
+    svc = as_choice("service", service, _SERVICES)
     money = as_money("amount", amount, allow_none=False, minimum=ZERO)
     assert money is not None
     qty = as_money("quantity", quantity, minimum=ZERO) if quantity not in (None, "") else ZERO
@@ -400,8 +495,17 @@ def charge(
     customer_id: Any = None,
     usage: UsageInput,
 ) -> ChargeResult:
-    """Charge one usage record. Denied charges are kept as xDRs with their reason."""
-    cid, aid = _target(actor=actor, account_id=account_id, customer_id=customer_id)
+    """Charge one usage record. Denied charges are kept as xDRs with their reason.
+
+    The target and whether its ``external_id`` was seen before are read in one query, before
+    the transaction: a replay needs no lock, and a new record is guarded by the unique
+    ``external_id`` (a concurrent twin that wins the race makes this insert fail, and the
+    result is then replayed under the lock)."""
+    cid, aid, seen = _target_seen(actor, account_id, customer_id, usage.external_id)
+    if seen:
+        replay = _replay(usage, cid, now)
+        if replay is not None:
+            return replay
     try:
         with transaction.atomic():
             return _charge_locked(actor=actor, now=now, cid=cid, aid=aid, usage=usage)
@@ -410,7 +514,34 @@ def charge(
         if usage.external_id is None:
             raise
         with transaction.atomic():
-            return _charge_locked(actor=actor, now=now, cid=cid, aid=aid, usage=usage)
+            return _charge_locked(actor=actor, now=now, cid=cid, aid=aid, usage=usage, replay=True)
+
+
+def _target_seen(
+    actor: Any, account_id: Any, customer_id: Any, key: str | None
+) -> tuple[int, int | None, bool]:
+    """``_target`` and whether an xDR with ``external_id`` ``key`` exists, in one query."""
+    require_user(actor)
+    kind, pk = _target_id(account_id, customer_id)
+    seen: Any = Exists(Xdr.objects.filter(external_id=key)) if key is not None else Value(False)
+    if kind == "account":
+        row: Any = (
+            Account.objects.filter(pk=pk)
+            .annotate(seen=seen)
+            .values_list("customer_id", "customer__reseller_id", "seen")
+            .first()
+        )
+        cid, aid = _account_target(actor, pk, row and row[:2], customer_id)
+    else:
+        aid = None
+        row = (
+            Customer.objects.filter(pk=pk)
+            .annotate(seen=seen)
+            .values_list("reseller_id", "seen")
+            .first()
+        )
+        cid, _ = _customer_target(actor, pk, row and row[:1])
+    return cid, aid, bool(row[-1])
 
 
 def _replay(usage: UsageInput, cid: int, now: dt.datetime) -> ChargeResult | None:
@@ -425,23 +556,34 @@ def _replay(usage: UsageInput, cid: int, now: dt.datetime) -> ChargeResult | Non
             field="external_id",
             code="idempotency_key_reused",
         )
-    customer = Customer.objects.get(pk=cid)
-    return _charge_result(earlier, customer, now, replayed=True)
+    return _charge_result(earlier, _current_customer(cid), now, replayed=True)
+
+
+def _current_customer(cid: int) -> _Customer:
+    """The customer's money as it is now (no lock: what a replay reports)."""
+    return _Customer(*Customer.objects.values_list(*_CUSTOMER_COLUMNS).get(pk=cid))
 
 
 def _charge_locked(
-    *, actor: Any, now: dt.datetime, cid: int, aid: int | None, usage: UsageInput
+    *,
+    actor: Any,
+    now: dt.datetime,
+    cid: int,
+    aid: int | None,
+    usage: UsageInput,
+    replay: bool = False,
 ) -> ChargeResult:
     customer, account = _lock(cid, aid)
-    replay = _replay(usage, cid, now)
-    if replay is not None:
-        return replay
+    if replay:
+        replayed = _replay(usage, cid, now)
+        if replayed is not None:
+            return replayed
     decision = _decide(customer, account, usage.amount, now)
     if not decision.allowed and _sweep_expired(customer, account, now):
         decision = _decide(customer, account, usage.amount, now)
-    tx = None
+    tx_id = None
     if decision.allowed:
-        tx = _post_usage(
+        tx_id = _post_usage(
             actor=actor,
             now=now,
             customer=customer,
@@ -449,20 +591,16 @@ def _charge_locked(
             amount=usage.amount,
             fraud_alert=decision.fraud_alert,
         )
-    xdr = Xdr.objects.create(
-        customer=customer,
-        account=account,
-        service=usage.service,
-        quantity=usage.quantity,
-        unit=usage.unit,
+    status = XdrStatus.CHARGED.value if decision.allowed else XdrStatus.DENIED.value
+    adapt = _datetime_adapter()
+    row = _xdr_row(customer, account, usage, status, decision.reason, adapt(now), adapt)
+    xdr = _XdrInfo(
+        customer_id=customer.pk,
         amount=usage.amount,
-        started_at=usage.started_at,
-        details=usage.details,
-        external_id=usage.external_id,
-        status=XdrStatus.CHARGED if decision.allowed else XdrStatus.DENIED,
+        service=usage.service,
+        status=status,
         deny_reason=decision.reason,
-        transaction=tx,
-        created_at=now,
+        pk=_insert_returning_ids(Xdr, _XDR_COLUMNS, [(*row, tx_id)])[0],
     )
     return _charge_result(xdr, customer, now, replayed=False)
 
@@ -477,6 +615,7 @@ class ChargeRequest:
     customer_id: Any = None
 
 
+_DETAILS: Any = Xdr._meta.get_field("details")
 _IN_CHUNK = 500  # ids per ``IN (…)`` list
 
 
@@ -567,6 +706,29 @@ class _XdrInfo:
     ledger: int | None = None
 
 
+def _units(amount: Decimal) -> int:
+    """``to_units`` (exact, or an error) with a fast path for the amounts a batch writes."""
+    scaled = amount.scaleb(MONEY_PLACES)
+    units = int(scaled)
+    if units != scaled or not -MAX_ABS_UNITS < units < MAX_ABS_UNITS:
+        return to_units(amount)  # raises, saying why
+    return units
+
+
+def _datetime_adapter() -> Any:
+    """``connection.ops.adapt_datetimefield_value``, with a fast path for SQLite in UTC
+    (where Django writes an aware datetime as its naive UTC text)."""
+    if connection.vendor == "sqlite" and connection.timezone_name == "UTC":
+
+        def adapt(value: dt.datetime) -> str:
+            if value.tzinfo is None:  # pragma: no cover - aware datetimes only
+                return str(connection.ops.adapt_datetimefield_value(value))
+            return str(value.astimezone(dt.UTC).replace(tzinfo=None))
+
+        return adapt
+    return connection.ops.adapt_datetimefield_value
+
+
 def _max_params() -> int:
     if connection.vendor == "sqlite":
         import sqlite3
@@ -616,8 +778,8 @@ def _insert_returning_ids(
 def _write_batch(
     ledger: list[tuple[Any, ...]],
     xdrs: list[_XdrInfo],
-    customers: list[tuple[Customer, Decimal]],
-    accounts: list[tuple[Account, Decimal]],
+    customers: list[tuple[_Customer, Decimal]],
+    accounts: list[tuple[_Account, Decimal]],
     alerts: list[FraudAlert],
 ) -> None:
     """The writes of a batch decided in memory: the ledger rows (their ids come back), the
@@ -638,9 +800,9 @@ def _write_batch(
             "WHERE id = %s",
             [
                 (
-                    to_units(delta),
+                    _units(delta),
                     connection.ops.adapt_datefield_value(c.fraud_day),
-                    to_units(c.fraud_day_spent),
+                    _units(c.fraud_day_spent),
                     c.pk,
                 )
                 for c, delta in customers
@@ -650,7 +812,7 @@ def _write_batch(
         _execute_many(
             Account,
             "UPDATE {table} SET balance = balance + %s WHERE id = %s",
-            [(to_units(delta), a.pk) for a, delta in accounts],
+            [(_units(delta), a.pk) for a, delta in accounts],
         )
     if alerts:
         FraudAlert.objects.bulk_create(alerts)
@@ -695,14 +857,14 @@ def _charge_many_locked(
     todo: list[tuple[int, ChargeRequest, int, int | None]],
     results: list[ChargeResult | BillcoreError | None],
 ) -> None:
-    customers: dict[int, Customer] = {}
+    customers: dict[int, _Customer] = {}
     for ids in _in_chunks(sorted({cid for _, _, cid, _ in todo})):
-        for c in _locked_customers().filter(pk__in=ids).order_by("pk"):
-            customers[c.pk] = c
-    accounts: dict[int, Account] = {}
+        for row in _locked_customers().filter(pk__in=ids).order_by("pk"):
+            customers[row[0]] = _Customer(*row)
+    accounts: dict[int, _Account] = {}
     for ids in _in_chunks(sorted({aid for _, _, _, aid in todo if aid is not None})):
-        for a in _locked_accounts().filter(pk__in=ids).order_by("pk"):
-            accounts[a.pk] = a
+        for row in _locked_accounts().filter(pk__in=ids).order_by("pk"):
+            accounts[row[0]] = _Account(*row)
     keys = sorted({r.usage.external_id for _, r, _, _ in todo if r.usage.external_id})
     earlier: dict[str, _XdrInfo] = {}
     for chunk in _in_chunks(keys):
@@ -713,14 +875,12 @@ def _charge_many_locked(
             earlier[key] = _XdrInfo(*info)
     opening = {cid: c.balance for cid, c in customers.items()}
     opening_accounts = {aid: a.balance for aid, a in accounts.items()}
-    actor_id = actor.pk if getattr(actor, "pk", None) else None
-    ops = connection.ops
-    details_field = Xdr._meta.get_field("details")
+    adapt = _datetime_adapter()
     ledger: list[tuple[Any, ...]] = []
     xdrs: list[_XdrInfo] = []
     alerts: dict[tuple[int, dt.date], FraudAlert] = {}
     # Results wait for the ids of the rows: (index, xDR, customer, now, balance, reserved).
-    answers: list[tuple[int, _XdrInfo, Customer, dt.datetime, Decimal, Decimal, bool]] = []
+    answers: list[tuple[int, _XdrInfo, _Customer, dt.datetime, Decimal, Decimal, bool]] = []
     for i, r, cid, aid in todo:
         customer = customers[cid]
         account = accounts[aid] if aid is not None else None
@@ -745,7 +905,7 @@ def _charge_many_locked(
         decision = _decide(customer, account, usage.amount, now)
         if not decision.allowed and _sweep_expired(customer, account, now):
             decision = _decide(customer, account, usage.amount, now)
-        created = ops.adapt_datetimefield_value(now)
+        created = adapt(now)
         ledger_index = None
         if decision.allowed and usage.amount != ZERO:
             amount = usage.amount
@@ -764,20 +924,9 @@ def _charge_many_locked(
                     spent=spent,
                     at=now,
                 )
-            units = to_units(amount)
             ledger_index = len(ledger)
             ledger.append(
-                (
-                    cid,
-                    Action.USAGE.value,
-                    units,
-                    to_units(cast(Decimal, customer.balance)),
-                    aid,
-                    units if account is not None else 0,
-                    actor_id,
-                    created,
-                    "fraud protection: daily limit passed (notify)" if decision.fraud_alert else "",
-                )
+                _ledger_row(customer, account, _units(amount), actor, created, decision.fraud_alert)
             )
         status = XdrStatus.CHARGED.value if decision.allowed else XdrStatus.DENIED.value
         xdr = _XdrInfo(
@@ -786,20 +935,7 @@ def _charge_many_locked(
             service=usage.service,
             status=status,
             deny_reason=decision.reason,
-            row=(
-                cid,
-                aid,
-                usage.service,
-                to_units(usage.quantity),
-                usage.unit,
-                to_units(usage.amount),
-                ops.adapt_datetimefield_value(usage.started_at),
-                details_field.get_db_prep_save(usage.details, connection),
-                key,
-                status,
-                decision.reason,
-                created,
-            ),
+            row=_xdr_row(customer, account, usage, status, decision.reason, created, adapt),
             ledger=ledger_index,
         )
         xdrs.append(xdr)
@@ -874,7 +1010,7 @@ def authorize(
 
 def _reservation_result(
     r: Reservation,
-    customer: Customer,
+    customer: _Customer,
     now: dt.datetime,
     *,
     allowed: bool = True,
@@ -949,8 +1085,8 @@ def reserve(
                 reserved=F("reserved") + money_value(money)
             )
         r = Reservation.objects.create(
-            customer=customer,
-            account=account,
+            customer_id=customer.pk,
+            account_id=account.pk if account is not None else None,
             service=svc,
             amount=money,
             external_id=key,
@@ -962,7 +1098,7 @@ def reserve(
 
 def _locked_reservation(
     actor: Any, reservation_id: Any
-) -> tuple[Reservation, Customer, Account | None]:
+) -> tuple[Reservation, _Customer, _Account | None]:
     rid = as_int("reservation", reservation_id, minimum=1)
     row = (
         Reservation.objects.filter(pk=rid)
@@ -1036,8 +1172,8 @@ def commit_reservation(
             fraud_alert=False,
         )
         xdr = Xdr.objects.create(
-            customer=customer,
-            account=account,
+            customer_id=customer.pk,
+            account_id=account.pk if account is not None else None,
             service=usage.service,
             quantity=usage.quantity,
             unit=usage.unit,
@@ -1046,7 +1182,7 @@ def commit_reservation(
             details=usage.details,
             external_id=usage.external_id,
             status=XdrStatus.CHARGED,
-            transaction=tx,
+            transaction_id=tx,
             created_at=now,
         )
         Reservation.objects.filter(pk=r.pk).update(xdr=xdr)
@@ -1060,7 +1196,7 @@ def release_reservation(*, actor: Any, now: dt.datetime, reservation_id: Any) ->
         r, customer, _account = _locked_reservation(actor, reservation_id)
         if r.status == ReservationStatus.OPEN:
             _close_reservations([r], status=ReservationStatus.RELEASED, now=now)
-            customer.refresh_from_db(fields=["reserved"])
+            _refresh_reserved(customer, None)
             r.refresh_from_db()
         elif r.status == ReservationStatus.COMMITTED:
             raise ValidationFailed(
