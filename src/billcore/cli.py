@@ -385,8 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument(
         "--steps",
-        default="close,collect,documents,mail",
-        help="comma-separated steps (default: close,collect,documents,mail)",
+        default=None,
+        help="comma-separated steps (default: all of them, in order)",
     )
     e.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     e.set_defaults(func=cmd_engine_run)
@@ -420,7 +420,9 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
     from billcore.invoicing.engine import run
 
     now = args.now or timezone.now()
-    steps = [s.strip() for s in args.steps.split(",") if s.strip()]
+    from billcore.invoicing.engine import STEPS
+
+    steps = [s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else list(STEPS)
     show = not args.no_progress and sys.stderr.isatty()
 
     def progress(done: int, total: int) -> None:

@@ -3,12 +3,17 @@
 ``run(now=…)`` takes these steps, each idempotent for the same ``now`` and each safe to
 interrupt at any point:
 
+0. ``subscriptions``: periodic fees due up to ``now`` (in advance at a period's start, in
+   arrears at its end, so they land in the period the close step bills);
 1. ``close``: for every customer whose open period ended or whose period waiting for approval
    reached its deadline, ``services.close_due_periods`` in one transaction per customer
    (claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several engine processes can
    share one run);
+1b. ``collections``: reminders, late-payment fees, suspensions and terminations of unpaid
+   invoices, permanent terminations that are due, lift-until dates that passed;
 2. ``collect``: invoices to be paid by the saved payment method (auto-charge, CC-14) are
    charged through the payment gateway, with an idempotency key per invoice;
+2b. ``notifications``: low funds / credit limit near, saved card expiring;
 3. ``documents``: PDFs of new invoices and closing statements (CC-16);
 4. ``mail``: the queued invoice and statistics e-mails over SMTP.
 
@@ -29,7 +34,15 @@ from billcore.customers.models import Customer, Status
 from billcore.errors import BillcoreError
 from billcore.invoicing.models import ClosedPeriod, PeriodStatus
 
-STEPS = ("close", "collect", "documents", "mail")
+STEPS = (
+    "subscriptions",
+    "close",
+    "collections",
+    "collect",
+    "notifications",
+    "documents",
+    "mail",
+)
 
 
 @dataclass
@@ -40,6 +53,10 @@ class EngineReport:
     periods_awaiting_approval: int = 0
     invoices: int = 0
     skipped: int = 0
+    fees_charged: int = 0
+    collection_steps: int = 0
+    status_changes: int = 0
+    notifications_queued: int = 0
     payments_collected: int = 0
     payments_declined: int = 0
     pdfs: int = 0
@@ -57,6 +74,10 @@ class EngineReport:
             "periods_awaiting_approval": self.periods_awaiting_approval,
             "invoices": self.invoices,
             "skipped": self.skipped,
+            "fees_charged": self.fees_charged,
+            "collection_steps": self.collection_steps,
+            "status_changes": self.status_changes,
+            "notifications_queued": self.notifications_queued,
             "payments_collected": self.payments_collected,
             "payments_declined": self.payments_declined,
             "pdfs": self.pdfs,
@@ -134,12 +155,24 @@ def run(
     if unknown:
         raise ValueError(f"unknown engine step(s) {unknown}; steps are {', '.join(STEPS)}")
     report = EngineReport(now=now)
+    if "subscriptions" in wanted:
+        from billcore.subscriptions.engine import charge_step
+
+        charge_step(now=now, report=report)
     if "close" in wanted:
         close_step(now=now, report=report, progress=progress)
+    if "collections" in wanted:
+        from billcore.invoicing.collections import collections_step
+
+        collections_step(now=now, report=report)
     if "collect" in wanted:
         from billcore.invoicing.payments import collect_step
 
         collect_step(now=now, report=report)
+    if "notifications" in wanted:
+        from billcore.notifications.services import scan_step
+
+        scan_step(now=now, report=report)
     if "documents" in wanted:
         from billcore.invoicing.documents import render_pending
 
