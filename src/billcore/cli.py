@@ -127,7 +127,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
         def load(self) -> Any:
             return application
 
+    engine = None
+    if args.engine_interval > 0:
+        import atexit
+        import subprocess
+
+        # The billing engine on a schedule, beside the web server (its own process, so a long
+        # run never holds a web worker); it stops with the server.
+        engine = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [
+                sys.executable,
+                "-m",
+                "billcore.cli",
+                "engine",
+                "loop",
+                "--interval",
+                str(args.engine_interval),
+            ]
+        )
+        atexit.register(engine.terminate)
     print(f"billcore serving on http://{args.host}:{args.port}/ (Ctrl+C to stop)", flush=True)
+    if engine is not None:
+        print(f"billing engine: every {args.engine_interval} s (--engine-interval 0: off)")
     Server().run()
     return 0
 
@@ -314,6 +335,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--threads", type=int, default=4)
     p.add_argument("--access-log", action="store_true")
+    p.add_argument(
+        "--engine-interval",
+        type=_non_negative_int,
+        default=_env_int("BILLCORE_ENGINE_INTERVAL", 300),
+        metavar="SECONDS",
+        help="run the billing engine every SECONDS (default 300, or BILLCORE_ENGINE_INTERVAL; "
+        "0: off)",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("migrate", help="create or upgrade the database")
@@ -450,15 +479,41 @@ def cmd_engine_loop(args: argparse.Namespace) -> int:
     print(f"billcore engine: running every {args.interval} s (Ctrl+C to stop)", flush=True)
     try:
         while True:
-            report = run(now=timezone.now())
-            print(
-                f"{report.now:%Y-%m-%d %H:%M:%S}Z closed {report.periods_closed}, invoices "
-                f"{report.invoices}, e-mails {report.emails_sent}, errors {len(report.errors)}",
-                flush=True,
-            )
+            try:
+                report = run(now=timezone.now())
+            except Exception as exc:  # a database outage: say so, try again next time
+                print(f"billcore engine: run failed: {exc!r}", file=sys.stderr, flush=True)
+            else:
+                print(
+                    f"{report.now:%Y-%m-%d %H:%M:%S}Z closed {report.periods_closed}, "
+                    f"invoices {report.invoices}, steps {report.collection_steps}, "
+                    f"e-mails {report.emails_sent}, errors {len(report.errors)}",
+                    flush=True,
+                )
             time.sleep(args.interval)
     except KeyboardInterrupt:
         return 0
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _env_int(name: str, default: int) -> int:
+    import os
+
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit():
+        raise SystemExit(f"error: {name} must be a whole number of seconds, not {text!r}")
+    return int(text)
 
 
 def _positive_int(text: str) -> int:
