@@ -128,6 +128,27 @@ def test_notify_queues_once_per_dedupe_key_with_the_default_text(admin: Any) -> 
     assert OutboundEmail.objects.filter(customer=c).count() == 3
 
 
+def test_a_key_queued_meanwhile_loses_the_race_quietly(
+    admin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another transaction queued the same key after the check: the unique constraint
+    refuses the second row inside a savepoint, so the caller's transaction goes on (on
+    PostgreSQL an error without the savepoint would abort it)."""
+    from django.db import transaction
+
+    c = _customer(admin, _class(admin, ["suspended"]))
+    with transaction.atomic():
+        first = services.notify(customer=c, kind="suspended", now=T0, context={}, dedupe_key="k")
+        assert first is not None
+        monkeypatch.setattr(services, "_queued", lambda customer_id, key: False)
+        again = services.notify(customer=c, kind="suspended", now=T0, context={}, dedupe_key="k")
+        assert again is None
+        # the caller's transaction is still usable
+        assert OutboundEmail.objects.filter(customer=c).count() == 1
+        services.notify(customer=c, kind="suspended", now=T0, context={}, dedupe_key="k2")
+    assert [e[1] for e in _emails(c)] == ["k", "k2"]
+
+
 def test_notify_nothing_when_the_class_does_not_send_it(admin: Any) -> None:
     c = _customer(admin, _class(admin, ["invoice_issued"]))
     assert services.notify(customer=c, kind="suspended", now=T0, context={}) is None

@@ -355,6 +355,10 @@ def _rendered(kind: str, context: dict[str, Any]) -> tuple[str, str]:
     return render_pair(subject, body, context)
 
 
+def _queued(customer_id: int, dedupe_key: str) -> bool:
+    return OutboundEmail.objects.filter(customer_id=customer_id, dedupe_key=dedupe_key).exists()
+
+
 def notify(
     *,
     customer: Customer,
@@ -370,10 +374,7 @@ def notify(
     cls = customer.customer_class
     if kind not in (cls.notifications or []) or not customer.email:
         return None
-    if (
-        dedupe_key is not None
-        and OutboundEmail.objects.filter(customer=customer, dedupe_key=dedupe_key).exists()
-    ):
+    if dedupe_key is not None and _queued(customer.pk, dedupe_key):
         return None
     given = enrich(kind=kind, customer=customer, context=context, now=now)
     subject, body = _rendered(kind, {**given, **base_context(customer=customer, now=now)})
