@@ -399,6 +399,19 @@ def test_monthly_customer_created_mid_month_prorates_against_the_whole_month(adm
     assert _fees(c) == [(D("21.62500"), created)]
 
 
+def test_anniversary_customer_created_on_the_31st(admin: Any) -> None:
+    # Monthly anniversary (type 5) from 2027-01-31 10:00Z: the boundary day is the 28th
+    # (core.periods), so the first period is [Jan 31 10:00, Feb 28 00:00), part of the
+    # regular [Jan 28, Feb 28) of 31 days = 744 h; covered 27 days 14 h = 662 h:
+    # 31 * 662/744 = 27.583333… -> 27.58333. Then [Feb 28, Mar 28) whole: 31.00000.
+    created = dt.datetime(2027, 1, 31, 10, 0, tzinfo=UTC)
+    c = _customer(admin, _class(admin), at=created, billing_period=5)
+    _sub(admin, c, _plan(admin, fee="31"), created)
+    feb28 = dt.datetime(2027, 2, 28, tzinfo=UTC)
+    assert step(feb28).fees_charged == 2
+    assert _fees(c) == [(D("27.58333"), created), (D("31.00000"), feb28)]
+
+
 # --------------------------------------------------------------------------- statuses
 
 
@@ -581,11 +594,14 @@ def test_cc19_suspension_lifts_when_the_waiting_subscription_is_ended(admin: Any
     sub = _sub(admin, c, _plan(admin, fee="20"), JAN11)
     assert step(JAN11).status_changes == 1
     end_subscription(actor=admin, now=JAN11, subscription_id=sub.pk, end_at=JAN11 + US)
-    # 1 µs of a 31-day month: 20 * 1/2678400000000 -> 0.00000; charged (nothing to cover)
+    # 1 µs of a 31-day month: 20 * 1/2678400000000 -> 0.00000: nothing to post
     r = step(JAN11 + dt.timedelta(hours=1))
-    assert (r.fees_charged, r.status_changes) == (1, 1)
+    assert (r.fees_charged, r.status_changes) == (0, 1)
     c.refresh_from_db()
-    assert c.status == "open"
+    sub.refresh_from_db()
+    assert (c.status, sub.status) == ("open", "ended")
+    assert _charges(sub) == [(JAN11, JAN11 + US, D("0.00000"), "")]
+    assert _fees(c) == []
 
 
 def test_cc19_is_for_prepaid_customers_only(admin: Any) -> None:

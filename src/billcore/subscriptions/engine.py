@@ -35,7 +35,8 @@ Statuses, read when the fee is due (the engine runs often, so "when due" is "now
   more is charged.
 
 A skipped part is recorded (a ``SubscriptionCharge`` with ``skipped`` set, amount 0, no
-ledger row) and is never charged later.
+ledger row) and is never charged later. A part whose prorated fee rounds to 0.00000 is
+recorded the same way without a reason: there is nothing to post.
 
 CC-19 (class ``suspend_on_insufficient_funds``) for a prepaid customer: a fee its available
 funds (``-balance - reserved``) cannot cover is not charged; the customer is suspended with
@@ -278,6 +279,18 @@ def charge_customer(*, customer_id: int, now: dt.datetime) -> CustomerResult:
                 )
                 sub.charged_to = d.end
                 result.skipped += 1
+                continue
+            if not d.amount:
+                # A sliver of a period whose prorated fee rounds to 0: recorded, no ledger row.
+                SubscriptionCharge.objects.create(
+                    subscription=sub,
+                    period_start=d.start,
+                    period_end=d.end,
+                    amount=d.amount,
+                    transaction=None,
+                    created_at=now,
+                )
+                sub.charged_to = d.end
                 continue
             if cc19 and -balance - customer.reserved < d.amount:
                 short.add(sub.pk)
