@@ -14,6 +14,8 @@ from billcore.classes.services import create_class
 from billcore.customers import lifecycle
 from billcore.customers.models import Customer
 from billcore.customers.services import create_customer
+from billcore.installation.models import InstallationSettings
+from billcore.invoicing.models import OutboundEmail
 from billcore.notifications.status import midterm_invoice_supported
 from tests.e2e.test_api import Api, _error, _token
 
@@ -215,3 +217,65 @@ def test_resellers_change_only_their_own_customers(client: Any, world: dict[str,
         assert r.status_code == 404, r.content
     mine.refresh_from_db()
     assert mine.blocked is True
+
+
+def test_changes_are_announced_when_the_class_sends_them(api: Api, admin: Any) -> None:
+    """Provisional and permanent termination and service restored go out as notifications
+    (issue 5 §4) in the same transaction as the change; nothing for block or export."""
+    InstallationSettings.objects.update_or_create(
+        pk=1, defaults={"legal_name": "Northwind Telecom Ltd"}
+    )
+    kinds = ["provisionally_terminated", "permanently_terminated", "service_restored"]
+    cls = create_class(
+        actor=admin, now=T0, data={"name": "Told", "currency": "USD", "notifications": kinds}
+    )
+    c = create_customer(
+        actor=admin,
+        now=T0,
+        data={
+            "name": "Acme",
+            "currency": "USD",
+            "balance_control": "postpaid",
+            "customer_class": cls.pk,
+            "email": "billing@acme.example",
+        },
+    )
+    lifecycle.suspend(actor=admin, now=T0, customer_id=c.pk, reason="overdue")
+    url = f"/customers/{c.pk}/status"
+    until = _iso(timezone.now() + dt.timedelta(days=2))
+    for body in (
+        {"action": "block"},
+        {"action": "unblock"},
+        {"action": "lift_suspension_until", "until": until},  # suspended -> open: restored
+        {"action": "export"},
+        {"action": "clear_export"},
+        {"action": "terminate"},
+        {"action": "terminate"},  # already provisionally terminated: not announced again
+        {"action": "reactivate"},
+        {"action": "terminate", "permanent": True},
+    ):
+        r = api.post(url, body)
+        assert r.status_code == 200, (body, r.content)
+    emails = list(OutboundEmail.objects.filter(customer=c).order_by("id"))
+    assert [(e.notification, e.dedupe_key.split(":")[0]) for e in emails] == [
+        ("service_restored", "service_restored"),
+        ("provisionally_terminated", "provisionally_terminated"),
+        ("service_restored", "service_restored"),
+        ("permanently_terminated", "permanently_terminated"),
+    ]
+    history = api.get(f"/customers/{c.pk}/status-history").json()
+    provisional = [h for h in history if h["reason"] == "provisionally terminated"]
+    assert len(provisional) == 2
+    c.refresh_from_db()
+    # CC-20: the class's default 30 days after the provisional termination
+    permanent_on = emails[1].created_at + dt.timedelta(days=30)
+    assert emails[1].body == (
+        "Dear Acme,\n\n"
+        "your account has been terminated; your services have stopped. It can be reactivated "
+        f"until {permanent_on:%Y-%m-%d}, after which the termination becomes permanent.\n\n"
+        "Northwind Telecom Ltd\n"
+    )
+    assert emails[3].body == (
+        f"Dear Acme,\n\nyour account has been permanently terminated on "
+        f"{c.closed_at:%Y-%m-%d}.\n\nNorthwind Telecom Ltd\n"
+    )

@@ -1,6 +1,8 @@
 """The "Change status" operations (CU-14 … CU-18) as one entry point for the API and the
-customer page: each action calls ``billcore.customers.lifecycle``. Manual suspension is not
-offered (CU-15: only the engine suspends)."""
+customer page: each action calls ``billcore.customers.lifecycle``, and the change is
+announced to the customer when its class sends that notification (provisionally / permanently
+terminated, service restored). Manual suspension is not offered (CU-15: only the engine
+suspends)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,14 @@ import datetime as dt
 import inspect
 from typing import Any
 
+from django.db import transaction
+
+from billcore.classes.models import Notification
 from billcore.customers import lifecycle
-from billcore.customers.models import Customer
+from billcore.customers.models import Customer, Status
+from billcore.customers.selectors import get_customer
 from billcore.errors import ValidationFailed
+from billcore.notifications.services import notify
 
 ACTIONS = (
     "block",
@@ -48,10 +55,55 @@ def _aware(field: str, value: Any) -> dt.datetime | None:
     return value
 
 
+@transaction.atomic
 def change_status(
     *, actor: Any, now: dt.datetime, customer_id: int, action: str, given: dict[str, Any]
 ) -> Customer:
-    """Apply ``action`` with the inputs ``given`` (only those the action takes)."""
+    """Apply ``action`` with the inputs ``given`` (only those the action takes), and queue
+    the notification the change calls for in the same transaction (``_announce``)."""
+    before = get_customer(actor=actor, customer_id=customer_id).status
+    customer = _apply(actor=actor, now=now, customer_id=customer_id, action=action, given=given)
+    _announce(customer=customer, now=now, action=action, before=before)
+    return customer
+
+
+def _announce(*, customer: Customer, now: dt.datetime, action: str, before: str) -> None:
+    """Provisional and permanent termination, and service restored (a provisional
+    termination reactivated, a suspension lifted), with the engine's dedupe keys so one
+    change is never announced twice."""
+    after = customer.status
+    if after == before:
+        return
+    if after == Status.PROVISIONALLY_TERMINATED and customer.provisionally_terminated_at:
+        key = f"provisionally_terminated:{customer.provisionally_terminated_at.isoformat()}"
+        notify(
+            customer=customer,
+            kind=Notification.PROVISIONALLY_TERMINATED,
+            now=now,
+            context={"terminate_on": customer.terminate_on},
+            dedupe_key=key,
+        )
+    elif after == Status.CLOSED:
+        notify(
+            customer=customer,
+            kind=Notification.PERMANENTLY_TERMINATED,
+            now=now,
+            context={},
+            dedupe_key="permanently_terminated",
+        )
+    elif after == Status.OPEN and before in (Status.PROVISIONALLY_TERMINATED, Status.SUSPENDED):
+        notify(
+            customer=customer,
+            kind=Notification.SERVICE_RESTORED,
+            now=now,
+            context={},
+            dedupe_key=f"service_restored:{now.isoformat()}",
+        )
+
+
+def _apply(
+    *, actor: Any, now: dt.datetime, customer_id: int, action: str, given: dict[str, Any]
+) -> Customer:
     if action not in ACTIONS:
         raise ValidationFailed(
             f"action must be one of {', '.join(ACTIONS)}", field="action", code="invalid"
