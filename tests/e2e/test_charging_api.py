@@ -267,3 +267,63 @@ def test_idempotency_key_header_for_xdrs_and_reservations(api, prepaid):
         r1.json()["reservation_id"],
     )
     assert Customer.objects.get(pk=prepaid).reserved == Decimal("2.00000")
+
+
+def test_batch_repeats_replay_and_its_ids_are_the_records(api, prepaid):
+    first = {"customer": prepaid, "service": "data", "amount": "1", "external_id": "r1"}
+    r = api.post("/xdrs/batch", {"xdrs": [first, first, first | {"amount": "2"}]})
+    assert r.status_code == 200, r.content
+    items = r.json()["items"]
+    assert [(i.get("result") or {}).get("replayed") for i in items] == [False, True, None]
+    assert items[0]["result"]["xdr_id"] == items[1]["result"]["xdr_id"]
+    assert items[0]["result"]["xdr_id"] == Xdr.objects.get(external_id="r1").pk
+    assert items[2]["error"]["code"] == "idempotency_key_reused"
+    again = api.post("/xdrs", first)  # a later single post of the same record: replayed
+    assert (again.status_code, again.json()["xdr_id"]) == (200, items[0]["result"]["xdr_id"])
+    assert Customer.objects.get(pk=prepaid).balance == Decimal("-4.00000")
+
+
+def test_a_batch_the_database_refuses_is_charged_one_by_one(api, prepaid, monkeypatch):
+    from django.db import IntegrityError
+
+    from billcore.charging import services
+
+    def refuse(*args, **kwargs):
+        raise IntegrityError("duplicate key value (simulated race)")
+
+    monkeypatch.setattr(services, "_write_batch", refuse)
+    r = api.post(
+        "/xdrs/batch",
+        {
+            "xdrs": [
+                {"customer": prepaid, "service": "data", "amount": "2", "external_id": "f1"},
+                {"customer": prepaid, "service": "data", "amount": "4", "external_id": "f2"},
+            ]
+        },
+    )
+    assert r.status_code == 200, r.content
+    assert (r.json()["charged"], r.json()["denied"]) == (1, 1)
+    assert Customer.objects.get(pk=prepaid).balance == Decimal("-3.00000")
+
+
+def test_a_revoked_or_expired_token_is_refused_at_once(client, admin):
+    """Valid tokens are remembered for a few seconds per process; revoking one forgets it
+    at once, and a remembered token's expiry still applies."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from billcore.accounts.tokens import create_token, revoke_token, user_for_token
+    from tests.e2e.test_api import Api
+
+    token = create_token(user=admin, now=timezone.now())
+    api = Api(client, token)
+    assert api.get("/customers").status_code == 200
+    assert api.get("/customers").status_code == 200  # remembered
+    assert revoke_token(token)
+    assert api.get("/customers").status_code == 401
+    at = timezone.now()
+    soon = create_token(user=admin, now=at, expires_at=at + dt.timedelta(minutes=1))
+    assert user_for_token(soon, now=at) == admin
+    assert user_for_token(soon, now=at + dt.timedelta(seconds=59)) == admin  # remembered
+    assert user_for_token(soon, now=at + dt.timedelta(minutes=1)) is None

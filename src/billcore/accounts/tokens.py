@@ -1,15 +1,31 @@
-"""API tokens: random secrets shown once; only their SHA-256 digest is stored."""
+"""API tokens: random secrets shown once; only their SHA-256 digest is stored.
+
+A token found valid is remembered by this process for ``CACHE_SECONDS`` (its digest → its
+user), so a busy client costs one look-up every few seconds instead of one per request. The
+price: a token revoked (or a user deactivated) in another process is refused there within
+``CACHE_SECONDS``, not at once; ``revoke_token`` forgets it in its own process at once. A
+token's own expiry is checked on every request.
+"""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import secrets
+import threading
+import time
 from typing import Any
 
 from billcore.accounts.models import ApiToken, User
 
 TOKEN_PREFIX = "bc_"
+CACHE_SECONDS = 5.0
+_CACHE_LIMIT = 10_000
+
+# digest → (valid until, on the monotonic clock; the token's expiry; its user)
+_cache: dict[str, tuple[float, dt.datetime | None, Any]] = {}
+_cache_lock = threading.Lock()
 
 
 def _digest(token: str) -> str:
@@ -32,21 +48,40 @@ def create_token(
 
 
 def user_for_token(token: str, *, now: dt.datetime) -> Any:
+    digest = _digest(token)
+    hit = _cache.get(digest)
+    if hit is not None and hit[0] > time.monotonic():
+        _, expires_at, user = hit
+        if expires_at is not None and expires_at <= now:
+            return None
+        return copy.copy(user)  # each request its own instance
     row = (
         ApiToken.objects.select_related("user")
-        .filter(digest=_digest(token))
+        .filter(digest=digest)
         .only("id", "expires_at", "last_used_at", "user")
         .first()
     )
     if row is None or not row.user.is_active:
+        forget(digest)
         return None
     if row.expires_at is not None and row.expires_at <= now:
+        forget(digest)
         return None
     # Keep writes off the hot path: record use at most once a minute.
     if row.last_used_at is None or now - row.last_used_at > dt.timedelta(minutes=1):
         ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
+    with _cache_lock:
+        if len(_cache) >= _CACHE_LIMIT:
+            _cache.clear()
+        _cache[digest] = (time.monotonic() + CACHE_SECONDS, row.expires_at, copy.copy(row.user))
     return row.user
 
 
+def forget(digest: str) -> None:
+    with _cache_lock:
+        _cache.pop(digest, None)
+
+
 def revoke_token(token: str) -> bool:
+    forget(_digest(token))
     return ApiToken.objects.filter(digest=_digest(token)).delete()[0] > 0
