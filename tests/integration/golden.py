@@ -24,7 +24,9 @@ from typing import Any
 
 import yaml
 
-GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden" / "invoicing"
+GOLDEN_ROOT = Path(__file__).resolve().parents[1] / "golden"
+GOLDEN_DIR = GOLDEN_ROOT / "invoicing"
+SUITES = ("invoicing", "lifecycle")
 
 FEATURE_ID = re.compile(r"^(CC|CU)-\d{2}$")
 EVENT_KINDS = (
@@ -37,7 +39,32 @@ EVENT_KINDS = (
     "save_card",
     "installation",
     "check",
+    "status",
+    "plan",
+    "subscribe",
+    "unsubscribe",
 )
+STATUS_ACTIONS = (
+    "block",
+    "unblock",
+    "suspend",
+    "unsuspend",
+    "lift_suspension_until",
+    "terminate",
+    "reactivate",
+    "export",
+    "clear_export",
+)
+STATUS_KEYS = {"customer", "action", "until", "terminate_on", "permanent", "midterm_invoice"}
+PLAN_KEYS = {
+    "name",
+    "currency",
+    "fee",
+    "in_advance",
+    "prorate",
+    "charge_while_suspended",
+    "charge_while_blocked",
+}
 TOP_KEYS = {
     "title",
     "features",
@@ -86,16 +113,66 @@ MONEY_FIELDS = (
     "payments",
     "balance_after",
 )
-EXPECT_KEYS = {"invoices", "balances", "periods", "open_periods", "ledger", "payment_attempts"}
-CHECK_KEYS = {"balances", "invoice_status", "open_periods", "invoice_count"}
-ENGINE_REPORT_KEYS = {
+# Expectations of the lifecycle suite (issue 5), allowed in `expect` and in `check` events.
+LIFECYCLE_KEYS = {
+    "customers",
+    "collection_steps",
+    "notifications",
+    "status_history",
+    "subscription_charges",
+}
+EXPECT_KEYS = {
+    "invoices",
+    "balances",
+    "periods",
+    "open_periods",
+    "ledger",
+    "payment_attempts",
+} | LIFECYCLE_KEYS
+CHECK_KEYS = {"balances", "invoice_status", "open_periods", "invoice_count"} | LIFECYCLE_KEYS
+CUSTOMER_STATE_KEYS = {
+    "status",
+    "suspension_reason",
+    "blocked",
+    "terminate_on",
+    "suspension_delay_until",
+    "balance",
+}
+# The EngineReport counters a scenario may assert; each must be 0 on the idempotency re-run
+# (except errors, which must repeat).
+ENGINE_COUNTERS = (
     "periods_closed",
     "periods_awaiting_approval",
     "invoices",
+    "fees_charged",
+    "collection_steps",
+    "status_changes",
+    "notifications_queued",
     "payments_collected",
     "payments_declined",
-    "errors",
-}
+)
+ENGINE_REPORT_KEYS = {*ENGINE_COUNTERS, "errors"}
+# Steps a scenario's engine event runs when it names none: everything but documents and
+# mail (PDFs and SMTP are proven elsewhere).
+QUIET_STEPS = ("documents", "mail")
+KNOWN_STEPS = (
+    "subscriptions",
+    "close",
+    "collections",
+    "collect",
+    "notifications",
+    "documents",
+    "mail",
+)
+COLLECTION_KINDS = (
+    "reminder",
+    "late_fee_notice",
+    "late_fee",
+    "suspension_notice",
+    "suspension",
+    "termination_notice",
+    "termination",
+)
 ERROR_KEYS = {"type", "field", "code", "message"}
 LEDGER_FLAGS = {"hidden", "reset"}
 
@@ -104,8 +181,17 @@ LEDGER_FLAGS = {"hidden", "reset"}
 # Loading and validation (no database)
 
 
-def scenario_paths() -> list[Path]:
-    return sorted(GOLDEN_DIR.glob("*.yaml"))
+def scenario_paths(suite: str = "invoicing") -> list[Path]:
+    if suite not in SUITES:
+        raise ValueError(f"unknown suite {suite!r}; suites are {', '.join(SUITES)}")
+    return sorted((GOLDEN_ROOT / suite).glob("*.yaml"))
+
+
+def default_steps() -> list[str]:
+    """The engine's steps but documents and mail."""
+    from billcore.invoicing.engine import STEPS
+
+    return [s for s in STEPS if s not in QUIET_STEPS]
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -200,6 +286,7 @@ def validate(data: Mapping[str, Any]) -> list[str]:
     if not isinstance(timeline, list):
         return errors
     last: dt.datetime | None = None
+    plans: set[Any] = set()
     for i, event in enumerate(timeline):
         where = f"timeline[{i}]"
         if not isinstance(event, dict):
@@ -228,18 +315,46 @@ def validate(data: Mapping[str, Any]) -> list[str]:
         check(isinstance(body, dict), f"{where}.{kinds[0]}: a mapping")
         if not isinstance(body, dict):
             continue
-        if kinds[0] not in ("engine", "installation", "check"):
-            check(body.get("customer") in customers, f"{where}.{kinds[0]}.customer: unknown")
-        if kinds[0] in ("usage", "transaction", "fee"):
+        kind = kinds[0]
+        if kind not in ("engine", "installation", "check", "plan"):
+            check(body.get("customer") in customers, f"{where}.{kind}.customer: unknown")
+        if kind in ("usage", "transaction", "fee"):
             guard(lambda b=body, w=where: money(b.get("amount"), f"{w}.amount"))
-        if kinds[0] == "engine":
+        if kind == "engine":
             check(
                 set(body) <= {"steps", "report"}
                 and set(body.get("report") or {}) <= ENGINE_REPORT_KEYS,
                 f"{where}.engine: steps and report ({sorted(ENGINE_REPORT_KEYS)}) only",
             )
-        if kinds[0] == "check":
+            steps = body.get("steps")
+            check(
+                steps is None or (isinstance(steps, list) and set(steps) <= set(KNOWN_STEPS)),
+                f"{where}.engine.steps: a list of {', '.join(KNOWN_STEPS)}",
+            )
+        if kind == "check":
             check(set(body) <= CHECK_KEYS, f"{where}.check: keys {sorted(CHECK_KEYS)} only")
+            errors.extend(validate_lifecycle(body, customers, f"{where}.check"))
+        if kind == "status":
+            check(set(body) <= STATUS_KEYS, f"{where}.status: keys {sorted(STATUS_KEYS)} only")
+            check(
+                body.get("action") in STATUS_ACTIONS,
+                f"{where}.status.action: one of {', '.join(STATUS_ACTIONS)}",
+            )
+            for name in ("until", "terminate_on"):
+                if body.get(name) is not None:
+                    guard(lambda b=body, n=name, w=where: parse_time(b[n], f"{w}.status.{n}"))
+        if kind == "plan":
+            check(set(body) <= PLAN_KEYS, f"{where}.plan: keys {sorted(PLAN_KEYS)} only")
+            check(body.get("name") not in plans, f"{where}.plan.name: defined twice")
+            guard(lambda b=body, w=where: money(b.get("fee"), f"{w}.plan.fee"))
+            plans.add(body.get("name"))
+        if kind in ("subscribe", "unsubscribe"):
+            allowed = {"customer", "plan", "start_at", "end_at"}
+            check(set(body) <= allowed, f"{where}.{kind}: keys {sorted(allowed)} only")
+            check(body.get("plan") in plans, f"{where}.{kind}.plan: no plan event defines it")
+            for name in ("start_at", "end_at"):
+                if body.get(name) is not None:
+                    guard(lambda b=body, n=name, w=f"{where}.{kind}": parse_time(b[n], f"{w}.{n}"))
     expect = data["expect"]
     check(isinstance(expect, dict), "expect: a mapping")
     if not isinstance(expect, dict):
@@ -276,6 +391,7 @@ def validate(data: Mapping[str, Any]) -> list[str]:
                 guard(lambda a=ln[2], w=f"{where}.lines[{j}]": money(a, w))
         period = inv.get("period")
         check(isinstance(period, list) and len(period) == 2, f"{where}.period: [start, end]")
+    errors.extend(validate_lifecycle(expect, customers, "expect"))
     for key, rows in (expect.get("ledger") or {}).items():
         check(key in customers, f"expect.ledger.{key}: unknown customer")
         for j, row in enumerate(rows or []):
@@ -285,6 +401,74 @@ def validate(data: Mapping[str, Any]) -> list[str]:
                 and (len(row) == 2 or set(str(row[2]).split()) <= LEDGER_FLAGS),
                 f"expect.ledger.{key}[{j}]: [action, amount] or [action, amount, 'hidden reset']",
             )
+    return errors
+
+
+def validate_lifecycle(
+    body: Mapping[str, Any], customers: Mapping[str, Any], where: str
+) -> list[str]:
+    """The shape of the lifecycle expectations (in `expect` or a `check` event)."""
+    errors: list[str] = []
+
+    def check(cond: bool, message: str) -> None:
+        if not cond:
+            errors.append(message)
+
+    def guard(fn: Callable[[], object]) -> None:
+        try:
+            fn()
+        except ValueError as exc:
+            errors.append(str(exc))
+
+    for key, state in (body.get("customers") or {}).items():
+        w = f"{where}.customers.{key}"
+        check(key in customers, f"{w}: unknown customer")
+        check(
+            isinstance(state, dict) and set(state) <= CUSTOMER_STATE_KEYS,
+            f"{w}: keys {sorted(CUSTOMER_STATE_KEYS)} only",
+        )
+        if not isinstance(state, dict):
+            continue
+        if "balance" in state:
+            guard(lambda v=state["balance"], w=w: money(v, f"{w}.balance"))
+        for name in ("terminate_on", "suspension_delay_until"):
+            if state.get(name) is not None:
+                guard(lambda v=state[name], n=name, w=w: parse_time(v, f"{w}.{n}"))
+    steps = body.get("collection_steps")
+    if steps is not None:
+        check(isinstance(steps, list), f"{where}.collection_steps: a list")
+        for j, row in enumerate(steps if isinstance(steps, list) else []):
+            w = f"{where}.collection_steps[{j}]"
+            if not (isinstance(row, list) and len(row) == 4):
+                errors.append(f"{w}: [invoice number, kind, scheduled_at, done_at]")
+                continue
+            check(row[1] in COLLECTION_KINDS, f"{w}: kind one of {', '.join(COLLECTION_KINDS)}")
+            guard(lambda r=row, w=w: parse_time(r[2], f"{w}.scheduled_at"))
+            guard(lambda r=row, w=w: parse_time(r[3], f"{w}.done_at"))
+    for name in ("notifications", "status_history"):
+        for key, rows in (body.get(name) or {}).items():
+            check(key in customers, f"{where}.{name}.{key}: unknown customer")
+            check(isinstance(rows, list), f"{where}.{name}.{key}: a list")
+            if name == "status_history":
+                for j, row in enumerate(rows or []):
+                    check(
+                        isinstance(row, list) and len(row) == 3,
+                        f"{where}.status_history.{key}[{j}]: [from_status, to_status, reason]",
+                    )
+    charges = body.get("subscription_charges")
+    if charges is not None:
+        check(isinstance(charges, list), f"{where}.subscription_charges: a list")
+        for j, row in enumerate(charges if isinstance(charges, list) else []):
+            w = f"{where}.subscription_charges[{j}]"
+            if not (isinstance(row, list) and len(row) in (5, 6)):
+                errors.append(
+                    f"{w}: [customer, plan, period_start, period_end, amount(, skip reason)]"
+                )
+                continue
+            check(row[0] in customers, f"{w}: unknown customer")
+            guard(lambda r=row, w=w: parse_time(r[2], f"{w}.period_start"))
+            guard(lambda r=row, w=w: parse_time(r[3], f"{w}.period_end"))
+            guard(lambda r=row, w=w: money(r[4], f"{w}.amount"))
     return errors
 
 
@@ -309,6 +493,7 @@ class Player:
         self.resellers: dict[str, Any] = {}
         self.reseller_users: dict[str, Any] = {}
         self.classes: dict[str, Any] = {}
+        self.plans: dict[str, Any] = {}
 
     # ---------------------------------------------------------------- setup
 
@@ -452,11 +637,76 @@ class Player:
 
         update_settings(actor=self.admin, now=at, changes=body)
 
-    def do_engine(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
+    def do_status(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
+        from billcore.customers import lifecycle
+
+        cid = self.cid(body["customer"])
+        action = body["action"]
+        common = {"actor": self.admin, "now": at, "customer_id": cid}
+        if action in ("block", "unblock"):
+            lifecycle.set_blocked(**common, blocked=action == "block")
+        elif action == "suspend":
+            lifecycle.suspend(**common, reason="manual")
+        elif action == "unsuspend":
+            lifecycle.unsuspend(**common)
+        elif action == "lift_suspension_until":
+            until = body.get("until")
+            lifecycle.lift_suspension_until(
+                **common, until=parse_time(until, f"{where}.until") if until else None
+            )
+        elif action == "terminate":
+            on = body.get("terminate_on")
+            lifecycle.terminate(
+                **common,
+                permanent=bool(body.get("permanent", False)),
+                terminate_on=parse_time(on, f"{where}.terminate_on") if on else None,
+                midterm_invoice=bool(body.get("midterm_invoice", False)),
+            )
+        elif action == "reactivate":
+            lifecycle.reactivate(**common)
+        elif action in ("export", "clear_export"):
+            lifecycle.set_exported(**common, exported=action == "export")
+        else:  # pragma: no cover - validate() refuses it
+            raise ScenarioFailure(f"{where}: unknown status action {action!r}")
+
+    def do_plan(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
+        from billcore.subscriptions.services import create_plan
+
+        self.plans[body["name"]] = create_plan(actor=self.admin, now=at, data=body)
+
+    def do_subscribe(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
+        from billcore.subscriptions.services import subscribe
+
+        data = {"plan": self.plans[body["plan"]].pk, "start_at": body.get("start_at", at)}
+        if body.get("end_at") is not None:
+            data["end_at"] = body["end_at"]
+        subscribe(actor=self.admin, now=at, customer_id=self.cid(body["customer"]), data=data)
+
+    def do_unsubscribe(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
+        from billcore.subscriptions.models import Subscription
+        from billcore.subscriptions.services import end_subscription
+
+        sub = (
+            Subscription.objects.filter(
+                customer_id=self.cid(body["customer"]), plan=self.plans[body["plan"]]
+            )
+            .order_by("-id")
+            .first()
+        )
+        if sub is None:
+            raise ScenarioFailure(f"{where}: {body['customer']} has no {body['plan']} subscription")
+        end_subscription(
+            actor=self.admin, now=at, subscription_id=sub.pk, end_at=body.get("end_at", at)
+        )
+
+    def run_engine(self, at: dt.datetime, steps: list[str]) -> Any:
         from billcore.invoicing.engine import run
 
-        steps = body.get("steps") or ["close", "collect"]
-        report = run(now=at, steps=steps)
+        return run(now=at, steps=steps)
+
+    def do_engine(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
+        steps = list(body.get("steps") or default_steps())
+        report = self.run_engine(at, steps)
         wanted = body.get("report") or {}
         for name, value in wanted.items():
             if name == "errors":
@@ -469,20 +719,14 @@ class Player:
             raise ScenarioFailure(f"{where}: unexpected engine errors {report.errors}")
         # Idempotency: the same run again changes nothing.
         before = self.snapshot()
-        again = run(now=at, steps=steps)
+        again = self.run_engine(at, steps)
         after = self.snapshot()
         if before != after:
             diff = [k for k in before if before[k] != after[k]]
             raise ScenarioFailure(f"{where}: a second engine run changed {diff}")
         _eq(
-            (
-                again.periods_closed,
-                again.periods_awaiting_approval,
-                again.invoices,
-                again.payments_collected,
-                again.payments_declined,
-            ),
-            (0, 0, 0, 0, 0),
+            {name: getattr(again, name) for name in ENGINE_COUNTERS},
+            dict.fromkeys(ENGINE_COUNTERS, 0),
             f"{where}: second engine run report",
         )
         _eq(again.errors, report.errors, f"{where}: second engine run errors")
@@ -500,6 +744,7 @@ class Player:
         if "invoice_count" in body:
             _eq(Invoice.objects.count(), body["invoice_count"], f"{where}: invoice count")
         self.check_open_periods(body.get("open_periods") or {}, where)
+        self.check_lifecycle(body, where)
 
     # ---------------------------------------------------------------- checks
 
@@ -513,9 +758,10 @@ class Player:
         return text.format(**{k: r.pk for k, r in self.resellers.items()})
 
     def snapshot(self) -> dict[str, Any]:
-        from billcore.customers.models import Customer
+        from billcore.customers.models import Customer, StatusChange
         from billcore.invoicing.models import (
             ClosedPeriod,
+            CollectionStep,
             Invoice,
             InvoiceCounter,
             InvoiceLine,
@@ -523,6 +769,7 @@ class Player:
             PaymentAttempt,
         )
         from billcore.ledger.models import Transaction
+        from billcore.subscriptions.models import Subscription, SubscriptionCharge
 
         def rows(qs: Any) -> list[tuple[Any, ...]]:
             return [tuple(sorted(r.items())) for r in qs.values()]
@@ -536,6 +783,10 @@ class Player:
             "ledger": rows(Transaction.objects.order_by("pk")),
             "attempts": rows(PaymentAttempt.objects.order_by("pk")),
             "emails": rows(OutboundEmail.objects.order_by("pk")),
+            "collection_steps": rows(CollectionStep.objects.order_by("pk")),
+            "status_changes": rows(StatusChange.objects.order_by("pk")),
+            "subscriptions": rows(Subscription.objects.order_by("pk")),
+            "subscription_charges": rows(SubscriptionCharge.objects.order_by("pk")),
         }
 
     def check_open_periods(self, spec: Mapping[str, Any], where: str) -> None:
@@ -548,6 +799,75 @@ class Player:
                 (parse_time(start, where), parse_time(end, where)),
                 f"{where}: open period of {key}",
             )
+
+    def check_lifecycle(self, spec: Mapping[str, Any], where: str) -> None:
+        """The lifecycle expectations (issue 5): customers' states, collection steps,
+        notifications, status history and subscription charges, each compared exactly."""
+        from billcore.customers.models import Customer, StatusChange
+        from billcore.invoicing.models import CollectionStep, OutboundEmail
+        from billcore.subscriptions.models import SubscriptionCharge
+
+        def when(value: Any, w: str) -> dt.datetime | None:
+            return None if value is None else parse_time(value, w)
+
+        for key, state in (spec.get("customers") or {}).items():
+            c = Customer.objects.get(pk=self.cid(key))
+            for name, value in state.items():
+                w = f"{where}.customers.{key}.{name}"
+                if name == "balance":
+                    _eq(c.balance, money(value, w), w)
+                elif name in ("terminate_on", "suspension_delay_until"):
+                    _eq(getattr(c, name), when(value, w), w)
+                else:
+                    _eq(getattr(c, name), value, w)
+        ids = [self.cid(k) for k in self.customers]
+        if "collection_steps" in spec:
+            got = [
+                [s.invoice.number, s.kind, s.scheduled_at, s.done_at]
+                for s in CollectionStep.objects.filter(customer_id__in=ids)
+                .select_related("invoice")
+                .order_by("id")
+            ]
+            w = f"{where}.collection_steps"
+            exp = [
+                [self.number(n), k, parse_time(a, w), parse_time(b, w)]
+                for n, k, a, b in spec["collection_steps"]
+            ]
+            _eq(got, exp, w)
+        for key, kinds in (spec.get("notifications") or {}).items():
+            got_kinds = list(
+                OutboundEmail.objects.filter(customer_id=self.cid(key), kind="notification")
+                .order_by("id")
+                .values_list("notification", flat=True)
+            )
+            _eq(got_kinds, list(kinds), f"{where}.notifications.{key}")
+        for key, rows in (spec.get("status_history") or {}).items():
+            got_rows = [
+                [r.from_status, r.to_status, r.reason]
+                for r in StatusChange.objects.filter(customer_id=self.cid(key)).order_by("at", "id")
+            ]
+            _eq(got_rows, [list(r) for r in rows], f"{where}.status_history.{key}")
+        if "subscription_charges" in spec:
+            w = f"{where}.subscription_charges"
+            got_charges = []
+            for ch in (
+                SubscriptionCharge.objects.filter(subscription__customer_id__in=ids)
+                .select_related("subscription__plan")
+                .order_by("id")
+            ):
+                row = [
+                    self.key_of(ch.subscription.customer_id),
+                    ch.subscription.plan.name,
+                    ch.period_start,
+                    ch.period_end,
+                    ch.amount,
+                ]
+                got_charges.append(row + ([ch.skipped] if ch.skipped else []))
+            exp_charges = [
+                [r[0], r[1], parse_time(r[2], w), parse_time(r[3], w), money(r[4], w), *r[5:]]
+                for r in spec["subscription_charges"]
+            ]
+            _eq(got_charges, exp_charges, w)
 
     def check_expectations(self) -> None:
         from billcore.customers.models import Customer
@@ -626,6 +946,7 @@ class Player:
                 for r in rows
             ]
             _eq(got_rows, exp_rows, f"expect.ledger.{key}")
+        self.check_lifecycle(expect, "expect")
         if "payment_attempts" in expect:
             got_attempts = [
                 {

@@ -1,5 +1,7 @@
-"""The golden invoicing scenarios are well formed and, together, touch every option of
-issue 4 sections 2-4 (no database: this reads the YAML files only)."""
+"""The golden scenarios are well formed and, together, touch every option they must: the
+invoicing ones issue 4 sections 2-4, the lifecycle ones issue 5 §5 (every status action,
+every collection step, partial payments, lift-until dates, reactivation, CC-19 both ways).
+No database: this reads the YAML files only."""
 
 from __future__ import annotations
 
@@ -12,10 +14,16 @@ import pytest
 from tests.integration.golden import load, scenario_paths, validate
 
 PATHS = scenario_paths()
+LIFECYCLE = scenario_paths("lifecycle")
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
 def test_scenario_is_well_formed(path: Path) -> None:
+    assert validate(load(path)) == []
+
+
+@pytest.mark.parametrize("path", LIFECYCLE, ids=[p.stem for p in LIFECYCLE])
+def test_lifecycle_timeline_is_well_formed(path: Path) -> None:
     assert validate(load(path)) == []
 
 
@@ -93,3 +101,162 @@ def test_the_validator_refuses_malformed_scenarios() -> None:
     naive = load(PATHS[0])
     naive["timeline"][0]["at"] = "2027-01-11T10:00:00"
     assert any("needs a time zone" in e for e in validate(naive))
+
+
+# --------------------------------------------------------------------------------------------
+# Lifecycle timelines (issue 5 §5)
+
+
+@cache
+def _lifecycle() -> list[dict[str, Any]]:
+    return [load(p) for p in LIFECYCLE]
+
+
+def _lc_events(kind: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(event, body) of every lifecycle event of ``kind``."""
+    return [(e, e[kind] or {}) for d in _lifecycle() for e in d["timeline"] if kind in e]
+
+
+def test_at_least_25_lifecycle_timelines_with_unique_titles() -> None:
+    titles = [d["title"] for d in _lifecycle()]
+    assert len(titles) >= 25
+    assert len(set(titles)) == len(titles)
+    assert not set(titles) & {d["title"] for d in _all()}
+
+
+def test_every_status_action_is_played_and_refusals_too() -> None:
+    actions = {b["action"] for _, b in _lc_events("status")}
+    assert actions == {
+        "block",
+        "unblock",
+        "suspend",
+        "unsuspend",
+        "lift_suspension_until",
+        "terminate",
+        "reactivate",
+        "export",
+        "clear_export",
+    }
+    codes = {e["error"]["code"] for e, _ in _lc_events("status") if "error" in e}
+    assert {"overdue_suspension", "too_late", "closed", "not_open", "not_suspended"} <= codes
+    terminations = [b for _, b in _lc_events("status") if b["action"] == "terminate"]
+    assert any(b.get("permanent") and b.get("midterm_invoice") for b in terminations)
+    assert any(b.get("permanent") and not b.get("midterm_invoice") for b in terminations)
+    assert any(b.get("permanent") and b.get("terminate_on") for b in terminations)
+    assert any(not b.get("permanent") and b.get("terminate_on") for b in terminations)
+
+
+def test_every_status_transition_is_expected_somewhere() -> None:
+    seen = {
+        (row[0], row[1])
+        for d in _lifecycle()
+        for rows in (d["expect"].get("status_history") or {}).values()
+        for row in rows
+    }
+    assert {
+        ("open", "suspended"),
+        ("suspended", "open"),
+        ("open", "provisionally_terminated"),
+        ("suspended", "provisionally_terminated"),
+        ("provisionally_terminated", "open"),
+        ("provisionally_terminated", "closed"),
+        ("open", "closed"),
+        ("open", "exported"),
+        ("exported", "open"),
+    } <= seen
+    reasons = {
+        row[2]
+        for d in _lifecycle()
+        for rows in (d["expect"].get("status_history") or {}).values()
+        for row in rows
+    }
+    assert {"blocked", "unblocked", "paid", "funds arrived", "reactivated"} <= reasons
+
+
+def test_every_collection_step_and_the_lift_until_cases_are_played() -> None:
+    kinds = {row[1] for d in _lifecycle() for row in d["expect"].get("collection_steps") or []}
+    assert kinds == {
+        "reminder",
+        "late_fee_notice",
+        "late_fee",
+        "suspension_notice",
+        "suspension",
+        "termination_notice",
+        "termination",
+    }
+    late = [
+        row
+        for d in _lifecycle()
+        for row in d["expect"].get("collection_steps") or []
+        if row[2] != row[3]
+    ]
+    assert late, "a late clock: some step done after its scheduled day"
+    lifts = [(e, b) for e, b in _lc_events("status") if b["action"] == "lift_suspension_until"]
+    assert any("error" in e for e, _ in lifts) and any("error" not in e for e, _ in lifts)
+    assert any(
+        e["error"].get("message") == "until must be in the future" for e, _ in lifts if "error" in e
+    )
+
+
+def test_partial_payments_oot_policy_and_notifications_off_are_played() -> None:
+    statuses = {inv["status"] for d in _lifecycle() for inv in d["expect"].get("invoices") or []}
+    assert {"partly_paid", "paid", "overdue", "issued"} <= statuses
+    assert any(
+        inv["kind"] == "out_of_turn" for d in _lifecycle() for inv in d["expect"]["invoices"]
+    )
+    assert any(k.startswith("oot_") for d in _lifecycle() for c in d["classes"].values() for k in c)
+    assert any(
+        c.get("notifications") == [] and "reminder_days_before_due" in c
+        for d in _lifecycle()
+        for c in d["classes"].values()
+    )
+
+
+def test_subscriptions_and_cc19_both_ways_are_played() -> None:
+    cc19 = {
+        str(c.get("suspend_on_insufficient_funds"))
+        for d in _lifecycle()
+        for c in d["classes"].values()
+        if "suspend_on_insufficient_funds" in c
+    }
+    assert cc19 == {"True", "False"}
+    plans = [b for _, b in _lc_events("plan")]
+    assert any(b.get("charge_while_suspended") for b in plans)
+    assert any(b.get("charge_while_blocked") is False for b in plans)
+    skipped = {
+        row[5]
+        for d in _lifecycle()
+        for row in d["expect"].get("subscription_charges") or []
+        if len(row) == 6
+    }
+    assert skipped == {"suspended", "blocked", "provisionally_terminated"}
+    reasons = {
+        (c or {}).get("suspension_reason")
+        for d in _lifecycle()
+        for e in d["timeline"]
+        if "check" in e
+        for c in (e["check"].get("customers") or {}).values()
+    }
+    assert "insufficient_funds" in reasons
+
+
+def test_the_validator_refuses_malformed_lifecycle_events() -> None:
+    good = load(LIFECYCLE[0])
+    assert validate(good) == []
+    bad_action = load(LIFECYCLE[0])
+    status = next(e for e in bad_action["timeline"] if "status" in e)
+    status["status"]["action"] = "delete"
+    assert any("status.action: one of" in e for e in validate(bad_action))
+    unknown_plan = load(LIFECYCLE[0])
+    sub = next(e for e in unknown_plan["timeline"] if "subscribe" in e)
+    sub["subscribe"]["plan"] = "Platinum"
+    assert any("subscribe.plan: no plan event defines it" in e for e in validate(unknown_plan))
+    bad_step = load(LIFECYCLE[0])
+    bad_step["expect"]["collection_steps"] = [["INV-0000001", "warning", "x", "y"]]
+    problems = validate(bad_step)
+    assert any("kind one of reminder" in e for e in problems)
+    assert any("not an ISO 8601 date-time" in e for e in problems)
+    bad_engine = load(LIFECYCLE[0])
+    engine = next(e for e in bad_engine["timeline"] if "engine" in e)
+    engine["engine"]["steps"] = ["close", "invoice"]
+    assert any("engine.steps: a list of" in e for e in validate(bad_engine))
