@@ -23,6 +23,7 @@ from typing import Any, cast
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Exists, F, Value
+from django.db.models.expressions import RawSQL
 
 from billcore.accounts.access import is_admin, require_user
 from billcore.charging.models import (
@@ -619,7 +620,15 @@ _DETAILS: Any = Xdr._meta.get_field("details")
 _IN_CHUNK = 500  # ids per ``IN (…)`` list
 
 
-def _in_chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+def _in_chunks(items: Sequence[Any], sql_type: str = "bigint") -> Iterator[Any]:
+    """Right-hand sides of ``__in`` covering ``items``: on PostgreSQL one array parameter (a
+    long list of placeholders costs more to compose than to run), elsewhere lists of
+    ``_IN_CHUNK``."""
+    if connection.vendor == "postgresql":
+        if items:
+            # sql_type is one of our literals; the values are a parameter.
+            yield RawSQL(f"SELECT unnest(%s::{sql_type}[])", [list(items)])  # noqa: S611
+        return
     for start in range(0, len(items), _IN_CHUNK):
         yield items[start : start + _IN_CHUNK]
 
@@ -758,11 +767,32 @@ def _insert_returning_ids(
             continue
         names.append(qn(f.column))
         defaults.append(f.get_db_prep_save(f.get_default(), connection))
+    table = qn(model._meta.db_table)
+    if connection.vendor == "postgresql":
+        # One array per column: a statement with thousands of placeholders costs more to
+        # compose and send than to run.
+        given = [f"%s::{by_attname[c].db_type(connection)}[]" for c in columns]
+        consts = [
+            f"%s::{f.db_type(connection)}"
+            for f in model._meta.concrete_fields
+            if not (f.primary_key or f.attname in columns)
+        ]
+        sql = (
+            f"INSERT INTO {table} ({', '.join(names)}) "  # noqa: S608 - quoted identifiers
+            f"SELECT {', '.join(['u.*', *consts])} FROM unnest({', '.join(given)}) AS u "
+            f"RETURNING {qn('id')}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*defaults, *(list(column) for column in zip(*rows, strict=True))])
+            returned = [r[0] for r in cursor.fetchall()]
+        if len(returned) != len(rows):  # pragma: no cover
+            raise DatabaseError(f"{table}: {len(returned)} ids for {len(rows)} rows")
+        return returned
     width = len(names)
     per = max(1, min(1000, _max_params() // width))
     one = "(" + ", ".join(["%s"] * width) + ")"
     # Identifiers from the model, quoted; every value is a parameter.
-    head = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(names)}) VALUES "  # noqa: S608
+    head = f"INSERT INTO {table} ({', '.join(names)}) VALUES "  # noqa: S608
     ids: list[int] = []
     with connection.cursor() as cursor:
         for start in range(0, len(rows), per):
@@ -794,34 +824,51 @@ def _write_batch(
     for x, pk in zip(xdrs, xdr_ids, strict=True):
         x.pk = pk
     if customers:
-        _execute_many(
+        _update_many(
             Customer,
-            "UPDATE {table} SET balance = balance + %s, fraud_day = %s, fraud_day_spent = %s "
-            "WHERE id = %s",
+            {"balance": "bigint", "fraud_day": "date", "fraud_day_spent": "bigint"},
             [
                 (
+                    c.pk,
                     _units(delta),
                     connection.ops.adapt_datefield_value(c.fraud_day),
                     _units(c.fraud_day_spent),
-                    c.pk,
                 )
                 for c, delta in customers
             ],
         )
     if accounts:
-        _execute_many(
-            Account,
-            "UPDATE {table} SET balance = balance + %s WHERE id = %s",
-            [(_units(delta), a.pk) for a, delta in accounts],
+        _update_many(
+            Account, {"balance": "bigint"}, [(a.pk, _units(delta)) for a, delta in accounts]
         )
     if alerts:
         FraudAlert.objects.bulk_create(alerts)
 
 
-def _execute_many(model: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
+def _update_many(model: Any, columns: dict[str, str], rows: list[tuple[Any, ...]]) -> None:
+    """Per row (id, δ balance, then the other ``columns``' new values): ``balance = balance +
+    δ`` and the others set. PostgreSQL: one statement over arrays; SQLite: executemany."""
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    names = list(columns)
+    sets = [f"{qn('balance')} = t.{qn('balance')} + v.{qn('balance')}"] + [
+        f"{qn(n)} = v.{qn(n)}" for n in names[1:]
+    ]
     with connection.cursor() as cursor:
-        table = connection.ops.quote_name(model._meta.db_table)
-        cursor.executemany(sql.format(table=table), rows)
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(["%s::bigint[]"] + [f"%s::{t}[]" for t in columns.values()])
+            alias = ", ".join(qn(n) for n in ["id", *names])
+            cursor.execute(
+                f"UPDATE {table} AS t SET {', '.join(sets)} "  # noqa: S608 - quoted identifiers
+                f"FROM unnest({arrays}) AS v({alias}) WHERE t.{qn('id')} = v.{qn('id')}",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+            return
+        plain = [f"{qn('balance')} = {qn('balance')} + %s"] + [f"{qn(n)} = %s" for n in names[1:]]
+        cursor.executemany(
+            f"UPDATE {table} SET {', '.join(plain)} WHERE {qn('id')} = %s",  # noqa: S608
+            [(*row[1:], row[0]) for row in rows],
+        )
 
 
 def charge_many(
@@ -867,7 +914,7 @@ def _charge_many_locked(
             accounts[row[0]] = _Account(*row)
     keys = sorted({r.usage.external_id for _, r, _, _ in todo if r.usage.external_id})
     earlier: dict[str, _XdrInfo] = {}
-    for chunk in _in_chunks(keys):
+    for chunk in _in_chunks(keys, "text"):
         rows: Any = Xdr.objects.filter(external_id__in=chunk).values_list(
             "external_id", "customer_id", "amount", "service", "status", "deny_reason", "pk"
         )
