@@ -38,6 +38,17 @@ KNOWN_BUGS: dict[str, str] = {
         "INV-0000001 issued by the engine 2027-02-01. Expected: one OutboundEmail kind "
         "notification, notification 'invoice_issued'. Actual: none."
     ),
+    "29_manual_suspension_does_not_swallow_the_overdue_one": (
+        "src/billcore/invoicing/collections.py _Run.suspend records the suspension step with "
+        "detail 'not suspended: the customer is suspended' when a manual suspension is in "
+        "force on its day, and the resume rule in evaluate() (the 'K.SUSPENSION in done' "
+        "block) only re-suspends when detail == 'suspended'. Input: INV-0000001 overdue, "
+        "notices 02-18, manual suspension 02-20, engine 02-21, manual suspension lifted by hand "
+        "02-22, engine 02-23. Expected (CU-15: set automatically for an overdue invoice, an "
+        "administrator cannot clear it): suspended (overdue) on 02-23. Actual: open for good "
+        "while the invoice stays overdue (also after 02-28), so suspend + unsuspend by hand "
+        "clears an overdue suspension."
+    ),
 }
 
 # The same, only on PostgreSQL (SQLite does not enforce a CharField's max_length).
