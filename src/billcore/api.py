@@ -69,8 +69,18 @@ def _billcore_error(request: HttpRequest, exc: BillcoreError) -> HttpResponse:
     return error_response(request, exc.status, code=exc.code, message=exc.message, field=exc.field)
 
 
+LOCATIONS = ("body", "query", "path", "header", "cookie", "form", "file")
+
+
 def _field_of(loc: list[Any]) -> str | None:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "payload", "header")]
+    """The field a validation error names: its location without the request part ("body",
+    "query", …) and the handlers' body parameter ("payload") in front, so a field that is
+    itself called "body" keeps its name."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in LOCATIONS:
+        parts.pop(0)
+    if parts and parts[0] == "payload":
+        parts.pop(0)
     return ".".join(parts) or None
 
 

@@ -84,8 +84,8 @@ def test_periods_page_lists_waiting_periods(signed_in: Any, admin: Any, waiting:
     assert page.status_code == 200
     html = page.content.decode()
     assert (
-        '<a href="/periods/" class="active" aria-current="page">Periods awaiting approval</a>'
-        in html
+        '<a href="/periods/" class="active" aria-current="page" '
+        'title="Periods awaiting approval">Approvals</a>' in html
     )
     assert rows(html, "periods-table") == [
         f"Waits Ltd {PERIOD_JAN} 2026-02-06 00:00 UTC 12.84567 USD Approve"
@@ -124,7 +124,10 @@ def test_approve_action_and_second_approve(signed_in: Any, admin: Any, waiting: 
 def test_periods_page_empty_and_linked_for_resellers(client: Any, world: dict[str, Any]) -> None:
     client.force_login(world["ub"])
     response = client.get("/customers/")
-    assert '<a href="/periods/">Periods awaiting approval</a>' in response.content.decode()
+    assert (
+        '<a href="/periods/" title="Periods awaiting approval">Approvals</a>'
+        in response.content.decode()
+    )
     page = client.get("/periods/")
     assert rows(page.content, "periods-table") == ["No billing period is waiting for approval."]
 

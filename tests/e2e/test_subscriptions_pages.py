@@ -80,7 +80,7 @@ PLAN_POST = {
 
 def test_plans_page_in_navigation_add_edit_delete(signed_in: Any, admin: Any) -> None:
     r = signed_in.get("/customers/")
-    assert b'<a href="/subscription-plans/">Subscription plans</a>' in r.content
+    assert b'<a href="/subscription-plans/" title="Subscription plans">Plans</a>' in r.content
     r = signed_in.get("/subscription-plans/")
     assert rows(r.content, "subscription-plan-table") == ["No subscription plans yet."]
     assert b'href="/subscription-plans/" class="active" aria-current="page"' in r.content

@@ -316,3 +316,24 @@ def test_reactivation_within_n_days_only(admin: Any, customer: Any) -> None:
     lifecycle.terminate(actor=admin, now=at(1, 26), customer_id=c.pk)
     with pytest.raises(Exception, match="the reactivation period is over"):
         lifecycle.reactivate(actor=admin, now=at(1, 31), customer_id=c.pk)
+
+
+def test_invoice_issued_is_notified_once_when_the_class_sends_it(admin: Any, customer: Any) -> None:
+    from billcore.classes.services import update_class
+
+    c = customer
+    update_class(
+        actor=admin,
+        now=T0,
+        class_id=c.customer_class_id,
+        changes={"notifications": ["invoice_issued", *ALL_NOTIFICATIONS]},
+    )
+    run(now=at(2, 1), steps=STEPS)
+    run(now=at(2, 1), steps=STEPS)
+    mail = OutboundEmail.objects.get(customer=c, notification="invoice_issued")
+    assert (mail.dedupe_key, mail.to_address, mail.status) == (
+        f"invoice_issued:{Invoice.objects.get().pk}",
+        "ap@slow.example",
+        "pending",
+    )
+    assert "INV-0000001" in mail.subject + mail.body

@@ -128,6 +128,16 @@ def suspend(
             f"reason must be one of {', '.join(SUSPENSION_REASONS)}", field="reason"
         )
     customer = _locked(actor, customer_id)
+    if (
+        customer.status == Status.SUSPENDED
+        and reason == "overdue"
+        and customer.suspension_reason != "overdue"
+    ):
+        # The overdue suspension takes over one made by hand or for missing funds: from now on
+        # only a payment lifts it (CU-15).
+        before = snapshot(customer)
+        customer.suspension_reason = reason
+        return _save(actor, now, customer, before, note or "suspended (overdue)")
     if customer.status != Status.OPEN:
         raise ValidationFailed(
             f"only an open customer can be suspended (this one is "

@@ -86,7 +86,7 @@ class Customer(models.Model):
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.OPEN)
     # Why the customer is suspended: "overdue" (set by the engine, lifts when paid; CU-15)
     # or "manual" (suspend_customer of the API).
-    suspension_reason = models.CharField(max_length=10, blank=True, default="")
+    suspension_reason = models.CharField(max_length=20, blank=True, default="")
     # "Lift the suspension until": service continues until this date (CU-15).
     suspension_delay_until = models.DateTimeField(null=True, blank=True)
     # Provisional termination: when it happened and when it becomes permanent (CU-16, CC-20).

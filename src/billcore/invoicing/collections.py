@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 
 from billcore.accounts.access import ENGINE
@@ -91,16 +91,19 @@ def policy_for(cls: CustomerClass, kind: str) -> Policy:
     )
 
 
-def _notify(customer: Customer, kind: str, now: dt.datetime, key: str, **context: Any) -> None:
+def _notify(customer: Customer, kind: str, now: dt.datetime, key: str, **context: Any) -> bool:
     from billcore.notifications.services import notify
 
-    notify(customer=customer, kind=kind, now=now, context=context, dedupe_key=key)
+    return (
+        notify(customer=customer, kind=kind, now=now, context=context, dedupe_key=key) is not None
+    )
 
 
 @dataclass
 class Outcome:
     steps: int = 0
     status_changes: int = 0
+    notifications: int = 0
 
 
 class _Run:
@@ -121,6 +124,10 @@ class _Run:
             detail=detail[:300],
         )
         self.outcome.steps += 1
+
+    def notify(self, kind: str, key: str, **context: Any) -> None:
+        if _notify(self.customer, kind, self.now, key, **context):
+            self.outcome.notifications += 1
 
     def reload(self) -> None:
         self.customer = Customer.objects.select_related("customer_class", "currency").get(
@@ -150,9 +157,9 @@ class _Run:
             at = due - policy.reminder_days * DAY
             if at <= self.now < due:
                 self.record(invoice, K.REMINDER, at)
-                _notify(c, "payment_due_soon", self.now, f"payment_due_soon:{invoice.pk}", **ctx)
+                self.notify("payment_due_soon", f"payment_due_soon:{invoice.pk}", **ctx)
         if self.now >= due:
-            _notify(c, "invoice_overdue", self.now, f"invoice_overdue:{invoice.pk}", **ctx)
+            self.notify("invoice_overdue", f"invoice_overdue:{invoice.pk}", **ctx)
         if policy.late_fee_days is not None and policy.late_fee_amount:
             self.announced(
                 invoice,
@@ -181,7 +188,8 @@ class _Run:
             K.SUSPENSION in done
             and c.status == Status.OPEN
             and c.suspension_delay_until is None
-            and done[K.SUSPENSION].detail == "suspended"
+            and done[K.SUSPENSION].detail
+            in ("suspended", "already suspended for an overdue invoice")
         ):
             # Suspended, then lifted until a date that has passed, and still unpaid: the
             # suspension resumes (CU-15); it is the same step, not a new one.
@@ -223,10 +231,8 @@ class _Run:
                 if self.now < notice_at:
                     return
                 self.record(invoice, notice, notice_at)
-                _notify(
-                    self.customer,
+                self.notify(
                     notification,
-                    self.now,
                     f"{notification}:{invoice.pk}",
                     **ctx,
                     step_at=max(at, self.now + notice_days * DAY),
@@ -259,8 +265,12 @@ class _Run:
         c = self.customer
         if c.suspension_delay_until is not None and self.now < c.suspension_delay_until:
             return None
-        if c.status != Status.OPEN:
+        if c.status == Status.SUSPENDED and c.suspension_reason == "overdue":
+            return "already suspended for an overdue invoice"
+        if c.status not in (Status.OPEN, Status.SUSPENDED):
             return f"not suspended: the customer is {Status(c.status).label.lower()}"
+        # An open customer is suspended; one suspended by hand or for missing funds is now
+        # suspended for the overdue invoice, which only a payment lifts (CU-15).
         lifecycle.suspend(
             actor=ENGINE,
             now=self.now,
@@ -272,7 +282,7 @@ class _Run:
         self.reload()
         self.outcome.status_changes += 1
         key = f"suspended:{invoice.pk}" + (f":{self.now.isoformat()}" if again else "")
-        _notify(self.customer, "suspended", self.now, key, invoice=invoice)
+        self.notify("suspended", key, invoice=invoice)
         return "suspended"
 
     def terminate(self, invoice: Invoice) -> str:
@@ -282,10 +292,8 @@ class _Run:
         lifecycle.terminate(actor=ENGINE, now=self.now, customer_id=c.pk)
         self.reload()
         self.outcome.status_changes += 1
-        _notify(
-            self.customer,
+        self.notify(
             "provisionally_terminated",
-            self.now,
             f"provisionally_terminated:{invoice.pk}",
             invoice=invoice,
             terminate_on=self.customer.terminate_on,
@@ -301,14 +309,24 @@ class _Run:
             c.suspension_delay_until = None
 
     def lift_if_paid(self) -> None:
-        """CU-15: the overdue suspension lifts once nothing is overdue; the lift-until date is
-        removed once paid; the reactivation fee is charged when service comes back."""
+        """CU-15: the overdue suspension lifts once nothing is overdue (the reactivation fee
+        is charged when service comes back); the lift-until date is removed once everything
+        is paid (or, in ``expire_lift_date``, once it has passed)."""
         c = self.customer
-        if Invoice.objects.filter(customer_id=c.pk, status=InvoiceStatus.OVERDUE).exists():
-            return
-        if c.suspension_delay_until is not None:
+        unpaid = set(
+            Invoice.objects.filter(customer_id=c.pk, status__in=UNPAID).values_list(
+                "status", flat=True
+            )
+        )
+        if not unpaid and c.suspension_delay_until is not None:
             Customer.objects.filter(pk=c.pk).update(suspension_delay_until=None)
             c.suspension_delay_until = None
+        if InvoiceStatus.OVERDUE in unpaid:
+            return
+        if c.status == Status.OPEN and c.suspension_reason:
+            # Paid while a lift-until date held the suspension: nothing is left to resume.
+            Customer.objects.filter(pk=c.pk).update(suspension_reason="")
+            c.suspension_reason = ""
         if c.status == Status.SUSPENDED and c.suspension_reason == "overdue":
             lifecycle.unsuspend(actor=ENGINE, now=self.now, customer_id=c.pk, paid=True)
             self.reload()
@@ -323,10 +341,8 @@ class _Run:
                     visible_comment="Reactivation fee",
                 )
                 self.reload()
-            _notify(
-                self.customer,
+            self.notify(
                 "service_restored",
-                self.now,
                 f"service_restored:{self.now.isoformat()}",
             )
 
@@ -348,12 +364,7 @@ def evaluate_customer(*, customer_id: int, now: dt.datetime) -> Outcome:
             if lifecycle.terminate_due(actor=ENGINE, now=now, customer_id=customer.pk):
                 run.outcome.status_changes += 1
                 run.reload()
-                _notify(
-                    run.customer,
-                    "permanently_terminated",
-                    now,
-                    "permanently_terminated",
-                )
+                run.notify("permanently_terminated", "permanently_terminated")
                 return run.outcome
             run.lift_if_paid()
             run.evaluate()
@@ -384,8 +395,9 @@ def collections_step(*, now: dt.datetime, report: Any) -> None:
     for cid in due_customers(now=now):
         try:
             outcome = evaluate_customer(customer_id=cid, now=now)
-        except BillcoreError as exc:
+        except (BillcoreError, DatabaseError) as exc:
             report.errors.append((cid, str(exc)))
             continue
         report.collection_steps += outcome.steps
         report.status_changes += outcome.status_changes
+        report.notifications_queued += outcome.notifications

@@ -27,7 +27,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Q
 
 from billcore.customers.models import Customer, Status
@@ -125,7 +125,13 @@ def close_step(
     for n, cid in enumerate(ids, 1):
         try:
             result = close_due_periods(customer_id=cid, now=now, skip_locked=skip_locked, inst=inst)
-        except (BillcoreError, TaxEngineNotConfigured, TaxEngineError, ValueError) as exc:
+        except (
+            BillcoreError,
+            TaxEngineNotConfigured,
+            TaxEngineError,
+            ValueError,
+            DatabaseError,
+        ) as exc:
             # The customer's transaction rolled back: nothing half done; reported, retried
             # by the next run.
             report.errors.append((cid, str(exc)))

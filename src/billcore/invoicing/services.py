@@ -540,6 +540,17 @@ def _queue_emails(
 ) -> None:
     if not customer.email:
         return
+    if invoices and "invoice_issued" in (cls.notifications or []):
+        from billcore.notifications.services import notify
+
+        for inv in invoices:
+            notify(
+                customer=customer,
+                kind="invoice_issued",
+                now=now,
+                context={"invoice": inv},
+                dedupe_key=f"invoice_issued:{inv.pk}",
+            )
     if cls.send_invoices_by_email:
         for inv in invoices:
             OutboundEmail.objects.create(
