@@ -10,7 +10,6 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from billcore.audit.models import AuditEntry
 from billcore.charging.services import charge, parse_usage
@@ -511,21 +510,11 @@ def test_end_subscription(admin: Any) -> None:
 # --------------------------------------------------------------------------- CC-19
 
 
-# Lead's bug (reported): Customer.suspension_reason is a CharField(max_length=10) but the
-# reason "insufficient_funds" has 18 characters; PostgreSQL refuses it (SQLite does not check).
-needs_long_reason = pytest.mark.skipif(
-    connection.vendor == "postgresql"
-    and (Customer._meta.get_field("suspension_reason").max_length or 0) < 18,
-    reason="customers.Customer.suspension_reason max_length=10 < len('insufficient_funds')",
-)
-
-
 def _prepaid(admin: Any, cc19: bool, funds: str) -> Customer:
     cls = _class(admin, name="Prepaid USD", suspend_on_insufficient_funds=cc19)
     return _customer(admin, cls, balance_control="prepaid", available_funds=funds)
 
 
-@needs_long_reason
 def test_cc19_on_suspends_then_charges_once_when_funds_arrive(admin: Any) -> None:
     c = _prepaid(admin, True, "25")
     sub = _sub(admin, c, _plan(admin, fee="20"), JAN1)
@@ -569,7 +558,6 @@ def test_cc19_on_suspends_then_charges_once_when_funds_arrive(admin: Any) -> Non
     assert history[:2] == [("suspended", "open", "engine"), ("open", "suspended", "engine")]
 
 
-@needs_long_reason
 def test_cc19_reserved_funds_do_not_count(admin: Any) -> None:
     c = _prepaid(admin, True, "20")
     Customer.objects.filter(pk=c.pk).update(reserved=D("0.00001"))
@@ -588,7 +576,6 @@ def test_cc19_off_charges_and_funds_go_negative(admin: Any) -> None:
     assert (c.status, c.available_funds, sub.status) == ("open", D("-15.00000"), "active")
 
 
-@needs_long_reason
 def test_cc19_suspension_lifts_when_the_waiting_subscription_is_ended(admin: Any) -> None:
     c = _prepaid(admin, True, "0")
     sub = _sub(admin, c, _plan(admin, fee="20"), JAN11)
@@ -626,6 +613,34 @@ def test_an_error_rolls_back_that_customer_only(admin: Any) -> None:
     assert [cid for cid, _ in report.errors] == [bad.pk]
     assert "Mars/Olympus" in report.errors[0][1]
     assert _fees(bad) == [] and _fees(good) == [(D("10.00000"), JAN1)]
+
+
+def test_a_database_error_rolls_back_that_customer_only(admin: Any, monkeypatch: Any) -> None:
+    from django.db import IntegrityError
+
+    from billcore.subscriptions import engine
+
+    cls = _class(admin)
+    bad = _customer(admin, cls, name="Bad")
+    good = _customer(admin, cls, name="Good")
+    plan = _plan(admin, fee="10")
+    bad_sub = _sub(admin, bad, plan, JAN1)
+    _sub(admin, good, plan, JAN1)
+    real = SubscriptionCharge.objects.create
+
+    def create(**kw: Any) -> Any:
+        if kw["subscription"].pk == bad_sub.pk:
+            raise IntegrityError("boom")
+        return real(**kw)
+
+    monkeypatch.setattr(SubscriptionCharge.objects, "create", create)
+    report = Report()
+    engine.charge_step(now=JAN1, report=report)
+    assert (report.fees_charged, report.errors) == (1, [(bad.pk, "boom")])
+    # the bad customer's ledger row was rolled back with its transaction
+    assert _fees(bad) == [] and _fees(good) == [(D("10.00000"), JAN1)]
+    bad.refresh_from_db()
+    assert bad.balance == D("0.00000")
 
 
 # --------------------------------------------------------------------------- invoices

@@ -56,7 +56,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 
 from billcore.accounts.access import ENGINE
@@ -363,7 +363,9 @@ def charge_step(*, now: dt.datetime, report: Report) -> None:
     for cid in customers_due(now=now):
         try:
             result = charge_customer(customer_id=cid, now=now)
-        except (BillcoreError, ValueError) as exc:
+        except (BillcoreError, ValueError, DatabaseError) as exc:
+            # The customer's transaction rolled back whole; reported, retried next run. A
+            # database error (a constraint, a value too long) stops this customer only.
             report.errors.append((cid, str(exc)))
             continue
         report.fees_charged += result.fees
