@@ -208,10 +208,81 @@ def _locked_accounts() -> Any:
     return Account.objects.select_for_update().values_list(*_ACCOUNT_COLUMNS)
 
 
+class _Compiled:
+    """A one-row query of the hot path compiled once per process and database: its SQL, and
+    the converters Django applies to its values (money units, SQLite dates, …). Built from a
+    queryset whose parameters are sentinels, replaced by the real values on each call."""
+
+    def __init__(self, queryset: Any) -> None:
+        self.compiler = queryset.query.get_compiler(using=queryset.db)
+        self.sql, self.params = self.compiler.as_sql()
+        self.converters = self.compiler.get_converters([s[0] for s in self.compiler.select])
+
+    def row(self, values: dict[Any, Any]) -> tuple[Any, ...] | None:
+        params = [values.get(p, p) if isinstance(p, int | str) else p for p in self.params]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        if self.converters:
+            row = next(iter(self.compiler.apply_converters([row], self.converters)))
+        return tuple(row)
+
+
+_SENTINEL_ID = -987_654_321  # never a primary key (they are positive)
+_SENTINEL_KEY = "\x00billcore-sentinel-external-id"
+_compiled: dict[tuple[str, str], _Compiled] = {}
+
+
+def _query(name: str) -> _Compiled:
+    key = (connection.vendor, name)
+    found = _compiled.get(key)
+    if found is None:
+        found = _compiled[key] = _Compiled(_QUERIES[name]())
+    return found
+
+
+def _seen(key: bool) -> Any:
+    return Exists(Xdr.objects.filter(external_id=_SENTINEL_KEY)) if key else Value(False)
+
+
+_QUERIES: dict[str, Any] = {
+    "customer": lambda: _locked_customers().filter(pk=_SENTINEL_ID),
+    "account": lambda: _locked_accounts().filter(pk=_SENTINEL_ID),
+    "customer-now": lambda: Customer.objects.values_list(*_CUSTOMER_COLUMNS).filter(
+        pk=_SENTINEL_ID
+    ),
+    **{
+        f"account-target{'-key' if key else ''}": (
+            lambda key=key: Account.objects.filter(pk=_SENTINEL_ID)
+            .annotate(seen=_seen(key))
+            .values_list("customer_id", "customer__reseller_id", "seen")
+        )
+        for key in (False, True)
+    },
+    **{
+        f"customer-target{'-key' if key else ''}": (
+            lambda key=key: Customer.objects.filter(pk=_SENTINEL_ID)
+            .annotate(seen=_seen(key))
+            .values_list("reseller_id", "seen")
+        )
+        for key in (False, True)
+    },
+}
+
+
 def _lock(customer_id: int, account_id: int | None) -> tuple[_Customer, _Account | None]:
-    customer = _Customer(*_locked_customers().get(pk=customer_id))
-    account = _Account(*_locked_accounts().get(pk=account_id)) if account_id else None
-    return customer, account
+    row = _query("customer").row({_SENTINEL_ID: customer_id})
+    if row is None:
+        raise Customer.DoesNotExist(f"customer {customer_id}")
+    account = None
+    if account_id:
+        arow = _query("account").row({_SENTINEL_ID: account_id})
+        if arow is None:
+            raise Account.DoesNotExist(f"account {account_id}")
+        account = _Account(*arow)
+    return _Customer(*row), account
 
 
 def _local_day(customer: _Customer, now: dt.datetime) -> dt.date:
@@ -524,24 +595,14 @@ def _target_seen(
     """``_target`` and whether an xDR with ``external_id`` ``key`` exists, in one query."""
     require_user(actor)
     kind, pk = _target_id(account_id, customer_id)
-    seen: Any = Exists(Xdr.objects.filter(external_id=key)) if key is not None else Value(False)
+    name = f"{kind}-target{'-key' if key is not None else ''}"
+    row = _query(name).row({_SENTINEL_ID: pk, _SENTINEL_KEY: key})
+    aid: int | None
     if kind == "account":
-        row: Any = (
-            Account.objects.filter(pk=pk)
-            .annotate(seen=seen)
-            .values_list("customer_id", "customer__reseller_id", "seen")
-            .first()
-        )
         cid, aid = _account_target(actor, pk, row and row[:2], customer_id)
     else:
-        aid = None
-        row = (
-            Customer.objects.filter(pk=pk)
-            .annotate(seen=seen)
-            .values_list("reseller_id", "seen")
-            .first()
-        )
-        cid, _ = _customer_target(actor, pk, row and row[:1])
+        cid, aid = _customer_target(actor, pk, row and row[:1])
+    assert row is not None
     return cid, aid, bool(row[-1])
 
 
@@ -562,7 +623,10 @@ def _replay(usage: UsageInput, cid: int, now: dt.datetime) -> ChargeResult | Non
 
 def _current_customer(cid: int) -> _Customer:
     """The customer's money as it is now (no lock: what a replay reports)."""
-    return _Customer(*Customer.objects.values_list(*_CUSTOMER_COLUMNS).get(pk=cid))
+    row = _query("customer-now").row({_SENTINEL_ID: cid})
+    if row is None:
+        raise Customer.DoesNotExist(f"customer {cid}")
+    return _Customer(*row)
 
 
 def _charge_locked(
