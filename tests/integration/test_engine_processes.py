@@ -91,25 +91,36 @@ def _check_exactly_once(ids: list[int]) -> None:
         )
 
 
-def _crashing_engine(kill_at: int) -> None:
+def _crashing_engine(kill_at: int, path: str) -> None:
     """Run the engine and SIGKILL this process inside the transaction of the kill_at-th
-    invoice, after its lines were written."""
+    invoice, after the invoice row was written (ORM path: after its lines too)."""
     connections.close_all()
-    from billcore.invoicing import services
+    from billcore.invoicing import fastclose, services
     from billcore.invoicing.engine import run
 
-    original = services.issue_invoice
     calls = {"n": 0}
+    if path == "orm":
+        original = services.issue_invoice
 
-    def issue_then_die(**kwargs: Any) -> Any:
-        invoice = original(**kwargs)
-        calls["n"] += 1
-        if calls["n"] == kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return invoice
+        def issue_then_die(**kwargs: Any) -> Any:
+            invoice = original(**kwargs)
+            calls["n"] += 1
+            if calls["n"] == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return invoice
 
-    services.issue_invoice = issue_then_die  # type: ignore[assignment]
-    run(now=FEB1, steps=["close"])
+        services.issue_invoice = issue_then_die  # type: ignore[assignment]
+    else:
+        lines = fastclose._lines
+
+        def lines_then_die(*args: Any) -> Any:
+            calls["n"] += 1
+            if calls["n"] == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return lines(*args)
+
+        fastclose._lines = lines_then_die  # type: ignore[assignment]
+    run(now=FEB1, steps=["close"], fast=path == "fast")
 
 
 def _engine() -> None:
@@ -121,11 +132,14 @@ def _engine() -> None:
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_engine_killed_mid_customer_then_rerun_invoices_everyone_once(admin: Any) -> None:
+@pytest.mark.parametrize("path", ["orm", "fast"])
+def test_engine_killed_mid_customer_then_rerun_invoices_everyone_once(
+    admin: Any, path: str
+) -> None:
     ids = _setup(admin)
     connections.close_all()
     ctx = multiprocessing.get_context("fork")
-    p = ctx.Process(target=_crashing_engine, args=(25,))
+    p = ctx.Process(target=_crashing_engine, args=(25, path))
     p.start()
     p.join(300)
     assert p.exitcode == -signal.SIGKILL
