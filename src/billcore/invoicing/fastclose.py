@@ -35,21 +35,18 @@ from billcore.invoicing.models import (
     InvoiceKind,
     InvoiceLine,
     InvoiceStatus,
-    LineKind,
     PeriodStatus,
 )
 from billcore.invoicing.services import (
     INVOICEABLE,
-    LINE_OF_ACTION,
-    LINE_TEXT,
     PAYMENTS,
-    SERVICE_TEXT,
     ZERO,
     CustomerRun,
     _Group,
     _line_order,
     compute_totals,
 )
+from billcore.invoicing.services import line_values as _lines
 from billcore.ledger.models import Action, Transaction
 
 CUSTOMER_COLUMNS = (
@@ -549,53 +546,3 @@ def _status(
     if paid > 0:
         return InvoiceStatus.PARTLY_PAID, None
     return InvoiceStatus.ISSUED, None
-
-
-def _lines(groups: list[_Group], totals: Any) -> list[dict[str, Any]]:
-    """``services.issue_invoice``'s lines, as column values."""
-    lines: list[dict[str, Any]] = []
-    for g in groups:
-        if g.action == Action.USAGE:
-            text = SERVICE_TEXT.get(g.service, g.service.title() or "Usage")
-        else:
-            text = LINE_TEXT[g.action]
-        lines.append(
-            {
-                "kind": LINE_OF_ACTION[g.action],
-                "description": text,
-                "service": g.service,
-                "quantity": g.quantity,
-                "unit": g.unit,
-                "count": g.count,
-                "amount": g.amount,
-            }
-        )
-    if totals.tax is not None:
-        for t in totals.tax.taxes:
-            lines.append(
-                {
-                    "kind": LineKind.TAX_INCLUDED if totals.inclusive else LineKind.TAX,
-                    "description": f"{t.name} {t.rate.normalize():f}%"
-                    + (" (included)" if totals.inclusive else ""),
-                    "rate": t.rate,
-                    "base": t.base,
-                    "amount": t.amount,
-                }
-            )
-    if totals.special:
-        lines.append(
-            {
-                "kind": LineKind.SPECIAL_ROUNDING,
-                "description": "GST rounding adjustment",
-                "amount": totals.special,
-            }
-        )
-    if totals.rounding:
-        lines.append(
-            {
-                "kind": LineKind.ROUNDING,
-                "description": "Invoice rounding",
-                "amount": totals.rounding,
-            }
-        )
-    return lines

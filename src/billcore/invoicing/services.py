@@ -303,6 +303,57 @@ def _payments_sum(rows: Any) -> Decimal:
     return total if total is not None else ZERO
 
 
+def line_values(groups: list[_Group], totals: Totals) -> list[dict[str, Any]]:
+    """An invoice's lines, in order, as column values: charges per action (usage per service
+    and unit), taxes (added, or shown as included), the GST rounding, the invoice rounding."""
+    lines: list[dict[str, Any]] = []
+    for g in groups:
+        if g.action == Action.USAGE:
+            text = SERVICE_TEXT.get(g.service, g.service.title() or "Usage")
+        else:
+            text = LINE_TEXT[g.action]
+        lines.append(
+            {
+                "kind": LINE_OF_ACTION[g.action],
+                "description": text,
+                "service": g.service,
+                "quantity": g.quantity,
+                "unit": g.unit,
+                "count": g.count,
+                "amount": g.amount,
+            }
+        )
+    if totals.tax is not None:
+        for t in totals.tax.taxes:
+            lines.append(
+                {
+                    "kind": LineKind.TAX_INCLUDED if totals.inclusive else LineKind.TAX,
+                    "description": f"{t.name} {t.rate.normalize():f}%"
+                    + (" (included)" if totals.inclusive else ""),
+                    "rate": t.rate,
+                    "base": t.base,
+                    "amount": t.amount,
+                }
+            )
+    if totals.special:
+        lines.append(
+            {
+                "kind": LineKind.SPECIAL_ROUNDING,
+                "description": "GST rounding adjustment",
+                "amount": totals.special,
+            }
+        )
+    if totals.rounding:
+        lines.append(
+            {
+                "kind": LineKind.ROUNDING,
+                "description": "Invoice rounding",
+                "amount": totals.rounding,
+            }
+        )
+    return lines
+
+
 def issue_invoice(
     *,
     customer: Customer,
@@ -373,44 +424,10 @@ def issue_invoice(
     )
     # The rows are billed by this invoice, once.
     rows.filter(action__in=INVOICEABLE).update(invoice=invoice)
-    lines: list[InvoiceLine] = []
-
-    def line(**kw: Any) -> None:
-        lines.append(InvoiceLine(invoice=invoice, position=len(lines) + 1, **kw))
-
-    for g in groups:
-        if g.action == Action.USAGE:
-            text = SERVICE_TEXT.get(g.service, g.service.title() or "Usage")
-        else:
-            text = LINE_TEXT[g.action]
-        line(
-            kind=LINE_OF_ACTION[g.action],
-            description=text,
-            service=g.service,
-            quantity=g.quantity,
-            unit=g.unit,
-            count=g.count,
-            amount=g.amount,
-        )
-    if totals.tax is not None:
-        for t in totals.tax.taxes:
-            line(
-                kind=LineKind.TAX_INCLUDED if totals.inclusive else LineKind.TAX,
-                description=f"{t.name} {t.rate.normalize():f}%"
-                + (" (included)" if totals.inclusive else ""),
-                rate=t.rate,
-                base=t.base,
-                amount=t.amount,
-            )
-    if totals.special:
-        line(
-            kind=LineKind.SPECIAL_ROUNDING,
-            description="GST rounding adjustment",
-            amount=totals.special,
-        )
-    if totals.rounding:
-        line(kind=LineKind.ROUNDING, description="Invoice rounding", amount=totals.rounding)
-    InvoiceLine.objects.bulk_create(lines)
+    InvoiceLine.objects.bulk_create(
+        InvoiceLine(invoice=invoice, position=position, **values)
+        for position, values in enumerate(line_values(groups, totals), 1)
+    )
     # What the invoice adds to the balance beyond its rows: taxes on top and roundings. The
     # locked customer's balance is tracked in memory (nothing else can move it meanwhile).
     pid = period.pk if period is not None else None
