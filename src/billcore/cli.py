@@ -397,9 +397,10 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument(
         "--batch",
         type=_positive_int,
-        default=20,
+        default=1000,
         metavar="N",
-        help="lines per database transaction, each in a savepoint of its own (default 20)",
+        help="lines per database transaction, charged together (default 1000; 1: one "
+        "transaction per line)",
     )
     x.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     x.set_defaults(func=cmd_xdrs_import)
