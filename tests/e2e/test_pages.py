@@ -1221,7 +1221,9 @@ def test_edit_customer_page(
         "Service Configuration",
         "Web Self-Care",
     }
-    assert '<p class="muted">Measured Services arrives with a later release of billcore.</p>' in form
+    assert (
+        '<p class="muted">Measured Services arrives with a later release of billcore.</p>' in form
+    )
     assert (
         '<span class="value" id="customer-balance">0.00 <span class="unit">USD</span></span>'
         in (html)
