@@ -143,6 +143,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 "loop",
                 "--interval",
                 str(args.engine_interval),
+                "--exit-with-parent",
             ]
         )
         atexit.register(engine.terminate)
@@ -422,6 +423,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_engine_run)
     e = esub.add_parser("loop", help="run the engine every --interval seconds")
     e.add_argument("--interval", type=_positive_int, default=300, metavar="SECONDS")
+    e.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started this one is gone (billcore serve uses it)",
+    )
     e.set_defaults(func=cmd_engine_loop)
     return parser
 
@@ -471,15 +477,17 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
 
 
 def cmd_engine_loop(args: argparse.Namespace) -> int:
+    import os
     import time
 
     from django.utils import timezone
 
     from billcore.invoicing.engine import run
 
+    parent = os.getppid()
     print(f"billcore engine: running every {args.interval} s (Ctrl+C to stop)", flush=True)
     try:
-        while True:
+        while not (args.exit_with_parent and os.getppid() != parent):
             try:
                 report = run(now=timezone.now())
             except Exception as exc:  # a database outage: say so, try again next time
@@ -491,9 +499,13 @@ def cmd_engine_loop(args: argparse.Namespace) -> int:
                     f"e-mails {report.emails_sent}, errors {len(report.errors)}",
                     flush=True,
                 )
-            time.sleep(args.interval)
+            for _ in range(args.interval):  # a second at a time: notice a parent gone
+                if args.exit_with_parent and os.getppid() != parent:
+                    break
+                time.sleep(1)
     except KeyboardInterrupt:
         return 0
+    return 0
 
 
 def _non_negative_int(text: str) -> int:

@@ -107,3 +107,51 @@ def test_serve_schedules_the_engine_unless_told_not_to(monkeypatch: pytest.Monke
         build_parser().parse_args(["serve", "--engine-interval", "-5"])
     monkeypatch.setenv("BILLCORE_ENGINE_INTERVAL", "60")
     assert build_parser().parse_args(["serve"]).engine_interval == 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_scheduled_engine_stops_when_its_server_is_gone() -> None:
+    """``billcore serve`` starts ``engine loop --exit-with-parent``: killed hard, the server
+    leaves no engine behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        url = f"sqlite:///{db['NAME']}"
+    else:
+        url = (
+            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        )
+    env = {**os.environ, "DATABASE_URL": url}
+    loop = f"{sys.executable} -m billcore.cli engine loop --interval 1 --exit-with-parent"
+    parent = subprocess.Popen(  # a stand-in for the server: it starts the loop, then waits
+        ["/bin/sh", "-c", f"{loop} & echo $!; sleep 60"],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    time.sleep(3)
+    os.kill(child, 0)  # the loop runs
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    for _ in range(100):
+        time.sleep(0.1)
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        # a zombie of the killed shell's child is reaped by init; check its state
+        with open(f"/proc/{child}/stat") as stat:
+            if stat.read().split()[2] == "Z":
+                break
+    else:
+        os.kill(child, signal.SIGKILL)
+        raise AssertionError("the engine loop outlived its server")
