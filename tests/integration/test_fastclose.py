@@ -43,6 +43,12 @@ CLASSES: list[dict[str, Any]] = [
     },
     {"currency": "MYR", "taxation_method": "gst_my", "grace_period_days": 0},
     {"currency": "KWD", "taxation_method": "fixed_vat", "vat_rate": "5"},
+    {
+        "currency": "USD",
+        "taxation_method": "fixed_vat",
+        "vat_rate": "20",
+        "tax_prepaid_at_payment": True,
+    },
 ]
 
 

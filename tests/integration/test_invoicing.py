@@ -15,6 +15,7 @@ from billcore.classes.services import create_class
 from billcore.customers.services import create_customer
 from billcore.invoicing.engine import run
 from billcore.invoicing.models import ClosedPeriod, Invoice, InvoiceLine
+from billcore.ledger.models import Transaction
 from billcore.ledger.selectors import ledger_sum
 from billcore.ledger.services import post_transaction
 
@@ -198,3 +199,40 @@ def test_closed_periods_tile_time_without_gap_or_overlap(
     assert all(p.start < p.end for p in periods)
     assert c.billed_to == edges[-1]
     assert c.billed_to <= clock < c.next_billed_to
+
+
+def test_prepaid_customers_taxed_at_payment_time(admin: Any) -> None:
+    """portabilling.md "Taxes": a class can tax prepaid customers when they pay (the payment
+    contains the tax) instead of at the period's end; postpaid customers of the same class are
+    taxed on their invoice."""
+    cls = _class(admin, taxation_method="fixed_vat", vat_rate="20", tax_prepaid_at_payment=True)
+    prepaid = _customer(admin, cls, name="Pre", balance_control="prepaid")
+    postpaid = _customer(admin, cls, name="Post")
+    post_transaction(
+        actor=admin,
+        now=T0 + dt.timedelta(hours=1),
+        customer_id=prepaid.pk,
+        action="manual_payment",
+        amount="120.00",
+    )
+    tax = Transaction.objects.get(customer=prepaid, action="tax")
+    # 120.00 contains 120 x 20/120 = 20.00 of VAT
+    assert (tax.amount, tax.balance_after, tax.visible_comment) == (
+        D("20.00000"),
+        D("-100.00000"),
+        "VAT 20% in the payment of 120.00",
+    )
+    for c in (prepaid, postpaid):
+        _use(admin, c, "30", T0 + dt.timedelta(days=2))
+    run(now=FEB1, steps=["close"])
+    pre_inv = Invoice.objects.get(customer=prepaid)
+    post_inv = Invoice.objects.get(customer=postpaid)
+    assert (pre_inv.tax_total, pre_inv.total, pre_inv.status) == (
+        D("0.00000"),
+        D("30.00000"),
+        "paid",
+    )
+    assert [x.kind for x in pre_inv.lines.all()] == ["usage"]
+    assert (post_inv.tax_total, post_inv.total) == (D("6.00000"), D("36.00000"))
+    prepaid.refresh_from_db()
+    assert prepaid.balance == D("-70.00000") == ledger_sum(customer_id=prepaid.pk)

@@ -45,6 +45,7 @@ from billcore.invoicing.services import (
     _Group,
     _line_order,
     compute_totals,
+    taxed_at_close,
 )
 from billcore.invoicing.services import line_values as _lines
 from billcore.ledger.models import Action, Transaction
@@ -65,6 +66,7 @@ CUSTOMER_COLUMNS = (
     "invoice_template",
     "country",
     "send_statistics",
+    "balance_control",
 )
 
 
@@ -147,6 +149,7 @@ class _Customer:
     invoice_template: str | None
     country: str
     send_statistics: str | None
+    balance_control: str
 
 
 class FastCloser:
@@ -268,6 +271,7 @@ class FastCloser:
                 invoice_template=row[12],
                 country=row[13],
                 send_statistics=row[14],
+                balance_control=row[15],
             )
             cls = self._class(c.class_id)
             if (
@@ -364,6 +368,7 @@ class FastCloser:
             inst=self.inst,
             country=c.country,
             currency=c.currency,
+            taxed=taxed_at_close(c.balance_control, cls),
         )
         posted = []
         balance = c.balance

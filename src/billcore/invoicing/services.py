@@ -44,7 +44,12 @@ from billcore.classes.models import (
     SendStatistics,
     TaxationMethod,
 )
-from billcore.core.rounding import currency_default_pattern, round_invoice_total, round_up
+from billcore.core.rounding import (
+    currency_default_pattern,
+    round_down,
+    round_invoice_total,
+    round_up,
+)
 from billcore.core.taxes import TaxResult, custom_taxes, fixed_vat
 from billcore.core.taxes import gst_malaysia as gst_calculator
 from billcore.customers.models import BalanceControl, Customer, Status
@@ -192,6 +197,53 @@ def tax_engine_for(method: str, inst: InstallationSettings) -> Any:
     return engine_for(method, inst)
 
 
+def taxed_at_close(balance_control: str, cls: CustomerClass) -> bool:
+    """Taxes go on the invoice, except for a prepaid customer of a class that taxes prepaid
+    customers at the time of payment (portabilling.md "Taxes")."""
+    return not (balance_control == BalanceControl.PREPAID and cls.tax_prepaid_at_payment)
+
+
+def tax_at_payment(*, customer_id: int, amount: Decimal, now: dt.datetime) -> Transaction | None:
+    """A prepaid customer's payment of a class taxing at payment time: the tax the payment
+    contains (the payment is the gross; inclusive calculation of the class's fixed VAT, custom
+    taxes or GST) is posted as a ``tax`` row at once. The caller (the ledger, inside the
+    payment's transaction) holds the customer's lock. None when nothing is taxed."""
+    customer = Customer.objects.select_related("customer_class", "currency").get(pk=customer_id)
+    cls = customer.customer_class
+    if taxed_at_close(customer.balance_control, cls):
+        return None
+    decimals = customer.currency.decimals
+    gross = round_down(amount, places=decimals)
+    half_up = _installation().tax_rounding_half_up
+    method = cls.taxation_method
+    tax: TaxResult | None = None
+    if method == TaxationMethod.FIXED_VAT and cls.vat_rate is not None:
+        tax = fixed_vat(
+            amount=gross, rate=cls.vat_rate, inclusive=True, decimals=decimals, half_up=half_up
+        )
+    elif method == TaxationMethod.CUSTOM and cls.taxes:
+        tax = custom_taxes(
+            amount=gross,
+            taxes=[(t["name"], Decimal(str(t["rate"]))) for t in cls.taxes],
+            inclusive=True,
+            decimals=decimals,
+            half_up=half_up,
+        )
+    elif method == TaxationMethod.GST_MY:
+        rate = cls.vat_rate if cls.vat_rate is not None else Decimal(6)
+        tax = gst_calculator(amount=round_down(gross, places=2), rate=rate, inclusive=True)
+    if tax is None or not tax.total_tax:
+        return None
+    names = ", ".join(f"{t.name} {t.rate.normalize():f}%" for t in tax.taxes)
+    return post_locked(
+        customer_id=customer_id,
+        action=Action.TAX,
+        amount=tax.total_tax,
+        now=now,
+        visible_comment=f"{names} in the payment of {gross}",
+    )
+
+
 def compute_totals(
     *,
     charges: Decimal,
@@ -200,12 +252,14 @@ def compute_totals(
     inst: InstallationSettings,
     country: str = "",
     currency: str = "",
+    taxed: bool = True,
 ) -> Totals:
-    """The invoice arithmetic of the module docstring, for ``charges`` (5 decimals)."""
+    """The invoice arithmetic of the module docstring, for ``charges`` (5 decimals).
+    ``taxed=False``: no taxes (a prepaid customer taxed at payment time)."""
     pattern, mode = _pattern(cls, decimals)
     base = round_up(round_invoice_total(charges, pattern=pattern, mode=mode), places=decimals)
     half_up = inst.tax_rounding_half_up
-    method = cls.taxation_method
+    method = cls.taxation_method if taxed else TaxationMethod.NONE
     tax: TaxResult | None = None
     inclusive = False
     if method == TaxationMethod.FIXED_VAT and cls.vat_rate is not None:
@@ -383,6 +437,7 @@ def issue_invoice(
         inst=inst,
         country=customer.country,
         currency=customer.currency_id,
+        taxed=taxed_at_close(customer.balance_control, cls),
     )
     scope = customer.reseller_id or 0
     sequence, number = _next_number(scope)

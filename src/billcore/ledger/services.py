@@ -280,6 +280,10 @@ def post_transaction(
         fingerprint=fingerprint,
         account=account,
     )
+    if code in (Action.MANUAL_PAYMENT, Action.ECOMMERCE_PAYMENT, Action.CAPTURE_PAYMENT):
+        from billcore.invoicing.services import tax_at_payment
+
+        tax_at_payment(customer_id=customer.pk, amount=magnitude, now=now)
     if code not in (Action.AUTHORIZATION_ONLY, Action.VOID):
         # Payments settle the oldest unpaid invoice first; a charge can un-settle nothing.
         settle_after_payment(customer_id=customer.pk, now=now)
