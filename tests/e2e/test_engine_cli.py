@@ -109,7 +109,7 @@ def test_serve_schedules_the_engine_unless_told_not_to(monkeypatch: pytest.Monke
     assert build_parser().parse_args(["serve"]).engine_interval == 60
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_scheduled_engine_stops_when_its_server_is_gone() -> None:
     """``billcore serve`` starts ``engine loop --exit-with-parent``: killed hard, the server
     leaves no engine behind."""
