@@ -1224,6 +1224,11 @@ def test_edit_customer_page(
     assert (
         '<p class="muted">Measured Services arrives with a later release of billcore.</p>' in form
     )
+    # CU-13 Life Cycle: the status and the class's lifecycle settings, and the way to change it
+    lifecycle = block(html, "panel-lifecycle")
+    assert '<dd id="lifecycle-status">Open</dd>' in lifecycle
+    assert f'href="/customers/{ra.pk}/status/"' in lifecycle
+    assert '<dd>30 days <span class="muted">(customer class)</span></dd>' in lifecycle
     assert (
         '<span class="value" id="customer-balance">0.00 <span class="unit">USD</span></span>'
         in (html)

@@ -76,7 +76,6 @@ View = Callable[..., HttpResponse]
 # CU-13 tabs that arrive with later releases: shown honestly, as a title and one line.
 LATER_CUSTOMER_TABS = (
     "Subscriptions",
-    "Life Cycle",
     "Measured Services",
     "DIDs",
     "Discounts",
