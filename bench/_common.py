@@ -1,7 +1,8 @@
-"""What the benchmarks share: fresh PostgreSQL databases for a run."""
+"""What the benchmarks share: fresh PostgreSQL databases for a run, output, peak memory."""
 
 from __future__ import annotations
 
+import resource
 import shutil
 import tempfile
 import time
@@ -72,3 +73,13 @@ def run_databases(
     print(f"\n== summary ({time.perf_counter() - started:.0f} s in all)\n")
     print(summary(results))
     return 0
+
+
+def say(text: str) -> None:
+    print(f"  {text}", flush=True)
+
+
+def maxrss_mb() -> float:
+    """``resource.getrusage`` maxrss of this process in MB. On Linux it survives ``execve``: a
+    child reports at least the size its parent had when it forked."""
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024

@@ -53,7 +53,6 @@ import json
 import os
 import platform
 import re
-import resource
 import secrets
 import shutil
 import sqlite3
@@ -69,7 +68,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from _common import drop_postgres, fresh_postgres, parse_databases, with_database
+from _common import (
+    drop_postgres,
+    fresh_postgres,
+    maxrss_mb,
+    parse_databases,
+    say,
+    with_database,
+)
 
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 AIM_SECONDS = 120.0
@@ -129,16 +135,6 @@ class Result:
     @property
     def pdf_rate(self) -> float:
         return self.pdfs / self.pdfs_s if self.pdfs_s else 0.0
-
-
-def say(text: str) -> None:
-    print(f"  {text}", flush=True)
-
-
-def maxrss_mb() -> float:
-    """``ru_maxrss`` of this process (Linux: KiB). It carries over ``execve`` from the parent
-    at fork time; the driver that forks the phases is small (no Django)."""
-    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024
 
 
 def hwm_mb() -> float:

@@ -45,7 +45,6 @@ import json
 import os
 import platform
 import random
-import resource
 import secrets
 import signal
 import socket
@@ -65,8 +64,10 @@ from urllib.parse import urlsplit
 from _common import (
     drop_postgres,
     fresh_postgres,
+    maxrss_mb,
     parse_databases,
     run_databases,
+    say,
     with_database,
 )
 
@@ -114,19 +115,9 @@ class Result:
         return self.http_rate / self.single_rate if self.single_rate else 0.0
 
 
-def say(text: str) -> None:
-    print(f"  {text}", flush=True)
-
-
 def percentiles(samples: Sequence[float]) -> tuple[float, float]:
     cuts = statistics.quantiles(samples, n=100, method="inclusive")
     return cuts[49], cuts[98]
-
-
-def maxrss_mb() -> float:
-    """``resource.getrusage`` maxrss. On Linux it survives ``execve``: a child reports at
-    least the size its parent had when it forked."""
-    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024
 
 
 def peak_rss_mb() -> float:
@@ -635,6 +626,7 @@ def http_charges(
                 *(sys.executable, "-m", "billcore.cli", "serve", "--host", "127.0.0.1"),
                 *("--port", str(port), "--workers", str(args.serve_workers)),
                 *("--threads", str(args.serve_threads)),
+                *("--engine-interval", "0"),  # no billing engine beside the measurement
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -50,6 +50,7 @@ from _common import (
     fresh_postgres,
     parse_databases,
     run_databases,
+    say,
     with_database,
 )
 
@@ -152,10 +153,6 @@ def customer_data(p: Planned, class_ids: dict[str, int]) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------
 # The worker: runs inside the subprocess, with DATABASE_URL set
 # ----------------------------------------------------------------------------------------
-
-
-def say(text: str) -> None:
-    print(f"  {text}", flush=True)
 
 
 def percentiles(samples: Sequence[float]) -> tuple[float, float]:
