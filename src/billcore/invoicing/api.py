@@ -11,9 +11,8 @@ from django.http import HttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field
 
-from billcore.accounts.access import is_admin
 from billcore.api import AuthedRequest, now
-from billcore.errors import NotAllowed, NotFound, ValidationFailed
+from billcore.errors import NotFound, ValidationFailed
 from billcore.invoicing import payments, selectors, services
 from billcore.invoicing.models import (
     ClosedPeriod,
@@ -40,31 +39,10 @@ class EngineRunIn(Schema):
 @router.post("/engine/run", response=dict[str, Any])
 def engine_run(request: AuthedRequest, payload: EngineRunIn) -> dict[str, Any]:
     """Run the billing engine once for ``now`` (administrators only)."""
-    from billcore.installation.services import get_settings
-    from billcore.invoicing.engine import STEPS, run
+    from billcore.invoicing.engine import run_for
 
-    if not is_admin(request.auth):
-        raise NotFound("not found")
-    clock = now()
-    if payload.now is not None:
-        if not get_settings().test_mode:
-            raise NotAllowed(
-                "now: the engine's clock can be moved only when the installation is in test "
-                "mode (settings: test_mode)",
-                field="now",
-                code="not_test_mode",
-            )
-        if payload.now.tzinfo is None:
-            raise ValidationFailed("now needs a time zone (e.g. Z)", field="now")
-        clock = payload.now.astimezone(dt.UTC)
-    steps = payload.steps if payload.steps is not None else list(STEPS)
-    bad = [s for s in steps if s not in STEPS]
-    if bad:
-        raise ValidationFailed(
-            f"steps: unknown step(s) {', '.join(bad)}; steps are {', '.join(STEPS)}",
-            field="steps",
-        )
-    return run(now=clock, steps=steps).as_dict()
+    report = run_for(actor=request.auth, now=now(), clock=payload.now, steps=payload.steps)
+    return report.as_dict()
 
 
 # --------------------------------------------------------------------------------------------

@@ -211,3 +211,39 @@ def run(
         if mail.note:
             report.notes.append(mail.note)
     return report
+
+
+def run_for(
+    *,
+    actor: object,
+    now: dt.datetime,
+    clock: dt.datetime | None = None,
+    steps: list[str] | None = None,
+) -> EngineReport:
+    """The engine run an operator asks for (API): administrators only; the engine's clock
+    ``clock`` instead of the real ``now`` only while the installation is in test mode."""
+    from billcore.accounts.access import is_admin
+    from billcore.errors import NotAllowed, NotFound, ValidationFailed
+    from billcore.installation.services import get_settings
+
+    if not is_admin(actor):
+        raise NotFound("not found")
+    if clock is not None:
+        if not get_settings().test_mode:
+            raise NotAllowed(
+                "now: the engine's clock can be moved only when the installation is in test "
+                "mode (settings: test_mode)",
+                field="now",
+                code="not_test_mode",
+            )
+        if clock.tzinfo is None:
+            raise ValidationFailed("now needs a time zone (e.g. Z)", field="now")
+        now = clock.astimezone(dt.UTC)
+    wanted = list(STEPS) if steps is None else steps
+    bad = [s for s in wanted if s not in STEPS]
+    if bad:
+        raise ValidationFailed(
+            f"steps: unknown step(s) {', '.join(bad)}; steps are {', '.join(STEPS)}",
+            field="steps",
+        )
+    return run(now=now, steps=wanted)

@@ -34,7 +34,6 @@ from billcore.invoicing.models import (
     InvoiceCounter,
     InvoiceKind,
     InvoiceLine,
-    InvoiceStatus,
     PeriodStatus,
 )
 from billcore.invoicing.services import (
@@ -45,6 +44,7 @@ from billcore.invoicing.services import (
     _Group,
     _line_order,
     compute_totals,
+    invoice_status,
     taxed_at_close,
 )
 from billcore.invoicing.services import line_values as _lines
@@ -397,13 +397,17 @@ class FastCloser:
             total, old_paid = _money(total_u), _money(paid_u)
             paid = ZERO if total <= 0 else min(max(pool, ZERO), total)
             pool -= paid if total > 0 else ZERO
-            new_status, new_paid_at = _status(total, paid, _dt(due_at), _dt(paid_at), now)
+            new_status, new_paid_at = invoice_status(
+                total=total, paid=paid, due_at=_dt(due_at), paid_at=_dt(paid_at), now=now
+            )
             if (old_paid, status, _dt(paid_at)) != (paid, new_status, new_paid_at):
                 changes.append((inv_id, paid, new_status, new_paid_at))
         total = totals.total
         due_at = now + dt.timedelta(days=cls.grace_period_days)
         paid = ZERO if total <= 0 else min(max(pool, ZERO), total)
-        status, paid_at = _status(total, paid, due_at, None, now)
+        status, paid_at = invoice_status(
+            total=total, paid=paid, due_at=due_at, paid_at=None, now=now
+        )
         cur.execute(
             self.period_insert.sql(1, returning=True),
             self.period_insert.params(
@@ -534,20 +538,3 @@ class _Cursor:
 
     def fetchall(self) -> Any:
         return self.cursor.fetchall()
-
-
-def _status(
-    total: Decimal,
-    paid: Decimal,
-    due_at: dt.datetime | None,
-    paid_at: dt.datetime | None,
-    now: dt.datetime,
-) -> tuple[str, dt.datetime | None]:
-    """``services.settle``'s status rule for one invoice."""
-    if total <= 0 or paid >= total:
-        return InvoiceStatus.PAID, paid_at or now
-    if due_at is not None and now >= due_at:
-        return InvoiceStatus.OVERDUE, None
-    if paid > 0:
-        return InvoiceStatus.PARTLY_PAID, None
-    return InvoiceStatus.ISSUED, None

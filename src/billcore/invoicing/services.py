@@ -521,6 +521,26 @@ def issue_invoice(
 # Settling: payments pay the oldest unpaid invoice first
 
 
+def invoice_status(
+    *,
+    total: Decimal,
+    paid: Decimal,
+    due_at: dt.datetime | None,
+    paid_at: dt.datetime | None,
+    now: dt.datetime,
+) -> tuple[str, dt.datetime | None]:
+    """An invoice's status and paid date once ``paid`` of its ``total`` is paid at ``now``:
+    paid (a credit is paid at once; the date it first became paid is kept), overdue past its
+    due date, partly paid, or issued."""
+    if total <= 0 or paid >= total:
+        return InvoiceStatus.PAID, paid_at or now
+    if due_at is not None and now >= due_at:
+        return InvoiceStatus.OVERDUE, None
+    if paid > 0:
+        return InvoiceStatus.PARTLY_PAID, None
+    return InvoiceStatus.ISSUED, None
+
+
 def settle(*, customer_id: int, now: dt.datetime) -> list[Invoice]:
     """Recompute ``amount_paid`` and ``status`` of the customer's invoices (caller holds the
     customer's lock). Every payment (and an opening balance, a balance reset, an invoice that
@@ -554,19 +574,9 @@ def settle(*, customer_id: int, now: dt.datetime) -> list[Invoice]:
         else:
             paid = min(max(pool, ZERO), inv.total)
             pool -= paid
-        if inv.total <= 0 or paid >= inv.total:
-            status = InvoiceStatus.PAID
-        elif now >= inv.due_at:
-            status = InvoiceStatus.OVERDUE
-        elif paid > 0:
-            status = InvoiceStatus.PARTLY_PAID
-        else:
-            status = InvoiceStatus.ISSUED
-        paid_at = inv.paid_at
-        if status == InvoiceStatus.PAID and paid_at is None:
-            paid_at = now
-        elif status != InvoiceStatus.PAID:
-            paid_at = None
+        status, paid_at = invoice_status(
+            total=inv.total, paid=paid, due_at=inv.due_at, paid_at=inv.paid_at, now=now
+        )
         if (inv.amount_paid, inv.status, inv.paid_at) != (paid, status, paid_at):
             inv.amount_paid, inv.status, inv.paid_at = paid, status, paid_at
             inv.save(update_fields=["amount_paid", "status", "paid_at"])
