@@ -25,6 +25,9 @@ MONEY_FIELDS = {
     "measured_service_quota",
     "measured_service_overage_rate",
     "rate",
+    "late_fee_amount",
+    "reactivation_fee",
+    "low_funds_threshold",
 }
 
 

@@ -73,6 +73,30 @@ class ClassFields(Schema):
     measured_service_unit: str | None = None
     measured_service_quota: str | None = None
     measured_service_overage_rate: str | None = None
+    # Collections (Regular Invoices / Out-of-Turn Invoices tabs, docs/lifecycle.md): each
+    # step is off while its "after days" is null.
+    reminder_days_before_due: int | None = None
+    late_fee_after_days: int | None = None
+    late_fee_amount: str | None = None
+    late_fee_notice_days: int | None = None
+    suspend_after_days: int | None = None
+    suspend_notice_days: int | None = None
+    terminate_after_days: int | None = None
+    terminate_notice_days: int | None = None
+    oot_reminder_days_before_due: int | None = None
+    oot_late_fee_after_days: int | None = None
+    oot_late_fee_amount: str | None = None
+    oot_late_fee_notice_days: int | None = None
+    oot_suspend_after_days: int | None = None
+    oot_suspend_notice_days: int | None = None
+    oot_terminate_after_days: int | None = None
+    oot_terminate_notice_days: int | None = None
+    reactivation_fee: str | None = Field(
+        None, description="Charged when an overdue-invoice suspension lifts"
+    )
+    low_funds_threshold: str | None = Field(
+        None, description="The low-funds notification below this amount"
+    )
 
 
 class ClassCreate(ClassFields):
@@ -134,6 +158,24 @@ class ClassOut(Schema):
     measured_service_unit: str
     measured_service_quota: Decimal | None
     measured_service_overage_rate: Decimal | None
+    reminder_days_before_due: int | None
+    late_fee_after_days: int | None
+    late_fee_amount: Decimal | None
+    late_fee_notice_days: int
+    suspend_after_days: int | None
+    suspend_notice_days: int
+    terminate_after_days: int | None
+    terminate_notice_days: int
+    oot_reminder_days_before_due: int | None
+    oot_late_fee_after_days: int | None
+    oot_late_fee_amount: Decimal | None
+    oot_late_fee_notice_days: int
+    oot_suspend_after_days: int | None
+    oot_suspend_notice_days: int
+    oot_terminate_after_days: int | None
+    oot_terminate_notice_days: int
+    reactivation_fee: Decimal | None
+    low_funds_threshold: Decimal | None
     created_at: dt.datetime
     updated_at: dt.datetime
 
