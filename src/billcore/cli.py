@@ -4,7 +4,8 @@ billcore serve [--host H] [--port P] [--workers N]   production server (gunicorn
 billcore migrate                                     create or upgrade the database
 billcore createadmin [--username U] [--if-missing]   administrator (password printed once,
                                                      or BILLCORE_ADMIN_PASSWORD)
-billcore token create --user NAME [--name LABEL]     prints a new API token
+billcore user create|list|deactivate|password …      users (see cli_users.py)
+billcore token create|list|revoke …                  API tokens (see cli_users.py)
 billcore demo [--customers N]                        a realistic demo data set
 billcore class list                                  customer classes as a table
 billcore customer list [--class ID] [--currency C] [--status S] [--limit N]
@@ -20,6 +21,8 @@ import secrets
 import sys
 from collections.abc import Sequence
 from typing import Any
+
+from billcore.cli_users import add_commands as add_user_commands
 
 
 def _setup() -> None:
@@ -95,20 +98,6 @@ def cmd_createadmin(args: argparse.Namespace) -> int:
         print(f"Administrator created. Username: {args.username}")
         print(f"Password (shown once, write it down): {password}")
         print("=" * 64)
-    return 0
-
-
-def cmd_token_create(args: argparse.Namespace) -> int:
-    from django.utils import timezone
-
-    from billcore.accounts.models import User
-    from billcore.accounts.tokens import create_token
-
-    user = User.objects.filter(username=args.user).first()
-    if user is None:
-        print(f"error: --user: no user named {args.user!r}", file=sys.stderr)
-        return 2
-    print(create_token(user=user, now=timezone.now(), name=args.name))
     return 0
 
 
@@ -355,12 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--if-missing", action="store_true", help="do nothing if it exists")
     p.set_defaults(func=cmd_createadmin)
 
-    p = sub.add_parser("token", help="API tokens")
-    tsub = p.add_subparsers(dest="token_command", required=True)
-    t = tsub.add_parser("create", help="create a token and print it")
-    t.add_argument("--user", required=True)
-    t.add_argument("--name", default="cli")
-    t.set_defaults(func=cmd_token_create)
+    add_user_commands(sub)  # billcore user …, billcore token … (cli_users.py)
 
     p = sub.add_parser("demo", help="load a realistic demo data set")
     p.add_argument("--customers", type=int, default=300)

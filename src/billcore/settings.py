@@ -183,3 +183,18 @@ EMAIL_HOST_USER = os.environ.get("BILLCORE_SMTP_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("BILLCORE_SMTP_PASSWORD", "")
 EMAIL_USE_TLS = os.environ.get("BILLCORE_SMTP_TLS", "").strip().lower() in {"1", "true", "yes"}
 EMAIL_TIMEOUT = 30
+
+
+# API tokens (issue 10 §3): how many days a new token lives when its creator gives no
+# --expires-in / expires_in (0: such tokens never expire). Tokens made before keep theirs.
+def _token_expiry_days() -> int:
+    text = os.environ.get("BILLCORE_TOKEN_DEFAULT_EXPIRY_DAYS", "").strip() or "90"
+    if not text.isdigit() or int(text) > 3650:
+        raise ValueError(
+            f"BILLCORE_TOKEN_DEFAULT_EXPIRY_DAYS must be a whole number of days (0-3650), "
+            f"not {text!r}"
+        )
+    return int(text)
+
+
+BILLCORE_TOKEN_DEFAULT_EXPIRY_DAYS = _token_expiry_days()

@@ -38,7 +38,15 @@ class _EngineActor:
     reseller_id = None
 
     def __repr__(self) -> str:
-        return "<engine>"
+        return f"<{self.username}>"
+
+
+class _OperatorActor(_EngineActor):
+    """The operator at the server's shell (``billcore user …``, ``billcore token …``): an
+    administrator with no user row; audit rows name it "cli"."""
+
+    username = "cli"
 
 
 ENGINE = _EngineActor()
+CLI = _OperatorActor()

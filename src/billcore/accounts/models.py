@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import unicodedata
+from typing import Any
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+
+
+def username_key(username: str) -> str:
+    """The form two usernames are compared in: NFKC, then full Unicode case folding
+    (``"ÄDMIN"`` and ``"ädmin"`` are the same name; SQLite's ``lower()`` is ASCII-only, so
+    the comparison is made here and kept in a unique column)."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold())
 
 
 class User(AbstractUser):
@@ -17,6 +27,15 @@ class User(AbstractUser):
         on_delete=models.PROTECT,
         related_name="users",
     )
+    # username_key(username), kept by save(): usernames are unique regardless of letter case.
+    username_key = models.CharField(max_length=300, unique=True, editable=False)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.username_key = username_key(self.username)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "username" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "username_key"}
+        super().save(*args, **kwargs)
 
     @property
     def is_administrator(self) -> bool:

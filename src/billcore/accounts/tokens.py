@@ -28,8 +28,21 @@ _cache: dict[str, tuple[float, dt.datetime | None, Any]] = {}
 _cache_lock = threading.Lock()
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+_digest = digest
+
+
+def default_lifetime() -> dt.timedelta | None:
+    """How long a new token lives when its creator does not say:
+    ``BILLCORE_TOKEN_DEFAULT_EXPIRY_DAYS`` (default 90; 0: never expires). Read by the
+    interfaces (API, pages, CLI), which pass it to ``services.create_api_token``."""
+    from django.conf import settings
+
+    days = int(getattr(settings, "BILLCORE_TOKEN_DEFAULT_EXPIRY_DAYS", 90))
+    return dt.timedelta(days=days) if days > 0 else None
 
 
 def create_token(
@@ -80,6 +93,13 @@ def user_for_token(token: str, *, now: dt.datetime) -> Any:
 def forget(digest: str) -> None:
     with _cache_lock:
         _cache.pop(digest, None)
+
+
+def forget_user(user_id: int) -> None:
+    """Forget every remembered token of this user (deactivated: refused at once here)."""
+    with _cache_lock:
+        for key in [k for k, v in _cache.items() if getattr(v[2], "pk", None) == user_id]:
+            _cache.pop(key, None)
 
 
 def revoke_token(token: str) -> bool:
