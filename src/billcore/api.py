@@ -146,6 +146,7 @@ def now() -> dt.datetime:
 
 def _register() -> None:
     from billcore.accounts.api import router as auth_router
+    from billcore.accounts.api_lockouts import router as lockouts_router
     from billcore.charging.api import router as charging_router
     from billcore.classes.api import router as classes_router
     from billcore.customers.api import router as customers_router
@@ -156,6 +157,7 @@ def _register() -> None:
     from billcore.subscriptions.api import router as subscriptions_router
 
     api.add_router("/auth", auth_router)
+    api.add_router("/", lockouts_router)
     api.add_router("/customer-classes", classes_router)
     api.add_router("/customers", customers_router)
     api.add_router("/", installation_router)

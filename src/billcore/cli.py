@@ -5,6 +5,8 @@ billcore migrate                                     create or upgrade the datab
 billcore createadmin [--username U] [--if-missing]   administrator (password printed once,
                                                      or BILLCORE_ADMIN_PASSWORD)
 billcore token create --user NAME [--name LABEL]     prints a new API token
+billcore lockouts                                    user names locked out of signing in
+billcore unlock USERNAME [--address A]               lift a sign-in lockout (audited)
 billcore demo [--customers N]                        a realistic demo data set
 billcore class list                                  customer classes as a table
 billcore customer list [--class ID] [--currency C] [--status S] [--limit N]
@@ -109,6 +111,77 @@ def cmd_token_create(args: argparse.Namespace) -> int:
         print(f"error: --user: no user named {args.user!r}", file=sys.stderr)
         return 2
     print(create_token(user=user, now=timezone.now(), name=args.name))
+    return 0
+
+
+class _CommandLineActor:
+    """An administrator's command typed at the machine: audit rows name it ``cli:<os user>``."""
+
+    pk = None
+    id = None
+    is_authenticated = True
+    is_active = True
+    reseller_id = None
+
+    def __init__(self) -> None:
+        import getpass
+
+        try:
+            who = getpass.getuser()
+        except (KeyError, OSError):
+            who = "unknown"
+        self.username = f"cli:{who}"
+
+
+def cmd_lockouts(args: argparse.Namespace) -> int:
+    from django.utils import timezone
+
+    from billcore.accounts.lockout import list_lockouts
+
+    rows = list_lockouts(actor=_CommandLineActor(), now=timezone.now())
+    if not rows:
+        print("Nobody is locked out.")
+        return 0
+    print(
+        table(
+            ["username", "address", "failures", "last failure (UTC)", "locked until (UTC)"],
+            [
+                (
+                    r.username,
+                    r.address or "unknown",
+                    r.failures,
+                    f"{r.last_failure_at:%Y-%m-%d %H:%M:%S}",
+                    f"{r.locked_until:%Y-%m-%d %H:%M:%S}",
+                )
+                for r in rows
+            ],
+        )
+    )
+    return 0
+
+
+def cmd_unlock(args: argparse.Namespace) -> int:
+    """Exit 0: unlocked; 1: no failed sign-ins of that name (and address); 2: bad input."""
+    from django.utils import timezone
+
+    from billcore.accounts.lockout import unlock
+    from billcore.errors import NotFound, ValidationFailed
+
+    try:
+        cleared = unlock(
+            actor=_CommandLineActor(),
+            now=timezone.now(),
+            username=args.username,
+            address=args.address,
+        )
+    except ValidationFailed as exc:
+        print(f"error: --{exc.field}: {exc.message}", file=sys.stderr)
+        return 2
+    except NotFound as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    where = f"from {args.address}" if args.address else f"from {cleared} address(es)"
+    print(f"Unlocked {args.username!r} {where}.")
     return 0
 
 
@@ -361,6 +434,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--user", required=True)
     t.add_argument("--name", default="cli")
     t.set_defaults(func=cmd_token_create)
+
+    p = sub.add_parser("lockouts", help="user names locked out of signing in, per address")
+    p.set_defaults(func=cmd_lockouts)
+
+    p = sub.add_parser("unlock", help="lift a sign-in lockout (audited)")
+    p.add_argument("username")
+    p.add_argument("--address", help="only from this client address (default: every address)")
+    p.set_defaults(func=cmd_unlock)
 
     p = sub.add_parser("demo", help="load a realistic demo data set")
     p.add_argument("--customers", type=int, default=300)

@@ -278,3 +278,148 @@ def test_audit_is_untouched_by_failures(client: Any, world: dict[str, Any], cloc
     for _ in range(5):
         api_login(client, "admin", "wrong")
     assert AuditEntry.objects.count() == before
+
+
+# --- an administrator lifts a lock: API, page, CLI ---------------------------------------------
+
+
+def lock(client: Any, name: str = "admin", address: str = "127.0.0.1", times: int = 5) -> None:
+    for _ in range(times):
+        api_login(client, name, "wrong", REMOTE_ADDR=address)
+
+
+def bearer(user: Any) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {create_token(user=user, now=T0)}"}
+
+
+def test_api_lists_and_lifts_lockouts_with_an_audit_row(
+    client: Any, world: dict[str, Any], clock: Clock
+) -> None:
+    lock(client)
+    clock.advance(minutes=1)
+    lock(client, address=ELSEWHERE)
+    lock(client, "ua", times=2)  # not locked: not listed
+    auth = bearer(world["admin"])
+    r = client.get("/api/v1/lockouts", **auth)
+    assert r.status_code == 200
+    assert r.json() == [
+        {
+            "username": "admin",
+            "address": ELSEWHERE,
+            "failures": 5,
+            "last_failure_at": "2026-11-01T12:01:00Z",
+            "locked_until": "2026-11-01T12:16:00Z",
+        },
+        {
+            "username": "admin",
+            "address": "127.0.0.1",
+            "failures": 5,
+            "last_failure_at": "2026-11-01T12:00:00Z",
+            "locked_until": "2026-11-01T12:15:00Z",
+        },
+    ]
+    # A reseller's user may not see or lift lockouts.
+    assert client.get("/api/v1/lockouts", **bearer(world["ua"])).status_code == 404
+    r = client.delete("/api/v1/lockouts?username=admin", **bearer(world["ua"]))
+    assert r.status_code == 404
+    # Bad input names the field.
+    r = client.delete("/api/v1/lockouts?username=admin&address=nowhere", **auth)
+    assert r.status_code == 400
+    assert r.json()["error"]["field"] == "address"
+    r = client.delete("/api/v1/lockouts?username=nobody", **auth)
+    assert r.status_code == 404
+    assert r.json()["error"]["message"] == "no failed sign-ins of 'nobody' to clear"
+    # Lift the lock from one address only.
+    r = client.delete(f"/api/v1/lockouts?username=admin&address={ELSEWHERE}", **auth)
+    assert (r.status_code, r.json()) == (200, {"username": "admin", "addresses_cleared": 1})
+    assert api_login(client, "admin", RIGHT, REMOTE_ADDR=ELSEWHERE).status_code == 200
+    assert api_login(client, "admin", RIGHT).status_code == 429
+    entry = AuditEntry.objects.get(object_type="login_lockout")
+    assert (entry.actor_id, entry.operation, entry.object_repr, entry.before, entry.after) == (
+        world["admin"].pk,
+        "delete",
+        f"admin from {ELSEWHERE}",
+        {
+            "username": "admin",
+            "address": ELSEWHERE,
+            "failures": 5,
+            "last_failure_at": "2026-11-01T12:01:00+00:00",
+            "locked": True,
+        },
+        None,
+    )
+    # Without an address: every address (here the one left).
+    r = client.delete("/api/v1/lockouts?username=admin", **auth)
+    assert (r.status_code, r.json()) == (200, {"username": "admin", "addresses_cleared": 1})
+    assert api_login(client, "admin", RIGHT).status_code == 200
+    assert AuditEntry.objects.filter(object_type="login_lockout").count() == 2
+
+
+def test_openapi_declares_429_on_login_and_the_lockout_operations(client: Any, db: Any) -> None:
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+    assert set(paths["/api/v1/auth/login"]["post"]["responses"]) == {"200", "401", "429"}
+    assert set(paths["/api/v1/lockouts"]["get"]["responses"]) == {"200", "401", "404"}
+    assert set(paths["/api/v1/lockouts"]["delete"]["responses"]) == {"200", "400", "401", "404"}
+
+
+def test_the_lockouts_page_lists_and_unlocks(
+    client: Any, world: dict[str, Any], clock: Clock
+) -> None:
+    lock(client, "ua")
+    client.force_login(world["admin"])
+    page = client.get("/settings/lockouts/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "<td>ua</td>" in html
+    assert '<td class="mono">127.0.0.1</td>' in html
+    assert '<td class="nowrap">2026-11-01 12:15:00</td>' in html
+    assert 'href="/settings/lockouts/"' in client.get("/settings/").content.decode()
+    r = client.post("/settings/lockouts/", {"username": "ua", "address": "127.0.0.1"})
+    assert (r.status_code, r["Location"]) == (302, "/settings/lockouts/")
+    assert "Nobody is locked out." in client.get("/settings/lockouts/").content.decode()
+    assert AccessAttempt.objects.count() == 0
+    entry = AuditEntry.objects.get(object_type="login_lockout")
+    assert (entry.actor_name, entry.object_repr) == ("admin", "ua from 127.0.0.1")
+    bad = client.post("/settings/lockouts/", {"username": "ua", "address": "x"})
+    assert bad.status_code == 400
+    assert "address must be an IPv4 or IPv6 address (got &#x27;x&#x27;)" in bad.content.decode()
+    # A reseller's user gets the 404 page.
+    client.force_login(world["ua"])
+    assert client.get("/settings/lockouts/").status_code == 404
+
+
+def test_cli_lists_and_unlocks(
+    client: Any, world: dict[str, Any], clock: Clock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from billcore.cli import main
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    assert run("lockouts") == (0, "Nobody is locked out.\n", "")
+    lock(client, "ua", address=ELSEWHERE)
+    code, out, err = run("lockouts")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        "username  address      failures  last failure (UTC)   locked until (UTC)",
+        "--------  -----------  --------  -------------------  -------------------",
+        "ua        203.0.113.9         5  2026-11-01 12:00:00  2026-11-01 12:15:00",
+    ]
+    assert run("unlock", "ua", "--address", "bad") == (
+        2,
+        "",
+        "error: --address: address must be an IPv4 or IPv6 address (got 'bad')\n",
+    )
+    assert run("unlock", "ua", "--address", "127.0.0.1") == (
+        1,
+        "",
+        "error: no failed sign-ins of 'ua' from 127.0.0.1 to clear\n",
+    )
+    assert run("unlock", "ua") == (0, "Unlocked 'ua' from 1 address(es).\n", "")
+    entry = AuditEntry.objects.get(object_type="login_lockout")
+    assert entry.actor_id is None
+    assert entry.actor_name.startswith("cli:")
+    assert api_login(client, "ua", "pw-a-12345678", REMOTE_ADDR=ELSEWHERE).status_code == 200

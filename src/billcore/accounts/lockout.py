@@ -33,6 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from axes.backends import AxesStandaloneBackend
 from axes.handlers.proxy import AxesProxyHandler
 from axes.models import AccessAttempt
 from django.conf import settings
@@ -79,6 +80,20 @@ def cooloff() -> dt.timedelta:
     value = settings.AXES_COOLOFF_TIME
     assert isinstance(value, dt.timedelta)
     return value
+
+
+class LockoutBackend(AxesStandaloneBackend):  # type: ignore[misc]
+    """axes' backend (first in ``AUTHENTICATION_BACKENDS``): refuses a locked name before the
+    password is checked. A check of a password without an HTTP request (a test, a command at
+    the machine) is no sign-in from a network address and is not throttled."""
+
+    def authenticate(
+        self, request: HttpRequest | None, username: str | None = None, **kwargs: Any
+    ) -> None:
+        if request is None:
+            return None
+        super().authenticate(request, username=username, **kwargs)
+        return None
 
 
 # --- what axes keys on ------------------------------------------------------------------------
