@@ -80,7 +80,13 @@ def _ensure_var() -> None:
 
 
 def cmd_createadmin(args: argparse.Namespace) -> int:
+    """Exit 0: created (or exists with --if-missing); 2: exists, or the password is refused
+    by the password validators (nothing is created)."""
+    from django.db import transaction
+
     from billcore.accounts.models import User
+    from billcore.accounts.passwords import set_password
+    from billcore.errors import ValidationFailed
 
     if User.objects.filter(username=args.username).exists():
         if args.if_missing:
@@ -88,9 +94,19 @@ def cmd_createadmin(args: argparse.Namespace) -> int:
             return 0
         print(f"error: user {args.username!r} already exists", file=sys.stderr)
         return 2
-    password = os.environ.get("BILLCORE_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
-    User.objects.create_superuser(username=args.username, password=password, email="")
-    if os.environ.get("BILLCORE_ADMIN_PASSWORD"):
+    given = os.environ.get("BILLCORE_ADMIN_PASSWORD")
+    password = given or secrets.token_urlsafe(12)
+    user = User(
+        username=User.normalize_username(args.username), email="", is_staff=True, is_superuser=True
+    )
+    try:
+        set_password(user, password, field="BILLCORE_ADMIN_PASSWORD" if given else "password")
+    except ValidationFailed as exc:
+        print(f"error: {exc.field}: {exc.message}", file=sys.stderr)
+        return 2
+    with transaction.atomic():
+        user.save()
+    if given:
         print(f"Administrator {args.username!r} created with BILLCORE_ADMIN_PASSWORD.")
     else:
         print("=" * 64)
