@@ -149,6 +149,7 @@ def now() -> dt.datetime:
 
 def _register() -> None:
     from billcore.accounts.api import router as auth_router
+    from billcore.accounts.api_lockouts import router as lockouts_router
     from billcore.accounts.users_api import tokens_router, users_router
     from billcore.charging.api import router as charging_router
     from billcore.classes.api import router as classes_router
@@ -162,6 +163,7 @@ def _register() -> None:
     api.add_router("/auth", auth_router)
     api.add_router("/users", users_router)
     api.add_router("/tokens", tokens_router)
+    api.add_router("/", lockouts_router)
     api.add_router("/customer-classes", classes_router)
     api.add_router("/customers", customers_router)
     api.add_router("/", installation_router)

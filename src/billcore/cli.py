@@ -6,6 +6,8 @@ billcore createadmin [--username U] [--if-missing]   administrator (password pri
                                                      or BILLCORE_ADMIN_PASSWORD)
 billcore user create|list|deactivate|password …      users (see cli_users.py)
 billcore token create|list|revoke …                  API tokens (see cli_users.py)
+billcore lockouts                                    user names locked out of signing in
+billcore unlock USERNAME [--address A]               lift a sign-in lockout (audited)
 billcore demo [--customers N]                        a realistic demo data set
 billcore class list                                  customer classes as a table
 billcore customer list [--class ID] [--currency C] [--status S] [--limit N]
@@ -81,7 +83,13 @@ def _ensure_var() -> None:
 
 
 def cmd_createadmin(args: argparse.Namespace) -> int:
+    """Exit 0: created (or exists with --if-missing); 2: exists, or the password is refused
+    by the password validators (nothing is created)."""
+    from django.db import transaction
+
     from billcore.accounts.models import User
+    from billcore.accounts.passwords import set_password
+    from billcore.errors import ValidationFailed
 
     if User.objects.filter(username=args.username).exists():
         if args.if_missing:
@@ -89,15 +97,96 @@ def cmd_createadmin(args: argparse.Namespace) -> int:
             return 0
         print(f"error: user {args.username!r} already exists", file=sys.stderr)
         return 2
-    password = os.environ.get("BILLCORE_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
-    User.objects.create_superuser(username=args.username, password=password, email="")
-    if os.environ.get("BILLCORE_ADMIN_PASSWORD"):
+    given = os.environ.get("BILLCORE_ADMIN_PASSWORD")
+    password = given or secrets.token_urlsafe(12)
+    user = User(
+        username=User.normalize_username(args.username), email="", is_staff=True, is_superuser=True
+    )
+    try:
+        set_password(user, password, field="BILLCORE_ADMIN_PASSWORD" if given else "password")
+    except ValidationFailed as exc:
+        print(f"error: {exc.field}: {exc.message}", file=sys.stderr)
+        return 2
+    with transaction.atomic():
+        user.save()
+    if given:
         print(f"Administrator {args.username!r} created with BILLCORE_ADMIN_PASSWORD.")
     else:
         print("=" * 64)
         print(f"Administrator created. Username: {args.username}")
         print(f"Password (shown once, write it down): {password}")
         print("=" * 64)
+    return 0
+
+
+class _CommandLineActor:
+    """An administrator's command typed at the machine: audit rows name it ``cli:<os user>``."""
+
+    pk = None
+    id = None
+    is_authenticated = True
+    is_active = True
+    reseller_id = None
+
+    def __init__(self) -> None:
+        import getpass
+
+        try:
+            who = getpass.getuser()
+        except (KeyError, OSError):
+            who = "unknown"
+        self.username = f"cli:{who}"
+
+
+def cmd_lockouts(args: argparse.Namespace) -> int:
+    from django.utils import timezone
+
+    from billcore.accounts.lockout import list_lockouts
+
+    rows = list_lockouts(actor=_CommandLineActor(), now=timezone.now())
+    if not rows:
+        print("Nobody is locked out.")
+        return 0
+    print(
+        table(
+            ["username", "address", "failures", "last failure (UTC)", "locked until (UTC)"],
+            [
+                (
+                    r.username,
+                    r.address or "unknown",
+                    r.failures,
+                    f"{r.last_failure_at:%Y-%m-%d %H:%M:%S}",
+                    f"{r.locked_until:%Y-%m-%d %H:%M:%S}",
+                )
+                for r in rows
+            ],
+        )
+    )
+    return 0
+
+
+def cmd_unlock(args: argparse.Namespace) -> int:
+    """Exit 0: unlocked; 1: no failed sign-ins of that name (and address); 2: bad input."""
+    from django.utils import timezone
+
+    from billcore.accounts.lockout import unlock
+    from billcore.errors import NotFound, ValidationFailed
+
+    try:
+        cleared = unlock(
+            actor=_CommandLineActor(),
+            now=timezone.now(),
+            username=args.username,
+            address=args.address,
+        )
+    except ValidationFailed as exc:
+        print(f"error: --{exc.field}: {exc.message}", file=sys.stderr)
+        return 2
+    except NotFound as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    where = f"from {args.address}" if args.address else f"from {cleared} address(es)"
+    print(f"Unlocked {args.username!r} {where}.")
     return 0
 
 
@@ -345,6 +434,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_createadmin)
 
     add_user_commands(sub)  # billcore user …, billcore token … (cli_users.py)
+
+    p = sub.add_parser("lockouts", help="user names locked out of signing in, per address")
+    p.set_defaults(func=cmd_lockouts)
+
+    p = sub.add_parser("unlock", help="lift a sign-in lockout (audited)")
+    p.add_argument("username")
+    p.add_argument("--address", help="only from this client address (default: every address)")
+    p.set_defaults(func=cmd_unlock)
 
     p = sub.add_parser("demo", help="load a realistic demo data set")
     p.add_argument("--customers", type=int, default=300)

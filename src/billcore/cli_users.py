@@ -31,6 +31,14 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _refused(exc: Any) -> int:
+    """A service's refusal, naming its field unless the message already starts with it."""
+    field, message = getattr(exc, "field", None), exc.message
+    if field and not message.startswith(field):
+        message = f"{field}: {message}"
+    return _fail(message)
+
+
 def _password() -> tuple[str, bool]:
     """The password to set, and whether it was generated (then it is printed once)."""
     given = os.environ.get(PASSWORD_ENV)
@@ -62,7 +70,7 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     try:
         user = create_user(actor=CLI, now=timezone.now(), data=data)
     except BillcoreError as exc:
-        return _fail(exc.message)
+        return _refused(exc)
     role = f"user of reseller {user.reseller.name!r}" if user.reseller else "administrator"
     print(f"User {user.username!r} created ({role}).")
     if generated:
@@ -134,7 +142,7 @@ def cmd_user_password(args: argparse.Namespace) -> int:
             actor=CLI, now=timezone.now(), user_id=_user(args.username).pk, password=password
         )
     except BillcoreError as exc:
-        return _fail(exc.message)
+        return _refused(exc)
     print(f"Password of {user.username!r} changed.")
     if generated:
         print(f"Password (shown once, write it down): {password}")

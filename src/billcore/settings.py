@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -67,6 +69,7 @@ INSTALLED_APPS = [
     "billcore.notifications",
     "billcore.web",
     "billcore.porta",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -78,6 +81,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a page's lockout into its 429 page
 ]
 
 ROOT_URLCONF = "billcore.urls"
@@ -164,6 +168,47 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("BILLCORE_LOG_LEVEL", "WARNING")},
 }
 AUTH_USER_MODEL = "accounts.User"
+
+
+# One login throttle for every sign-in route (django-axes; see billcore/accounts/lockout.py):
+# BILLCORE_LOGIN_FAILURE_LIMIT failed sign-ins of one user name from one client address lock
+# that name from that address for BILLCORE_LOGIN_LOCKOUT_MINUTES. The client address is the
+# direct peer, or X-Forwarded-For's when the peer is one of BILLCORE_TRUSTED_PROXIES
+# (comma-separated addresses or networks, e.g. "127.0.0.1,10.0.0.0/8"; default: none).
+def _env_positive(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip() or str(default)
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
+def _trusted_proxies() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    networks = []
+    for part in os.environ.get("BILLCORE_TRUSTED_PROXIES", "").split(","):
+        if part.strip():
+            try:
+                networks.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError as exc:
+                raise ValueError(
+                    f"BILLCORE_TRUSTED_PROXIES: {part.strip()!r} is not an IP address or network"
+                ) from exc
+    return networks
+
+
+AUTHENTICATION_BACKENDS = [
+    "billcore.accounts.lockout.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = _env_positive("BILLCORE_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=_env_positive("BILLCORE_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True
+AXES_CLIENT_IP_CALLABLE = "billcore.accounts.lockout.client_address"
+AXES_USERNAME_CALLABLE = "billcore.accounts.lockout.username_of"
+AXES_LOCKOUT_CALLABLE = "billcore.web.lockouts.lockout_response"
+BILLCORE_TRUSTED_PROXIES = _trusted_proxies()
 
 
 # E-mail (invoice and statistics e-mails of the engine's mail step, issue 4): SMTP from the

@@ -341,3 +341,55 @@ def test_demo_acts_as_the_existing_superuser(admin: User) -> None:
     assert sum(Customer.objects.values_list("balance", flat=True), Decimal(0)) == sum(
         Transaction.objects.values_list("amount", flat=True), Decimal(0)
     )
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        (
+            "a",
+            "This password is too short. It must contain at least 8 characters. "
+            "This password is too common.",
+        ),
+        ("password", "This password is too common."),
+        ("Zq9!xw", "This password is too short. It must contain at least 8 characters."),
+    ],
+)
+def test_createadmin_refuses_a_password_the_validators_refuse_and_creates_nothing(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    password: str,
+    reason: str,
+) -> None:
+    """Issue 10 §2: BILLCORE_ADMIN_PASSWORD goes through AUTH_PASSWORD_VALIDATORS."""
+    monkeypatch.setenv("BILLCORE_ADMIN_PASSWORD", password)
+    audit = AuditEntry.objects.count()
+
+    code, out, err = run(capsys, "createadmin")
+
+    assert (code, out) == (2, "")
+    assert err == f"error: BILLCORE_ADMIN_PASSWORD: {reason}\n"
+    assert User.objects.count() == 0
+    assert AuditEntry.objects.count() == audit
+
+
+def test_check_password_names_the_field_and_every_reason() -> None:
+    from billcore.accounts.passwords import check_password, set_password
+    from billcore.errors import ValidationFailed
+
+    user = User(username="someone")
+    with pytest.raises(ValidationFailed) as refused:
+        check_password("1234567", user=user)
+    assert (refused.value.field, refused.value.message) == (
+        "password",
+        "This password is too short. It must contain at least 8 characters. "
+        "This password is too common.",
+    )
+    with pytest.raises(ValidationFailed) as missing:
+        set_password(user, "", field="new_password")
+    assert (missing.value.field, missing.value.message) == (
+        "new_password",
+        "new_password is required",
+    )
+    set_password(user, "Tangerine-Kite-77")
+    assert user.check_password("Tangerine-Kite-77")

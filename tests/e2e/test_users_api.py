@@ -104,7 +104,7 @@ def test_bad_input_names_the_field_and_saves_nothing(as_admin: Api, world: dict[
         "weak_password",
     )
     assert message == (
-        "password: This password is too short. It must contain at least 8 characters. "
+        "This password is too short. It must contain at least 8 characters. "
         "This password is too common."
     )
     _error(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.contrib.auth import authenticate
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema
 from pydantic import ConfigDict
 
+from billcore.accounts import lockout
 from billcore.accounts.tokens import create_token
-from billcore.api import now
+from billcore.api import error_response, now
 from billcore.errors import BillcoreError
 
 router = Router(tags=["auth"])
@@ -33,12 +33,33 @@ class LoginFailed(BillcoreError):
     default_code = "auth_failed"
 
 
-@router.post("/login", auth=None, response=LoginOut)
-def login(request: HttpRequest, payload: LoginIn) -> LoginOut:
-    user = authenticate(request, username=payload.username, password=payload.password)
+class ErrorDetail(Schema):
+    code: str
+    message: str
+    field: str | None
+
+
+class ErrorOut(Schema):
+    error: ErrorDetail
+
+
+@router.post("/login", auth=None, response={200: LoginOut, 401: ErrorOut, 429: ErrorOut})
+def login(request: HttpRequest, payload: LoginIn) -> LoginOut | HttpResponse:
+    """A bearer token valid 12 hours. Failed sign-ins count towards the one lockout of every
+    sign-in route (per user name and client address): 429 with ``Retry-After`` while locked."""
+    at = now()
+    try:
+        user = lockout.authenticate_password(
+            request, username=payload.username, password=payload.password, now=at
+        )
+    except lockout.LockedOut as exc:
+        response = error_response(
+            request, exc.status, code=exc.code, message=exc.message, field=exc.field
+        )
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     if user is None:
         raise LoginFailed("wrong username or password", field="password")
-    at = now()
     expires = at + LOGIN_TOKEN_LIFETIME
     token = create_token(user=user, now=at, name="login", expires_at=expires)
     return LoginOut(token=token, expires_at=expires)

@@ -24,7 +24,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from django.contrib.auth import password_validation
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
@@ -32,6 +31,7 @@ from django.db import IntegrityError, transaction
 from billcore.accounts import tokens
 from billcore.accounts.access import is_admin, require_user
 from billcore.accounts.models import ApiToken, User, username_key
+from billcore.accounts.passwords import check_password
 from billcore.accounts.selectors import MAX_ID, get_token, get_user
 from billcore.audit.services import record
 from billcore.errors import Conflict, NotAllowed, ValidationFailed
@@ -41,7 +41,6 @@ PROFILE_FIELDS = ("username", "email", "first_name", "last_name")
 UPDATE_FIELDS = (*PROFILE_FIELDS, "reseller", "is_active")
 CREATE_FIELDS = (*UPDATE_FIELDS, "password")
 AUDITED = (*PROFILE_FIELDS, "reseller_id", "is_active", "is_staff", "is_superuser")
-PASSWORD_MAX_LENGTH = 1024
 MAX_TOKEN_LIFETIME = dt.timedelta(days=3650)
 
 _username_validator = UnicodeUsernameValidator()
@@ -123,29 +122,6 @@ def _reseller(actor: Any, value: Any) -> int | None:
 def _set_role(user: User, reseller_id: int | None) -> None:
     user.reseller_id = reseller_id
     user.is_staff = user.is_superuser = reseller_id is None
-
-
-def check_password(password: Any, *, user: User | None) -> str:
-    """``password`` as Django's validators judge it (their reasons, naming ``password``)."""
-    if password is None or password == "":
-        raise ValidationFailed("password is required", field="password", code="required")
-    if not isinstance(password, str):
-        raise ValidationFailed("password must be text", field="password")
-    if "\x00" in password:
-        raise ValidationFailed("password must not contain NUL characters", field="password")
-    if len(password) > PASSWORD_MAX_LENGTH:
-        raise ValidationFailed(
-            f"password is longer than {PASSWORD_MAX_LENGTH} characters",
-            field="password",
-            code="too_long",
-        )
-    try:
-        password_validation.validate_password(password, user)
-    except DjangoValidationError as exc:
-        raise ValidationFailed(
-            "password: " + " ".join(exc.messages), field="password", code="weak_password"
-        ) from None
-    return password
 
 
 # --------------------------------------------------------------------------- users

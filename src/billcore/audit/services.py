@@ -43,6 +43,7 @@ def record(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
     object_type: str | None = None,
+    object_repr: str | None = None,
 ) -> AuditEntry:
     if before is not None and after is not None:
         changed = {k for k in after if before.get(k) != after.get(k)}
@@ -55,7 +56,7 @@ def record(
         operation=operation,
         object_type=object_type or obj._meta.model_name or "",
         object_id=str(obj.pk),
-        object_repr=str(obj)[:200],
+        object_repr=(str(obj) if object_repr is None else object_repr)[:200],
         before=before,
         after=after,
     )

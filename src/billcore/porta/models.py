@@ -1,4 +1,5 @@
-"""Sessions of the PortaBilling-compatible API and the login lockout.
+"""Sessions of the PortaBilling-compatible API (the login lockout is the shared one of
+``billcore.accounts.lockout``).
 
 Only SHA-256 digests of the session id, access token and refresh token are stored."""
 
@@ -27,16 +28,3 @@ class PortaSession(models.Model):
 
     def __str__(self) -> str:
         return f"session {self.pk} of user {self.user_id}"
-
-
-class LoginThrottle(models.Model):
-    """Failed logins of one login name: ``failures`` counted since ``window_started_at``;
-    ``locked_until`` set when too many failed within the window."""
-
-    login = models.CharField(max_length=150, unique=True)
-    failures = models.PositiveIntegerField(default=0)
-    window_started_at = models.DateTimeField(null=True, blank=True)
-    locked_until = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return self.login

@@ -7,8 +7,10 @@ authenticated; and the login lockout.
 * ``refresh_access_token`` exchanges the refresh token for a new access token and a new
   refresh token (the old one stops working); the session id stays and lives as long as
   the newest refresh token.
-* ``MAX_FAILURES`` failed logins of one login name within ``FAILURE_WINDOW`` lock that login
-  for ``LOCK_DURATION``: even the right password is refused until then.
+* Failed logins (``login``, and ``auth_info`` logins of any call) count towards the one
+  lockout of every sign-in route, per login name and client address
+  (``billcore.accounts.lockout``): while locked, even the right password is refused with the
+  ``Server.Session.auth_failed`` fault (``…check_auth.auth_failed`` for ``auth_info``).
 """
 
 from __future__ import annotations
@@ -20,18 +22,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth import authenticate
 from django.db import transaction
+from django.http import HttpRequest
 
+from billcore.accounts import lockout
 from billcore.accounts.tokens import user_for_token
 from billcore.porta.mapping import Fault, fmt_datetime
-from billcore.porta.models import LoginThrottle, PortaSession
+from billcore.porta.models import PortaSession
 
 ACCESS_LIFETIME = dt.timedelta(hours=1)
 SESSION_LIFETIME = dt.timedelta(hours=24)
-MAX_FAILURES = 5
-FAILURE_WINDOW = dt.timedelta(minutes=15)
-LOCK_DURATION = dt.timedelta(minutes=15)
 
 AUTH_FAILED = "Server.Session.auth_failed"
 CHECK_AUTH_FAILED = "Server.Session.check_auth.auth_failed"
@@ -48,6 +48,7 @@ class Call:
     bearer: str | None = None
     auth_info: dict[str, Any] | None = None
     actor: Any = None
+    request: HttpRequest | None = None  # the HTTP request: its client address for the lockout
 
 
 Handler = Callable[[Call], dict[str, Any]]
@@ -64,56 +65,43 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _locked_message(login: str, until: dt.datetime) -> str:
-    return (
-        f"login {login!r} is locked after {MAX_FAILURES} failed attempts within "
-        f"{int(FAILURE_WINDOW.total_seconds() // 60)} minutes; try again after "
-        f"{fmt_datetime(until)} UTC"
-    )
-
-
-def _record_failure(login: str, now: dt.datetime) -> dt.datetime | None:
-    """Count a failed login; returns the lock's end when this failure locks the login."""
-    with transaction.atomic():
-        row, _ = LoginThrottle.objects.select_for_update().get_or_create(login=login)
-        if row.window_started_at is None or now - row.window_started_at > FAILURE_WINDOW:
-            row.failures = 0
-            row.window_started_at = now
-        row.failures += 1
-        if row.failures >= MAX_FAILURES:
-            row.locked_until = now + LOCK_DURATION
-            row.failures = 0
-            row.window_started_at = None
-        row.save()
-        return row.locked_until if row.locked_until and row.locked_until > now else None
-
-
 def check_credentials(
-    *, login: Any, password: Any = None, token: Any = None, now: dt.datetime, code: str
+    *,
+    request: HttpRequest,
+    login: Any,
+    password: Any = None,
+    token: Any = None,
+    now: dt.datetime,
+    code: str,
 ) -> Any:
     """The active user with this login and password (or API token); a ``code`` fault
-    otherwise. Failures count towards the lockout of that login name."""
+    otherwise. Failures count towards the shared lockout of that login from this address."""
     name = _text(login)
     if name is None or (_text(password) is None and _text(token) is None):
         raise Fault(code, "login and password (or login and token) are required")
-    key = name[:150]
-    lock = LoginThrottle.objects.filter(login=key).values_list("locked_until", flat=True).first()
-    if lock is not None and now < lock:
-        raise Fault(code, _locked_message(name, lock))
-    user: Any = None
-    if _text(password) is not None:
-        user = authenticate(None, username=name, password=password)
-    else:
-        found = user_for_token(str(token), now=now)
-        user = found if found is not None and found.username == name else None
+    try:
+        if _text(password) is not None:
+            user = lockout.authenticate_password(request, username=name, password=password, now=now)
+        else:
+            lockout.check_allowed(request, username=name, now=now)
+            found = user_for_token(str(token), now=now)
+            user = found if found is not None and found.username == name else None
+            if user is None:
+                lockout.record_failure(request, username=name, now=now)
+            else:
+                lockout.record_success(request, username=name)
+    except lockout.LockedOut as exc:
+        raise Fault(code, exc.message) from None
     if user is None or not user.is_active:
-        locked_until = _record_failure(key, now)
-        if locked_until is not None:
-            raise Fault(code, _locked_message(name, locked_until))
         what = "password" if _text(password) is not None else "token"
         raise Fault(code, f"wrong login or {what}")
-    LoginThrottle.objects.filter(login=key).delete()
     return user
+
+
+def _request(call: Call) -> HttpRequest:
+    if call.request is None:
+        raise Fault(AUTH_FAILED, "a login needs the HTTP request (its client address)")
+    return call.request
 
 
 def _issue(session: PortaSession, now: dt.datetime) -> tuple[str, str]:
@@ -128,6 +116,7 @@ def _issue(session: PortaSession, now: dt.datetime) -> tuple[str, str]:
 def login(call: Call) -> dict[str, Any]:
     p = call.params
     user = check_credentials(
+        request=_request(call),
         login=p.get("login"),
         password=p.get("password"),
         token=p.get("token"),
@@ -214,6 +203,7 @@ def authenticate_call(call: Call) -> Any:
             return _id_session(session_id, call.now).user
         if "login" in info:
             return check_credentials(
+                request=_request(call),
                 login=info.get("login"),
                 password=info.get("password"),
                 token=info.get("token"),

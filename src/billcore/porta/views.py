@@ -116,6 +116,7 @@ def _call(request: HttpRequest, service: str, method: str) -> dict[str, Any]:
         now=now,
         bearer=_bearer(request),
         auth_info=auth_info,
+        request=request,
     )
     if needs_actor:
         call.actor = session.authenticate_call(call)

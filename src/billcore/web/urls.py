@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from billcore.web import (
+    lockouts,
     views,
     views_customer_tabs,
     views_invoicing,
@@ -111,6 +112,7 @@ urlpatterns = [
     path("settings/currencies/<str:code>/remove/", views.currency_remove, name="currency-remove"),
     path("settings/custom-fields/add/", views.custom_field_add, name="custom-field-add"),
     path("audit/", views.audit_list, name="audit"),
+    path("settings/lockouts/", lockouts.lockout_list, name="lockouts"),
     # Subscription plans and the customer page's Subscriptions tab (issue 5 §3).
     path("subscription-plans/", views_subscriptions.plan_list, name="subscription-plan-list"),
     path("subscription-plans/add/", views_subscriptions.plan_add, name="subscription-plan-add"),
