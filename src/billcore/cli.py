@@ -30,8 +30,12 @@ from billcore.cli_users import add_commands as add_user_commands
 def _setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billcore.settings")
     import django
+    from django.core.exceptions import ImproperlyConfigured
 
-    django.setup()
+    try:
+        django.setup()
+    except ImproperlyConfigured as exc:  # a setting from the environment is wrong: say which
+        raise SystemExit(f"error: {exc}") from None
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

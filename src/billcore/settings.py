@@ -8,6 +8,8 @@
 * ``BILLCORE_ALLOWED_HOSTS``: comma-separated host names (default: localhost names).
 * ``BILLCORE_DB_CONN_MAX_AGE``: seconds a database connection is kept for the next request
   (default 300; 0: a new connection per request).
+* ``BILLCORE_PAYMENT_GATEWAY``: the card gateway (``test``: the simulated one shipped); empty:
+  none, so no card can be saved and nothing is auto-charged. An unknown name stops startup.
 """
 
 from __future__ import annotations
@@ -243,3 +245,8 @@ def _token_expiry_days() -> int:
 
 
 BILLCORE_TOKEN_DEFAULT_EXPIRY_DAYS = _token_expiry_days()
+
+# Card payments (CU-13, CC-14): the payment gateway adapter by name, ``test`` being the simulated
+# processor shipped (invoicing/payments.py). Empty: none configured. An unknown name is refused
+# when the application starts (invoicing/apps.py), naming this variable.
+BILLCORE_PAYMENT_GATEWAY = os.environ.get("BILLCORE_PAYMENT_GATEWAY", "").strip()

@@ -5,3 +5,8 @@ class Config(AppConfig):
     name = "billcore.invoicing"
     label = "invoicing"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from billcore.invoicing.payments import check_gateway_setting
+
+        check_gateway_setting()

@@ -122,6 +122,19 @@ class TestCardGateway:
 GATEWAYS: dict[str, type] = {"test": TestCardGateway}
 
 
+def check_gateway_setting() -> None:
+    """At startup: ``BILLCORE_PAYMENT_GATEWAY`` names a shipped adapter, or is empty."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    name = getattr(settings, "BILLCORE_PAYMENT_GATEWAY", "") or ""
+    if name and name not in GATEWAYS:
+        known = ", ".join(sorted(GATEWAYS))
+        raise ImproperlyConfigured(
+            f"BILLCORE_PAYMENT_GATEWAY={name!r} is not a payment gateway billcore knows: use "
+            f"one of: {known} (the simulated card processor), or leave it empty for none"
+        )
+
+
 def gateway() -> PaymentGateway:
     name = getattr(settings, "BILLCORE_PAYMENT_GATEWAY", "") or ""
     cls = GATEWAYS.get(name)
@@ -279,6 +292,16 @@ def collect_step(*, now: dt.datetime, report: Any) -> None:
         .select_related("customer__customer_class")
         .order_by("id")
     )
+    try:
+        gateway()
+    except GatewayNotConfigured:
+        waiting = sum(1 for invoice in candidates if _auto_charged(invoice))
+        if waiting:
+            report.notes.append(
+                f"collect: {waiting} invoice(s) wait to be charged to a saved card, but no "
+                "payment gateway is configured (set BILLCORE_PAYMENT_GATEWAY)"
+            )
+        return
     for invoice in candidates:
         if not _auto_charged(invoice):
             continue
