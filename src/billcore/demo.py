@@ -6,7 +6,7 @@ What it loads (on top of what the migrations seed):
   custom fields ``tax_id`` (text) and ``contract_date`` (date) (CU-11);
 * administrator classes Retail USD (Fixed VAT 20 % exclusive, statistics summary by e-mail),
   Business EUR (two named taxes, period closed upon approval within 5 days, custom rounding
-  ``XXXXX.XX500``, ``tax_id`` mandatory), Malaysia (MYR, GST), Prepaid Anywhere (no currency),
+  ``XXXXX.X5000``, ``tax_id`` mandatory), Malaysia (MYR, GST), Prepaid Anywhere (no currency),
   UK SIP Trunking (GBP, ``contract_date`` mandatory) and Wholesale Partners (no currency, the
   resellers' own class);
 * two resellers, Northwind Telecom (CAD, Canada) and Blue Fibre Networks (GBP, United
@@ -592,7 +592,7 @@ ADMIN_CLASSES: tuple[dict[str, Any], ...] = (
         "period_close": "approval",
         "approval_max_days": 5,
         "invoice_rounding": "custom",
-        "invoice_rounding_pattern": "XXXXX.XX500",
+        "invoice_rounding_pattern": "XXXXX.X5000",
         "invoice_template": "detailed",
         "grace_period_days": 30,
         "allow_out_of_turn_invoices": True,

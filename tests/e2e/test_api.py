@@ -506,3 +506,32 @@ def test_class_list_sorts_empty_currency_first_on_both_databases(api, world):
     assert names == ["A Retail", "Retail USD", "Zed EUR", "B Retail", "Default"]
     names = [c["name"] for c in api.get("/customer-classes?order=managed_by").json()["items"]]
     assert names == ["Default", "Retail USD", "Zed EUR", "A Retail", "B Retail"]
+
+
+def test_rounding_pattern_finer_than_the_class_currency_is_refused(api):
+    """CC-17: `XXXXX.XX500` on a USD class is a 400 naming the pattern field; nothing saved.
+    A class without currency takes it."""
+    body = {
+        "name": "Half cents",
+        "currency": "USD",
+        "invoice_rounding": "custom",
+        "invoice_rounding_pattern": "XXXXX.XX500",
+    }
+    err = _error(
+        api.post("/customer-classes", body), 400, "invoice_rounding_pattern", "finer_than_currency"
+    )
+    assert "finer than the class's currency USD (2)" in err["message"]
+    assert not CustomerClass.objects.filter(name="Half cents").exists()
+    created = api.post("/customer-classes", dict(body, invoice_rounding_pattern="XXXXX.X5000"))
+    assert created.status_code == 201, created.content
+    cid = created.json()["id"]
+    _error(
+        api.patch(f"/customer-classes/{cid}", {"invoice_rounding_pattern": "XXXXX.XX500"}),
+        400,
+        "invoice_rounding_pattern",
+        "finer_than_currency",
+    )
+    assert CustomerClass.objects.get(pk=cid).invoice_rounding_pattern == "XXXXX.X5000"
+    loose = api.post("/customer-classes", {**body, "name": "Anywhere", "currency": None})
+    assert loose.status_code == 201, loose.content
+    assert loose.json()["invoice_rounding_pattern"] == "XXXXX.XX500"

@@ -1548,3 +1548,24 @@ def test_settings_form_covers_every_service_field() -> None:
     from billcore.installation.services import SETTINGS_FIELDS
 
     assert set(web_forms.SettingsForm().fields) == set(SETTINGS_FIELDS)
+
+
+def test_class_page_refuses_a_pattern_finer_than_the_currency(client: Any, admin: Any) -> None:
+    """CC-17: the class page shows the refusal beside the pattern input; nothing saved."""
+    client.force_login(admin)
+    post = class_post(
+        currency="USD",
+        invoice_rounding="custom",
+        invoice_rounding_pattern="XXXXX.XX500",
+        _save="1",
+    )
+    response = client.post("/classes/add/", post)
+    assert response.status_code == 400
+    assert_error_beside(
+        response,
+        "invoice_rounding_pattern",
+        "XXXXX.XX500 rounds to 3 decimal places, finer than the class's currency USD (2); a "
+        "class with a currency rounds invoice totals to its minor unit or coarser (CC-17), "
+        "e.g. XXXXX.XX000",
+    )
+    assert not CustomerClass.objects.filter(name="Gold").exists()

@@ -503,3 +503,135 @@ def test_reseller_classes_are_scoped(world, now):
     )
     cls_b.refresh_from_db()
     assert cls_b.description == "by admin"
+
+
+@pytest.mark.parametrize(
+    ("currency", "pattern", "unit"),
+    [
+        ("USD", "XXXXX.XX500", "XXXXX.XX000"),
+        ("USD", "XXXXX.XXX00", "XXXXX.XX000"),
+        ("USD", "XXXXX.XXXXX", "XXXXX.XX000"),
+        ("JPY", "XXXXX.50000", "XXXXX.00000"),
+    ],
+)
+def test_pattern_finer_than_the_class_currency_is_refused(admin, now, currency, pattern, unit):
+    """CC-17 (features.md, rounding decisions): a class with a currency cannot save a custom
+    pattern keeping more decimals than the currency, on create and on update; nothing saved."""
+    if currency == "JPY":
+        from billcore.installation.services import add_currency
+
+        add_currency(actor=admin, now=now, code="JPY")
+    data = {"name": "Fine", "currency": currency, "invoice_rounding": "custom"}
+    err = _fails(
+        "invoice_rounding_pattern",
+        create_class,
+        actor=admin,
+        now=now,
+        data={**data, "invoice_rounding_pattern": pattern},
+    )
+    decimals = {"USD": 2, "JPY": 0}[currency]
+    places = {"XXXXX.XX500": 3, "XXXXX.XXX00": 3, "XXXXX.XXXXX": 5, "XXXXX.50000": 1}[pattern]
+    assert err.code == "finer_than_currency"
+    assert err.message == (
+        f"invoice_rounding_pattern: {pattern} rounds to {places} decimal places, finer than "
+        f"the class's currency {currency} ({decimals}); a class with a currency rounds invoice "
+        f"totals to its minor unit or coarser (CC-17), e.g. {unit}"
+    )
+    assert not CustomerClass.objects.filter(name="Fine").exists()
+    cls = create_class(actor=admin, now=now, data={**data, "invoice_rounding_pattern": unit})
+    _fails(
+        "invoice_rounding_pattern",
+        update_class,
+        actor=admin,
+        now=now,
+        class_id=cls.pk,
+        changes={"invoice_rounding_pattern": pattern},
+    )
+    cls.refresh_from_db()
+    assert cls.invoice_rounding_pattern == unit
+
+
+@pytest.mark.parametrize(
+    ("currency", "pattern"),
+    [
+        ("USD", "XXXXX.XX000"),
+        ("USD", "XXXXX.X5000"),
+        ("USD", "XXXX0.00000"),
+        ("BHD", "XXXXX.XX500"),
+        (None, "XXXXX.XX500"),
+        (None, "XXXXX.XXXXX"),
+    ],
+)
+def test_pattern_at_or_coarser_than_the_currency_is_accepted(admin, now, currency, pattern):
+    """CC-17: the currency's own unit or coarser; a class without currency takes any pattern
+    (its totals are rounded by the pattern, then to each customer's currency)."""
+    if currency == "BHD":
+        from billcore.installation.services import add_currency
+
+        add_currency(actor=admin, now=now, code="BHD")
+    data = {"name": "Ok", "invoice_rounding": "custom", "invoice_rounding_pattern": pattern}
+    if currency:
+        data["currency"] = currency
+    assert create_class(actor=admin, now=now, data=data).invoice_rounding_pattern == pattern
+
+
+def test_migration_switches_finer_patterns_to_currency_default(admin, now, capsys):
+    """CC-17: classes saved before the rule with a pattern finer than their currency are
+    switched to Currency default rounding by migration classes 0005, one audit row each, and
+    listed on stdout; every other class is left as it was."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module(
+        "billcore.classes.migrations.0005_rounding_patterns_finer_than_currency"
+    )
+    fine = create_class(
+        actor=admin,
+        now=now,
+        data={
+            "name": "Fine USD",
+            "currency": "USD",
+            "invoice_rounding": "custom",
+            "invoice_rounding_pattern": "XXXXX.XX000",
+        },
+    )
+    loose = create_class(
+        actor=admin,
+        now=now,
+        data={
+            "name": "No currency",
+            "invoice_rounding": "custom",
+            "invoice_rounding_pattern": "XXXXX.XX500",
+        },
+    )
+    old = create_class(actor=admin, now=now, data={"name": "Old USD", "currency": "USD"})
+    # As saved before the rule existed (the service refuses it now).
+    CustomerClass.objects.filter(pk=old.pk).update(
+        invoice_rounding="custom", invoice_rounding_pattern="XXXXX.XX500"
+    )
+    audit_before = AuditEntry.objects.count()
+    migration.coerce(apps, None)
+    old.refresh_from_db()
+    assert (old.invoice_rounding, old.invoice_rounding_pattern) == ("currency_default", "")
+    fine.refresh_from_db()
+    loose.refresh_from_db()
+    assert fine.invoice_rounding_pattern == "XXXXX.XX000"
+    assert loose.invoice_rounding_pattern == "XXXXX.XX500"
+    entries = list(AuditEntry.objects.all()[: AuditEntry.objects.count() - audit_before])
+    assert len(entries) == 1
+    entry = entries[0]
+    assert (entry.object_type, entry.object_id, entry.actor_name) == (
+        "customerclass",
+        str(old.pk),
+        "system",
+    )
+    assert entry.before == {"invoice_rounding": "custom", "invoice_rounding_pattern": "XXXXX.XX500"}
+    assert entry.after == {"invoice_rounding": "currency_default", "invoice_rounding_pattern": ""}
+    out = capsys.readouterr().out
+    assert f"class {old.pk} 'Old USD' (USD): XXXXX.XX500" in out
+    assert "Fine USD" not in out and "No currency" not in out
+    # Run again: nothing left to change, nothing printed.
+    migration.coerce(apps, None)
+    assert AuditEntry.objects.count() == audit_before + 1
+    assert capsys.readouterr().out == ""

@@ -463,3 +463,24 @@ def test_malaysian_is_nearest_005_of_cents(amount: Decimal) -> None:
     assert result % D("0.05") == 0
     assert abs(result - cents) <= D("0.02")
     assert round_malaysian_005(-amount) == -result
+
+
+@pytest.mark.parametrize(
+    ("pattern", "decimals"),
+    [
+        ("XXXXX.XXXXX", 5),
+        ("XXXXX.XX500", 3),
+        ("XXXXX.XXX00", 3),
+        ("XXXXX.XX000", 2),
+        ("XXXXX.X5000", 2),
+        ("XXXXX.X0000", 1),
+        ("XXXXX.50000", 1),
+        ("XXXXX.00000", 0),
+        ("XXXX5.00000", 0),
+        ("00000.00000", 0),
+    ],
+)
+def test_pattern_decimals(pattern, decimals):
+    """CC-17: the decimal places a rounded total can have; a class with a currency accepts a
+    pattern only when this does not exceed the currency's decimals."""
+    assert parse_pattern(pattern).decimals == decimals

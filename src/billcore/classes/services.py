@@ -29,7 +29,7 @@ from billcore.classes.models import (
     TaxationMethod,
 )
 from billcore.classes.selectors import get_class
-from billcore.core.rounding import InvalidPatternError, parse_pattern
+from billcore.core.rounding import InvalidPatternError, currency_default_pattern, parse_pattern
 from billcore.errors import Conflict, NotFound, ValidationFailed
 from billcore.installation.models import BusinessModel, CustomField, InstallationSettings
 from billcore.installation.services import get_currency_in_use, get_settings
@@ -286,16 +286,27 @@ def _apply_rules(cls: CustomerClass, changes: Mapping[str, Any]) -> None:
     if cls.invoice_rounding == RoundingMode.CUSTOM:
         if not cls.invoice_rounding_pattern:
             raise ValidationFailed(
-                "invoice_rounding_pattern is required for Custom rounding (e.g. XXXXX.XX500)",
+                "invoice_rounding_pattern is required for Custom rounding (e.g. XXXXX.X5000)",
                 field="invoice_rounding_pattern",
                 code="required",
             )
         try:
-            parse_pattern(cls.invoice_rounding_pattern)
+            parsed = parse_pattern(cls.invoice_rounding_pattern)
         except InvalidPatternError as exc:
             raise ValidationFailed(
                 f"invoice_rounding_pattern: {exc}", field="invoice_rounding_pattern"
             ) from exc
+        currency = cls.currency if cls.currency_id is not None else None
+        if currency is not None and parsed.decimals > currency.decimals:
+            unit = currency_default_pattern(decimals=currency.decimals)
+            raise ValidationFailed(
+                f"invoice_rounding_pattern: {cls.invoice_rounding_pattern} rounds to "
+                f"{parsed.decimals} decimal places, finer than the class's currency "
+                f"{currency.code} ({currency.decimals}); a class with a currency rounds "
+                f"invoice totals to its minor unit or coarser (CC-17), e.g. {unit}",
+                field="invoice_rounding_pattern",
+                code="finer_than_currency",
+            )
     for prefix, tab in (("", "Regular Invoices"), ("oot_", "Out-of-Turn Invoices")):
         # Collections (issue 5): a late-payment fee needs its amount; termination comes last.
         if getattr(cls, f"{prefix}late_fee_after_days") is not None and not getattr(

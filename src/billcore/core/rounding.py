@@ -119,6 +119,20 @@ class RoundingPattern:
         return Decimal(1).scaleb(self.acting_exponent + 1)
 
     @property
+    def decimals(self) -> int:
+        """The decimal places a rounded result can have (CC-17): 2 for ``XXXXX.XX000`` and
+        ``XXXXX.X5000`` (steps of 0.01 and 0.05), 3 for ``XXXXX.XX500`` (0.005), 5 for
+        ``XXXXX.XXXXX`` (no rounding), 0 for any pattern acting on the units or above.
+        A class with a currency accepts only patterns whose ``decimals`` do not exceed the
+        currency's (``features.md``, the rounding decisions)."""
+        if self.acting_exponent is None:
+            return MONEY_PLACES
+        step_exponent = (
+            self.acting_exponent if self.acting_char == "5" else self.acting_exponent + 1
+        )
+        return max(0, -step_exponent)
+
+    @property
     def step(self) -> Decimal | None:
         """What every rounded result is a multiple of: ``5p`` for a ``5`` pattern, else ``k``."""
         if self.acting_exponent is None:

@@ -301,7 +301,8 @@ CLASS_LABELS: dict[str, tuple[str, str]] = {
     "invoice_rounding": ("Invoice rounding", ""),
     "invoice_rounding_pattern": (
         "Rounding pattern",
-        "X keeps a digit, 0 removes it (rounding half up), 5 rounds to 0 or 5, e.g. XXXXX.XX500.",
+        "X keeps a digit, 0 removes it (rounding half up), 5 rounds to 0 or 5, e.g. XXXXX.X5000; "
+        "with a class currency, no finer than its minor unit.",
     ),
     "period_close": ("Billing period is closed", ""),
     "approval_max_days": ("No later than (days after the period ends)", ""),
@@ -534,7 +535,7 @@ def _class_field(name: str) -> forms.Field:
     elif name in AMOUNT_FIELDS:
         attrs = {"inputmode": "decimal", "class": "input-short"}
     elif name == "invoice_rounding_pattern":
-        attrs = {"placeholder": "XXXXX.XX500", "class": "input-short mono", "maxlength": "11"}
+        attrs = {"placeholder": "XXXXX.X5000", "class": "input-short mono", "maxlength": "11"}
     return Text(label, help_text=help_text, show_if=show_if, **attrs)
 
 
