@@ -57,6 +57,11 @@ def parse_json(text: str | bytes) -> Any:
     return json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
 
 
+def json_decoder() -> json.JSONDecoder:
+    """The decoder of ``parse_json``, for reading one value off a longer text."""
+    return json.JSONDecoder(parse_float=Decimal, parse_constant=_no_constant)
+
+
 def encode(value: Any) -> str:
     """JSON text; a Decimal is written as a JSON number with its exact digits."""
     if isinstance(value, Decimal):
