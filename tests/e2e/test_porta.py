@@ -381,7 +381,7 @@ def test_unknown_service_method_and_path_and_get_are_faults(porta):
         "Server.Request.unknown_method",
         "no such API method /rest/Customer; calls are POST /rest/<Service>/<method>",
     )
-    fault(porta.client.post("/rest/a/b/c", data={}), "Server.Request.unknown_method")
+    fault(porta.client.post("/rest/a/b/c", data={}), "Server.a.unknown_service")
     fault(
         porta.client.get("/rest/Customer/get_customer_list"),
         "Client.Customer.get_customer_list.post_required",

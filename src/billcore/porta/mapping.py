@@ -57,6 +57,11 @@ def parse_json(text: str | bytes) -> Any:
     return json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
 
 
+def json_decoder() -> json.JSONDecoder:
+    """The decoder of ``parse_json``, for reading one value off a longer text."""
+    return json.JSONDecoder(parse_float=Decimal, parse_constant=_no_constant)
+
+
 def encode(value: Any) -> str:
     """JSON text; a Decimal is written as a JSON number with its exact digits."""
     if isinstance(value, Decimal):
@@ -578,7 +583,7 @@ def customer_class_input(info: Mapping[str, Any]) -> dict[str, Any]:
 # --- faults ---------------------------------------------------------------------------------
 
 _REASON_CHARS = re.compile(r"[^A-Za-z0-9]+")
-CODE_ALIASES = {"idempotency_key_reused": "duplicate"}
+CODE_ALIASES = {"idempotency_key_reused": "duplicate", "weak_password": "weak"}
 
 
 def porta_field(field_name: str, renames: Mapping[str, str]) -> str:

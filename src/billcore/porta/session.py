@@ -1,9 +1,13 @@
-"""``Session`` service: login, refresh_access_token, ping, logout; how every other call is
-authenticated; and the login lockout.
+"""``Session`` service: login, refresh_access_token, ping, logout, change_password; how every
+other call is authenticated; and the login lockout.
 
 * ``login`` (``login`` + ``password``, or ``login`` + ``token`` = a billcore API token of
   that user) opens a session: a session id, an access token valid ``ACCESS_LIFETIME`` and a
   refresh token valid ``SESSION_LIFETIME``. Only SHA-256 digests are stored.
+* The access token is a JWT (HS256, signed with ``SECRET_KEY``) carrying ``exp``, ``iat``,
+  ``login``, ``sub`` (the user id) and ``sid`` (the session's number), so clients can read
+  when to refresh. It is still checked against its session on every call (by ``sid`` and
+  its digest): a logout or a refresh ends it at once, whatever its ``exp`` says.
 * ``refresh_access_token`` exchanges the refresh token for a new access token and a new
   refresh token (the old one stops working); the session id stays and lives as long as
   the newest refresh token.
@@ -22,10 +26,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import jwt
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 
 from billcore.accounts import lockout
+from billcore.accounts.passwords import change_password as change_user_password
 from billcore.accounts.tokens import user_for_token
 from billcore.porta.mapping import Fault, fmt_datetime
 from billcore.porta.models import PortaSession
@@ -104,8 +111,25 @@ def _request(call: Call) -> HttpRequest:
     return call.request
 
 
+JWT_ALGORITHM = "HS256"
+
+
+def _access_token(session: PortaSession, expires_at: dt.datetime, now: dt.datetime) -> str:
+    claims = {
+        "sub": str(session.user_id),
+        "login": session.user.username,
+        "sid": session.pk,
+        "iat": int(now.timestamp()),
+        "exp": int(expires_at.timestamp()),
+        "jti": secrets.token_urlsafe(16),
+    }
+    return jwt.encode(claims, settings.SECRET_KEY, algorithm=JWT_ALGORITHM)
+
+
 def _issue(session: PortaSession, now: dt.datetime) -> tuple[str, str]:
-    access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    """New access and refresh tokens of a saved session (the JWT names it)."""
+    access = _access_token(session, now + ACCESS_LIFETIME, now)
+    refresh = secrets.token_urlsafe(32)
     session.access_digest = _digest(access)
     session.refresh_digest = _digest(refresh)
     session.access_expires_at = now + ACCESS_LIFETIME
@@ -126,9 +150,19 @@ def login(call: Call) -> dict[str, Any]:
     # Housekeeping: the user's sessions that can no longer be used go.
     PortaSession.objects.filter(user=user, refresh_expires_at__lte=call.now).delete()
     session_id = secrets.token_hex(32)
-    session = PortaSession(user=user, session_digest=_digest(session_id), created_at=call.now)
-    access, refresh = _issue(session, call.now)
-    session.save()
+    with transaction.atomic():
+        session = PortaSession.objects.create(
+            user=user,
+            session_digest=_digest(session_id),
+            # placeholders until the JWT, which names the saved session, is issued
+            access_digest=_digest(secrets.token_hex(32)),
+            refresh_digest=_digest(secrets.token_hex(32)),
+            created_at=call.now,
+            access_expires_at=call.now,
+            refresh_expires_at=call.now,
+        )
+        access, refresh = _issue(session, call.now)
+        session.save()
     return {
         "session_id": session_id,
         "access_token": access,
@@ -174,9 +208,32 @@ def _session_by(digest_field: str, secret: str) -> PortaSession | None:
 
 
 def _bearer_session(token: str, now: dt.datetime) -> PortaSession:
-    session = _session_by("access_digest", token)
+    """The session of an access token: a JWT of ours whose session still exists and still
+    has this token as its current one (checked on every call)."""
+    try:
+        claims = jwt.decode(
+            token,
+            settings.SECRET_KEY,
+            algorithms=[JWT_ALGORITHM],
+            # the expiry is checked against the call's clock below, from the session row
+            options={"verify_exp": False, "verify_iat": False, "require": ["exp", "sid"]},
+        )
+    except jwt.InvalidTokenError:
+        raise Fault(CHECK_AUTH_FAILED, "the access token is not valid") from None
+    sid = claims.get("sid")
+    session = (
+        PortaSession.objects.select_related("user")
+        .filter(pk=sid, access_digest=_digest(token), user__is_active=True)
+        .first()
+        if isinstance(sid, int) and not isinstance(sid, bool) and 0 < sid < 2**63
+        else None
+    )
     if session is None:
-        raise Fault(CHECK_AUTH_FAILED, "the access token is not valid")
+        raise Fault(
+            CHECK_AUTH_FAILED,
+            "the access token is no longer valid: its session ended (logout) or it was "
+            "replaced by Session/refresh_access_token",
+        )
     if session.access_expires_at <= now:
         raise Fault(
             CHECK_AUTH_FAILED,
@@ -256,10 +313,35 @@ def logout(call: Call) -> dict[str, Any]:
     return {"success": 1}
 
 
+def change_password(call: Call) -> dict[str, Any]:
+    """The caller's own password: ``old_password`` (or ``password``) and ``new_password``,
+    which must pass the installation's password validators. ``login``, when given, must be
+    the caller's. The user's other sessions end; the calling one stays."""
+    p = call.params
+    login_name = p.get("login")
+    if login_name not in (None, "") and login_name != call.actor.username:
+        raise Fault(
+            "Client.Session.change_password.wrong_login",
+            "login: a user changes only their own password (the logged-in user's)",
+        )
+    old = p.get("old_password") if p.get("old_password") not in (None, "") else p.get("password")
+    with transaction.atomic():
+        change_user_password(
+            actor=call.actor, now=call.now, old_password=old, new_password=p.get("new_password")
+        )
+        current = _caller_session(call)
+        others = PortaSession.objects.filter(user=call.actor)
+        if current is not None:
+            others = others.exclude(pk=current.pk)
+        others.delete()
+    return {"success": 1}
+
+
 # name -> (handler, needs an authenticated actor)
 METHODS: dict[str, tuple[Handler, bool]] = {
     "login": (login, False),
     "refresh_access_token": (refresh_access_token, False),
     "ping": (ping, False),
     "logout": (logout, False),
+    "change_password": (change_password, True),
 }

@@ -1,6 +1,7 @@
-"""``POST /rest/<Service>/<method>``: parse the request (JSON body with a bearer token, or
-form fields ``auth_info`` and ``params``), authenticate, call the method's handler, and
-reply with JSON; every failure is a fault (HTTP 500, ``{"faultcode", "faultstring"}``)."""
+"""``POST /rest/<Service>/<method>``: parse the request (JSON body with a bearer token, form
+fields ``auth_info`` and ``params``, or the path style ``/rest/<Service>/<method>/<auth_info
+JSON>/<params JSON>``), authenticate, call the method's handler, and reply with JSON; every
+failure is a fault (HTTP 500, ``{"faultcode", "faultstring"}``)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from billcore.porta.mapping import (
     Fault,
     encode,
     fault_for,
+    json_decoder,
     parse_json,
 )
 from billcore.porta.session import Call, Handler
@@ -71,9 +73,65 @@ def _decode(value: Any, what: str, code: str) -> dict[str, Any] | None:
     return value
 
 
-def _parse(request: HttpRequest, service: str, method: str) -> tuple[Any, Any]:
-    """(params, auth_info) of either request style."""
+def _path_values(tail: str, bad: str) -> tuple[Any, Any]:
+    """(auth_info, params) of the path style ``<auth_info JSON>/<params JSON>``; either
+    segment may be empty (``Session/login//{...}``), a missing one is None. The server has
+    already decoded ``%2F``, so a ``/`` inside the JSON cannot be told from a separator by
+    splitting: each value is read by its structure (``raw_decode``), then a ``/`` must follow."""
+    decoder = json_decoder()
+    values: list[Any] = []
+    pos = 0
+    for what, code in (("auth_info", session.CHECK_AUTH_FAILED), ("params", bad)):
+        while pos < len(tail) and tail[pos] in " \t\r\n":
+            pos += 1
+        if pos >= len(tail) or tail[pos] == "/":
+            values.append(None)  # an empty segment
+        else:
+            try:
+                value, pos = decoder.raw_decode(tail, pos)
+            except ValueError as exc:
+                raise Fault(
+                    code, f"the {what} segment of the path is not valid JSON: {exc}"
+                ) from None
+            values.append(value)
+            while pos < len(tail) and tail[pos] in " \t\r\n":
+                pos += 1
+            if pos < len(tail) and tail[pos] != "/":
+                raise Fault(
+                    code,
+                    f"the {what} JSON in the path must be followed by '/' or the end of the "
+                    f"path, not {tail[pos : pos + 20]!r}",
+                )
+        pos += 1  # the separator
+    if tail[pos:].strip("/ \t\r\n"):
+        raise Fault(
+            bad,
+            "a path-style call is /rest/<Service>/<method>/<auth_info JSON>/<params JSON>; "
+            f"unexpected text after the params: {tail[pos : pos + 20]!r}",
+        )
+    return values[0], values[1]
+
+
+def _parse(request: HttpRequest, service: str, method: str, tail: str) -> tuple[Any, Any]:
+    """(params, auth_info) of any request style; what the path gives and the body too is a
+    fault (one value, one place)."""
     bad = f"Client.{service}.{method}.invalid_params"
+    params, auth_info = _parse_body(request, bad)
+    if tail.strip("/ \t\r\n"):
+        path_auth, path_params = _path_values(tail, bad)
+        for what, in_path, in_body in (
+            ("params", path_params, params),
+            ("auth_info", path_auth, auth_info),
+        ):
+            if in_path is not None and in_body not in (None, ""):
+                raise Fault(bad, f"{what} is given both in the path and in the request body")
+        params = params if path_params is None else path_params
+        auth_info = auth_info if path_auth is None else path_auth
+    return params, auth_info
+
+
+def _parse_body(request: HttpRequest, bad: str) -> tuple[Any, Any]:
+    """(params, auth_info) of the body: JSON ``{"params", "auth_info"}`` or form fields."""
     if request.content_type == "application/json":
         body: Any = {}
         if request.body.strip():
@@ -93,7 +151,7 @@ def _bearer(request: HttpRequest) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-def _call(request: HttpRequest, service: str, method: str) -> dict[str, Any]:
+def _call(request: HttpRequest, service: str, method: str, tail: str) -> dict[str, Any]:
     now = timezone.now()  # the clock is read once here and passed down
     methods = SERVICES.get(service)
     if methods is None:
@@ -106,7 +164,7 @@ def _call(request: HttpRequest, service: str, method: str) -> dict[str, Any]:
     if request.method != "POST":
         raise Fault(f"Client.{service}.{method}.post_required", "API calls use HTTP POST")
     handler, needs_actor = methods[method]
-    raw_params, raw_auth = _parse(request, service, method)
+    raw_params, raw_auth = _parse(request, service, method, tail)
     params = _decode(raw_params, "params", f"Client.{service}.{method}.invalid_params") or {}
     auth_info = _decode(raw_auth, "auth_info", session.CHECK_AUTH_FAILED)
     call = Call(
@@ -127,9 +185,9 @@ def _call(request: HttpRequest, service: str, method: str) -> dict[str, Any]:
 
 
 @csrf_exempt
-def dispatch(request: HttpRequest, service: str, method: str) -> HttpResponse:
+def dispatch(request: HttpRequest, service: str, method: str, tail: str = "") -> HttpResponse:
     try:
-        return _json(_call(request, service, method))
+        return _json(_call(request, service, method, tail))
     except Fault as fault:
         return _fault(fault)
     except Exception:
