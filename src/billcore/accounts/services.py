@@ -67,6 +67,16 @@ def token_snapshot(token: ApiToken) -> dict[str, Any]:
 # --------------------------------------------------------------------------- input
 
 
+def _no_surrogates(data: Mapping[str, Any]) -> None:
+    """A lone UTF-16 surrogate (valid in JSON, not in UTF-8) is refused, naming its field:
+    no database column and no password hasher takes it."""
+    for name, value in data.items():
+        if isinstance(value, str) and any("\ud800" <= ch <= "\udfff" for ch in value):
+            raise ValidationFailed(
+                f"{name} contains a lone surrogate (not a Unicode character)", field=name
+            )
+
+
 def _username(value: Any, *, exclude_pk: int | None) -> str:
     text = User.normalize_username(as_str("username", value, max_length=150, required=True))
     try:
@@ -133,6 +143,7 @@ def check_password(password: Any, *, user: User | None) -> str:
         raise ValidationFailed("password must be text", field="password")
     if "\x00" in password:
         raise ValidationFailed("password must not contain NUL characters", field="password")
+    _no_surrogates({"password": password})
     if len(password) > PASSWORD_MAX_LENGTH:
         raise ValidationFailed(
             f"password is longer than {PASSWORD_MAX_LENGTH} characters",
@@ -158,6 +169,7 @@ def create_user(*, actor: Any, now: dt.datetime, data: Mapping[str, Any]) -> Use
     means its own reseller)."""
     require_user(actor)
     reject_unknown(dict(data), CREATE_FIELDS)
+    _no_surrogates(data)
     user = User(date_joined=now)
     user.username = _username(data.get("username"), exclude_pk=None)
     user.email = as_email("email", data.get("email"))
@@ -301,6 +313,7 @@ def update_user(*, actor: Any, now: dt.datetime, user_id: Any, changes: Mapping[
     reseller (empty: an administrator; only administrators move users between roles)."""
     require_user(actor)
     reject_unknown(dict(changes), UPDATE_FIELDS)
+    _no_surrogates(changes)
     return _change_user(actor, now, user_id, changes)
 
 
@@ -377,6 +390,7 @@ def create_api_token(
             field="user",
             code="inactive",
         )
+    _no_surrogates({"name": name})
     label = as_str("name", name, max_length=100)
     lifetime = default_lifetime if expires_in in (None, "") else parse_lifetime(expires_in)
     secret = tokens.create_token(
