@@ -228,8 +228,9 @@ def _guard(
         return
     if actor.pk is not None and actor.pk == user.pk:
         what = "deactivate yourself" if deactivating else "make yourself a reseller's user"
+        other = "another administrator" if is_admin(actor) else "another user of your reseller"
         raise ValidationFailed(
-            f"{field}: you cannot {what}; another administrator can",
+            f"{field}: you cannot {what}; {other} can",
             field=field,
             code="self",
         )
