@@ -82,8 +82,7 @@ class DemoSummary:
             "Reseller users "
             + ", ".join(repr(u) for u in self.reseller_users)
             + " have no password: an administrator sets one before they can sign in "
-            "(e.g. DJANGO_SETTINGS_MODULE=billcore.settings django-admin changepassword "
-            f"{self.reseller_users[0]})."
+            f"(Users page, or billcore user password {self.reseller_users[0]})."
         )
         return "\n".join(lines)
 

@@ -256,3 +256,51 @@ def test_the_openapi_describes_users_and_tokens(client: Any, db: Any) -> None:
     assert set(paths["/api/v1/users/{user_id}/password"]) == {"post"}
     assert set(paths["/api/v1/tokens"]) == {"get", "post"}
     assert set(paths["/api/v1/tokens/{token_id}"]) == {"delete"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "field"),
+    [
+        ("post", "/users", {"username": "s", "password": "Ok-pass-\ud800-1"}, 400, "password"),
+        (
+            "post",
+            "/users",
+            {"username": "s", "password": "Ok-pass-2231", "email": "\udfff@x.io"},
+            400,
+            "email",
+        ),
+        ("patch", "/users/{ua}", {"last_name": "\ud83d"}, 400, "last_name"),
+        ("post", "/users", {"username": "s\x00", "password": "Ok-pass-2231"}, 400, "username"),
+        (
+            "post",
+            "/users",
+            {"username": "s", "password": "Ok-pass-2231", "reseller": 2**64},
+            400,
+            "reseller",
+        ),
+        ("patch", "/users/{ua}", {"reseller": 2**63}, 400, "reseller"),
+        ("get", "/users?search=a%00b", None, 400, "search"),
+        ("get", f"/users?reseller={2**64}", None, 400, "reseller"),
+        ("get", f"/users/{2**64}", None, 404, "id"),
+        ("get", f"/tokens?user={2**64}", None, 400, "user"),
+        ("post", "/tokens", {"user": 2**64}, 404, "user"),
+        ("post", "/tokens", {"name": "x\ud800"}, 400, "name"),
+        ("delete", f"/tokens/{2**63}", None, 404, "id"),
+    ],
+)
+def test_hostile_input_is_a_4xx_naming_the_field(
+    as_admin: Api,
+    world: dict[str, Any],
+    method: str,
+    path: str,
+    body: Any,
+    status: int,
+    field: str,
+) -> None:
+    users, tokens_before = User.objects.count(), ApiToken.objects.count()
+    before = list(User.objects.order_by("pk").values_list("last_name", "reseller_id"))
+    r = as_admin(method, path.replace("{ua}", str(world["ua"].pk)), body)
+    assert r.status_code == status, r.content
+    assert r.json()["error"]["field"] == field, r.content
+    assert (User.objects.count(), ApiToken.objects.count()) == (users, tokens_before)
+    assert list(User.objects.order_by("pk").values_list("last_name", "reseller_id")) == before

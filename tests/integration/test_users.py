@@ -134,10 +134,11 @@ def test_nobody_deactivates_or_demotes_themselves(world: dict[str, Any]) -> None
         ValidationFailed, "reseller", "self", services.update_user,
         actor=admin, now=T0, user_id=admin.pk, changes={"reseller": world["ra"].pk},
     )  # fmt: skip
-    _refused(
+    message = _refused(
         ValidationFailed, "id", "self", services.deactivate_user,
         actor=world["ua"], now=T0, user_id=world["ua"].pk,
     )  # fmt: skip
+    assert message == "id: you cannot deactivate yourself; another user of your reseller can"
 
 
 def test_a_reseller_user_manages_only_its_own_reseller(world: dict[str, Any]) -> None:

@@ -29,6 +29,10 @@ def check_password(password: Any, *, user: Any, field: str = "password") -> str:
         raise ValidationFailed(f"{field} must be text", field=field)
     if "\x00" in password:
         raise ValidationFailed(f"{field} must not contain NUL characters", field=field)
+    if any("\ud800" <= ch <= "\udfff" for ch in password):
+        raise ValidationFailed(
+            f"{field} contains a lone surrogate (not a Unicode character)", field=field
+        )
     if len(password) > PASSWORD_MAX_LENGTH:
         raise ValidationFailed(
             f"{field} is longer than {PASSWORD_MAX_LENGTH} characters",

@@ -11,7 +11,8 @@ from django.db.models import Q, QuerySet
 
 from billcore.accounts.access import is_admin, require_user
 from billcore.accounts.models import ApiToken, User, username_key
-from billcore.errors import NotFound
+from billcore.errors import NotFound, ValidationFailed
+from billcore.validation import as_str
 
 MAX_ID = 2**63 - 1
 
@@ -56,6 +57,9 @@ def list_users(
     """``administrators``: only administrators; ``reseller``: only that reseller's users;
     ``active``: only active (True) or deactivated (False) users."""
     qs = visible_users(actor=actor)
+    search = as_str("search", search, max_length=200)
+    if any("\ud800" <= ch <= "\udfff" for ch in search):
+        raise ValidationFailed("search contains a lone surrogate", field="search")
     if search:
         qs = qs.filter(
             Q(username__icontains=search)

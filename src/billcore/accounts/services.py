@@ -66,6 +66,16 @@ def token_snapshot(token: ApiToken) -> dict[str, Any]:
 # --------------------------------------------------------------------------- input
 
 
+def _no_surrogates(data: Mapping[str, Any]) -> None:
+    """A lone UTF-16 surrogate (valid in JSON, not in UTF-8) is refused, naming its field:
+    no database column and no password hasher takes it."""
+    for name, value in data.items():
+        if isinstance(value, str) and any("\ud800" <= ch <= "\udfff" for ch in value):
+            raise ValidationFailed(
+                f"{name} contains a lone surrogate (not a Unicode character)", field=name
+            )
+
+
 def _username(value: Any, *, exclude_pk: int | None) -> str:
     text = User.normalize_username(as_str("username", value, max_length=150, required=True))
     try:
@@ -134,6 +144,7 @@ def create_user(*, actor: Any, now: dt.datetime, data: Mapping[str, Any]) -> Use
     means its own reseller)."""
     require_user(actor)
     reject_unknown(dict(data), CREATE_FIELDS)
+    _no_surrogates(data)
     user = User(date_joined=now)
     user.username = _username(data.get("username"), exclude_pk=None)
     user.email = as_email("email", data.get("email"))
@@ -192,8 +203,9 @@ def _guard(
         return
     if actor.pk is not None and actor.pk == user.pk:
         what = "deactivate yourself" if deactivating else "make yourself a reseller's user"
+        other = "another administrator" if is_admin(actor) else "another user of your reseller"
         raise ValidationFailed(
-            f"{field}: you cannot {what}; another administrator can",
+            f"{field}: you cannot {what}; {other} can",
             field=field,
             code="self",
         )
@@ -277,6 +289,7 @@ def update_user(*, actor: Any, now: dt.datetime, user_id: Any, changes: Mapping[
     reseller (empty: an administrator; only administrators move users between roles)."""
     require_user(actor)
     reject_unknown(dict(changes), UPDATE_FIELDS)
+    _no_surrogates(changes)
     return _change_user(actor, now, user_id, changes)
 
 
@@ -353,6 +366,7 @@ def create_api_token(
             field="user",
             code="inactive",
         )
+    _no_surrogates({"name": name})
     label = as_str("name", name, max_length=100)
     lifetime = default_lifetime if expires_in in (None, "") else parse_lifetime(expires_in)
     secret = tokens.create_token(

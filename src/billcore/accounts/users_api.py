@@ -12,6 +12,7 @@ from pydantic import ConfigDict
 
 from billcore.accounts import selectors, services
 from billcore.accounts.models import ApiToken, User
+from billcore.accounts.selectors import MAX_ID
 from billcore.accounts.tokens import default_lifetime
 from billcore.api import AuthedRequest, now
 
@@ -54,7 +55,7 @@ class UserPage(Schema):
 
 class UserFilters(Schema):
     search: str = Field("", description="Part of the username, e-mail or name")
-    reseller: int | None = Field(None, description="Only this reseller's users")
+    reseller: int | None = Field(None, ge=1, le=MAX_ID, description="Only this reseller's users")
     administrators: bool = Field(False, description="Only administrators")
     active: bool | None = Field(None, description="Only active (true) or deactivated (false)")
     order: str = Field("username", description="Field to sort by; prefix - for descending")
@@ -177,7 +178,7 @@ class TokenPage(Schema):
 
 
 class TokenFilters(Schema):
-    user: int | None = Field(None, description="Only this user's tokens")
+    user: int | None = Field(None, ge=1, le=MAX_ID, description="Only this user's tokens")
     limit: int = Field(50, ge=1, le=500)
     offset: int = Field(0, ge=0)
 

@@ -9,6 +9,7 @@ from billcore.web import (
     views_notifications,
     views_status,
     views_subscriptions,
+    views_users,
 )
 
 urlpatterns = [
@@ -113,6 +114,14 @@ urlpatterns = [
     path("settings/custom-fields/add/", views.custom_field_add, name="custom-field-add"),
     path("audit/", views.audit_list, name="audit"),
     path("settings/lockouts/", lockouts.lockout_list, name="lockouts"),
+    # Users and API tokens (issue 10 §3).
+    path("users/", views_users.user_list, name="user-list"),
+    path("users/add/", views_users.user_add, name="user-add"),
+    path("users/<int:user_id>/", views_users.user_edit, name="user-edit"),
+    path("users/<int:user_id>/active/", views_users.user_active, name="user-active"),
+    path("users/<int:user_id>/password/", views_users.user_password, name="user-password"),
+    path("tokens/", views_users.token_list, name="token-list"),
+    path("tokens/<int:token_id>/revoke/", views_users.token_revoke, name="token-revoke"),
     # Subscription plans and the customer page's Subscriptions tab (issue 5 §3).
     path("subscription-plans/", views_subscriptions.plan_list, name="subscription-plan-list"),
     path("subscription-plans/add/", views_subscriptions.plan_add, name="subscription-plan-add"),
