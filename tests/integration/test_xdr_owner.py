@@ -180,3 +180,26 @@ def test_over_http_reseller_b_gets_201_for_an_id_reseller_a_used(
     clash = post(world["ub"], subs["b1"], "3")
     assert clash.status_code == 409
     assert clash.json()["error"]["code"] == "idempotency_key_reused"
+
+
+def test_the_migration_gives_every_existing_xdr_its_customers_owner(
+    world: dict[str, Any], subs: dict[str, Any], now: Any
+) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module(
+        "billcore.charging.migrations.0003_xdr_external_id_per_owner"
+    )
+    for key, sub in (("k1", "a1"), ("k2", "b1"), ("k3", "own")):
+        charge(actor=world["admin"], now=now, customer_id=subs[sub].pk, usage=_usage(now, "1", key))
+    Xdr.objects.update(owner=0)  # as the rows were before the migration
+
+    migration.owners(apps, None)
+
+    assert sorted(Xdr.objects.values_list("external_id", "owner")) == [
+        ("k1", world["ra"].pk),
+        ("k2", world["rb"].pk),
+        ("k3", 0),
+    ]
