@@ -104,8 +104,8 @@ def test_a_twin_that_wins_the_race_is_replayed(admin, now, monkeypatch):
     real = services._target_seen
 
     def unseen(*args):
-        cid, aid, _ = real(*args)
-        return cid, aid, False
+        cid, aid, owner, _ = real(*args)
+        return cid, aid, owner, False
 
     monkeypatch.setattr(services, "_target_seen", unseen)
     again = charge(actor=admin, now=now, customer_id=c.pk, usage=_usage(now, "1", "twin"))

@@ -31,7 +31,13 @@ class UsageIn(Schema):
     unit: str = ""
     started_at: dt.datetime | None = None
     details: dict[str, Any] = Field(default_factory=dict, description="CLI, CLD, …")
-    external_id: str | None = Field(None, description="Idempotency key of the record")
+    external_id: str | None = Field(
+        None,
+        description=(
+            "Idempotency key of the record, unique per owner: the installation for the "
+            "administrator's customers, each reseller for its own sub-customers"
+        ),
+    )
 
 
 class ChargeOut(Schema):

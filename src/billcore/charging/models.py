@@ -22,8 +22,13 @@ class XdrStatus(models.TextChoices):
 
 
 class Xdr(models.Model):
-    """One usage record. ``external_id`` is its idempotency key: the same id twice charges
-    once. A denied charge is kept with its reason."""
+    """One usage record. ``external_id`` is its idempotency key within its ``owner``: the
+    same id twice charges once. A denied charge is kept with its reason.
+
+    ``owner`` is whose id space the key belongs to: 0 for the installation (the
+    administrator's customers, resellers included), else the reseller (its customer id) whose
+    sub-customer was charged. Two resellers may send the same ``external_id`` without meeting
+    (a 409 would tell one what the other sends, and let one block the other's ids)."""
 
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.PROTECT, related_name="xdrs"
@@ -41,7 +46,8 @@ class Xdr(models.Model):
     amount = MoneyField()
     started_at = models.DateTimeField()
     details = models.JSONField(default=dict, blank=True)
-    external_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    external_id = models.CharField(max_length=200, null=True, blank=True)
+    owner = models.BigIntegerField(default=0, db_default=0)
     status = models.CharField(max_length=8, choices=XdrStatus.choices)
     deny_reason = models.CharField(max_length=40, blank=True, default="")
     transaction = models.OneToOneField(
@@ -58,6 +64,12 @@ class Xdr(models.Model):
         indexes = [
             models.Index(fields=["customer", "started_at"]),
             models.Index(fields=["account", "started_at"]),
+        ]
+        constraints = [
+            # external_id first: the index also serves look-ups by the key alone.
+            models.UniqueConstraint(
+                fields=["external_id", "owner"], name="xdr_external_id_once_per_owner"
+            )
         ]
 
     def __str__(self) -> str:

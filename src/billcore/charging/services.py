@@ -9,7 +9,9 @@ write lock from its first statement. Concurrent sessions therefore can never ove
 available funds count open reservations, and each check sees the previous writer's result.
 
 ``external_id`` is the idempotency key of an xDR or a reservation: the same key twice
-returns the first result and changes nothing.
+returns the first result and changes nothing. An xDR's key is unique per owner (``Xdr.owner``:
+the installation for the administrator's customers, each reseller for its sub-customers), so
+one reseller never meets, nor blocks, another's keys.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import Exists, F, Value
+from django.db.models import Exists, F, OuterRef, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 
 from billcore.accounts.access import is_admin, require_user
 from billcore.charging.models import (
@@ -150,6 +153,7 @@ _CUSTOMER_COLUMNS = (
     "customer_class__currency_id",
     "customer_class__fraud_daily_limit",
     "customer_class__fraud_action",
+    "reseller_id",
 )
 _ACCOUNT_COLUMNS = (
     "pk",
@@ -183,6 +187,12 @@ class _Customer:
     class_currency_id: str | None
     class_fraud_daily_limit: Decimal | None
     class_fraud_action: str
+    reseller_id: int | None
+
+    @property
+    def owner(self) -> int:
+        """Whose ``external_id`` space its xDRs use (``Xdr.owner``)."""
+        return self.reseller_id or 0
 
     def effective_credit_limit(self, *, now: dt.datetime) -> Decimal | None:
         # The model's own rule, on these fields.
@@ -243,8 +253,13 @@ def _query(name: str) -> _Compiled:
     return found
 
 
-def _seen(key: bool) -> Any:
-    return Exists(Xdr.objects.filter(external_id=_SENTINEL_KEY)) if key else Value(False)
+def _seen(key: bool, reseller: str) -> Any:
+    """Whether the target's owner already has an xDR with the key (``reseller``: the outer
+    query's path to the target customer's reseller)."""
+    if not key:
+        return Value(False)
+    owner = Coalesce(OuterRef(reseller), Value(0))
+    return Exists(Xdr.objects.filter(external_id=_SENTINEL_KEY, owner=owner))
 
 
 _QUERIES: dict[str, Any] = {
@@ -256,7 +271,7 @@ _QUERIES: dict[str, Any] = {
     **{
         f"account-target{'-key' if key else ''}": (
             lambda key=key: Account.objects.filter(pk=_SENTINEL_ID)
-            .annotate(seen=_seen(key))
+            .annotate(seen=_seen(key, "customer__reseller_id"))
             .values_list("customer_id", "customer__reseller_id", "seen")
         )
         for key in (False, True)
@@ -264,7 +279,7 @@ _QUERIES: dict[str, Any] = {
     **{
         f"customer-target{'-key' if key else ''}": (
             lambda key=key: Customer.objects.filter(pk=_SENTINEL_ID)
-            .annotate(seen=_seen(key))
+            .annotate(seen=_seen(key, "reseller_id"))
             .values_list("reseller_id", "seen")
         )
         for key in (False, True)
@@ -466,6 +481,7 @@ def _xdr_row(
         adapt(usage.started_at),
         connection.ops.adapt_json_value(usage.details, _DETAILS.encoder),
         usage.external_id,
+        customer.owner,
         status,
         reason,
         created,
@@ -573,9 +589,9 @@ def charge(
     the transaction: a replay needs no lock, and a new record is guarded by the unique
     ``external_id`` (a concurrent twin that wins the race makes this insert fail, and the
     result is then replayed under the lock)."""
-    cid, aid, seen = _target_seen(actor, account_id, customer_id, usage.external_id)
+    cid, aid, owner, seen = _target_seen(actor, account_id, customer_id, usage.external_id)
     if seen:
-        replay = _replay(usage, cid, now)
+        replay = _replay(usage, cid, owner, now)
         if replay is not None:
             return replay
     try:
@@ -591,8 +607,9 @@ def charge(
 
 def _target_seen(
     actor: Any, account_id: Any, customer_id: Any, key: str | None
-) -> tuple[int, int | None, bool]:
-    """``_target`` and whether an xDR with ``external_id`` ``key`` exists, in one query."""
+) -> tuple[int, int | None, int, bool]:
+    """``_target``, its owner (``Xdr.owner``) and whether the owner has an xDR with
+    ``external_id`` ``key``, in one query."""
     require_user(actor)
     kind, pk = _target_id(account_id, customer_id)
     name = f"{kind}-target{'-key' if key is not None else ''}"
@@ -603,13 +620,13 @@ def _target_seen(
     else:
         cid, aid = _customer_target(actor, pk, row and row[:1])
     assert row is not None
-    return cid, aid, bool(row[-1])
+    return cid, aid, row[-2] or 0, bool(row[-1])
 
 
-def _replay(usage: UsageInput, cid: int, now: dt.datetime) -> ChargeResult | None:
+def _replay(usage: UsageInput, cid: int, owner: int, now: dt.datetime) -> ChargeResult | None:
     if usage.external_id is None:
         return None
-    earlier = Xdr.objects.filter(external_id=usage.external_id).first()
+    earlier = Xdr.objects.filter(external_id=usage.external_id, owner=owner).first()
     if earlier is None:
         return None
     if (earlier.customer_id, earlier.amount, earlier.service) != (cid, usage.amount, usage.service):
@@ -640,7 +657,7 @@ def _charge_locked(
 ) -> ChargeResult:
     customer, account = _lock(cid, aid)
     if replay:
-        replayed = _replay(usage, cid, now)
+        replayed = _replay(usage, cid, customer.owner, now)
         if replayed is not None:
             return replayed
     decision = _decide(customer, account, usage.amount, now)
@@ -757,6 +774,7 @@ _XDR_COLUMNS = (
     "started_at",
     "details",
     "external_id",
+    "owner",
     "status",
     "deny_reason",
     "created_at",
@@ -977,13 +995,21 @@ def _charge_many_locked(
         for row in _locked_accounts().filter(pk__in=ids).order_by("pk"):
             accounts[row[0]] = _Account(*row)
     keys = sorted({r.usage.external_id for _, r, _, _ in todo if r.usage.external_id})
-    earlier: dict[str, _XdrInfo] = {}
+    owners = sorted({customers[cid].owner for _, _, cid, _ in todo})
+    earlier: dict[tuple[int, str], _XdrInfo] = {}  # (owner, external_id) → its xDR
     for chunk in _in_chunks(keys, "text"):
-        rows: Any = Xdr.objects.filter(external_id__in=chunk).values_list(
-            "external_id", "customer_id", "amount", "service", "status", "deny_reason", "pk"
+        rows: Any = Xdr.objects.filter(external_id__in=chunk, owner__in=owners).values_list(
+            "owner",
+            "external_id",
+            "customer_id",
+            "amount",
+            "service",
+            "status",
+            "deny_reason",
+            "pk",
         )
-        for key, *info in rows:
-            earlier[key] = _XdrInfo(*info)
+        for owner, key, *info in rows:
+            earlier[(owner, key)] = _XdrInfo(*info)
     opening = {cid: c.balance for cid, c in customers.items()}
     opening_accounts = {aid: a.balance for aid, a in accounts.items()}
     adapt = _datetime_adapter()
@@ -996,7 +1022,7 @@ def _charge_many_locked(
         customer = customers[cid]
         account = accounts[aid] if aid is not None else None
         usage, now = r.usage, r.now
-        key = usage.external_id
+        key = (customer.owner, usage.external_id) if usage.external_id is not None else None
         if key is not None and key in earlier:
             prior = earlier[key]
             if (prior.customer_id, prior.amount, prior.service) != (
@@ -1292,6 +1318,7 @@ def commit_reservation(
             started_at=usage.started_at,
             details=usage.details,
             external_id=usage.external_id,
+            owner=customer.owner,
             status=XdrStatus.CHARGED,
             transaction_id=tx,
             created_at=now,
