@@ -136,6 +136,7 @@ _CUSTOMER_COLUMNS = (
     "pk",
     "status",
     "blocked",
+    "suspension_reason",
     "balance_control",
     "balance",
     "reserved",
@@ -169,6 +170,7 @@ class _Customer:
     pk: int
     status: str
     blocked: bool
+    suspension_reason: str
     balance_control: str
     balance: Decimal
     reserved: Decimal
@@ -313,6 +315,7 @@ def _decide(
     state = CustomerState(
         status=customer.status,
         blocked=customer.blocked,
+        suspension_reason=customer.suspension_reason,
         prepaid=customer.balance_control == BalanceControl.PREPAID,
         balance=customer.balance,
         reserved=customer.reserved,
