@@ -539,16 +539,19 @@ def test_cc19_on_suspends_then_charges_once_when_funds_arrive(admin: Any) -> Non
         amount="10",
     )
     assert step(FEB1 + dt.timedelta(days=2, hours=1)).fees_charged == 0  # 15 < 20
+    c.refresh_from_db()
+    assert (c.status, c.available_funds) == ("suspended", D("15.00000"))
     paid = FEB1 + dt.timedelta(days=3)
     post_transaction(actor=admin, now=paid, customer_id=c.pk, action="manual_payment", amount="10")
-    r = step(paid + dt.timedelta(hours=1))
-    assert (r.fees_charged, r.status_changes) == (1, 1)
+    # issue 10 §4: in the payment's own transaction, not at the next engine run
     c.refresh_from_db()
     sub.refresh_from_db()
     assert (c.status, c.suspension_reason, c.available_funds) == ("open", "", D("5.00000"))
     assert (sub.status, sub.charged_to) == ("active", MAR1)
-    # the waiting fee is posted when it is charged
-    assert _fees(c) == [(D("20.00000"), JAN1), (D("20.00000"), paid + dt.timedelta(hours=1))]
+    r = step(paid + dt.timedelta(hours=1))
+    assert (r.fees_charged, r.status_changes) == (0, 0)
+    # the waiting fee is posted when it is charged: with the payment
+    assert _fees(c) == [(D("20.00000"), JAN1), (D("20.00000"), paid)]
     assert (step(paid + dt.timedelta(hours=1)).fees_charged, step(MAR1 - US).fees_charged) == (0, 0)
     assert c.balance == ledger_sum(customer_id=c.pk)
     history = [

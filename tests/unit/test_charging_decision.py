@@ -60,6 +60,33 @@ def test_status_denies_first(status, blocked, reason):
     assert d.message
 
 
+@pytest.mark.parametrize(
+    ("suspension_reason", "reason", "message"),
+    [
+        ("overdue", "customer_suspended", "the customer is suspended for an overdue invoice"),
+        (
+            "insufficient_funds",
+            "customer_suspended_funds",
+            "the customer is suspended: insufficient funds for subscriptions",
+        ),
+        ("manual", "customer_suspended_manual", "the customer is suspended by an operator"),
+    ],
+)
+def test_a_suspension_says_why(suspension_reason, reason, message):
+    """CU-15, CC-19 (issue 10 §4): the denial names the suspension's own reason."""
+    c = CustomerState(
+        status="suspended",
+        blocked=True,
+        prepaid=True,
+        balance=D("-1000"),
+        reserved=D("0"),
+        credit_limit=None,
+        suspension_reason=suspension_reason,
+    )
+    d = decide(amount=D("1"), customer=c)
+    assert (d.allowed, d.reason, d.message) == (False, reason, message)
+
+
 def test_account_rules():
     c = cust(balance="-100")
     debit = AccountState(

@@ -139,6 +139,7 @@ _CUSTOMER_COLUMNS = (
     "pk",
     "status",
     "blocked",
+    "suspension_reason",
     "balance_control",
     "balance",
     "reserved",
@@ -173,6 +174,7 @@ class _Customer:
     pk: int
     status: str
     blocked: bool
+    suspension_reason: str
     balance_control: str
     balance: Decimal
     reserved: Decimal
@@ -328,6 +330,7 @@ def _decide(
     state = CustomerState(
         status=customer.status,
         blocked=customer.blocked,
+        suspension_reason=customer.suspension_reason,
         prepaid=customer.balance_control == BalanceControl.PREPAID,
         balance=customer.balance,
         reserved=customer.reserved,

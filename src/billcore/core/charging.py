@@ -22,6 +22,8 @@ REASONS: Final[dict[str, str]] = {
     "customer_exported": "the customer is exported to another installation",
     "customer_terminated": "the customer is provisionally terminated",
     "customer_suspended": "the customer is suspended for an overdue invoice",
+    "customer_suspended_funds": "the customer is suspended: insufficient funds for subscriptions",
+    "customer_suspended_manual": "the customer is suspended by an operator",
     "customer_blocked": "the customer is blocked",
     "account_blocked": "the account is blocked",
     "insufficient_funds": "the customer's available funds do not cover the amount",
@@ -37,6 +39,13 @@ STATUS_REASONS: Final[dict[str, str]] = {
     "provisionally_terminated": "customer_terminated",
     "suspended": "customer_suspended",
 }
+# Why a suspended customer is suspended (customers.lifecycle): an overdue invoice (CU-15), a
+# prepaid customer short of funds for its subscriptions (CC-19), or by hand.
+SUSPENSION_REASONS: Final[dict[str, str]] = {
+    "overdue": "customer_suspended",
+    "insufficient_funds": "customer_suspended_funds",
+    "manual": "customer_suspended_manual",
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,7 @@ class CustomerState:
     balance: Decimal
     reserved: Decimal
     credit_limit: Decimal | None  # the limit in force now (postpaid); ignored for prepaid
+    suspension_reason: str = ""  # overdue | insufficient_funds | manual, when suspended
 
 
 @dataclass(frozen=True)
@@ -76,8 +86,10 @@ class Decision:
         return REASONS.get(self.reason, "")
 
 
-def status_reason(*, status: str, blocked: bool) -> str:
+def status_reason(*, status: str, blocked: bool, suspension_reason: str = "") -> str:
     """The reason a customer in this state cannot use services, or ``""``."""
+    if status == "suspended":
+        return SUSPENSION_REASONS.get(suspension_reason, STATUS_REASONS[status])
     if status in STATUS_REASONS:
         return STATUS_REASONS[status]
     if blocked:
@@ -95,7 +107,11 @@ def decide(
     """May ``amount`` (>= 0) be spent now? Checks status, then funds/limits, then fraud."""
     if amount < ZERO:
         raise ValueError("amount must not be negative")
-    reason = status_reason(status=customer.status, blocked=customer.blocked)
+    reason = status_reason(
+        status=customer.status,
+        blocked=customer.blocked,
+        suspension_reason=customer.suspension_reason,
+    )
     if reason:
         return Decision(False, reason)
     if account is not None and account.blocked:

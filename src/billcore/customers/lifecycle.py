@@ -160,6 +160,13 @@ def unsuspend(*, actor: Any, now: dt.datetime, customer_id: int, paid: bool = Fa
         raise ValidationFailed(
             "the customer is not suspended", field="status", code="not_suspended"
         )
+    if customer.suspension_reason == "insufficient_funds" and not paid:
+        raise ValidationFailed(
+            "a suspension for insufficient funds for subscriptions lifts by itself, in the "
+            "transaction of the payment that covers the subscription fees that wait (CC-19)",
+            field="status",
+            code="insufficient_funds_suspension",
+        )
     if customer.suspension_reason in ENGINE_SUSPENSIONS and not paid:
         raise ValidationFailed(
             "a suspension for an overdue invoice lifts by itself once the invoice is paid; "

@@ -599,13 +599,18 @@ def _settle_into(invoices: list[Invoice], *, customer_id: int, now: dt.datetime)
 
 def settle_after_payment(*, customer_id: int, now: dt.datetime) -> None:
     """Called by the ledger after a payment or refund, inside its transaction (the customer
-    is locked): settle the invoices, then lift an overdue suspension that is paid (CU-15)."""
+    is locked): settle the invoices, then lift an overdue suspension that is paid (CU-15),
+    then charge the subscription fees that waited for funds and lift the suspension for
+    insufficient funds when the funds cover them (CC-19)."""
     if Invoice.objects.filter(customer_id=customer_id).exists():
         settle(customer_id=customer_id, now=now)
         from billcore.invoicing.collections import after_payment
 
         customer = Customer.objects.select_related("customer_class", "currency").get(pk=customer_id)
         after_payment(customer=customer, now=now)
+    from billcore.subscriptions.engine import after_funds_arrive
+
+    after_funds_arrive(customer_id=customer_id, now=now)
 
 
 # --------------------------------------------------------------------------------------------

@@ -44,8 +44,11 @@ reason ``insufficient_funds`` (if it was open), the subscription waits
 (``waiting_for_funds``) and so does every fee due after it. A later run charges the waiting
 fees, oldest first, as funds allow (each once: the part's start is the ledger row's
 idempotency key and a ``SubscriptionCharge`` is unique per subscription and start); when all
-are charged the customer's suspension for insufficient funds is lifted. With CC-19 off (or
-for a postpaid customer) the fee is charged and the funds may go negative.
+are charged the customer's suspension for insufficient funds is lifted. The same happens at
+once, in the payment's own transaction, when a payment or credit arrives
+(``after_funds_arrive``, called by ``invoicing.services.settle_after_payment``): the customer
+does not stay suspended until the next run. With CC-19 off (or for a postpaid customer) the
+fee is charged and the funds may go negative.
 """
 
 from __future__ import annotations
@@ -340,6 +343,30 @@ def charge_customer(*, customer_id: int, now: dt.datetime) -> CustomerResult:
             lifecycle.unsuspend(actor=ENGINE, now=now, customer_id=customer.pk, paid=True)
             result.status_changes += 1
     return result
+
+
+def waits_for_funds(customer_id: int) -> bool:
+    """Whether the customer is suspended for insufficient funds or has a subscription fee
+    waiting for funds (CC-19)."""
+    return (
+        Customer.objects.filter(
+            pk=customer_id, status=Status.SUSPENDED, suspension_reason=INSUFFICIENT_FUNDS
+        ).exists()
+        or Subscription.objects.filter(
+            customer_id=customer_id, status=SubscriptionStatus.WAITING_FOR_FUNDS
+        ).exists()
+    )
+
+
+def after_funds_arrive(*, customer_id: int, now: dt.datetime) -> CustomerResult | None:
+    """CC-19 when funds arrive: called inside the transaction of a payment or credit (the
+    customer is locked). For a customer waiting for funds, the fees that waited (and any other
+    fee due up to ``now``) are charged, oldest first, as the funds allow, and the suspension
+    for insufficient funds is lifted once none waits: service resumes with the payment, not
+    at the next engine run. None when the customer waits for nothing."""
+    if not waits_for_funds(customer_id):
+        return None
+    return charge_customer(customer_id=customer_id, now=now)
 
 
 def customers_due(*, now: dt.datetime) -> list[int]:
