@@ -16,10 +16,12 @@ Closing a period, for one customer locked in one transaction:
 Arithmetic of one invoice (``tax`` only when exclusive; inclusive taxes are shown, not added)::
 
     charges  = Σ invoiced ledger rows (5 decimals)
-    base     = charges rounded by the class's pattern, then to the currency's decimals
+    base     = charges to the currency's decimals    (up for the currency default pattern,
+                                                      half-up for a custom one)
     taxes    = calculator(base)                      (rounded up, or half-up by option)
-    before   = base + taxes + special rounding       (GST Malaysia: to 0.05)
-    total    = before rounded by the class's pattern (CC-17)
+    before   = charges + taxes + special rounding    (GST Malaysia: to 0.05)
+    total    = before rounded by the class's pattern (CC-17: the total, never the base), then
+               to the currency's decimals when the pattern is finer (a class without currency)
     rounding = total - charges - taxes - special     (a line of its own)
 
 so ``Σ lines == total`` exactly.
@@ -46,7 +48,10 @@ from billcore.classes.models import (
 )
 from billcore.core.rounding import (
     currency_default_pattern,
+    parse_pattern,
+    round_currency_default,
     round_down,
+    round_half_up,
     round_invoice_total,
     round_up,
 )
@@ -257,7 +262,11 @@ def compute_totals(
     """The invoice arithmetic of the module docstring, for ``charges`` (5 decimals).
     ``taxed=False``: no taxes (a prepaid customer taxed at payment time)."""
     pattern, mode = _pattern(cls, decimals)
-    base = round_up(round_invoice_total(charges, pattern=pattern, mode=mode), places=decimals)
+    # The taxable base: the charges at the currency's minor unit, rounded the way the class
+    # rounds at that unit (up for the currency default, half-up for a custom pattern); the
+    # pattern itself never touches it (features.md, the rounding decisions).
+    to_unit = round_up if mode == "currency_default" else round_half_up
+    base = to_unit(charges, places=decimals)
     half_up = inst.tax_rounding_half_up
     method = cls.taxation_method if taxed else TaxationMethod.NONE
     tax: TaxResult | None = None
@@ -292,8 +301,12 @@ def compute_totals(
         )
     tax_added = ZERO if (tax is None or inclusive) else tax.total_tax
     special = tax.rounding_adjustment if tax is not None else ZERO
-    before = base + tax_added + special
+    before = charges + tax_added + special
     total = round_invoice_total(before, pattern=pattern, mode=mode)
+    if parse_pattern(pattern).decimals > decimals:
+        # Only a class without currency can hold such a pattern: then to the customer's
+        # currency by the currency's own default rule (up to its unit).
+        total = round_currency_default(total, decimals=decimals)
     rounding = total - charges - tax_added - special
     return Totals(
         charges=charges,
