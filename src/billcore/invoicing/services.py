@@ -96,6 +96,9 @@ PAYMENTS = (
     Action.REFUND,
     Action.ECOMMERCE_REFUND,
 )
+# A period's "payments" on its invoices: payments and refunds, and the taxes they contained
+# (a prepaid customer taxed at payment time: the tax rows no invoice carries).
+_PAID_IN = Q(action__in=PAYMENTS) | Q(action=Action.TAX, invoice__isnull=True)
 # Adjustments an operator makes: while a period awaits approval they land in it (CC-18).
 ADJUSTMENTS = (
     Action.MANUAL_CHARGE,
@@ -436,13 +439,21 @@ def issue_invoice(
     payments: Decimal = ZERO,
 ) -> Invoice | None:
     """Issue one invoice for ``rows`` (a queryset of the locked customer's ledger rows that no
-    invoice has billed yet). None when there is nothing to bill."""
+    invoice has billed yet). None when there is nothing to bill.
+
+    The invoice's summary always reconciles: ``previous_balance + payments + total ==
+    balance_after`` (see :func:`_close` for what the figures of a period's invoice hold;
+    ``previous_balance=None``, out of turn: the balance without the rows it bills)."""
     cls = customer.customer_class
     groups = sorted(_groups(rows), key=_line_order)
     if not groups:
         return None
     decimals = customer.currency.decimals
     charges = sum((g.amount for g in groups), ZERO)
+    if previous_balance is None:
+        # Out of turn: the balance without the rows this invoice bills (payments 0), so
+        # previous balance + this invoice's total = the balance after it, too.
+        previous_balance = customer.balance - charges
     totals = compute_totals(
         charges=charges,
         cls=cls,
@@ -477,7 +488,7 @@ def issue_invoice(
         due_at=now + dt.timedelta(days=grace),
         currency=customer.currency_id,
         decimals=decimals,
-        previous_balance=previous_balance if previous_balance is not None else ZERO,
+        previous_balance=previous_balance,
         payments=payments,
         net=totals.tax.net if (totals.tax is not None and totals.inclusive) else totals.base,
         tax_total=totals.tax.total_tax if totals.tax is not None else ZERO,
@@ -485,7 +496,7 @@ def issue_invoice(
         special_rounding=totals.special,
         rounding=totals.rounding,
         total=totals.total,
-        balance_after=customer.balance + totals.tax_added + totals.special + totals.rounding,
+        balance_after=previous_balance + payments + totals.total,
         status=InvoiceStatus.ISSUED,
         template=template,
         created_by=actor if actor is not None and getattr(actor, "pk", None) else None,
@@ -524,9 +535,6 @@ def issue_invoice(
             balance_before=customer.balance,
         )
         customer.balance = row.balance_after
-    if invoice.balance_after != customer.balance:
-        invoice.balance_after = customer.balance
-        Invoice.objects.filter(pk=invoice.pk).update(balance_after=customer.balance)
     return invoice
 
 
@@ -692,13 +700,19 @@ def _close(
         window |= Q(action__in=ADJUSTMENTS, created_at__lte=adjustments_until)
     mine.filter(period__isnull=True).filter(window).update(period=period)
     in_period = mine.filter(period=period)
-    # Balance-forward figures: what was owed before the period, what was paid in it.
+    # Balance-forward figures, so that previous balance + payments + total = balance after on
+    # every invoice: the previous balance is what was owed before the period plus what other
+    # invoices billed within it (an out-of-turn invoice: its charges and its taxes and
+    # rounding); the payments are the period's payments and refunds net of the taxes they
+    # contained (prepaid customers taxed at payment time).
     sums = mine.filter(Q(period=period) | Q(period__isnull=True)).aggregate(
         in_period=Sum("amount", filter=Q(period=period)),
         later=Sum("amount", filter=Q(period__isnull=True)),
-        payments=Sum("amount", filter=Q(period=period, action__in=PAYMENTS)),
+        payments=Sum("amount", filter=Q(period=period) & _PAID_IN),
+        other=Sum("amount", filter=Q(period=period, invoice__isnull=False) & ~_PAID_IN),
     )
     previous_balance = customer.balance - (sums["in_period"] or ZERO) - (sums["later"] or ZERO)
+    previous_balance += sums["other"] or ZERO
     payments = sums["payments"] or ZERO
     invoices: list[Invoice] = []
     external = billed_externally(customer, cls, inst)
@@ -716,9 +730,11 @@ def _close(
                 inst=inst,
                 actor=actor,
                 previous_balance=previous_balance,
+                payments=payments,
             )
             if recurring is not None:
                 invoices.append(recurring)
+                previous_balance += recurring.total  # billed within the period, before
             unbilled = in_period.filter(invoice__isnull=True).exclude(action=Action.SUBSCRIPTION)
         regular = issue_invoice(
             customer=customer,
