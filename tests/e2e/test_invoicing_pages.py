@@ -244,9 +244,9 @@ def test_invoice_page_figures_lines_and_pdf(signed_in: Any, admin: Any, january:
     facts = text_of(block(html, "invoice-facts"))
     assert facts == (
         f"Customer Acme Period {PERIOD_JAN} Issued 2026-02-01 00:00 UTC "
-        "Due 2026-02-11 00:00 UTC Previous balance 0.00 USD Payments in the period 0.00 USD "
+        "Due 2026-02-11 00:00 UTC Previous balance 0.00 USD Payments and refunds 0.00 USD "
         "Charges 17.51 USD Taxes 3.51 USD Invoice rounding 0.00877 USD "
-        "Balance after the invoice 21.02 USD"
+        "Balance after this invoice 21.02 USD"
     )
     assert rows(html, "invoice-lines") == [
         "Data 60 1 5.50",

@@ -7,7 +7,8 @@ shape without a database (``tests/unit/test_golden_format.py`` runs it on every 
 a scenario writes down, :func:`play` always checks:
 
 * every customer's ledger sums to its balance;
-* every invoice's lines (all kinds except ``tax_included``) add up to its total;
+* every invoice's lines (all kinds except ``tax_included``) add up to its total, and its
+  summary reconciles: previous balance + payments + total = balance after;
 * no invoice exists that the scenario does not expect (count per customer and overall);
 * every engine event is idempotent: the engine runs a second time with the same ``now`` and
   steps, and nothing in the database changes.
@@ -891,6 +892,12 @@ class Player:
                 (ln.amount for ln in inv.lines.all() if ln.kind in SUMMED_LINE_KINDS), Decimal(0)
             )
             _eq(summed, inv.total, f"Σ lines of {inv.number}")
+            # The invoice's own summary reconciles (issue 10 §5).
+            _eq(
+                inv.previous_balance + inv.payments + inv.total,
+                inv.balance_after,
+                f"previous balance + payments + total = balance after of {inv.number}",
+            )
         # Balances.
         for key, value in expect["balances"].items():
             balance = Customer.objects.values_list("balance", flat=True).get(pk=self.cid(key))

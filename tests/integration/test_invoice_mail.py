@@ -174,7 +174,8 @@ def test_invoice_email_from_installation_address_with_pdf(admin: Any, inbox: Inb
         "  Amount due                                18.62 USD\n"
         "  Due date                                 2027-02-11\n"
         "\n"
-        "Previous balance 0.00 USD, payments and refunds 0.00 USD.\n"
+        "Previous balance 0.00 USD, payments and refunds 0.00 USD, balance after this invoice "
+        "18.62 USD.\n"
         "\n"
         "Northwind Telecom Ltd\n"
     )

@@ -5,8 +5,9 @@ calculator ``net + total_tax + rounding_adjustment == gross`` holds to the last 
 
 Inputs. ``amount`` is a money value (see :mod:`billcore.core.money`) that already fits the
 currency's ``decimals`` (e.g. ``10.02`` or ``10.02000`` for 2 decimals, not ``10.025``): this
-module rounds taxes only, never the amount, so round a 5-place subtotal first (CC-17,
-:func:`~billcore.core.rounding.round_invoice_total`). Every returned amount has exactly
+module rounds taxes only, never the amount, so round a 5-place subtotal to the currency first
+(the taxable base; the invoice rounding pattern of CC-17 rounds the total after taxes, never
+this base). Every returned amount has exactly
 ``decimals`` decimal places. Negative amounts (credits) round by magnitude, so
 ``tax(-x) == -tax(x)``.
 

@@ -38,6 +38,7 @@ from billcore.invoicing.models import (
     InvoiceLine,
     LineKind,
 )
+from billcore.invoicing.selectors import summary_labels
 from billcore.invoicing.services import SERVICE_TEXT
 from billcore.ledger.models import Action, Transaction
 
@@ -242,6 +243,8 @@ def invoice_context(invoice: Invoice) -> dict[str, Any]:
         "currency": invoice.currency,
         "previous_balance": format_money(invoice.previous_balance, d),
         "payments": format_money(invoice.payments, d),
+        "balance_after": format_money(invoice.balance_after, d),
+        "labels": summary_labels(invoice),
         "charges": format_money(charges, d),
         "net": format_money(invoice.net, d),
         "tax_total": format_money(invoice.tax_total, d),

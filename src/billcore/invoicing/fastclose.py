@@ -305,7 +305,7 @@ class FastCloser:
         adapt = self.adapt
         end_p = adapt(end)
         cur.execute(self.select_rows, [end_p, c.id])
-        in_period = later = payments = ZERO
+        in_period = later = payments = other = ZERO
         groups: list[_Group] = []
         for action, service, unit, unbilled, inside, total, n, qty in cur.fetchall():
             amount = _money(total)
@@ -313,8 +313,12 @@ class FastCloser:
                 later += amount
                 continue
             in_period += amount
-            if action in PAYMENTS:
+            # The summary's figures, as services._close: payments net of the taxes they
+            # contained; rows other invoices billed go into the previous balance.
+            if action in PAYMENTS or (action == Action.TAX and unbilled):
                 payments += amount
+            elif not unbilled:
+                other += amount
             if unbilled and action in INVOICEABLE:
                 groups.append(
                     _Group(
@@ -326,7 +330,7 @@ class FastCloser:
                         unit=unit or "",
                     )
                 )
-        previous_balance = c.balance - in_period - later
+        previous_balance = c.balance - in_period - later + other
         cur.execute(self.select_invoices, [c.id])
         earlier = cur.fetchall()
         if any(r[6] == InvoiceKind.RECURRING for r in earlier):
@@ -452,7 +456,7 @@ class FastCloser:
                     "special_rounding": totals.special,
                     "rounding": totals.rounding,
                     "total": total,
-                    "balance_after": balance,
+                    "balance_after": previous_balance + payments + total,
                     "amount_paid": paid,
                     "status": status,
                     "paid_at": paid_at,

@@ -49,6 +49,7 @@ from billcore.invoicing.models import (
     LineKind,
     OutboundEmail,
 )
+from billcore.invoicing.selectors import summary_labels
 from billcore.invoicing.services import SERVICE_TEXT
 
 MAX_ATTEMPTS = 5
@@ -127,6 +128,7 @@ def _invoice_message(email: OutboundEmail, inst: InstallationSettings, sender: s
     name = _sender_name(customer, inst)
     subject = f"Invoice {invoice.number} from {name}" if name else f"Invoice {invoice.number}"
     lines = list(InvoiceLine.objects.filter(invoice=invoice).order_by("position"))
+    labels = summary_labels(invoice)
     body = [
         f"Dear {customer.name},",
         "",
@@ -145,8 +147,9 @@ def _invoice_message(email: OutboundEmail, inst: InstallationSettings, sender: s
         _row("Amount due", f"{format_money(invoice.amount_due, d)} {cur}"),
         _row("Due date", local_day(invoice.due_at, zone)),
         "",
-        f"Previous balance {format_money(invoice.previous_balance, d)} {cur}, "
-        f"payments and refunds {format_money(invoice.payments, d)} {cur}.",
+        f"{labels['previous_balance']} {format_money(invoice.previous_balance, d)} {cur}, "
+        f"{labels['payments'].lower()} {format_money(invoice.payments, d)} {cur}, "
+        f"{labels['balance_after'].lower()} {format_money(invoice.balance_after, d)} {cur}.",
         "",
         name,
     ]

@@ -16,10 +16,12 @@ Closing a period, for one customer locked in one transaction:
 Arithmetic of one invoice (``tax`` only when exclusive; inclusive taxes are shown, not added)::
 
     charges  = Σ invoiced ledger rows (5 decimals)
-    base     = charges rounded by the class's pattern, then to the currency's decimals
+    base     = charges to the currency's decimals    (up for the currency default pattern,
+                                                      half-up for a custom one)
     taxes    = calculator(base)                      (rounded up, or half-up by option)
-    before   = base + taxes + special rounding       (GST Malaysia: to 0.05)
-    total    = before rounded by the class's pattern (CC-17)
+    before   = charges + taxes + special rounding    (GST Malaysia: to 0.05)
+    total    = before rounded by the class's pattern (CC-17: the total, never the base), then
+               to the currency's decimals when the pattern is finer (a class without currency)
     rounding = total - charges - taxes - special     (a line of its own)
 
 so ``Σ lines == total`` exactly.
@@ -46,7 +48,10 @@ from billcore.classes.models import (
 )
 from billcore.core.rounding import (
     currency_default_pattern,
+    parse_pattern,
+    round_currency_default,
     round_down,
+    round_half_up,
     round_invoice_total,
     round_up,
 )
@@ -91,6 +96,9 @@ PAYMENTS = (
     Action.REFUND,
     Action.ECOMMERCE_REFUND,
 )
+# A period's "payments" on its invoices: payments and refunds, and the taxes they contained
+# (a prepaid customer taxed at payment time: the tax rows no invoice carries).
+_PAID_IN = Q(action__in=PAYMENTS) | Q(action=Action.TAX, invoice__isnull=True)
 # Adjustments an operator makes: while a period awaits approval they land in it (CC-18).
 ADJUSTMENTS = (
     Action.MANUAL_CHARGE,
@@ -257,7 +265,11 @@ def compute_totals(
     """The invoice arithmetic of the module docstring, for ``charges`` (5 decimals).
     ``taxed=False``: no taxes (a prepaid customer taxed at payment time)."""
     pattern, mode = _pattern(cls, decimals)
-    base = round_up(round_invoice_total(charges, pattern=pattern, mode=mode), places=decimals)
+    # The taxable base: the charges at the currency's minor unit, rounded the way the class
+    # rounds at that unit (up for the currency default, half-up for a custom pattern); the
+    # pattern itself never touches it (features.md, the rounding decisions).
+    to_unit = round_up if mode == "currency_default" else round_half_up
+    base = to_unit(charges, places=decimals)
     half_up = inst.tax_rounding_half_up
     method = cls.taxation_method if taxed else TaxationMethod.NONE
     tax: TaxResult | None = None
@@ -292,8 +304,12 @@ def compute_totals(
         )
     tax_added = ZERO if (tax is None or inclusive) else tax.total_tax
     special = tax.rounding_adjustment if tax is not None else ZERO
-    before = base + tax_added + special
+    before = charges + tax_added + special
     total = round_invoice_total(before, pattern=pattern, mode=mode)
+    if parse_pattern(pattern).decimals > decimals:
+        # Only a class without currency can hold such a pattern: then to the customer's
+        # currency by the currency's own default rule (up to its unit).
+        total = round_currency_default(total, decimals=decimals)
     rounding = total - charges - tax_added - special
     return Totals(
         charges=charges,
@@ -423,13 +439,21 @@ def issue_invoice(
     payments: Decimal = ZERO,
 ) -> Invoice | None:
     """Issue one invoice for ``rows`` (a queryset of the locked customer's ledger rows that no
-    invoice has billed yet). None when there is nothing to bill."""
+    invoice has billed yet). None when there is nothing to bill.
+
+    The invoice's summary always reconciles: ``previous_balance + payments + total ==
+    balance_after`` (see :func:`_close` for what the figures of a period's invoice hold;
+    ``previous_balance=None``, out of turn: the balance without the rows it bills)."""
     cls = customer.customer_class
     groups = sorted(_groups(rows), key=_line_order)
     if not groups:
         return None
     decimals = customer.currency.decimals
     charges = sum((g.amount for g in groups), ZERO)
+    if previous_balance is None:
+        # Out of turn: the balance without the rows this invoice bills (payments 0), so
+        # previous balance + this invoice's total = the balance after it, too.
+        previous_balance = customer.balance - charges
     totals = compute_totals(
         charges=charges,
         cls=cls,
@@ -464,7 +488,7 @@ def issue_invoice(
         due_at=now + dt.timedelta(days=grace),
         currency=customer.currency_id,
         decimals=decimals,
-        previous_balance=previous_balance if previous_balance is not None else ZERO,
+        previous_balance=previous_balance,
         payments=payments,
         net=totals.tax.net if (totals.tax is not None and totals.inclusive) else totals.base,
         tax_total=totals.tax.total_tax if totals.tax is not None else ZERO,
@@ -472,7 +496,7 @@ def issue_invoice(
         special_rounding=totals.special,
         rounding=totals.rounding,
         total=totals.total,
-        balance_after=customer.balance + totals.tax_added + totals.special + totals.rounding,
+        balance_after=previous_balance + payments + totals.total,
         status=InvoiceStatus.ISSUED,
         template=template,
         created_by=actor if actor is not None and getattr(actor, "pk", None) else None,
@@ -511,9 +535,6 @@ def issue_invoice(
             balance_before=customer.balance,
         )
         customer.balance = row.balance_after
-    if invoice.balance_after != customer.balance:
-        invoice.balance_after = customer.balance
-        Invoice.objects.filter(pk=invoice.pk).update(balance_after=customer.balance)
     return invoice
 
 
@@ -684,13 +705,19 @@ def _close(
         window |= Q(action__in=ADJUSTMENTS, created_at__lte=adjustments_until)
     mine.filter(period__isnull=True).filter(window).update(period=period)
     in_period = mine.filter(period=period)
-    # Balance-forward figures: what was owed before the period, what was paid in it.
+    # Balance-forward figures, so that previous balance + payments + total = balance after on
+    # every invoice: the previous balance is what was owed before the period plus what other
+    # invoices billed within it (an out-of-turn invoice: its charges and its taxes and
+    # rounding); the payments are the period's payments and refunds net of the taxes they
+    # contained (prepaid customers taxed at payment time).
     sums = mine.filter(Q(period=period) | Q(period__isnull=True)).aggregate(
         in_period=Sum("amount", filter=Q(period=period)),
         later=Sum("amount", filter=Q(period__isnull=True)),
-        payments=Sum("amount", filter=Q(period=period, action__in=PAYMENTS)),
+        payments=Sum("amount", filter=Q(period=period) & _PAID_IN),
+        other=Sum("amount", filter=Q(period=period, invoice__isnull=False) & ~_PAID_IN),
     )
     previous_balance = customer.balance - (sums["in_period"] or ZERO) - (sums["later"] or ZERO)
+    previous_balance += sums["other"] or ZERO
     payments = sums["payments"] or ZERO
     invoices: list[Invoice] = []
     external = billed_externally(customer, cls, inst)
@@ -708,9 +735,11 @@ def _close(
                 inst=inst,
                 actor=actor,
                 previous_balance=previous_balance,
+                payments=payments,
             )
             if recurring is not None:
                 invoices.append(recurring)
+                previous_balance += recurring.total  # billed within the period, before
             unbilled = in_period.filter(invoice__isnull=True).exclude(action=Action.SUBSCRIPTION)
         regular = issue_invoice(
             customer=customer,

@@ -266,6 +266,7 @@ def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
         "due": _local(invoice.due_at, zone),
         "paid": _local(invoice.paid_at, zone),
         "zone": zone.key,
+        "labels": selectors.summary_labels(invoice),
         "nav_section": "customers",
     }
     return render(request, "web/invoicing/invoice.html", context)
