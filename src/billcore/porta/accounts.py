@@ -86,7 +86,11 @@ def add_account(call: Call) -> dict[str, Any]:
                 field="iso_4217",
                 code="currency_mismatch",
             )
-    warnings = _product_warning(info) + mapping.ignored_fields_warning(info, mapping.ACCOUNT_KNOWN)
+    warnings = (
+        _product_warning(info)
+        + mapping.unapplied_warning(info, mapping.account_info(account), mapping.ACCOUNT_READ_ONLY)
+        + mapping.ignored_fields_warning(info, mapping.ACCOUNT_KNOWN)
+    )
     return _reply({"i_account": account.pk}, warnings)
 
 

@@ -127,7 +127,10 @@ def _update(call: Call, info: Mapping[str, Any]) -> tuple[int, list[str]]:
 
 
 def add_customer(call: Call) -> dict[str, Any]:
-    customer, warnings = _add(call, _customer_info_param(call))
+    info = _customer_info_param(call)
+    customer, warnings = _add(call, info)
+    record = _infos(call, [customer])[0]
+    warnings += mapping.unapplied_warning(info, record, mapping.CUSTOMER_READ_ONLY)
     return _with_warnings({"i_customer": customer.pk}, warnings)
 
 

@@ -365,6 +365,47 @@ def ignored_fields_warning(info: Mapping[str, Any], known: frozenset[str]) -> li
     return [f"ignored fields billcore does not model: {', '.join(unknown)}"]
 
 
+def _same_value(given: Any, stored: Any) -> bool:
+    if isinstance(stored, Decimal) or isinstance(given, Decimal):
+        try:
+            return Decimal(str(given)) == Decimal(str(stored))
+        except ArithmeticError:
+            return False
+    return str(given).strip() == str(stored)
+
+
+def unapplied_warning(
+    info: Mapping[str, Any], record: Mapping[str, Any], fields: tuple[str, ...]
+) -> list[str]:
+    """A warning naming the read-only ``fields`` a new record was sent with that it does not
+    have (an exported record's balance, status, dates): they were not applied."""
+    differing = [
+        f"{name} (sent {encode(info[name])}, is {encode(record.get(name))})"
+        for name in fields
+        if info.get(name) not in (None, "") and not _same_value(info[name], record.get(name))
+    ]
+    if not differing:
+        return []
+    return [
+        "read-only fields not applied (a new record starts without them; balances move only "
+        f"by transactions): {', '.join(differing)}"
+    ]
+
+
+CUSTOMER_READ_ONLY = (
+    "balance",
+    "bill_status",
+    "credit_exceed",
+    "terminate_on",
+    "restore_on",
+    "billed_to",
+    "next_billed_to",
+    "i_template",
+    "creation_date",
+)
+ACCOUNT_READ_ONLY = ("balance", "bill_status", "terminate_on", "creation_date")
+
+
 def numeric_time_zone_warning(value: int) -> str:
     return (
         f"i_time_zone {value} is a numeric PortaBilling time zone id, which billcore cannot "
