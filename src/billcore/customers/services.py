@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -23,8 +23,7 @@ from billcore.customers.models import (
 )
 from billcore.customers.selectors import get_customer
 from billcore.errors import Conflict, NotFound, ValidationFailed
-from billcore.installation.models import CustomField
-from billcore.installation.services import get_currency_in_use
+from billcore.installation.services import custom_field_values, get_currency_in_use
 from billcore.validation import (
     as_bool,
     as_choice,
@@ -128,47 +127,11 @@ def _resolve_class(actor: Any, customer: Customer, value: Any) -> CustomerClass:
     return cls
 
 
-def _custom_value(cf: CustomField, value: Any) -> str:
-    field = f"custom_fields.{cf.name}"
-    text = value if isinstance(value, str) else ("" if value is None else str(value))
-    text = text.strip()
-    if not text:
-        return ""
-    if cf.field_type == CustomField.Type.NUMBER:
-        try:
-            Decimal(text)
-        except InvalidOperation:
-            raise ValidationFailed(f"{field} must be a number", field=field) from None
-    elif cf.field_type == CustomField.Type.DATE:
-        try:
-            dt.date.fromisoformat(text)
-        except ValueError:
-            raise ValidationFailed(f"{field} must be a date YYYY-MM-DD", field=field) from None
-    elif cf.field_type == CustomField.Type.LIST and text not in cf.choices:
-        raise ValidationFailed(f"{field} must be one of: {', '.join(cf.choices)}", field=field)
-    if len(text) > 500:
-        raise ValidationFailed(f"{field} is longer than 500 characters", field=field)
-    return text
-
-
 def _custom_fields(customer: Customer, value: Any, *, given: bool) -> None:
     """CU-11: values for defined custom fields; the class's mandatory ones must be filled."""
     values = dict(customer.custom_fields or {})
     if given:
-        if not isinstance(value, Mapping):
-            raise ValidationFailed(
-                "custom_fields must be an object of name: value", field="custom_fields"
-            )
-        defined = {cf.name: cf for cf in CustomField.objects.filter(name__in=list(value))}
-        for name, raw in value.items():
-            if name not in defined:
-                raise ValidationFailed(
-                    f"custom_fields.{name}: no custom field with this name",
-                    field=f"custom_fields.{name}",
-                    code="unknown",
-                )
-            values[name] = _custom_value(defined[name], raw)
-        values = {k: v for k, v in values.items() if v != ""}
+        values = custom_field_values(values, value)
     for cf in customer.customer_class.mandatory_custom_fields.all():
         if not values.get(cf.name):
             raise ValidationFailed(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
@@ -218,6 +219,50 @@ def delete_business_model(*, actor: Any, now: dt.datetime, business_model_id: in
     bm.delete()
     bm.pk = business_model_id
     record(actor=actor, now=now, operation="delete", obj=bm, before=before, after=None)
+
+
+def custom_field_value(cf: CustomField, value: Any, *, field: str) -> str:
+    """A value for custom field ``cf`` as stored (text; "" = unset), checked against its
+    type; ``field`` names it in errors."""
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    text = text.strip()
+    if not text:
+        return ""
+    if cf.field_type == CustomField.Type.NUMBER:
+        try:
+            Decimal(text)
+        except InvalidOperation:
+            raise ValidationFailed(f"{field} must be a number", field=field) from None
+    elif cf.field_type == CustomField.Type.DATE:
+        try:
+            dt.date.fromisoformat(text)
+        except ValueError:
+            raise ValidationFailed(f"{field} must be a date YYYY-MM-DD", field=field) from None
+    elif cf.field_type == CustomField.Type.LIST and text not in cf.choices:
+        raise ValidationFailed(f"{field} must be one of: {', '.join(cf.choices)}", field=field)
+    if len(text) > 500:
+        raise ValidationFailed(f"{field} is longer than 500 characters", field=field)
+    return text
+
+
+def custom_field_values(current: Mapping[str, Any], value: Any) -> dict[str, str]:
+    """``current`` values (name: text) with the changes of ``value`` (an object of name:
+    value) applied; every name must be a defined custom field; "" or null clears."""
+    if not isinstance(value, Mapping):
+        raise ValidationFailed(
+            "custom_fields must be an object of name: value", field="custom_fields"
+        )
+    values = dict(current or {})
+    defined = {cf.name: cf for cf in CustomField.objects.filter(name__in=list(value))}
+    for name, raw in value.items():
+        if name not in defined:
+            raise ValidationFailed(
+                f"custom_fields.{name}: no custom field with this name",
+                field=f"custom_fields.{name}",
+                code="unknown",
+            )
+        values[name] = custom_field_value(defined[name], raw, field=f"custom_fields.{name}")
+    return {k: v for k, v in values.items() if v != ""}
 
 
 @transaction.atomic

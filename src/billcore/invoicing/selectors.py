@@ -70,6 +70,12 @@ def customer_invoices(*, actor: Any, customer_id: Any) -> QuerySet[Invoice]:
     )
 
 
+def visible_invoices(*, actor: Any) -> QuerySet[Invoice]:
+    """Every invoice the actor may see, newest first (without the PDFs)."""
+    qs = Invoice.objects.select_related("customer").defer("pdf").order_by("-issued_at", "-id")
+    return _scoped(qs, actor)
+
+
 def get_invoice(*, actor: Any, invoice_id: Any, with_pdf: bool = False) -> Invoice:
     """One invoice with its customer and lines (the lines in their positions)."""
     pk = _pk(invoice_id, "invoice")

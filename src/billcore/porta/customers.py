@@ -16,10 +16,10 @@ from billcore.classes.services import get_default_class
 from billcore.customers import lifecycle, selectors, services
 from billcore.customers.models import Customer, Status
 from billcore.errors import NotFound, ValidationFailed
-from billcore.installation.models import CustomField
 from billcore.ledger import services as ledger
 from billcore.ledger.models import Action, Transaction
-from billcore.porta import mapping
+from billcore.porta import billing, custom_fields, mapping
+from billcore.porta.models import CustomerTimeZoneId
 from billcore.porta.session import Call, Handler
 from billcore.validation import as_int, as_str
 
@@ -43,11 +43,40 @@ def _openings(customer_ids: Iterable[int]) -> dict[int, Decimal]:
 
 
 def _infos(call: Call, customers: list[Customer]) -> list[dict[str, Any]]:
-    openings = _openings(c.pk for c in customers)
+    ids = [c.pk for c in customers]
+    openings = _openings(ids)
+    zones = dict(
+        CustomerTimeZoneId.objects.filter(customer_id__in=ids).values_list(
+            "customer_id", "i_time_zone"
+        )
+    )
     return [
-        mapping.customer_info(c, now=call.now, opening_balance=openings.get(c.pk, ZERO))
+        mapping.customer_info(
+            c,
+            now=call.now,
+            opening_balance=openings.get(c.pk, ZERO),
+            time_zone_id=zones.get(c.pk),
+        )
         for c in customers
     ]
+
+
+def _keep_time_zone_id(customer_id: int, wanted: mapping.CustomerInput) -> None:
+    """Keep (or forget) the numeric PortaBilling ``i_time_zone`` the client gave."""
+    if wanted.time_zone_id is mapping.MISSING:
+        return
+    if wanted.time_zone_id is None:
+        CustomerTimeZoneId.objects.filter(customer_id=customer_id).delete()
+    else:
+        CustomerTimeZoneId.objects.update_or_create(
+            customer_id=customer_id, defaults={"i_time_zone": wanted.time_zone_id}
+        )
+
+
+def _with_warnings(reply: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+    """``warnings``: what the call did not do as asked (fields ignored, values not
+    translated); only when there is something to say."""
+    return {**reply, "warnings": warnings} if warnings else reply
 
 
 def _info(call: Call, customer_id: int) -> dict[str, Any]:
@@ -64,20 +93,25 @@ def _customer_info_param(call: Call) -> Mapping[str, Any]:
     return info
 
 
-def _add(call: Call, info: Mapping[str, Any]) -> Customer:
-    data = mapping.customer_input(info, current=None).data
+def _add(call: Call, info: Mapping[str, Any]) -> tuple[Customer, list[str]]:
+    wanted = mapping.customer_input(info, current=None)
+    data = wanted.data
     if data.get("customer_class") in (None, "") and is_admin(call.actor):
         data["customer_class"] = get_default_class().pk  # as the native API does
-    return services.create_customer(actor=call.actor, now=call.now, data=data)
+    with transaction.atomic():
+        customer = services.create_customer(actor=call.actor, now=call.now, data=data)
+        _keep_time_zone_id(customer.pk, wanted)
+    return customer, wanted.warnings
 
 
-def _update(call: Call, info: Mapping[str, Any]) -> int:
+def _update(call: Call, info: Mapping[str, Any]) -> tuple[int, list[str]]:
     customer_id = _id(info)
     current = _info(call, customer_id)
     wanted = mapping.customer_input(info, current=current)
     services.update_customer(
         actor=call.actor, now=call.now, customer_id=customer_id, changes=wanted.data
     )
+    _keep_time_zone_id(customer_id, wanted)
     if wanted.blocked is not None:
         lifecycle.set_blocked(
             actor=call.actor, now=call.now, customer_id=customer_id, blocked=wanted.blocked
@@ -89,17 +123,22 @@ def _update(call: Call, info: Mapping[str, Any]) -> int:
             customer_id=customer_id,
             until=wanted.suspension_delay_until,
         )
-    return customer_id
+    return customer_id, wanted.warnings
 
 
 def add_customer(call: Call) -> dict[str, Any]:
-    return {"i_customer": _add(call, _customer_info_param(call)).pk}
+    info = _customer_info_param(call)
+    customer, warnings = _add(call, info)
+    record = _infos(call, [customer])[0]
+    warnings += mapping.unapplied_warning(info, record, mapping.CUSTOMER_READ_ONLY)
+    return _with_warnings({"i_customer": customer.pk}, warnings)
 
 
 def update_customer(call: Call) -> dict[str, Any]:
     info = _customer_info_param(call)
     with transaction.atomic():
-        return {"i_customer": _update(call, info)}
+        customer_id, warnings = _update(call, info)
+    return _with_warnings({"i_customer": customer_id}, warnings)
 
 
 def validate_customer_info(call: Call) -> dict[str, Any]:
@@ -108,11 +147,11 @@ def validate_customer_info(call: Call) -> dict[str, Any]:
     info = _customer_info_param(call)
     with transaction.atomic():
         if info.get("i_customer") not in (None, ""):
-            _update(call, info)
+            _, warnings = _update(call, info)
         else:
-            _add(call, info)
+            _, warnings = _add(call, info)
         transaction.set_rollback(True)
-    return SUCCESS
+    return _with_warnings(SUCCESS, warnings)
 
 
 def get_customer_info(call: Call) -> dict[str, Any]:
@@ -242,52 +281,13 @@ def get_status_history(call: Call) -> dict[str, Any]:
 
 def get_custom_fields_values(call: Call) -> dict[str, Any]:
     customer = selectors.get_customer(actor=call.actor, customer_id=_id(call.params))
-    values = customer.custom_fields or {}
-    return {
-        "custom_fields_values": [
-            {
-                "i_custom_field": cf.pk,
-                "name": cf.name,
-                "label": cf.label,
-                "type": cf.field_type,
-                "text_value": values.get(cf.name),
-            }
-            for cf in CustomField.objects.order_by("name")
-        ]
-    }
+    return {"custom_fields_values": custom_fields.values_out(customer.custom_fields)}
 
 
 def update_custom_fields_values(call: Call) -> dict[str, Any]:
     p = call.params
     customer_id = _id(p)
-    items = p.get("custom_fields_values")
-    if not isinstance(items, list):
-        raise ValidationFailed(
-            "custom_fields_values must be a list of {name or i_custom_field, text_value}",
-            field="custom_fields_values",
-        )
-    names = dict(CustomField.objects.values_list("pk", "name"))
-    values: dict[str, Any] = {}
-    for i, item in enumerate(items):
-        where = f"custom_fields_values[{i}]"
-        if not isinstance(item, Mapping):
-            raise ValidationFailed(f"{where} must be an object", field="custom_fields_values")
-        name = item.get("name")
-        if item.get("i_custom_field") not in (None, ""):
-            cf_id = as_int(f"{where}.i_custom_field", item["i_custom_field"])
-            if cf_id not in names:
-                raise ValidationFailed(
-                    f"{where}.i_custom_field: no custom field {cf_id}",
-                    field="custom_fields_values",
-                    code="not_found",
-                )
-            name = names[cf_id]
-        if not isinstance(name, str) or not name:
-            raise ValidationFailed(
-                f"{where} needs a name or an i_custom_field", field="custom_fields_values"
-            )
-        value = item.get("text_value")
-        values[name] = str(value) if isinstance(value, int | Decimal) else value
+    values = custom_fields.changes_in(p.get("custom_fields_values"))
     services.update_customer(
         actor=call.actor, now=call.now, customer_id=customer_id, changes={"custom_fields": values}
     )
@@ -310,5 +310,6 @@ METHODS: dict[str, tuple[Handler, bool]] = {
         "get_status_history": get_status_history,
         "get_custom_fields_values": get_custom_fields_values,
         "update_custom_fields_values": update_custom_fields_values,
+        "get_customer_xdrs": billing.get_customer_xdrs,
     }.items()
 }

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import models
 
+from billcore.charging.models import Xdr, XdrStatus
 from billcore.classes.models import CustomerClass
 from billcore.classes.services import SIMPLE_FIELDS as CLASS_SIMPLE_FIELDS
 from billcore.core.charging import CustomerState, decide
@@ -270,10 +271,15 @@ def credit_exceeded(customer: Customer, *, now: dt.datetime) -> bool:
 
 
 def customer_info(
-    customer: Customer, *, now: dt.datetime, opening_balance: Decimal
+    customer: Customer,
+    *,
+    now: dt.datetime,
+    opening_balance: Decimal,
+    time_zone_id: int | None = None,
 ) -> dict[str, Any]:
     """The ``customer_info`` record of a customer. ``opening_balance`` is the signed amount
-    of its opening-balance ledger row (0 without one)."""
+    of its opening-balance ledger row (0 without one); ``time_zone_id`` the numeric
+    ``i_time_zone`` a client gave, returned as given (None: the customer's IANA zone)."""
     prepaid = customer.is_prepaid
     delay = customer.suspension_delay_until
     return {
@@ -300,7 +306,7 @@ def customer_info(
         "i_billing_period": customer.billing_period,
         "billed_to": None,
         "next_billed_to": None,
-        "i_time_zone": customer.time_zone,
+        "i_time_zone": customer.time_zone if time_zone_id is None else time_zone_id,
         "i_template": None,
         "send_statistics": send_statistics_out(customer.send_statistics),
         "companyname": customer.company_name,
@@ -319,14 +325,112 @@ def customer_info(
     }
 
 
+# Every field of a customer record billcore understands (in input or as read back); the
+# others are ignored with a warning naming them.
+CUSTOMER_KNOWN = frozenset(
+    {
+        *CUSTOMER_PLAIN,
+        "i_customer",
+        "i_parent",
+        "i_customer_type",
+        "i_balance_control_type",
+        "balance",
+        "opening_balance",
+        "credit_limit",
+        "perm_credit_limit",
+        "credit_limit_until",
+        "credit_exceed",
+        "bill_status",
+        "blocked",
+        "bill_suspension_delayed",
+        "suspension_delay_date",
+        "terminate_on",
+        "restore_on",
+        "billed_to",
+        "next_billed_to",
+        "i_time_zone",
+        "i_template",
+        "send_statistics",
+        "creation_date",
+    }
+)
+DEFAULT_TIME_ZONE: str = Customer._meta.get_field("time_zone").get_default()
+
+
+def ignored_fields_warning(info: Mapping[str, Any], known: frozenset[str]) -> list[str]:
+    """A warning naming the fields of ``info`` billcore does not model (none: no warning)."""
+    unknown = sorted(str(k) for k in info if k not in known)
+    if not unknown:
+        return []
+    return [f"ignored fields billcore does not model: {', '.join(unknown)}"]
+
+
+def _same_value(given: Any, stored: Any) -> bool:
+    if isinstance(stored, Decimal) or isinstance(given, Decimal):
+        try:
+            return Decimal(str(given)) == Decimal(str(stored))
+        except ArithmeticError:
+            return False
+    return str(given).strip() == str(stored)
+
+
+def unapplied_warning(
+    info: Mapping[str, Any], record: Mapping[str, Any], fields: tuple[str, ...]
+) -> list[str]:
+    """A warning naming the read-only ``fields`` a new record was sent with that it does not
+    have (an exported record's balance, status, dates): they were not applied."""
+    differing = [
+        f"{name} (sent {encode(info[name])}, is {encode(record.get(name))})"
+        for name in fields
+        if info.get(name) not in (None, "") and not _same_value(info[name], record.get(name))
+    ]
+    if not differing:
+        return []
+    return [
+        "read-only fields not applied (a new record starts without them; balances move only "
+        f"by transactions): {', '.join(differing)}"
+    ]
+
+
+CUSTOMER_READ_ONLY = (
+    "balance",
+    "bill_status",
+    "credit_exceed",
+    "terminate_on",
+    "restore_on",
+    "billed_to",
+    "next_billed_to",
+    "i_template",
+    "creation_date",
+)
+ACCOUNT_READ_ONLY = ("balance", "bill_status", "terminate_on", "creation_date")
+
+
+def numeric_time_zone_warning(value: int) -> str:
+    return (
+        f"i_time_zone {value} is a numeric PortaBilling time zone id, which billcore cannot "
+        "translate (the original's ids are not public): it is stored and returned as given, "
+        f"and the customer is billed in the installation's default time zone, "
+        f"{DEFAULT_TIME_ZONE}. Send an IANA name (e.g. Europe/Prague) to bill in another zone."
+    )
+
+
+POSTPAID_DEFAULT_WARNING = (
+    "i_balance_control_type was not given: the customer is postpaid (i_balance_control_type 1)"
+)
+
+
 @dataclass
 class CustomerInput:
-    """What a ``customer_info`` asks for: ``data`` for the customer services, and status
-    changes that go through the lifecycle (``blocked`` on update, the suspension delay)."""
+    """What a ``customer_info`` asks for: ``data`` for the customer services, status changes
+    that go through the lifecycle (``blocked`` on update, the suspension delay), a numeric
+    ``i_time_zone`` to keep (None: forget a kept one), and warnings for the reply."""
 
     data: dict[str, Any] = field(default_factory=dict)
     blocked: bool | None = None
     suspension_delay_until: Any = MISSING  # dt.datetime | None when given
+    time_zone_id: Any = MISSING  # int | None when given
+    warnings: list[str] = field(default_factory=list)
 
 
 def _money(name: str, value: Any) -> Decimal | None:
@@ -350,14 +454,7 @@ def customer_input(info: Mapping[str, Any], *, current: Mapping[str, Any] | None
         if porta in info:
             data[billcore] = info[porta]
     if "i_time_zone" in info:
-        tz = info["i_time_zone"]
-        if isinstance(tz, int | Decimal) and not isinstance(tz, bool):
-            raise ValidationFailed(
-                "i_time_zone: billcore stores IANA time zone names (e.g. Europe/Prague); "
-                f"numeric PortaBilling time zone ids are not supported (got {tz})",
-                field="i_time_zone",
-            )
-        data["time_zone"] = tz
+        _time_zone(info["i_time_zone"], current, out)
     if "i_parent" in info:
         parent = info["i_parent"]
         data["reseller"] = None if parent in (None, "", 0) else as_int("i_parent", parent)
@@ -375,6 +472,9 @@ def customer_input(info: Mapping[str, Any], *, current: Mapping[str, Any] | None
             BALANCE_CONTROL_IN,
             "1 (postpaid) or 2 (prepaid)",
         )
+    elif current is None:
+        data["balance_control"] = BalanceControl.POSTPAID.value
+        out.warnings.append(POSTPAID_DEFAULT_WARNING)
     if "send_statistics" in info:
         data["send_statistics"] = send_statistics_in("send_statistics", info["send_statistics"])
     if "credit_limit_until" in info:
@@ -396,7 +496,39 @@ def customer_input(info: Mapping[str, Any], *, current: Mapping[str, Any] | None
     if current is not None:
         _read_only(info, current, data)
         _suspension_delay(info, current, out)
+    out.warnings.extend(ignored_fields_warning(info, CUSTOMER_KNOWN))
     return out
+
+
+def _time_zone(tz: Any, current: Mapping[str, Any] | None, out: CustomerInput) -> None:
+    """An IANA name sets the billing zone; a number (or digit string) is a PortaBilling id,
+    kept as given while the customer bills in the installation's default zone."""
+    number: int | None = None
+    if isinstance(tz, int) and not isinstance(tz, bool):
+        number = tz
+    elif isinstance(tz, str) and tz.strip().isdigit():
+        number = int(tz.strip())
+    elif isinstance(tz, Decimal):
+        if tz != tz.to_integral_value():
+            raise ValidationFailed(
+                f"i_time_zone must be an IANA time zone name or a whole number (got {tz})",
+                field="i_time_zone",
+            )
+        number = int(tz)
+    if number is None:
+        out.data["time_zone"] = tz
+        if current is not None and isinstance(current.get("i_time_zone"), int):
+            out.time_zone_id = None  # a named zone replaces the kept numeric id
+        return
+    if not 0 <= number < 2**63:
+        raise ValidationFailed(
+            f"i_time_zone: {number} is out of range", field="i_time_zone", code="invalid"
+        )
+    if current is not None and current.get("i_time_zone") == number:
+        return  # unchanged
+    out.data["time_zone"] = DEFAULT_TIME_ZONE
+    out.time_zone_id = number
+    out.warnings.append(numeric_time_zone_warning(number))
 
 
 def _current_control(current: Mapping[str, Any]) -> str:
@@ -497,6 +629,140 @@ def _suspension_delay(
     )
     if fmt_datetime(until) != now_until:
         out.suspension_delay_until = until
+
+
+# --- accounts, subscriptions, xDRs, invoices, currencies -------------------------------------
+
+# ``billing_model``: -1 debit (prepaid funds of its own), 1 credit (draws on the customer).
+BILLING_MODEL = {"debit": -1, "credit": 1}
+BILLING_MODEL_IN = {v: k for k, v in BILLING_MODEL.items()}
+ACCOUNT_KNOWN = frozenset(
+    {
+        "i_account",
+        "id",
+        "i_customer",
+        "iso_4217",
+        "billing_model",
+        "blocked",
+        "bill_status",
+        "balance",
+        "credit_limit",
+        "i_product",
+        "creation_date",
+        "terminate_on",
+    }
+)
+ACCOUNT_FIELDS_OUT = {
+    "id": "i_account",
+    "identifier": "id",
+    "customer": "i_customer",
+    "customer_id": "i_customer",
+    "account_type": "billing_model",
+    "account": "i_account",
+    "plan": "i_subscription",
+    "start_at": "start_date",
+    "end_at": "finish_date",
+}
+
+
+def account_info(account: Any) -> dict[str, Any]:
+    """The ``account_info`` record of a ``subscribers.Account`` (with its customer)."""
+    return {
+        "i_account": account.pk,
+        "id": account.identifier,
+        "i_customer": account.customer_id,
+        "iso_4217": account.customer.currency_id,
+        "billing_model": BILLING_MODEL[account.account_type],
+        "balance": account.balance,
+        "credit_limit": account.credit_limit,
+        "blocked": yn(account.blocked),
+        "bill_status": "C" if account.terminated_at is not None else "O",
+        "terminate_on": fmt_datetime(account.terminated_at),
+        "i_product": None,
+        "creation_date": fmt_datetime(account.created_at),
+    }
+
+
+def billing_model_in(value: Any) -> str:
+    return _coded("billing_model", value, BILLING_MODEL_IN, "1 (credit) or -1 (debit)")
+
+
+def subscription_info(sub: Any) -> dict[str, Any]:
+    """An account's (or customer's) subscription record."""
+    return {
+        "i_account_subscription": sub.pk,
+        "i_subscription": sub.plan_id,
+        "name": sub.plan.name,
+        "i_account": sub.account_id,
+        "i_customer": sub.customer_id,
+        "fee": sub.plan.fee,
+        "start_date": fmt_datetime(sub.start_at),
+        "finish_date": fmt_datetime(sub.end_at),
+        "status": sub.status,
+        "is_finished": yn(sub.status == "ended"),
+        "charged_to": fmt_datetime(sub.charged_to),
+    }
+
+
+def xdr_info(xdr: Xdr) -> dict[str, Any]:
+    """One usage record; ``charged_amount`` is 0 for a denied one (see ``deny_reason``)."""
+    charged = xdr.status == XdrStatus.CHARGED
+    return {
+        "i_xdr": xdr.pk,
+        "i_customer": xdr.customer_id,
+        "i_account": xdr.account_id,
+        "account_id": xdr.account.identifier if xdr.account is not None else None,
+        "connect_time": fmt_datetime(xdr.started_at),
+        "bill_time": fmt_datetime(xdr.created_at),
+        "service": xdr.service,
+        "charged_quantity": xdr.quantity,
+        "unit": xdr.unit,
+        "charged_amount": xdr.amount if charged else ZERO,
+        "status": xdr.status,
+        "deny_reason": xdr.deny_reason,
+        "external_id": xdr.external_id,
+        "details": dict(xdr.details or {}),
+    }
+
+
+def invoice_info(invoice: Any) -> dict[str, Any]:
+    """The ``invoice_info`` record of an ``invoicing.Invoice``."""
+    return {
+        "i_invoice": invoice.pk,
+        "invoice_number": invoice.number,
+        "i_customer": invoice.customer_id,
+        "iso_4217": invoice.currency,
+        "invoice_type": invoice.kind,
+        "issue_date": fmt_datetime(invoice.issued_at),
+        "due_date": fmt_datetime(invoice.due_at),
+        "period_from": fmt_datetime(invoice.period_start),
+        "period_to": fmt_datetime(invoice.period_end),
+        "previous_balance": invoice.previous_balance,
+        "payments": invoice.payments,
+        "amount_net": invoice.net,
+        "taxes": invoice.tax_total,
+        "rounding": invoice.special_rounding + invoice.rounding,
+        "amount_total": invoice.total,
+        "amount_paid": invoice.amount_paid,
+        "amount_due": invoice.amount_due,
+        "balance_after": invoice.balance_after,
+        "invoice_status": invoice.status,
+        "paid_date": fmt_datetime(invoice.paid_at),
+    }
+
+
+def currency_info(currency: Any) -> dict[str, Any]:
+    return {"iso_4217": currency.code, "name": currency.name, "decimal_digits": currency.decimals}
+
+
+def date_range(params: Mapping[str, Any]) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """``from_date`` (inclusive) and ``to_date`` (exclusive) of a list call, UTC; a date
+    alone is its midnight."""
+    start = parse_datetime("from_date", params.get("from_date"))
+    end = parse_datetime("to_date", params.get("to_date"))
+    if start is not None and end is not None and end <= start:
+        raise ValidationFailed("to_date must be after from_date", field="to_date")
+    return start, end
 
 
 # --- customer classes -----------------------------------------------------------------------

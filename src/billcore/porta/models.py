@@ -28,3 +28,17 @@ class PortaSession(models.Model):
 
     def __str__(self) -> str:
         return f"session {self.pk} of user {self.user_id}"
+
+
+class CustomerTimeZoneId(models.Model):
+    """A numeric PortaBilling ``i_time_zone`` given for a customer (e.g. 367 in an exported
+    record). The original's ids are not public, so billcore cannot translate one: it is kept
+    and returned as given while the customer bills in the installation's default zone."""
+
+    customer = models.OneToOneField(
+        "customers.Customer", on_delete=models.CASCADE, related_name="porta_time_zone"
+    )
+    i_time_zone = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.i_time_zone}"

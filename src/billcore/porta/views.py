@@ -15,8 +15,9 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from billcore.errors import BillcoreError
-from billcore.porta import classes, customers, session
+from billcore.porta import accounts, billing, classes, customers, session, unsupported
 from billcore.porta.mapping import (
+    ACCOUNT_FIELDS_OUT,
     CLASS_FIELDS_OUT,
     CUSTOMER_FIELDS_OUT,
     Fault,
@@ -33,11 +34,17 @@ SERVICES: dict[str, dict[str, tuple[Handler, bool]]] = {
     "Session": session.METHODS,
     "Customer": customers.METHODS,
     "CustomerClass": classes.METHODS,
+    "Account": accounts.METHODS,
+    "Invoice": billing.INVOICE_METHODS,
+    "Currency": billing.CURRENCY_METHODS,
 }
 FIELD_NAMES: dict[str, Mapping[str, str]] = {
     "Session": {},
     "Customer": CUSTOMER_FIELDS_OUT,
     "CustomerClass": CLASS_FIELDS_OUT,
+    "Account": ACCOUNT_FIELDS_OUT,
+    "Invoice": billing.INVOICE_FIELDS_OUT,
+    "Currency": {},
 }
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
 
@@ -154,6 +161,12 @@ def _bearer(request: HttpRequest) -> str | None:
 def _call(request: HttpRequest, service: str, method: str, tail: str) -> dict[str, Any]:
     now = timezone.now()  # the clock is read once here and passed down
     methods = SERVICES.get(service)
+    why = unsupported.reason(service, method) if method not in (methods or {}) else None
+    if why is not None:
+        raise Fault(
+            f"Server.{_safe(service)}.{_safe(method)}.not_supported",
+            f"{service}/{method} is not supported: {why}",
+        )
     if methods is None:
         raise Fault(
             f"Server.{_safe(service)}.unknown_service",

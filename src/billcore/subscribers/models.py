@@ -34,6 +34,9 @@ class Account(models.Model):
     credit_limit = MoneyField(null=True, blank=True)
     balance = MoneyField(default=Decimal(0))
     reserved = MoneyField(default=Decimal(0))
+    # Terminated (closed for good): blocked, no more changes; the row and its history stay.
+    terminated_at = models.DateTimeField(null=True, blank=True)
+    custom_fields = models.JSONField(default=dict, blank=True)  # values of defined CustomFields
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 

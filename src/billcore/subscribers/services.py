@@ -16,6 +16,7 @@ from billcore.customers.models import Customer
 from billcore.customers.selectors import get_customer
 from billcore.db import money_value
 from billcore.errors import Conflict, NotFound, ValidationFailed
+from billcore.installation.services import custom_field_values
 from billcore.ledger.models import Action, Transaction
 from billcore.subscribers.models import Account, AccountType
 from billcore.validation import as_bool, as_choice, as_money, as_str, reject_unknown
@@ -79,11 +80,14 @@ def create_account(
 def update_account(
     *, actor: Any, now: dt.datetime, account_id: int, changes: Mapping[str, Any]
 ) -> Account:
-    reject_unknown(dict(changes), ("blocked", "credit_limit"))
+    reject_unknown(dict(changes), ("blocked", "credit_limit", "custom_fields"))
     account = Account.objects.select_for_update().get(
         pk=get_account(actor=actor, account_id=account_id).pk
     )
+    _refuse_terminated(account)
     before = snapshot(account)
+    if "custom_fields" in changes:
+        account.custom_fields = custom_field_values(account.custom_fields, changes["custom_fields"])
     if "blocked" in changes:
         account.blocked = as_bool("blocked", changes["blocked"])
     if "credit_limit" in changes:
@@ -95,6 +99,39 @@ def update_account(
                 code="not_applicable",
             )
         account.credit_limit = limit
+    account.updated_at = now
+    account.save()
+    record(
+        actor=actor,
+        now=now,
+        operation="update",
+        obj=account,
+        before=before,
+        after=snapshot(account),
+    )
+    return account
+
+
+def _refuse_terminated(account: Account) -> None:
+    if account.terminated_at is not None:
+        raise ValidationFailed(
+            f"account {account.identifier!r} is terminated; it cannot change any more",
+            field="id",
+            code="terminated",
+        )
+
+
+@transaction.atomic
+def terminate_account(*, actor: Any, now: dt.datetime, account_id: int) -> Account:
+    """Close the account for good: it is blocked (no more charges) and refuses further
+    changes; its row, balance and history stay. Terminating it twice is refused."""
+    account = Account.objects.select_for_update().get(
+        pk=get_account(actor=actor, account_id=account_id).pk
+    )
+    _refuse_terminated(account)
+    before = snapshot(account)
+    account.blocked = True
+    account.terminated_at = now
     account.updated_at = now
     account.save()
     record(

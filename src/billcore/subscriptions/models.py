@@ -54,6 +54,15 @@ class Subscription(models.Model):
     plan = models.ForeignKey(
         SubscriptionPlan, on_delete=models.PROTECT, related_name="subscriptions"
     )
+    # The customer's account the subscription was taken for (None: the customer's own); the
+    # fees are the customer's either way.
+    account = models.ForeignKey(
+        "subscribers.Account",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="subscriptions",
+    )
     start_at = models.DateTimeField()
     end_at = models.DateTimeField(null=True, blank=True)  # exclusive; None = open-ended
     status = models.CharField(

@@ -35,6 +35,8 @@ from billcore.customers.models import Customer, CustomerType, Status
 from billcore.customers.selectors import get_customer
 from billcore.errors import Conflict, NotFound, ValidationFailed
 from billcore.installation.services import get_currency_in_use
+from billcore.subscribers import services as subscribers
+from billcore.subscribers.models import Account
 from billcore.subscriptions.engine import charge_step
 from billcore.subscriptions.models import Subscription, SubscriptionPlan, SubscriptionStatus
 from billcore.subscriptions.selectors import get_plan, get_subscription
@@ -244,10 +246,26 @@ def _lock(customer_id: int) -> Customer:
 def subscribe(
     *, actor: Any, now: dt.datetime, customer_id: Any, data: Mapping[str, Any]
 ) -> Subscription:
-    """Subscribe the customer to ``data["plan"]`` from ``start_at`` until ``end_at``."""
-    reject_unknown(dict(data), ("plan", "start_at", "end_at"))
+    """Subscribe the customer to ``data["plan"]`` from ``start_at`` until ``end_at``;
+    ``account`` (optional) is the customer's account it is taken for (the fees stay the
+    customer's)."""
+    reject_unknown(dict(data), ("plan", "start_at", "end_at", "account"))
     visible = get_customer(actor=actor, customer_id=customer_id)
     customer = _lock(visible.pk)
+    account = None
+    if data.get("account") not in (None, ""):
+        account_id = as_int("account", data["account"], minimum=1)
+        account = Account.objects.filter(pk=account_id, customer_id=customer.pk).first()
+        if account is None:
+            raise ValidationFailed(
+                f"account: the customer has no account {account_id}",
+                field="account",
+                code="not_found",
+            )
+        if account.terminated_at is not None:
+            raise ValidationFailed(
+                f"account: {account.identifier!r} is terminated", field="account", code="terminated"
+            )
     if customer.status == Status.CLOSED:
         raise ValidationFailed(
             "the customer is permanently terminated (CU-17): it cannot subscribe",
@@ -290,6 +308,7 @@ def subscribe(
         raise ValidationFailed("end_at must be after start_at", field="end_at")
     subscription = Subscription.objects.create(
         customer=customer,
+        account=account,
         plan=plan,
         start_at=start_at,
         end_at=end_at,
@@ -338,3 +357,30 @@ def end_subscription(
     sub.save()
     record(actor=actor, now=now, operation="update", obj=sub, before=before, after=snapshot(sub))
     return sub
+
+
+@transaction.atomic
+def terminate_account(*, actor: Any, now: dt.datetime, account_id: int) -> Account:
+    """Terminate an account (``subscribers.services.terminate_account``) and end the
+    subscriptions taken for it: a running one ends now (what is charged stays, nothing is
+    refunded), one that has not started yet ends before it starts."""
+    visible = subscribers.get_account(actor=actor, account_id=account_id)
+    _lock(visible.customer_id)
+    account = subscribers.terminate_account(actor=actor, now=now, account_id=account_id)
+    for sub in Subscription.objects.filter(account=account).exclude(
+        status=SubscriptionStatus.ENDED
+    ):
+        before = snapshot(sub)
+        if sub.start_at >= now:
+            sub.end_at, sub.status = sub.start_at, SubscriptionStatus.ENDED
+        else:
+            if sub.end_at is None or sub.end_at > now:
+                sub.end_at = now
+            if sub.charged_to is not None and sub.charged_to >= sub.end_at:
+                sub.status = SubscriptionStatus.ENDED
+        sub.updated_at = now
+        sub.save()
+        record(
+            actor=actor, now=now, operation="update", obj=sub, before=before, after=snapshot(sub)
+        )
+    return account

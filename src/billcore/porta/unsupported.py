@@ -1,0 +1,43 @@
+"""Services and methods of the original that billcore does not offer, each with the reason:
+a client calling one gets a fault saying so (``Server.<Service>.<method>.not_supported``)
+rather than a bare "unknown method"."""
+
+from __future__ import annotations
+
+CATALOGUE = (
+    "billcore has no {what} yet: the catalogue (tariffs, rates, products, plans, DIDs) comes "
+    "with its own issues"
+)
+SERVICES: dict[str, str] = {
+    "DID": CATALOGUE.format(what="DID inventory"),
+    "Product": CATALOGUE.format(what="products"),
+    "Tariff": CATALOGUE.format(what="tariffs"),
+    "Rate": CATALOGUE.format(what="rates"),
+    "Destination": CATALOGUE.format(what="destinations"),
+    "DiscountPlan": CATALOGUE.format(what="discount plans"),
+    "VolumeDiscountPlan": CATALOGUE.format(what="volume discount plans"),
+    "Vendor": "billcore does not handle vendors (the buying side of a telecom operator)",
+}
+_EXTENSIONS = (
+    "customer extensions (the Cloud PBX extensions and hunt groups of a customer) are outside "
+    "billcore's scope: billcore bills, it does not run a PBX"
+)
+METHODS: dict[tuple[str, str], str] = {
+    ("Customer", name): _EXTENSIONS
+    for name in (
+        "add_customer_extension",
+        "get_extensions_list",
+        "get_customer_extension_info",
+        "update_customer_extension",
+        "delete_customer_extension",
+        "add_customer_huntgroup",
+        "get_huntgroup_list",
+    )
+}
+
+
+def reason(service: str, method: str) -> str | None:
+    """Why ``service``/``method`` is not offered, or None when billcore does not know it."""
+    if (service, method) in METHODS:
+        return METHODS[(service, method)]
+    return SERVICES.get(service)
