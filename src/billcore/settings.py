@@ -227,6 +227,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_DISABLE_ACCESS_LOG = True
+# Fields of a failed request axes must not keep in clear (it keeps the rest of the form):
+# /rest/'s form style carries the password inside params or auth_info.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "params", "auth_info", "token"]
 AXES_CLIENT_IP_CALLABLE = "billcore.accounts.lockout.client_address"
 AXES_USERNAME_CALLABLE = "billcore.accounts.lockout.username_of"
 AXES_LOCKOUT_CALLABLE = "billcore.web.lockouts.lockout_response"

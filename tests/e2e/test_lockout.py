@@ -423,3 +423,24 @@ def test_cli_lists_and_unlocks(
     assert entry.actor_id is None
     assert entry.actor_name.startswith("cli:")
     assert api_login(client, "ua", "pw-a-12345678", REMOTE_ADDR=ELSEWHERE).status_code == 200
+
+
+def test_a_failed_request_keeps_no_password_in_clear(
+    client: Any, world: dict[str, Any], clock: Clock
+) -> None:
+    secret = "Almost-The-Password-1"
+    client.post(
+        "/rest/Session/login",
+        {"params": json.dumps({"login": "admin", "password": secret})},
+    )
+    client.post(
+        "/rest/Customer/get_customer_list",
+        {"params": "{}", "auth_info": json.dumps({"login": "admin", "password": secret})},
+    )
+    page_login(client, "admin", secret)
+    api_login(client, "admin", secret)
+    row = AccessAttempt.objects.get(username="admin")
+    assert row.failures_since_start == 4
+    assert secret not in row.post_data and secret not in row.get_data
+    assert "params=********************" in row.post_data
+    assert "password=********************" in row.post_data
