@@ -13,6 +13,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
 from billcore.accounts.tokens import user_for_token
+from billcore.api_render import Renderer
 from billcore.errors import BillcoreError
 
 MONEY_FIELDS = {
@@ -56,6 +57,7 @@ api = NinjaAPI(
     ),
     auth=BearerAuth(),
     urls_namespace="api-v1",
+    renderer=Renderer(),  # date-times to the microsecond (api_render.py)
 )
 
 

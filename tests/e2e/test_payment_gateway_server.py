@@ -28,9 +28,11 @@ def _instant(text: str) -> dt.datetime:
 
 
 def _start_at(customer: dict[str, Any]) -> str:
-    """The subscription's start: the customer's open period start, read from the API."""
-    start = _instant(customer["billed_to"]).replace(microsecond=0) + dt.timedelta(seconds=1)
-    return start.isoformat()
+    """The subscription's start: the customer's open period start, exactly as the API printed
+    it (to the microsecond, so it is accepted back as the same instant)."""
+    start: str = customer["billed_to"]
+    assert start == customer["created_at"]
+    return start
 
 
 def _book(server: Server) -> dict[str, Any]:

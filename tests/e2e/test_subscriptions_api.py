@@ -144,7 +144,7 @@ def test_subscribe_list_get_and_end(api: Api, acme: Any) -> None:
     assert (tx["action"], tx["amount"], tx["created_at"]) == (
         "subscription",
         "10.16129",
-        "2026-01-20T23:59:59.999Z",  # JSON carries milliseconds
+        "2026-01-20T23:59:59.999999Z",  # 1 µs before the end, to the microsecond
     )
     second = api.post(
         f"/customers/{acme.pk}/subscriptions", {"plan": plan["id"], "start_at": JAN11}

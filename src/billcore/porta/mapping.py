@@ -478,9 +478,10 @@ def customer_input(info: Mapping[str, Any], *, current: Mapping[str, Any] | None
     if "send_statistics" in info:
         data["send_statistics"] = send_statistics_in("send_statistics", info["send_statistics"])
     if "credit_limit_until" in info:
-        data["credit_limit_until"] = parse_datetime(
-            "credit_limit_until", info["credit_limit_until"]
-        )
+        until = parse_datetime("credit_limit_until", info["credit_limit_until"])
+        # Printed in whole seconds: the value read back unchanged is the stored instant.
+        if current is None or fmt_datetime(until) != current["credit_limit_until"]:
+            data["credit_limit_until"] = until
     blocked = parse_flag("blocked", info["blocked"]) if "blocked" in info else None
     if current is None:
         if blocked is not None:

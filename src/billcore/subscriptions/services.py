@@ -297,6 +297,10 @@ def subscribe(
         )
     start_at = as_instant("start_at", data.get("start_at"), required=True)
     assert start_at is not None
+    if customer.created_at.replace(microsecond=0) <= start_at < customer.created_at:
+        # The creation instant as an API printed it (/rest/: whole seconds; /api/v1 before it
+        # printed microseconds: milliseconds): that second means the creation itself.
+        start_at = customer.created_at
     if start_at < customer.created_at:
         raise ValidationFailed(
             f"start_at must not be before the customer was created "
