@@ -535,3 +535,42 @@ def test_rounding_pattern_finer_than_the_class_currency_is_refused(api):
     loose = api.post("/customer-classes", {**body, "name": "Anywhere", "currency": None})
     assert loose.status_code == 201, loose.content
     assert loose.json()["invoice_rounding_pattern"] == "XXXXX.XX500"
+
+
+def test_prepaid_payment_taxed_at_payment_reply_and_refund(api):
+    """Issue 10 §5: the reply states the balance after the payment's tax row; a refund naming
+    the payment (`reference`) gives its tax back."""
+    cls = api.post(
+        "/customer-classes",
+        {
+            "name": "Prepaid VAT",
+            "currency": "USD",
+            "taxation_method": "fixed_vat",
+            "vat_rate": "20",
+            "tax_prepaid_at_payment": True,
+        },
+    ).json()
+    customer = api.post(
+        "/customers",
+        {
+            "name": "Pia",
+            "currency": "USD",
+            "balance_control": "prepaid",
+            "available_funds": "0",
+            "customer_class": cls["id"],
+        },
+    ).json()
+    path = f"/customers/{customer['id']}/transactions"
+    paid = api.post(path, {"action": "Manual payment", "amount": "100"})
+    assert paid.status_code == 201, paid.content
+    body = paid.json()
+    assert (body["balance"], body["available_funds"]) == ("-83.33000", "83.33000")
+    refund = api.post(
+        path, {"action": "Refund", "amount": "100", "reference": body["transaction_id"]}
+    )
+    assert refund.status_code == 201, refund.content
+    assert (refund.json()["balance"], refund.json()["available_funds"]) == ("0.00000", "0.00000")
+    too_much = api.post(
+        path, {"action": "Refund", "amount": "1", "reference": body["transaction_id"]}
+    )
+    _error(too_much, 400, "amount", "exceeds_payment")

@@ -403,3 +403,58 @@ def test_settings_test_mode_toggle(signed_in: Any) -> None:
     response = signed_in.post("/settings/", form)
     assert response.status_code == 302, response.content
     assert get_settings().test_mode is True
+
+
+def test_waiting_period_unbilled_includes_adjustments_made_while_it_waits(
+    signed_in: Any, admin: Any, waiting: Customer
+) -> None:
+    """CC-18, issue 10 §5: adjustments made while the period waits land in it when it is
+    approved, so its unbilled figure (page and API) includes them: 12.84567 of January usage
+    + a manual charge of 7 on Feb 3 - a manual credit of 1 on Feb 4 = 18.84567; usage on
+    Feb 5 belongs to February and is left out. The approval bills exactly that."""
+    for day, action, amount in ((3, "manual_charge", "7"), (4, "manual_credit", "1")):
+        post_transaction(
+            actor=admin,
+            now=FEB1 + dt.timedelta(days=day - 1),
+            customer_id=waiting.pk,
+            action=action,
+            amount=amount,
+        )
+    _use(admin, waiting, "2", FEB1 + dt.timedelta(days=4))
+    page = signed_in.get("/periods/")
+    assert rows(page.content, "periods-table") == [
+        f"Waits Ltd {PERIOD_JAN} 2026-02-06 00:00 UTC 18.84567 USD Approve"
+    ]
+    from tests.e2e.test_api import Api, _token
+
+    listed = Api(signed_in, _token(admin)).get("/periods")
+    assert listed.json()["items"][0]["unbilled"] == "18.84567"
+    period = ClosedPeriod.objects.get(customer=waiting)
+    signed_in.post(f"/periods/{period.pk}/approve/")
+    inv = Invoice.objects.get(customer=waiting)
+    charged = sum(
+        (x.amount for x in inv.lines.all() if x.kind not in ("tax", "tax_included", "rounding")),
+        Decimal(0),
+    )
+    assert charged == Decimal("18.84567")
+
+
+def test_younger_waiting_period_leaves_adjustments_to_the_older_one(
+    signed_in: Any, admin: Any, waiting: Customer
+) -> None:
+    """Two waiting periods: an adjustment made while both wait goes to the older one when it
+    is approved, so only the older one's figure shows it."""
+    _use(admin, waiting, "3", FEB1 + dt.timedelta(days=2))
+    mar1 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    ClosedPeriod.objects.filter(customer=waiting).update(approve_by=None)
+    assert run(now=mar1, steps=["close"]).periods_awaiting_approval == 1
+    post_transaction(
+        actor=admin,
+        now=mar1 + dt.timedelta(days=1),
+        customer_id=waiting.pk,
+        action="manual_charge",
+        amount="7",
+    )
+    table = rows(signed_in.get("/periods/").content, "periods-table")
+    figures = [t.split(" USD")[0].rsplit(" ", 1)[1] for t in table]
+    assert sorted(figures) == ["19.84567", "3.00"]

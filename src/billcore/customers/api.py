@@ -150,7 +150,9 @@ class TransactionIn(Schema):
         None, description="An account of this customer whose own balance moves too (top-up)"
     )
     reference: int | None = Field(
-        None, description="Capture payment / Void: the Authorization only transaction"
+        None,
+        description="Capture payment / Void: the Authorization only transaction; Refund: "
+        "the payment refunded (its tax taken at payment time is given back in proportion)",
     )
 
 

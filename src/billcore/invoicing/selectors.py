@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from django.db.models import F, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 
 from billcore.accounts.access import is_admin, require_user
 from billcore.customers.selectors import get_customer, visible_customers
@@ -119,13 +119,52 @@ def _unbilled_in_period() -> Subquery:
     return Subquery(rows, output_field=MoneyField())
 
 
+# Operator adjustments an invoice bills (services.ADJUSTMENTS ∩ INVOICEABLE): while periods
+# wait for approval they land in the customer's oldest waiting one (CC-18).
+ADJUSTMENT_CHARGES = (Action.MANUAL_CHARGE, Action.MANUAL_CREDIT, Action.PROMOTIONAL_CREDIT)
+
+
+def _waiting_unbilled() -> Subquery:
+    """What approving a waiting period now bills (CC-18, as ``services._close``): usage and
+    fees dated within it, and, for the customer's oldest waiting period, every operator
+    adjustment no period holds yet, made within it or while it waits (a younger waiting
+    period gets its adjustments only once the older ones are approved)."""
+    window = Q(created_at__gte=OuterRef("start"), created_at__lt=OuterRef("end")) & ~Q(
+        action__in=ADJUSTMENT_CHARGES
+    )
+    older_waiting = ClosedPeriod.objects.filter(
+        customer_id=OuterRef(OuterRef("customer_id")),
+        status=PeriodStatus.AWAITING_APPROVAL,
+        start__lt=OuterRef(OuterRef("start")),
+    )
+    adjustments = Q(action__in=ADJUSTMENT_CHARGES, created_at__gte=OuterRef("start")) & ~Exists(
+        older_waiting
+    )
+    rows = (
+        Transaction.objects.filter(
+            customer_id=OuterRef("customer_id"),
+            invoice__isnull=True,
+            period__isnull=True,
+            action__in=INVOICEABLE,
+        )
+        .filter(window | adjustments)
+        .order_by()
+        .values("customer_id")
+        .annotate(s=Sum("amount"))
+        .values("s")
+    )
+    return Subquery(rows, output_field=MoneyField())
+
+
 def list_periods(
     *, actor: Any, status: str = PeriodStatus.AWAITING_APPROVAL, customer_id: Any = None
 ) -> QuerySet[ClosedPeriod]:
     """Ended periods of ``status`` (for CC-18, the ones waiting for an administrator's
     approval: the earliest deadline first, a period without a deadline last; closed ones:
-    newest first), each with ``unbilled``: the charges dated within the period that no invoice
-    has billed yet (before taxes and rounding). ``customer_id``: one customer's only."""
+    newest first), each with ``unbilled``: the charges no invoice has billed yet (before taxes
+    and rounding): for a waiting period what its approval would bill now, including the
+    adjustments made while it waits (:func:`_waiting_unbilled`); for a closed one the charges
+    dated within it. ``customer_id``: one customer's only."""
     qs = ClosedPeriod.objects.filter(status=status).select_related("customer__currency")
     if customer_id is not None:
         qs = qs.filter(customer_id=get_customer(actor=actor, customer_id=customer_id).pk)
@@ -137,7 +176,13 @@ def list_periods(
     return (
         _scoped(qs, actor)
         .defer("statement_pdf")
-        .annotate(unbilled=_unbilled_in_period())
+        .annotate(
+            unbilled=(
+                _waiting_unbilled()
+                if status == PeriodStatus.AWAITING_APPROVAL
+                else _unbilled_in_period()
+            )
+        )
         .order_by(*order)
     )
 

@@ -211,11 +211,14 @@ def taxed_at_close(balance_control: str, cls: CustomerClass) -> bool:
     return not (balance_control == BalanceControl.PREPAID and cls.tax_prepaid_at_payment)
 
 
-def tax_at_payment(*, customer_id: int, amount: Decimal, now: dt.datetime) -> Transaction | None:
+def tax_at_payment(
+    *, customer_id: int, amount: Decimal, now: dt.datetime, payment_id: int | None = None
+) -> Transaction | None:
     """A prepaid customer's payment of a class taxing at payment time: the tax the payment
     contains (the payment is the gross; inclusive calculation of the class's fixed VAT, custom
-    taxes or GST) is posted as a ``tax`` row at once. The caller (the ledger, inside the
-    payment's transaction) holds the customer's lock. None when nothing is taxed."""
+    taxes or GST) is posted as a ``tax`` row at once, naming the payment (``reference``). The
+    caller (the ledger, inside the payment's transaction) holds the customer's lock. None when
+    nothing is taxed."""
     customer = Customer.objects.select_related("customer_class", "currency").get(pk=customer_id)
     cls = customer.customer_class
     if taxed_at_close(customer.balance_control, cls):
@@ -249,6 +252,129 @@ def tax_at_payment(*, customer_id: int, amount: Decimal, now: dt.datetime) -> Tr
         amount=tax.total_tax,
         now=now,
         visible_comment=f"{names} in the payment of {gross}",
+        reference_id=payment_id,
+    )
+
+
+# Payments a refund can give back (their tax rows name them), and the refund actions.
+TAXED_PAYMENTS = (Action.MANUAL_PAYMENT, Action.ECOMMERCE_PAYMENT, Action.CAPTURE_PAYMENT)
+REFUNDS = (Action.REFUND, Action.ECOMMERCE_REFUND)
+
+
+@dataclass(frozen=True)
+class _Refundable:
+    payment: Transaction
+    gross: Decimal  # what the payment paid (positive)
+    refunded: Decimal  # refunded of it so far (positive)
+    tax: Decimal  # the tax its tax row took (positive)
+    given_back: Decimal  # tax given back by its earlier refunds (positive)
+
+    @property
+    def left(self) -> Decimal:
+        return self.gross - self.refunded
+
+
+def _refundable(payment: Transaction) -> _Refundable:
+    refunded = Transaction.objects.filter(reference=payment, action__in=REFUNDS).aggregate(
+        s=Sum("amount")
+    )["s"]
+    tax = Transaction.objects.filter(reference=payment, action=Action.TAX).aggregate(
+        s=Sum("amount")
+    )["s"]
+    back = Transaction.objects.filter(
+        reference__reference=payment, reference__action__in=REFUNDS, action=Action.TAX
+    ).aggregate(s=Sum("amount"))["s"]
+    return _Refundable(
+        payment=payment,
+        gross=-payment.amount,
+        refunded=refunded or ZERO,
+        tax=tax or ZERO,
+        given_back=-(back or ZERO),
+    )
+
+
+def payment_refunded(
+    *, customer_id: int, amount: Decimal, reference_id: int | None
+) -> Transaction | None:
+    """The payment a refund of ``amount`` gives back (the caller holds the customer's lock).
+
+    ``reference_id`` names it: a payment of this customer with at least ``amount`` not yet
+    refunded. Without it, for a customer with payments whose tax was taken at payment time
+    (prepaid, CC-10): the newest such payment with ``amount`` left to refund; when none has,
+    the refund is refused naming the payments left, so no refund leaves the customer owing
+    the tax it contained. None: a refund of no particular payment (nothing taxed)."""
+    if reference_id is not None:
+        payment = Transaction.objects.filter(
+            pk=reference_id, customer_id=customer_id, action__in=TAXED_PAYMENTS
+        ).first()
+        if payment is None:
+            raise ValidationFailed(
+                f"reference: {reference_id} is not a payment of this customer",
+                field="reference",
+                code="not_found",
+            )
+        info = _refundable(payment)
+        if amount > info.left:
+            raise ValidationFailed(
+                f"amount: only {info.left} of payment {payment.pk} is left to refund",
+                field="amount",
+                code="exceeds_payment",
+            )
+        return payment
+    taxed = (
+        Transaction.objects.filter(
+            customer_id=customer_id,
+            action__in=TAXED_PAYMENTS,
+            followups__action=Action.TAX,
+        )
+        .distinct()
+        .order_by("-created_at", "-id")
+    )
+    open_payments = [info for info in map(_refundable, taxed) if info.left > 0]
+    for info in open_payments:
+        if info.left >= amount:
+            return info.payment
+    if open_payments:
+        left = ", ".join(f"payment {i.payment.pk} has {i.left} left" for i in open_payments)
+        raise ValidationFailed(
+            f"reference: no single payment has {amount} left to refund ({left}); refund each "
+            "payment on its own, naming it in reference, so that the tax it contained is given "
+            "back with it",
+            field="reference",
+            code="required",
+        )
+    return None
+
+
+def tax_back_on_refund(
+    *, customer_id: int, refund: Transaction, payment: Transaction, now: dt.datetime
+) -> Transaction | None:
+    """A refund of a payment that was taxed at payment time gives back the tax it contained,
+    as a ``tax`` row naming the refund: in proportion to the part refunded, rounded half-up
+    to the currency's minor unit; the refund that completes the payment gives back exactly
+    what is left of its tax, so a payment refunded in parts gives back all of its tax and no
+    more. None when the payment carried no tax. The caller holds the customer's lock (the
+    refund row is already written)."""
+    info = _refundable(payment)
+    if not info.tax:
+        return None
+    decimals = Customer.objects.values_list("currency__decimals", flat=True).get(pk=customer_id)
+    if info.refunded >= info.gross:
+        back = info.tax - info.given_back
+    else:
+        part = refund.amount * info.tax / info.gross
+        back = min(round_half_up(part, places=decimals), info.tax - info.given_back)
+    if not back:
+        return None
+    return post_locked(
+        customer_id=customer_id,
+        action=Action.TAX,
+        amount=-back,
+        now=now,
+        visible_comment=(
+            f"Tax given back with the refund of {refund.amount} of payment {payment.pk}"
+        ),
+        reference_id=refund.pk,
     )
 
 

@@ -30,10 +30,12 @@ def post_locked(
     balance_reset: bool = False,
     idempotency_key: str | None = None,
     balance_before: Decimal | None = None,
+    reference_id: int | None = None,
 ) -> Transaction:
     """Post ``amount`` (signed: + raises what the customer owes) for a customer whose row the
     caller holds locked inside ``transaction.atomic``. A caller that knows the balance (it
-    read it under the same lock) passes ``balance_before`` and saves a read."""
+    read it under the same lock) passes ``balance_before`` and saves a read. ``reference_id``:
+    the row this one accompanies (a payment's tax row names the payment)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("post_locked must run inside the caller's transaction")
     Customer.objects.filter(pk=customer_id).update(
@@ -57,4 +59,5 @@ def post_locked(
         balance_reset=balance_reset,
         idempotency_key=idempotency_key,
         created_at=now,
+        reference_id=reference_id,
     )

@@ -83,13 +83,24 @@ def _fingerprint(*parts: Any) -> str:
 
 
 def _result(tx: Transaction, customer: Customer, *, replayed: bool) -> PostedTransaction:
+    """The reply: the balance after the row and the tax row that follows it, if any (a
+    payment taxed at payment time, or the tax a refund gives back)."""
+    balance = tx.balance_after
+    follow = (
+        Transaction.objects.filter(reference=tx, action=Action.TAX)
+        .order_by("-id")
+        .values_list("balance_after", flat=True)
+        .first()
+    )
+    if follow is not None:
+        balance = follow
     return PostedTransaction(
         transaction_id=tx.pk,
         customer_id=customer.pk,
         action=tx.action,
         amount=tx.amount,
-        balance=tx.balance_after,
-        available_funds=-tx.balance_after if customer.is_prepaid else None,
+        balance=balance,
+        available_funds=-balance if customer.is_prepaid else None,
         created_at=tx.created_at,
         replayed=replayed,
     )
@@ -258,9 +269,17 @@ def post_transaction(
     if code in CARD_STEPS:
         delta, reference = _card_step(customer, code, magnitude, reference_id)
         card_amount = magnitude
+    elif code in (Action.REFUND, Action.ECOMMERCE_REFUND):
+        from billcore.invoicing.services import payment_refunded
+
+        # The payment refunded: named, or found when its tax must be given back.
+        reference = payment_refunded(
+            customer_id=customer.pk, amount=magnitude, reference_id=reference_id
+        )
+        delta = magnitude * DIRECTION[code]
     elif reference_id is not None:
         raise ValidationFailed(
-            "reference applies only to capture payment and void",
+            "reference applies only to capture payment, void and refunds",
             field="reference",
             code="not_applicable",
         )
@@ -283,7 +302,11 @@ def post_transaction(
     if code in (Action.MANUAL_PAYMENT, Action.ECOMMERCE_PAYMENT, Action.CAPTURE_PAYMENT):
         from billcore.invoicing.services import tax_at_payment
 
-        tax_at_payment(customer_id=customer.pk, amount=magnitude, now=now)
+        tax_at_payment(customer_id=customer.pk, amount=magnitude, now=now, payment_id=tx.pk)
+    elif reference is not None and code in (Action.REFUND, Action.ECOMMERCE_REFUND):
+        from billcore.invoicing.services import tax_back_on_refund
+
+        tax_back_on_refund(customer_id=customer.pk, refund=tx, payment=reference, now=now)
     if code not in (Action.AUTHORIZATION_ONLY, Action.VOID):
         # Payments settle the oldest unpaid invoice first; a charge can un-settle nothing.
         settle_after_payment(customer_id=customer.pk, now=now)
