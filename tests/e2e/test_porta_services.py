@@ -324,6 +324,16 @@ def test_terminate_account_blocks_it_for_good_and_ends_its_subscriptions(porta, 
         m + "terminate_account.required_i_account",
         "i_account is required",
     )
+    fault(
+        porta.call(
+            "Account",
+            "close_subscription",
+            {"i_account": aid, "i_account_subscription": later["i_account_subscription"]},
+        ),
+        m + "close_subscription.ended_finish_date",
+        f"finish_date: subscription {later['i_account_subscription']} has ended; subscribe "
+        "again instead",
+    )
 
 
 def test_a_resellers_user_sees_only_its_own_accounts(porta_a, world):
@@ -460,6 +470,37 @@ def test_account_subscriptions(porta, world, clock):
         ),
         m + "close_subscription.not_found_i_account_subscription",
         f"i_account_subscription: account {aid} has no subscription 99999",
+    )
+    future = porta.ok(
+        "Account",
+        "add_subscription",
+        {
+            "i_account": aid,
+            "subscription_info": {"i_subscription": plan.pk, "start_date": "2027-01-01"},
+        },
+    )["i_account_subscription"]
+    fault(
+        porta.call(
+            "Account", "close_subscription", {"i_account": aid, "i_account_subscription": future}
+        ),
+        m + "close_subscription.invalid_finish_date",
+        "finish_date must be after the subscription's start (2027-01-01T00:00:00+00:00)",
+    )
+    fault(
+        porta.call(
+            "Account",
+            "add_subscription",
+            {
+                "i_account": aid,
+                "subscription_info": {
+                    "i_subscription": plan.pk,
+                    "start_date": "2027-01-01",
+                    "finish_date": "2026-12-01",
+                },
+            },
+        ),
+        m + "add_subscription.invalid_finish_date",
+        "finish_date must be after start_date",
     )
 
 
