@@ -324,6 +324,16 @@ def test_terminate_account_blocks_it_for_good_and_ends_its_subscriptions(porta, 
         m + "terminate_account.required_i_account",
         "i_account is required",
     )
+    fault(
+        porta.call(
+            "Account",
+            "close_subscription",
+            {"i_account": aid, "i_account_subscription": later["i_account_subscription"]},
+        ),
+        m + "close_subscription.ended_finish_date",
+        f"finish_date: subscription {later['i_account_subscription']} has ended; subscribe "
+        "again instead",
+    )
 
 
 def test_a_resellers_user_sees_only_its_own_accounts(porta_a, world):
@@ -460,6 +470,37 @@ def test_account_subscriptions(porta, world, clock):
         ),
         m + "close_subscription.not_found_i_account_subscription",
         f"i_account_subscription: account {aid} has no subscription 99999",
+    )
+    future = porta.ok(
+        "Account",
+        "add_subscription",
+        {
+            "i_account": aid,
+            "subscription_info": {"i_subscription": plan.pk, "start_date": "2027-01-01"},
+        },
+    )["i_account_subscription"]
+    fault(
+        porta.call(
+            "Account", "close_subscription", {"i_account": aid, "i_account_subscription": future}
+        ),
+        m + "close_subscription.invalid_finish_date",
+        "finish_date must be after the subscription's start (2027-01-01T00:00:00+00:00)",
+    )
+    fault(
+        porta.call(
+            "Account",
+            "add_subscription",
+            {
+                "i_account": aid,
+                "subscription_info": {
+                    "i_subscription": plan.pk,
+                    "start_date": "2027-01-01",
+                    "finish_date": "2026-12-01",
+                },
+            },
+        ),
+        m + "add_subscription.invalid_finish_date",
+        "finish_date must be after start_date",
     )
 
 
@@ -831,3 +872,35 @@ def test_unsupported_services_and_methods_fault_with_the_reason(porta):
         "DID/add_number is not supported: billcore has no DID inventory yet: the catalogue "
         "(tariffs, rates, products, plans, DIDs) comes with its own issues",
     )
+
+
+def test_extreme_values_are_faults_not_errors(porta, world):
+    """Numbers too large for what they name are refused with a fault; stored JSON with
+    floats (details sent through the native API) is returned as exact decimals."""
+    m = "Client.Customer.add_customer."
+
+    def raw(params_text):
+        """Params written by hand (``1e999999`` is a JSON number the encoder would expand)."""
+        return f'{{"params": {params_text}}}' if porta.style == "json" else params_text
+
+    for tz in ('"' + "9" * 30 + '"', "1e999999", "2.5", '"' + "9" * 5000 + '"'):
+        text = f'{{"customer_info": {{"name": "Huge", "iso_4217": "USD", "i_time_zone": {tz}}}}}'
+        r = porta.call("Customer", "add_customer", {}, raw=raw(text))
+        fault(r, m + "invalid_i_time_zone")
+    assert not Customer.objects.filter(name="Huge").exists()
+    create_custom_field(actor=world["admin"], now=T0, name="note2", label="Note 2")
+    cid = add(porta, name="Edge")
+    item = '{"name": "note2", "db_value": 1e999999}'
+    text = f'{{"i_customer": {cid}, "custom_fields_values": [{item}]}}'
+    fault(
+        porta.call("Customer", "update_custom_fields_values", {}, raw=raw(text)),
+        "Client.Customer.update_custom_fields_values.invalid_custom_fields_values",
+        "custom_fields_values[0].db_value is not a usable number",
+    )
+    at = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+    usage = parse_usage(
+        service="data", amount="0.1", details={"mb": 1.5, "cells": [0.1, 2]}, now=at
+    )
+    charge(actor=world["admin"], now=at, customer_id=cid, usage=usage)
+    (xdr,) = porta.ok("Customer", "get_customer_xdrs", {"i_customer": cid})["xdr_list"]
+    assert xdr["details"] == {"mb": D("1.5"), "cells": [D("0.1"), 2]}

@@ -216,11 +216,16 @@ def add_subscription(call: Call) -> dict[str, Any]:
         raise ValidationFailed(
             "subscription_info is required (an object)", field="subscription_info", code="required"
         )
+    start = _start(info.get("start_date"), account, call.now)
+    end = mapping.parse_datetime("finish_date", info.get("finish_date"))
+    if end is not None and end <= start:
+        # the service's own check, worded with this API's field names
+        raise ValidationFailed("end_at must be after start_date", field="end_at")
     data = {
         "plan": info.get("i_subscription"),
         "account": account.pk,
-        "start_at": _start(info.get("start_date"), account, call.now),
-        "end_at": mapping.parse_datetime("finish_date", info.get("finish_date")),
+        "start_at": start,
+        "end_at": end,
     }
     sub = subscriptions.subscribe(
         actor=call.actor, now=call.now, customer_id=account.customer_id, data=data

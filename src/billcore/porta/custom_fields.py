@@ -49,6 +49,8 @@ def _text(where: str, value: Any) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, Decimal):
+        if not value.is_finite() or not -100 <= value.adjusted() <= 100:
+            raise ValidationFailed(f"{where} is not a usable number", field=FIELD)
         return format(value, "f")
     if isinstance(value, str):
         return value

@@ -505,15 +505,19 @@ def _time_zone(tz: Any, current: Mapping[str, Any] | None, out: CustomerInput) -
     """An IANA name sets the billing zone; a number (or digit string) is a PortaBilling id,
     kept as given while the customer bills in the installation's default zone."""
     number: int | None = None
+    if isinstance(tz, str) and tz.strip().isdigit():
+        tz = Decimal(tz.strip())
     if isinstance(tz, int) and not isinstance(tz, bool):
         number = tz
-    elif isinstance(tz, str) and tz.strip().isdigit():
-        number = int(tz.strip())
     elif isinstance(tz, Decimal):
-        if tz != tz.to_integral_value():
+        if not tz.is_finite() or tz != tz.to_integral_value():
             raise ValidationFailed(
                 f"i_time_zone must be an IANA time zone name or a whole number (got {tz})",
                 field="i_time_zone",
+            )
+        if not 0 <= tz < 2**63:  # compared as a Decimal: never builds a huge int
+            raise ValidationFailed(
+                "i_time_zone: the number is out of range", field="i_time_zone", code="invalid"
             )
         number = int(tz)
     if number is None:
@@ -523,7 +527,7 @@ def _time_zone(tz: Any, current: Mapping[str, Any] | None, out: CustomerInput) -
         return
     if not 0 <= number < 2**63:
         raise ValidationFailed(
-            f"i_time_zone: {number} is out of range", field="i_time_zone", code="invalid"
+            "i_time_zone: the number is out of range", field="i_time_zone", code="invalid"
         )
     if current is not None and current.get("i_time_zone") == number:
         return  # unchanged
@@ -722,8 +726,20 @@ def xdr_info(xdr: Xdr) -> dict[str, Any]:
         "status": xdr.status,
         "deny_reason": xdr.deny_reason,
         "external_id": xdr.external_id,
-        "details": dict(xdr.details or {}),
+        "details": _no_floats(xdr.details or {}),
     }
+
+
+def _no_floats(value: Any) -> Any:
+    """Stored JSON with its floats as the Decimals of their shortest text (``encode``
+    writes no float)."""
+    if isinstance(value, float):
+        return Decimal(repr(value)) if value == value and abs(value) != float("inf") else None
+    if isinstance(value, Mapping):
+        return {str(k): _no_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_floats(v) for v in value]
+    return value
 
 
 def invoice_info(invoice: Any) -> dict[str, Any]:
