@@ -4,16 +4,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import functools
+import json
+from collections.abc import Callable
+from typing import Any, cast
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 from ninja.security import HttpBearer
+from pydantic import BaseModel
 
 from billcore.accounts.tokens import user_for_token
-from billcore.errors import BillcoreError
+from billcore.errors import BillcoreError, NotFound
+from billcore.validation import INT_MAX, INT_MIN, check_input
 
 MONEY_FIELDS = {
     "amount",
@@ -42,6 +48,21 @@ class BearerAuth(HttpBearer):
         return user
 
 
+class JsonParser(Parser):
+    """Standard JSON only (no NaN or Infinity); a body nested too deeply for the parser is
+    malformed JSON (400), not a server error."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        try:
+            return cast(dict[str, Any], json.loads(request.body, parse_constant=_no_constant))
+        except RecursionError:
+            raise json.JSONDecodeError("nested too deeply", "", 0) from None
+
+
+def _no_constant(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not a JSON number", "", 0)
+
+
 api = NinjaAPI(
     title="billcore API",
     version="1",
@@ -53,6 +74,7 @@ api = NinjaAPI(
     ),
     auth=BearerAuth(),
     urls_namespace="api-v1",
+    parser=JsonParser(),
 )
 
 
@@ -164,6 +186,36 @@ def _register() -> None:
     api.add_router("/", notifications_router)
     api.add_router("/", invoicing_router)
     api.add_router("/", subscriptions_router)
+    _guard_operations()
+
+
+def _guard_operations() -> None:
+    """Every operation's parsed input (path, query, headers, body) goes through
+    ``validation.check_input`` before its handler: out-of-range integers, NUL bytes, lone
+    surrogates, non-finite numbers and date-times outside the window are a 400 naming the
+    field, whatever the endpoint, including the ones added later."""
+    for _prefix, router in api._routers:
+        for path_view in router.path_operations.values():
+            for operation in path_view.operations:
+                if not getattr(operation.view_func, "_guarded", False):
+                    operation.view_func = _guarded(operation.view_func)
+
+
+def _guarded(view: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(view)
+    def guarded(request: HttpRequest, **values: Any) -> Any:
+        in_path = request.resolver_match.kwargs if request.resolver_match else {}
+        for name, value in values.items():
+            if name in in_path and isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
+                # An id no row can have: like any unknown id, not found.
+                raise NotFound(f"{name} {value} not found", field=name)
+            # Schemas (query filters, the body) name their own fields; a bare value (a path
+            # id, a header) is named by its parameter.
+            check_input(None if isinstance(value, BaseModel) else name, value)
+        return view(request, **values)
+
+    guarded._guarded = True  # type: ignore[attr-defined]
+    return guarded
 
 
 _register()
