@@ -9,6 +9,8 @@ import json
 from collections.abc import Callable
 from typing import Any, cast
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import NinjaAPI
@@ -19,6 +21,7 @@ from pydantic import BaseModel
 
 from billcore.accounts.tokens import user_for_token
 from billcore.errors import BillcoreError, NotFound
+from billcore.openapi import declare_errors
 from billcore.validation import INT_MAX, INT_MIN, check_input
 
 MONEY_FIELDS = {
@@ -63,7 +66,18 @@ def _no_constant(name: str) -> Any:
     raise json.JSONDecodeError(f"{name} is not a JSON number", "", 0)
 
 
-api = NinjaAPI(
+class BillcoreAPI(NinjaAPI):
+    """The OpenAPI document declares, on every operation, the errors it can answer
+    (``billcore.openapi.declare_errors``)."""
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> Any:
+        document = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        return declare_errors(document)
+
+
+api = BillcoreAPI(
     title="billcore API",
     version="1",
     description=(
@@ -135,6 +149,17 @@ def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespons
         )
     code = {"missing": "required", "extra_forbidden": "unknown"}.get(kind, "invalid")
     return error_response(request, 400, code=code, message=message, field=field)
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return error_response(
+        request,
+        400,
+        code="too_large",
+        message=f"the request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes",
+        field=None,
+    )
 
 
 @api.exception_handler(AuthenticationError)

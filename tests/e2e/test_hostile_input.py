@@ -607,3 +607,28 @@ def test_rest_dates_outside_the_window_are_a_fault(rest, world):
     world["ra"].refresh_from_db()
     assert world["ra"].temp_credit_limit is None
     assert counts() == before
+
+
+# --- every operation declares its errors ------------------------------------------------------
+
+
+def test_every_operation_declares_every_error_with_the_error_schema(client, db):
+    document = client.get("/api/v1/openapi.json").json()
+    error_ref = {"$ref": "#/components/schemas/Error"}
+    operations = 0
+    for path_item in document["paths"].values():
+        for operation in path_item.values():
+            operations += 1
+            for status in ("400", "401", "403", "404", "409", "429"):
+                declared = operation["responses"][status]
+                assert declared["content"]["application/json"]["schema"] == error_ref
+    assert operations >= 66
+    detail = document["components"]["schemas"]["ErrorDetail"]
+    assert detail["required"] == ["code", "message", "field"]
+
+
+def test_a_body_larger_than_django_accepts_is_a_json_400(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    r = api.post("/business-models", {"name": "x" * 2000})
+    err = error(r, 400, None, "too_large")
+    assert err["message"] == "the request body is larger than 1000 bytes"
