@@ -4,17 +4,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import functools
+import json
+from collections.abc import Callable
+from typing import Any, cast
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 from ninja.security import HttpBearer
+from pydantic import BaseModel
 
 from billcore.accounts.tokens import user_for_token
 from billcore.api_render import Renderer
-from billcore.errors import BillcoreError
+from billcore.errors import BillcoreError, NotFound
+from billcore.openapi import declare_errors
+from billcore.validation import INT_MAX, INT_MIN, check_input
 
 MONEY_FIELDS = {
     "amount",
@@ -46,7 +55,33 @@ class BearerAuth(HttpBearer):
         return user
 
 
-api = NinjaAPI(
+class JsonParser(Parser):
+    """Standard JSON only (no NaN or Infinity); a body nested too deeply for the parser is
+    malformed JSON (400), not a server error."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        try:
+            return cast(dict[str, Any], json.loads(request.body, parse_constant=_no_constant))
+        except RecursionError:
+            raise json.JSONDecodeError("nested too deeply", "", 0) from None
+
+
+def _no_constant(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not a JSON number", "", 0)
+
+
+class BillcoreAPI(NinjaAPI):
+    """The OpenAPI document declares, on every operation, the errors it can answer
+    (``billcore.openapi.declare_errors``)."""
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> Any:
+        document = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        return declare_errors(document)
+
+
+api = BillcoreAPI(
     title="billcore API",
     version="1",
     description=(
@@ -58,6 +93,7 @@ api = NinjaAPI(
     auth=BearerAuth(),
     urls_namespace="api-v1",
     renderer=Renderer(),  # date-times to the microsecond (api_render.py)
+    parser=JsonParser(),
 )
 
 
@@ -120,6 +156,17 @@ def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespons
     return error_response(request, 400, code=code, message=message, field=field)
 
 
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return error_response(
+        request,
+        400,
+        code="too_large",
+        message=f"the request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes",
+        field=None,
+    )
+
+
 @api.exception_handler(AuthenticationError)
 def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     return error_response(
@@ -174,6 +221,36 @@ def _register() -> None:
     api.add_router("/", notifications_router)
     api.add_router("/", invoicing_router)
     api.add_router("/", subscriptions_router)
+    _guard_operations()
+
+
+def _guard_operations() -> None:
+    """Every operation's parsed input (path, query, headers, body) goes through
+    ``validation.check_input`` before its handler: out-of-range integers, NUL bytes, lone
+    surrogates, non-finite numbers and date-times outside the window are a 400 naming the
+    field, whatever the endpoint, including the ones added later."""
+    for _prefix, router in api._routers:
+        for path_view in router.path_operations.values():
+            for operation in path_view.operations:
+                if not getattr(operation.view_func, "_guarded", False):
+                    operation.view_func = _guarded(operation.view_func)
+
+
+def _guarded(view: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(view)
+    def guarded(request: HttpRequest, **values: Any) -> Any:
+        in_path = request.resolver_match.kwargs if request.resolver_match else {}
+        for name, value in values.items():
+            if name in in_path and isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
+                # An id no row can have: like any unknown id, not found.
+                raise NotFound(f"{name} {value} not found", field=name)
+            # Schemas (query filters, the body) name their own fields; a bare value (a path
+            # id, a header) is named by its parameter.
+            check_input(None if isinstance(value, BaseModel) else name, value)
+        return view(request, **values)
+
+    guarded._guarded = True  # type: ignore[attr-defined]
+    return guarded
 
 
 _register()

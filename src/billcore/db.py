@@ -16,6 +16,8 @@ from django.db.models import Value
 from django.db.models.expressions import Combinable
 
 from billcore.core.money import MONEY_PLACES, AmountError, from_units, to_units
+from billcore.core.text import name_key
+from billcore.errors import ValidationFailed
 
 if TYPE_CHECKING:
     _Base = models.BigIntegerField[Decimal | int | Combinable | None, Any]
@@ -76,3 +78,63 @@ MoneyField = DecimalUnitsField
 def money_value(amount: Decimal) -> Value:
     """An SQL literal for ``amount`` that a ``DecimalUnitsField`` expression can add to."""
     return Value(amount, output_field=DecimalUnitsField())
+
+
+class NameKeyed(models.Model):
+    """A model whose ``name`` is unique regardless of letter case, in every script: the
+    unique ``name_key`` (``core.text.name_key``: NFKC, case-folded) is computed in Python on
+    every save, so SQLite (whose ``lower()`` folds only ASCII) and PostgreSQL refuse the same
+    names. Rows written without ``save()`` (benchmarks' bulk inserts) have no key."""
+
+    name: Any
+    name_key = models.CharField(max_length=400, null=True, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.name_key = name_key(self.name)
+        fields = kwargs.get("update_fields")
+        if fields is not None and "name" in fields:
+            kwargs["update_fields"] = {*fields, "name_key"}
+        super().save(*args, **kwargs)
+
+
+def name_taken(model: type[NameKeyed], name: str, *, exclude: int | None = None) -> bool:
+    """Whether another row of ``model`` has a name equal to ``name`` regardless of case."""
+    key = name_key(name)
+    if len(key) > NAME_KEY_LENGTH:
+        raise ValidationFailed(
+            f"name is too long once normalised ({len(key)} > {NAME_KEY_LENGTH} characters)",
+            field="name",
+            code="too_long",
+        )
+    clash = model._default_manager.filter(name_key=key)
+    if exclude is not None:
+        clash = clash.exclude(pk=exclude)
+    return bool(clash.exists())
+
+
+NAME_KEY_LENGTH = 400
+
+
+def fill_name_keys(app_label: str, model_name: str) -> Any:
+    """A migration step that computes ``name_key`` for every existing row. Names that
+    clash once case-folded (SQLite's ASCII-only ``lower()`` let "Äb" and "äb" both in) keep
+    the first row's name; each later one gets " (id N)" appended, and is printed."""
+
+    def run(apps: Any, schema_editor: Any) -> None:
+        model = apps.get_model(app_label, model_name)
+        seen: set[str] = set()
+        for row in model._default_manager.order_by("pk").only("pk", "name"):
+            key = name_key(row.name)
+            if key in seen:
+                old = row.name
+                row.name = f"{old[: 100 - 20]} (id {row.pk})"
+                key = name_key(row.name)
+                print(f"\n  {model_name} {row.pk}: {old!r} clashed regardless of case; renamed")
+            seen.add(key)
+            row.name_key = key
+            row.save(update_fields=["name", "name_key"])
+
+    return run

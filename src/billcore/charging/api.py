@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from django.db import DataError, IntegrityError
 from django.http import StreamingHttpResponse
 from ninja import Header, Query, Router, Schema, Status
-from pydantic import ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from billcore.api import AuthedRequest, now
 from billcore.charging import selectors, services
+from billcore.charging.models import Service, XdrStatus
 from billcore.errors import BillcoreError, ValidationFailed
+from billcore.validation import blank_is_none
 
 router = Router(tags=["charging"])
 
@@ -285,8 +287,10 @@ class XdrOut(Schema):
 
 
 class XdrFilters(Schema):
-    service: str | None = None
-    status: str | None = Field(None, description="charged | denied")
+    service: Annotated[Service | None, BeforeValidator(blank_is_none)] = None
+    status: Annotated[XdrStatus | None, BeforeValidator(blank_is_none)] = Field(
+        None, description="charged | denied"
+    )
     account: int | None = None
     start: dt.datetime | None = Field(None, alias="from", description="inclusive")
     end: dt.datetime | None = Field(None, alias="to", description="exclusive")

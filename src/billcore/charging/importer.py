@@ -45,11 +45,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.db import DatabaseError, DataError, IntegrityError, transaction
-from django.db.models import Q
-from django.db.models.functions import Lower
 
 from billcore.accounts.access import is_admin, require_user
 from billcore.charging import services
+from billcore.core.text import name_key
 from billcore.customers.models import Customer
 from billcore.errors import BillcoreError, ValidationFailed
 from billcore.subscribers.models import Account
@@ -274,8 +273,8 @@ class _Targets:
                 if number not in self.customer_ids:
                     ids.append(number)
             else:
-                keep_names.add(text.lower())
-                if text.lower() not in self.customer_names:
+                keep_names.add(name_key(text))
+                if name_key(text) not in self.customer_names:
                     names.append(text)
         if new_accounts:
             self._bound(self.accounts, len(new_accounts), accounts)
@@ -300,18 +299,17 @@ class _Targets:
         if names:
             self._bound(self.customer_names, len(names), keep_names)
             for name_chunk in _chunks(names):
-                for n in name_chunk:
-                    self.customer_names[n.lower()] = None
-                # Lower() on both sides uses the unique index on LOWER(name); the exact
-                # spelling too, for letters that SQLite's LOWER does not fold.
-                nqs = Customer.objects.annotate(lname=Lower("name")).filter(
-                    Q(lname__in=[n.lower() for n in name_chunk]) | Q(name__in=name_chunk)
-                )
+                keys = [name_key(n) for n in name_chunk]
+                for key in keys:
+                    self.customer_names[key] = None
+                # The unique name_key (NFKC, case-folded) matches names regardless of case,
+                # the same way on SQLite and PostgreSQL, through its index.
+                nqs = Customer.objects.filter(name_key__in=keys)
                 if self.scoped:
                     nqs = nqs.filter(reseller_id=self.reseller_id)
-                for name, cid in nqs.values_list("name", "id"):
-                    if name.lower() in self.customer_names:
-                        self.customer_names[name.lower()] = cid
+                for found, cid in nqs.values_list("name_key", "id"):
+                    if found is not None:
+                        self.customer_names[found] = cid
 
     def account(self, identifier: str) -> tuple[int, int] | None:
         return self.accounts.get(identifier)
@@ -320,7 +318,7 @@ class _Targets:
         number = _as_id(text)
         if number is not None:
             return self.customer_ids.get(number)
-        return self.customer_names.get(text.lower())
+        return self.customer_names.get(name_key(text))
 
 
 def _as_id(text: str) -> int | None:

@@ -52,9 +52,20 @@ from billcore.db import money_value
 from billcore.errors import BillcoreError, Conflict, NotFound, ValidationFailed
 from billcore.ledger.models import Action, Transaction
 from billcore.subscribers.models import Account, AccountType
-from billcore.validation import as_choice, as_int, as_money, as_str
+from billcore.validation import (
+    as_choice,
+    as_int,
+    as_json_object,
+    as_money,
+    as_str,
+    check_instant,
+)
 
 ZERO = Decimal(0)
+# A usage record's ``details`` (CLI, CLD, …): at most this many bytes of compact JSON.
+MAX_DETAILS_BYTES = 4096
+# ``started_at`` may run ahead of the server's clock by at most this (clock skew).
+MAX_STARTED_AHEAD = dt.timedelta(days=1)
 _SERVICES = tuple(Service.values)
 DEFAULT_RESERVATION_SECONDS = 300
 
@@ -557,10 +568,12 @@ def parse_usage(
         raise ValidationFailed(
             "started_at needs a time zone (e.g. Z or +01:00)", field="started_at"
         )
-    if details in (None, ""):
-        details = {}
-    if not isinstance(details, dict):
-        raise ValidationFailed("details must be an object", field="details")
+    check_instant("started_at", start)
+    if start > now + MAX_STARTED_AHEAD:
+        raise ValidationFailed(
+            "started_at is more than a day in the future", field="started_at", code="out_of_range"
+        )
+    details = as_json_object("details", details, max_bytes=MAX_DETAILS_BYTES)
     key = None
     if external_id not in (None, ""):
         key = as_str("external_id", external_id, max_length=200)

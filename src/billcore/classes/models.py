@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models.functions import Lower
 
-from billcore.db import DecimalUnitsField, MoneyField
+from billcore.db import DecimalUnitsField, MoneyField, NameKeyed
 
 
 class TaxationMethod(models.TextChoices):
@@ -76,7 +75,7 @@ class InvoiceTemplate(models.TextChoices):
     COMPACT = "compact", "Compact"
 
 
-class CustomerClass(models.Model):
+class CustomerClass(NameKeyed):
     # --- top of the page (CC-04 … CC-09) ---
     name = models.CharField(max_length=100)
     is_default = models.BooleanField(default=False, editable=False)
@@ -198,7 +197,7 @@ class CustomerClass(models.Model):
         ordering = ["name"]
         verbose_name_plural = "customer classes"
         constraints = [
-            models.UniqueConstraint(Lower("name"), name="customer_class_name_ci_unique"),
+            models.UniqueConstraint(fields=["name_key"], name="customer_class_name_key_unique"),
             models.UniqueConstraint(
                 fields=["is_default"],
                 condition=models.Q(is_default=True),

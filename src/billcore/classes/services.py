@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
 
 from billcore.accounts.access import is_admin
 from billcore.audit.services import record, snapshot
@@ -30,6 +29,7 @@ from billcore.classes.models import (
 )
 from billcore.classes.selectors import get_class
 from billcore.core.rounding import InvalidPatternError, currency_default_pattern, parse_pattern
+from billcore.db import name_taken
 from billcore.errors import Conflict, NotFound, ValidationFailed
 from billcore.installation.models import BusinessModel, CustomField, InstallationSettings
 from billcore.installation.services import get_currency_in_use, get_settings
@@ -84,8 +84,8 @@ def _taxes(field: str, value: Any) -> list[dict[str, str]]:
     return out
 
 
-def _str(n: int) -> Callable[[str, Any], str]:
-    return lambda f, v: as_str(f, v, max_length=n)
+def _str(n: int, *, single_line: bool = True) -> Callable[[str, Any], str]:
+    return lambda f, v: as_str(f, v, max_length=n, single_line=single_line)
 
 
 def _days(maximum: int) -> Callable[[str, Any], int]:
@@ -103,7 +103,7 @@ def _choice(choices: list[str]) -> Callable[[str, Any], str]:
 # Field name -> coercion. Relations (business_model, currency, managed_by,
 # mandatory_custom_fields) are resolved separately.
 SIMPLE_FIELDS: dict[str, Callable[[str, Any], Any]] = {
-    "description": _str(500),
+    "description": _str(500, single_line=False),
     "notification_from_override": as_bool,
     "notification_from_name": _str(200),
     "notification_from_address": as_email,
@@ -336,10 +336,7 @@ def _apply_rules(cls: CustomerClass, changes: Mapping[str, Any]) -> None:
 
 def _set_name(cls: CustomerClass, value: Any) -> None:
     name = as_str("name", value, max_length=100, required=True)
-    clash = CustomerClass.objects.annotate(lname=Lower("name")).filter(lname=name.lower())
-    if cls.pk:
-        clash = clash.exclude(pk=cls.pk)
-    if clash.exists():
+    if name_taken(CustomerClass, name, exclude=cls.pk):
         raise ValidationFailed(
             f"name: a customer class named {name!r} already exists (names are unique "
             "regardless of letter case)",

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from ninja import Header, Query, Router, Schema, Status
-from pydantic import ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from billcore.api import AuthedRequest, now
 from billcore.customers import selectors, services
-from billcore.customers.models import Customer
+from billcore.customers.models import BalanceControl, Customer, CustomerType
+from billcore.customers.models import Status as CustomerStatus
 from billcore.ledger import selectors as ledger_selectors
 from billcore.ledger import services as ledger_services
+from billcore.validation import blank_is_none
 
 router = Router(tags=["customers"])
 
@@ -127,9 +129,11 @@ class CustomerFilters(Schema):
     customer_class: int | None = None
     currency: str | None = None
     reseller: int | None = None
-    status: str | None = Field(None, description="closed finds permanently terminated ones")
-    balance_control: str | None = None
-    customer_type: str | None = None
+    status: Annotated[CustomerStatus | None, BeforeValidator(blank_is_none)] = Field(
+        None, description="closed finds permanently terminated ones"
+    )
+    balance_control: Annotated[BalanceControl | None, BeforeValidator(blank_is_none)] = None
+    customer_type: Annotated[CustomerType | None, BeforeValidator(blank_is_none)] = None
     order: str = "name"
     limit: int = Field(50, ge=1, le=500)
     offset: int = Field(0, ge=0)

@@ -7,9 +7,8 @@ import datetime as dt
 from decimal import Decimal
 
 from django.db import models
-from django.db.models.functions import Lower
 
-from billcore.db import MoneyField
+from billcore.db import MoneyField, NameKeyed
 
 
 class BalanceControl(models.TextChoices):
@@ -45,7 +44,7 @@ class Status(models.TextChoices):
     EXPORTED = "exported", "Exported"
 
 
-class Customer(models.Model):
+class Customer(NameKeyed):
     # --- top of the form ---
     name = models.CharField(max_length=100)  # CU-01
     customer_type = models.CharField(
@@ -127,7 +126,7 @@ class Customer(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(Lower("name"), name="customer_name_ci_unique"),
+            models.UniqueConstraint(fields=["name_key"], name="customer_name_key_unique"),
             models.CheckConstraint(
                 condition=models.Q(balance_control="postpaid")
                 | models.Q(credit_limit__isnull=True),

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
+from django.db.models import ProtectedError, RestrictedError
 
 from billcore.accounts.access import is_admin
 from billcore.audit.services import record, snapshot
@@ -22,6 +22,7 @@ from billcore.customers.models import (
     Status,
 )
 from billcore.customers.selectors import get_customer
+from billcore.db import name_taken
 from billcore.errors import Conflict, NotFound, ValidationFailed
 from billcore.installation.services import custom_field_values, get_currency_in_use
 from billcore.validation import (
@@ -32,6 +33,7 @@ from billcore.validation import (
     as_money,
     as_str,
     as_time_zone,
+    check_instant,
     reject_unknown,
 )
 
@@ -77,10 +79,7 @@ UPDATE_FIELDS = tuple(f for f in CREATE_FIELDS if f not in {"customer_type", "re
 
 def _set_name(customer: Customer, value: Any) -> None:
     name = as_str("name", value, max_length=100, required=True)
-    clash = Customer.objects.annotate(lname=Lower("name")).filter(lname=name.lower())
-    if customer.pk:
-        clash = clash.exclude(pk=customer.pk)
-    if clash.exists():
+    if name_taken(Customer, name, exclude=customer.pk):
         raise ValidationFailed(
             f"name: a customer named {name!r} already exists (names are unique regardless of "
             "letter case)",
@@ -182,7 +181,7 @@ def _apply_common(actor: Any, customer: Customer, data: Mapping[str, Any]) -> No
     if "email" in data:
         customer.email = as_email("email", data["email"])
     if "note" in data:
-        customer.note = as_str("note", data["note"], max_length=5000)
+        customer.note = as_str("note", data["note"], max_length=5000, single_line=False)
     if "country" in data:
         code = as_str("country", data["country"], max_length=2)
         if code and not is_country_code(code):
@@ -271,6 +270,8 @@ def _temporary_limit(customer: Customer, data: Mapping[str, Any]) -> None:
         raise ValidationFailed(
             "credit_limit_until needs a date-time with a time zone", field="credit_limit_until"
         )
+    if until_given:
+        check_instant("credit_limit_until", until)
     customer.temp_credit_limit = limit
     customer.credit_limit_until = until
 
@@ -481,8 +482,26 @@ def delete_customer(*, actor: Any, now: dt.datetime, customer_id: int) -> None:
         raise ValidationFailed(
             f"reseller {customer.name!r} still has users", field="id", code="in_use"
         )
+    accounts = customer.accounts.count()
+    if accounts:
+        raise ValidationFailed(
+            f"customer {customer.name!r} has {accounts} account(s) and cannot be deleted; "
+            "terminate it instead",
+            field="id",
+            code="in_use",
+        )
     before = snapshot(customer)
     pk = customer.pk
-    customer.delete()
+    try:
+        with transaction.atomic():
+            customer.delete()
+    except (ProtectedError, RestrictedError) as exc:
+        kinds = sorted({str(obj._meta.verbose_name_plural) for obj in exc.args[1]})
+        raise ValidationFailed(
+            f"customer {customer.name!r} still has {', '.join(kinds)} and cannot be deleted; "
+            "terminate it instead",
+            field="id",
+            code="in_use",
+        ) from None
     customer.pk = pk
     record(actor=actor, now=now, operation="delete", obj=customer, before=before, after=None)

@@ -4,7 +4,8 @@ business models (CC-05) and custom-field definitions (CU-11, CC-22)."""
 from __future__ import annotations
 
 from django.db import models
-from django.db.models.functions import Lower
+
+from billcore.db import NameKeyed
 
 
 class InstallationSettings(models.Model):
@@ -47,7 +48,7 @@ class Currency(models.Model):
         return self.code
 
 
-class BusinessModel(models.Model):
+class BusinessModel(NameKeyed):
     """An entry of the business-model catalogue (CC-05): Cloud PBX, Internet access, ..."""
 
     name = models.CharField(max_length=100)
@@ -56,7 +57,7 @@ class BusinessModel(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(Lower("name"), name="business_model_name_ci_unique"),
+            models.UniqueConstraint(fields=["name_key"], name="business_model_name_key_unique"),
         ]
 
     def __str__(self) -> str:

@@ -8,11 +8,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models.functions import Lower
 
 from billcore.accounts.access import is_admin
 from billcore.audit.services import record, snapshot
 from billcore.core.currencies import UnknownCurrencyError, get_currency
+from billcore.db import name_taken
 from billcore.errors import NotFound, ValidationFailed
 from billcore.installation.models import (
     BusinessModel,
@@ -159,10 +159,7 @@ def remove_currency(*, actor: Any, now: dt.datetime, code: str) -> None:
 
 def _business_model_name(name: Any, *, exclude: int | None = None) -> str:
     text = as_str("name", name, max_length=100, required=True)
-    clash = BusinessModel.objects.annotate(lname=Lower("name")).filter(lname=text.lower())
-    if exclude:
-        clash = clash.exclude(pk=exclude)
-    if clash.exists():
+    if name_taken(BusinessModel, text, exclude=exclude):
         raise ValidationFailed(
             f"name: a business model named {text!r} already exists", field="name", code="duplicate"
         )
@@ -177,7 +174,7 @@ def create_business_model(
     _require_admin(actor)
     bm = BusinessModel.objects.create(
         name=_business_model_name(name),
-        description=as_str("description", description, max_length=500),
+        description=as_str("description", description, max_length=500, single_line=False),
     )
     record(actor=actor, now=now, operation="create", obj=bm, before=None, after=snapshot(bm))
     return bm
@@ -196,7 +193,9 @@ def update_business_model(
     if "name" in changes:
         bm.name = _business_model_name(changes["name"], exclude=bm.pk)
     if "description" in changes:
-        bm.description = as_str("description", changes["description"], max_length=500)
+        bm.description = as_str(
+            "description", changes["description"], max_length=500, single_line=False
+        )
     bm.save()
     record(actor=actor, now=now, operation="update", obj=bm, before=before, after=snapshot(bm))
     return bm

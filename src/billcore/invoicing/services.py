@@ -1210,7 +1210,9 @@ def charge_subscription_fee(
     assert fee is not None
     if fee <= 0:
         raise ValidationFailed("amount must be greater than 0", field="amount")
-    text = as_str("description", description, max_length=500) or "Subscription fee"
+    text = (
+        as_str("description", description, max_length=500, single_line=False) or "Subscription fee"
+    )
     customer = _lock_customer(visible.pk)
     assert customer is not None
     if customer.status in (Status.CLOSED, Status.EXPORTED):

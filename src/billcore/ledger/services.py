@@ -221,8 +221,8 @@ def post_transaction(
     assert magnitude is not None
     if magnitude <= ZERO:
         raise ValidationFailed("amount must be greater than 0", field="amount")
-    visible = as_str("visible_comment", visible_comment, max_length=500)
-    internal = as_str("internal_comment", internal_comment, max_length=500)
+    visible = as_str("visible_comment", visible_comment, max_length=500, single_line=False)
+    internal = as_str("internal_comment", internal_comment, max_length=500, single_line=False)
     key = None
     if idempotency_key is not None:
         key = as_str("idempotency_key", idempotency_key, max_length=200, required=True)

@@ -27,6 +27,7 @@ from billcore.porta.mapping import (
     parse_json,
 )
 from billcore.porta.session import Call, Handler
+from billcore.validation import check_input
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def _decode(value: Any, what: str, code: str) -> dict[str, Any] | None:
             return None
         try:
             value = parse_json(value)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise Fault(code, f"{what} is not valid JSON: {exc}") from None
     if value is None:
         return None
@@ -144,7 +145,7 @@ def _parse_body(request: HttpRequest, bad: str) -> tuple[Any, Any]:
         if request.body.strip():
             try:
                 body = parse_json(request.body)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise Fault(bad, f"the request body is not valid JSON: {exc}") from None
         if not isinstance(body, dict):
             raise Fault(bad, 'the request body must be a JSON object {"params": {...}}')
@@ -180,6 +181,13 @@ def _call(request: HttpRequest, service: str, method: str, tail: str) -> dict[st
     raw_params, raw_auth = _parse(request, service, method, tail)
     params = _decode(raw_params, "params", f"Client.{service}.{method}.invalid_params") or {}
     auth_info = _decode(raw_auth, "auth_info", session.CHECK_AUTH_FAILED)
+    try:
+        # Out-of-range integers, NUL, lone surrogates, too deep nesting: a fault naming the
+        # parameter before any handler runs (billcore.validation.check_input).
+        check_input(None, params)
+        check_input("auth_info", auth_info)
+    except BillcoreError as exc:
+        raise fault_for(service, method, exc, {}) from exc
     call = Call(
         service=service,
         method=method,

@@ -234,7 +234,7 @@ def transfer(
             field="amount",
             code="insufficient_funds",
         )
-    note = as_str("comment", comment, max_length=500)
+    note = as_str("comment", comment, max_length=500, single_line=False)
     rows: list[Transaction] = []
     for acc, delta in ((source, money), (target, -money)):
         Account.objects.filter(pk=acc.pk).update(balance=F("balance") + money_value(delta))

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from ninja import Query, Router, Schema, Status
-from pydantic import ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from billcore.api import AuthedRequest, now
 from billcore.subscriptions import selectors, services
-from billcore.subscriptions.models import Subscription, SubscriptionPlan
+from billcore.subscriptions.models import Subscription, SubscriptionPlan, SubscriptionStatus
+from billcore.validation import blank_is_none
 
 router = Router(tags=["subscriptions"])
 
@@ -118,7 +119,9 @@ class SubscriptionPage(Schema):
 
 
 class SubscriptionFilters(Schema):
-    status: str | None = Field(None, description="active | waiting_for_funds | ended")
+    status: Annotated[SubscriptionStatus | None, BeforeValidator(blank_is_none)] = Field(
+        None, description="active | waiting_for_funds | ended"
+    )
     limit: int = Field(50, ge=1, le=500)
     offset: int = Field(0, ge=0)
 

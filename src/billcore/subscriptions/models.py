@@ -4,12 +4,11 @@ engine, in advance or in arrears, prorated when a subscription starts or ends mi
 from __future__ import annotations
 
 from django.db import models
-from django.db.models.functions import Lower
 
-from billcore.db import MoneyField
+from billcore.db import MoneyField, NameKeyed
 
 
-class SubscriptionPlan(models.Model):
+class SubscriptionPlan(NameKeyed):
     name = models.CharField(max_length=100)
     description = models.CharField(max_length=500, blank=True, default="")
     currency = models.ForeignKey("installation.Currency", on_delete=models.PROTECT)
@@ -33,7 +32,7 @@ class SubscriptionPlan(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(Lower("name"), name="subscription_plan_name_ci_unique"),
+            models.UniqueConstraint(fields=["name_key"], name="subscription_plan_name_key_unique"),
         ]
 
     def __str__(self) -> str:

@@ -26,13 +26,13 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models.functions import Lower
 from django.utils.dateparse import parse_datetime
 
 from billcore.accounts.access import is_admin
 from billcore.audit.services import record, snapshot
 from billcore.customers.models import Customer, CustomerType, Status
 from billcore.customers.selectors import get_customer
+from billcore.db import name_taken
 from billcore.errors import Conflict, NotFound, ValidationFailed
 from billcore.installation.services import get_currency_in_use
 from billcore.subscribers import services as subscribers
@@ -100,10 +100,7 @@ def as_instant(field: str, value: Any, *, required: bool) -> dt.datetime | None:
 
 def _set_name(plan: SubscriptionPlan, value: Any) -> None:
     name = as_str("name", value, max_length=100, required=True)
-    clash = SubscriptionPlan.objects.annotate(lname=Lower("name")).filter(lname=name.lower())
-    if plan.pk:
-        clash = clash.exclude(pk=plan.pk)
-    if clash.exists():
+    if name_taken(SubscriptionPlan, name, exclude=plan.pk):
         raise ValidationFailed(
             f"name: a subscription plan named {name!r} already exists (names are unique "
             "regardless of letter case)",
@@ -148,7 +145,9 @@ def _apply(actor: Any, plan: SubscriptionPlan, data: Mapping[str, Any]) -> None:
     if "name" in data or not plan.pk:
         _set_name(plan, data.get("name"))
     if "description" in data:
-        plan.description = as_str("description", data["description"], max_length=500)
+        plan.description = as_str(
+            "description", data["description"], max_length=500, single_line=False
+        )
     if "currency" in data or not plan.pk:
         code = data.get("currency")
         if plan.pk and code != plan.currency_id and plan.subscriptions.exists():
