@@ -189,19 +189,18 @@ def test_rest_token_logins_and_auth_info_logins_share_the_count(
     assert_rest_fault(r, message)
 
 
-def test_a_name_with_nul_or_a_lone_surrogate_is_counted_without_a_server_error(
+def test_a_name_with_nul_or_a_lone_surrogate_is_a_400_naming_the_field(
     client: Any, world: dict[str, Any], clock: Clock
 ) -> None:
-    for raw in (
-        '{"username": "ad\\u0000min\\ud800", "password": "x"}',
-        '{"username": "admin", "password": "x\\u0000\\udfff"}',
+    """Issue 10 §1 and §2: /api/v1 refuses NUL and lone surrogates before any sign-in is
+    tried (a 400 naming the field, never a 500), so they count no failure."""
+    for raw, field in (
+        ('{"username": "ad\\u0000min\\ud800", "password": "x"}', "username"),
+        ('{"username": "admin", "password": "x\\u0000\\udfff"}', "password"),
     ):
         r = client.post("/api/v1/auth/login", data=raw, content_type="application/json")
-        assert r.status_code == 401, r.content
-    assert sorted(AccessAttempt.objects.values_list("username", "failures_since_start")) == [
-        ("ad\\x00min\\ud800", 1),
-        ("admin", 1),
-    ]
+        assert (r.status_code, r.json()["error"]["field"]) == (400, field), r.content
+    assert AccessAttempt.objects.count() == 0
 
 
 def test_x_forwarded_for_counts_only_behind_a_trusted_proxy(
@@ -357,9 +356,10 @@ def test_api_lists_and_lifts_lockouts_with_an_audit_row(
 
 def test_openapi_declares_429_on_login_and_the_lockout_operations(client: Any, db: Any) -> None:
     paths = client.get("/api/v1/openapi.json").json()["paths"]
-    assert set(paths["/api/v1/auth/login"]["post"]["responses"]) == {"200", "401", "429"}
-    assert set(paths["/api/v1/lockouts"]["get"]["responses"]) == {"200", "401", "404"}
-    assert set(paths["/api/v1/lockouts"]["delete"]["responses"]) == {"200", "400", "401", "404"}
+    every = {"200", "400", "401", "403", "404", "409", "429"}
+    assert set(paths["/api/v1/auth/login"]["post"]["responses"]) == every
+    assert set(paths["/api/v1/lockouts"]["get"]["responses"]) == every
+    assert set(paths["/api/v1/lockouts"]["delete"]["responses"]) == every
 
 
 def test_the_lockouts_page_lists_and_unlocks(

@@ -12,6 +12,7 @@ from billcore.accounts import lockout
 from billcore.accounts.tokens import create_token
 from billcore.api import error_response, now
 from billcore.errors import BillcoreError
+from billcore.openapi import Error
 
 router = Router(tags=["auth"])
 LOGIN_TOKEN_LIFETIME = dt.timedelta(hours=12)
@@ -33,17 +34,7 @@ class LoginFailed(BillcoreError):
     default_code = "auth_failed"
 
 
-class ErrorDetail(Schema):
-    code: str
-    message: str
-    field: str | None
-
-
-class ErrorOut(Schema):
-    error: ErrorDetail
-
-
-@router.post("/login", auth=None, response={200: LoginOut, 401: ErrorOut, 429: ErrorOut})
+@router.post("/login", auth=None, response={200: LoginOut, 401: Error, 429: Error})
 def login(request: HttpRequest, payload: LoginIn) -> LoginOut | HttpResponse:
     """A bearer token valid 12 hours. Failed sign-ins count towards the one lockout of every
     sign-in route (per user name and client address): 429 with ``Retry-After`` while locked."""

@@ -9,8 +9,8 @@ from ninja import Query, Router, Schema
 from pydantic import ConfigDict
 
 from billcore.accounts import lockout
-from billcore.accounts.api import ErrorOut
 from billcore.api import AuthedRequest, now
+from billcore.openapi import Error
 
 router = Router(tags=["lockouts"])
 
@@ -34,7 +34,7 @@ class UnlockOut(Schema):
     addresses_cleared: int
 
 
-@router.get("/lockouts", response={200: list[LockoutOut], 401: ErrorOut, 404: ErrorOut})
+@router.get("/lockouts", response={200: list[LockoutOut], 401: Error, 404: Error})
 def list_lockouts(request: AuthedRequest) -> list[lockout.Lockout]:
     """User names locked out from an address now, newest failure first."""
     return lockout.list_lockouts(actor=request.auth, now=now())
@@ -42,7 +42,7 @@ def list_lockouts(request: AuthedRequest) -> list[lockout.Lockout]:
 
 @router.delete(
     "/lockouts",
-    response={200: UnlockOut, 400: ErrorOut, 401: ErrorOut, 404: ErrorOut},
+    response={200: UnlockOut, 400: Error, 401: Error, 404: Error},
 )
 def unlock(request: AuthedRequest, query: Query[UnlockQuery]) -> UnlockOut:
     """Forget the failed sign-ins of ``username`` (from ``address`` only, when given), locked
