@@ -469,7 +469,7 @@ def test_operators_full_import_script(client, world, clock):
 
 def test_mr70_era_path_style_scripts(client, world, clock):
     """Both JSON values in the path: token login, customer info, every kind of
-    make_transaction (comments with dates, hence ``/``), invoices, xDRs."""
+    make_transaction (CU-12; comments with dates, hence ``/``), invoices, xDRs."""
     from billcore.charging.services import charge, parse_usage
 
     (cid,) = _customers(
@@ -540,7 +540,8 @@ def test_mr70_era_path_style_scripts(client, world, clock):
 
 def test_n8n_integration_node(client, world, clock):
     """Form style with ``auth_info={"session_id"}``: login with a trailing slash, a customer,
-    its custom fields as ``[{name, db_value}]`` with booleans as 1/0, xDRs, accounts."""
+    its custom fields (CU-11) as ``[{name, db_value}]`` with booleans as 1/0, xDRs,
+    accounts."""
     from billcore.installation.services import create_custom_field
 
     create_custom_field(actor=world["admin"], now=T0, name="cost_center", label="Cost Center")
