@@ -113,6 +113,12 @@ def test_path_style_reads_each_json_value_by_its_structure(client, world, clock)
     assert [c["name"] for c in decode(r)["customer_list"]] == ["A/B 1/2"]
     r = client.post(f'/rest/Customer/get_customer_list/{{"session_id": "{p.session_id}"}}')
     assert len(decode(r)["customer_list"]) == 3
+    # An empty object or null as the auth_info segment is no auth_info.
+    for auth in ("{}", "null"):
+        r = client.post(
+            f'/rest/Session/login/{auth}/{{"login": "admin", "password": "{ADMIN[1]}"}}'
+        )
+        assert set(decode(r)) == {"session_id", "access_token", "refresh_token", "expires_at"}
     # The body may carry the params when the path carries only the auth_info.
     r = client.post(
         f'/rest/Customer/get_customer_list/{{"session_id": "{p.session_id}"}}/',
