@@ -113,6 +113,12 @@ def test_path_style_reads_each_json_value_by_its_structure(client, world, clock)
     assert [c["name"] for c in decode(r)["customer_list"]] == ["A/B 1/2"]
     r = client.post(f'/rest/Customer/get_customer_list/{{"session_id": "{p.session_id}"}}')
     assert len(decode(r)["customer_list"]) == 3
+    # An empty object or null as the auth_info segment is no auth_info.
+    for auth in ("{}", "null"):
+        r = client.post(
+            f'/rest/Session/login/{auth}/{{"login": "admin", "password": "{ADMIN[1]}"}}'
+        )
+        assert set(decode(r)) == {"session_id", "access_token", "refresh_token", "expires_at"}
     # The body may carry the params when the path carries only the auth_info.
     r = client.post(
         f'/rest/Customer/get_customer_list/{{"session_id": "{p.session_id}"}}/',
@@ -469,7 +475,7 @@ def test_operators_full_import_script(client, world, clock):
 
 def test_mr70_era_path_style_scripts(client, world, clock):
     """Both JSON values in the path: token login, customer info, every kind of
-    make_transaction (comments with dates, hence ``/``), invoices, xDRs."""
+    make_transaction (CU-12; comments with dates, hence ``/``), invoices, xDRs."""
     from billcore.charging.services import charge, parse_usage
 
     (cid,) = _customers(
@@ -540,7 +546,8 @@ def test_mr70_era_path_style_scripts(client, world, clock):
 
 def test_n8n_integration_node(client, world, clock):
     """Form style with ``auth_info={"session_id"}``: login with a trailing slash, a customer,
-    its custom fields as ``[{name, db_value}]`` with booleans as 1/0, xDRs, accounts."""
+    its custom fields (CU-11) as ``[{name, db_value}]`` with booleans as 1/0, xDRs,
+    accounts."""
     from billcore.installation.services import create_custom_field
 
     create_custom_field(actor=world["admin"], now=T0, name="cost_center", label="Cost Center")

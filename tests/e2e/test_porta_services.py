@@ -505,6 +505,7 @@ def test_account_subscriptions(porta, world, clock):
 
 
 def test_account_custom_fields_values_by_name_label_and_db_value(porta, world):
+    """Custom fields (CU-11) on accounts, written as clients write them."""
     cost = create_custom_field(
         actor=world["admin"], now=T0, name="cost_center", label="Cost Center"
     )
