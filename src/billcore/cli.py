@@ -91,11 +91,11 @@ def cmd_createadmin(args: argparse.Namespace) -> int:
     by the password validators (nothing is created)."""
     from django.db import transaction
 
-    from billcore.accounts.models import User
+    from billcore.accounts.models import User, username_key
     from billcore.accounts.passwords import set_password
     from billcore.errors import ValidationFailed
 
-    if User.objects.filter(username=args.username).exists():
+    if User.objects.filter(username_key=username_key(args.username)).exists():
         if args.if_missing:
             print(f"Administrator {args.username!r} exists; sign in with its password.")
             return 0
@@ -226,7 +226,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 "--interval",
                 str(args.engine_interval),
                 "--exit-with-parent",
-            ]
+            ],
+            # The parent's pid, so a server that dies while the loop is still starting is
+            # noticed too (os.getppid() would then already be init's).
+            env={**os.environ, "BILLCORE_ENGINE_PARENT": str(os.getpid())},
         )
         atexit.register(engine.terminate)
     print(f"billcore serving on http://{args.host}:{args.port}/ (Ctrl+C to stop)", flush=True)
@@ -569,7 +572,7 @@ def cmd_engine_loop(args: argparse.Namespace) -> int:
 
     from billcore.invoicing.engine import run
 
-    parent = os.getppid()
+    parent = int(os.environ.get("BILLCORE_ENGINE_PARENT") or os.getppid())
     print(f"billcore engine: running every {args.interval} s (Ctrl+C to stop)", flush=True)
     try:
         while not (args.exit_with_parent and os.getppid() != parent):

@@ -224,6 +224,17 @@ def test_createadmin_without_if_missing_refuses_an_existing_user(
     assert "'admin' already exists" in err
 
 
+def test_createadmin_sees_an_existing_name_in_another_letter_case(
+    capsys: pytest.CaptureFixture[str], admin: User
+) -> None:
+    """Usernames are unique regardless of case (issue 10 §3): ``ADMIN`` is the ``admin``
+    that exists, refused with the reason (never the unique index's error)."""
+    code, out, err = run(capsys, "createadmin", "--username", "ADMIN")
+
+    assert (code, out, err) == (2, "", "error: user 'ADMIN' already exists\n")
+    assert User.objects.count() == 1
+
+
 # --- demo -------------------------------------------------------------------------------
 
 

@@ -131,15 +131,16 @@ def test_the_scheduled_engine_stops_when_its_server_is_gone() -> None:
     env = {**os.environ, "DATABASE_URL": url}
     loop = f"{sys.executable} -m billcore.cli engine loop --interval 1 --exit-with-parent"
     parent = subprocess.Popen(  # a stand-in for the server: it starts the loop, then waits
-        ["/bin/sh", "-c", f"{loop} & echo $!; sleep 60"],
+        ["/bin/sh", "-c", f"BILLCORE_ENGINE_PARENT=$$ {loop} & echo $!; sleep 60"],
         stdout=subprocess.PIPE,
         env=env,
         text=True,
     )
     assert parent.stdout is not None
     child = int(parent.stdout.readline())
-    time.sleep(3)
-    os.kill(child, 0)  # the loop runs
+    # The loop says it runs (however long Django takes to start on a loaded machine).
+    assert parent.stdout.readline().startswith("billcore engine: running every 1 s")
+    os.kill(child, 0)
     parent.send_signal(signal.SIGKILL)
     parent.wait()
     for _ in range(100):
