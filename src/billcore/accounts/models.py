@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
+from billcore.core.text import name_key
+
 
 def username_key(username: str) -> str:
-    """The form two usernames are compared in: NFKC, then full Unicode case folding
-    (``"ÄDMIN"`` and ``"ädmin"`` are the same name; SQLite's ``lower()`` is ASCII-only, so
-    the comparison is made here and kept in a unique column)."""
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold())
+    """The form two usernames are compared in: the one name key of every unique name
+    (``core.text.name_key``: NFKC, then full Unicode case folding, so ``"ÄDMIN"`` and
+    ``"ädmin"`` are the same name; SQLite's ``lower()`` is ASCII-only, so the comparison is
+    made here and kept in a unique column)."""
+    return name_key(username)
 
 
 class User(AbstractUser):
