@@ -20,8 +20,9 @@ from django.utils import timezone
 
 from billcore.customers.models import Customer
 from billcore.subscriptions.models import Subscription
+from tests.e2e.porta_support import ADMIN, Porta
 from tests.e2e.test_api import Api, _error, _token
-from tests.e2e.test_porta import ADMIN, Porta, add, info_of
+from tests.e2e.test_porta import add, info_of
 
 pytestmark = pytest.mark.django_db
 

@@ -16,18 +16,9 @@ from django.conf import settings
 from billcore.accounts.tokens import create_token
 from billcore.porta import mapping
 from billcore.porta.models import PortaSession
-from tests.e2e.test_porta import ADMIN, T0, Clock, decode, fault
+from tests.e2e.porta_support import ADMIN, T0, decode, fault
 
 D = Decimal
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    from django.utils import timezone
-
-    c = Clock(T0)
-    monkeypatch.setattr(timezone, "now", lambda: c.now)
-    return c
 
 
 class Client:

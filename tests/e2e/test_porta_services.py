@@ -17,38 +17,10 @@ from billcore.porta.models import CustomerTimeZoneId
 from billcore.subscribers.models import Account
 from billcore.subscriptions.models import Subscription
 from billcore.subscriptions.services import create_plan
-from tests.e2e.test_porta import ADMIN, T0, Clock, Porta, add, fault, info_of
+from tests.e2e.porta_support import T0, fault
+from tests.e2e.test_porta import add, info_of
 
 D = Decimal
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    from django.utils import timezone
-
-    c = Clock(T0)
-    monkeypatch.setattr(timezone, "now", lambda: c.now)
-    return c
-
-
-@pytest.fixture(params=["json", "form"])
-def style(request):
-    return request.param
-
-
-@pytest.fixture
-def porta(client, world, clock, style):
-    p = Porta(client, style)
-    p.login(*ADMIN)
-    return p
-
-
-@pytest.fixture
-def porta_a(client, world, clock, style):
-    """Reseller A's user."""
-    p = Porta(client, style)
-    p.login("ua", "pw-a-12345678")
-    return p
 
 
 def account(porta, **info):
