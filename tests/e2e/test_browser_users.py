@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from tests.e2e.test_browser import PASSWORD, browser  # noqa: F401 - the fixture
+from tests.e2e.test_browser import PASSWORD
 
 pytestmark = [
     pytest.mark.browser,
@@ -44,7 +44,7 @@ def data(live_server: Any) -> Any:
 
 def test_users_and_tokens_in_the_browser(
     live_server: Any,
-    browser: Any,  # noqa: F811
+    browser: Any,
     tmp_path: Path,
 ) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 800})

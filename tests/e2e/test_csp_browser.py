@@ -5,22 +5,11 @@ locked out) and the API docs page, which loads only this site's assets."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.utils import timezone
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSWORD = "operator-pass-1234"
 POLICY = {
     "default-src 'self'",
@@ -86,26 +75,6 @@ def data(live_server: Any) -> dict[str, Any]:
         },
     )
     return {"class": cls.pk, "customer": customer.pk}
-
-
-@pytest.fixture
-def browser(data: Any) -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        message = (
-            f"{CHROMIUM} is missing: install Debian's chromium (`make browser-deps`); "
-            "this test never downloads a browser"
-        )
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.mark.browser
