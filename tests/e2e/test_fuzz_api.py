@@ -97,6 +97,7 @@ def _report(request: pytest.FixtureRequest) -> Any:
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     if reporter is not None and capture is not None:
         with capture.global_and_fixture_disabled():
+            reporter.write("\n")
             reporter.write_line(line)
 
 
