@@ -203,3 +203,71 @@ def test_the_migration_gives_every_existing_xdr_its_customers_owner(
         ("k2", world["rb"].pk),
         ("k3", 0),
     ]
+
+
+def test_a_reservation_id_is_unique_per_owner_too(
+    world: dict[str, Any], subs: dict[str, Any], now: Any
+) -> None:
+    """Reservations' ``external_id`` follows the xDRs' rule: B may hold "s-1" after A did;
+    within A, the same request is a replay and another amount or sub-customer a 409."""
+
+    def hold(user: str, sub: str, amount: str) -> Any:
+        return reserve(
+            actor=world[user],
+            now=now,
+            customer_id=subs[sub].pk,
+            service="voice",
+            amount=amount,
+            external_id="s-1",
+        )
+
+    a = hold("ua", "a1", "4")
+    b = hold("ub", "b1", "2")
+    own = hold("admin", "own", "1")
+    assert [(r.status, r.available_funds) for r in (a, b, own)] == [
+        ("open", D("6.00000")),
+        ("open", D("8.00000")),
+        ("open", D("9.00000")),
+    ]
+    again = hold("ua", "a1", "4")
+    assert (again.reservation_id, again.available_funds) == (a.reservation_id, D("6.00000"))
+    for user, sub, amount in (("ua", "a1", "5"), ("ua", "a2", "4")):
+        with pytest.raises(Conflict) as refused:
+            hold(user, sub, amount)
+        assert (refused.value.code, refused.value.field) == (
+            "idempotency_key_reused",
+            "external_id",
+        )
+    assert sorted(Reservation.objects.values_list("owner", "amount")) == sorted(
+        [(world["ra"].pk, D("4.00000")), (world["rb"].pk, D("2.00000")), (0, D("1.00000"))]
+    )
+
+
+def test_the_migration_gives_every_existing_reservation_its_customers_owner(
+    world: dict[str, Any], subs: dict[str, Any], now: Any
+) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module(
+        "billcore.charging.migrations.0004_reservation_external_id_per_owner"
+    )
+    for key, sub in (("r1", "a1"), ("r2", "b1"), ("r3", "own")):
+        reserve(
+            actor=world["admin"],
+            now=now,
+            customer_id=subs[sub].pk,
+            service="voice",
+            amount="1",
+            external_id=key,
+        )
+    Reservation.objects.update(owner=0)  # as the rows were before the migration
+
+    migration.owners(apps, None)
+
+    assert sorted(Reservation.objects.values_list("external_id", "owner")) == [
+        ("r1", world["ra"].pk),
+        ("r2", world["rb"].pk),
+        ("r3", 0),
+    ]

@@ -102,7 +102,10 @@ class Reservation(models.Model):
     status = models.CharField(
         max_length=9, choices=ReservationStatus.choices, default=ReservationStatus.OPEN
     )
-    external_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    # Like an xDR's (``Xdr.owner``): the key is unique per owner, 0 for the installation,
+    # else the reseller whose sub-customer holds the reservation.
+    external_id = models.CharField(max_length=200, null=True, blank=True)
+    owner = models.BigIntegerField(default=0, db_default=0)
     expires_at = models.DateTimeField()
     created_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -113,6 +116,11 @@ class Reservation(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["customer", "status", "expires_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id", "owner"], name="reservation_external_id_once_per_owner"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"reservation {self.pk} {self.amount} ({self.status})"

@@ -1207,7 +1207,7 @@ def reserve(
     with transaction.atomic():
         customer, account = _lock(cid, aid)
         if key:
-            earlier = Reservation.objects.filter(external_id=key).first()
+            earlier = Reservation.objects.filter(external_id=key, owner=customer.owner).first()
             if earlier is not None:
                 if (earlier.customer_id, earlier.amount) != (cid, money):
                     raise Conflict(
@@ -1243,6 +1243,7 @@ def reserve(
             service=svc,
             amount=money,
             external_id=key,
+            owner=customer.owner,
             expires_at=now + dt.timedelta(seconds=ttl),
             created_at=now,
         )
