@@ -1,20 +1,16 @@
 """Every password a user is given goes through here: Django's validators
 (``AUTH_PASSWORD_VALIDATORS``: at least 8 characters, not a common password) and the bounds
 they leave out (text, no NUL, at most ``PASSWORD_MAX_LENGTH`` characters). Used by
-``accounts.services`` (pages, ``/api/v1/users``, ``billcore user``), ``billcore createadmin``
-and ``/rest/`` ``Session/change_password``."""
+``accounts.services`` (pages, ``/api/v1/users``, ``billcore user``, ``/rest/``
+``Session/change_password``) and ``billcore createadmin``."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
-from billcore.accounts.access import require_user
-from billcore.audit.services import record
 from billcore.errors import ValidationFailed
 
 PASSWORD_MAX_LENGTH = 1024
@@ -49,29 +45,3 @@ def check_password(password: Any, *, user: Any, field: str = "password") -> str:
 def set_password(user: Any, password: Any, *, field: str = "password") -> None:
     """Validate, then set (not save) the user's password."""
     user.set_password(check_password(password, user=user, field=field))
-
-
-@transaction.atomic
-def change_password(*, actor: Any, now: dt.datetime, old_password: Any, new_password: Any) -> None:
-    """``actor`` changes their own password (``/rest/`` ``Session/change_password``): the old
-    one must be right, the new one passes ``check_password``; the audit row says that it
-    changed, never the hashes."""
-    require_user(actor)
-    if not isinstance(old_password, str) or not old_password:
-        raise ValidationFailed("old_password is required", field="old_password", code="required")
-    if not actor.check_password(old_password):
-        raise ValidationFailed(
-            "old_password is not the current password", field="old_password", code="wrong"
-        )
-    new_password = check_password(new_password, user=actor, field="new_password")
-    actor.set_password(new_password)
-    actor.save(update_fields=["password"])
-    record(
-        actor=actor,
-        now=now,
-        operation="update",
-        obj=actor,
-        before={"password": "(previous)"},
-        after={"password": "(changed)"},
-        object_type="user",
-    )

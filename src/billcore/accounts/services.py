@@ -307,7 +307,29 @@ def set_password(*, actor: Any, now: dt.datetime, user_id: Any, password: Any) -
     revoked or expired)."""
     require_user(actor)
     user = _locked_user(actor, user_id)
-    user.set_password(check_password(password, user=user))
+    _store_password(actor, now, user, check_password(password, user=user))
+    return user
+
+
+@transaction.atomic
+def change_password(*, actor: Any, now: dt.datetime, old_password: Any, new_password: Any) -> None:
+    """``actor`` changes their own password (``/rest/`` ``Session/change_password``): the old
+    one must be right, the new one passes ``check_password``."""
+    require_user(actor)
+    if not isinstance(old_password, str) or not old_password:
+        raise ValidationFailed("old_password is required", field="old_password", code="required")
+    if not actor.check_password(old_password):
+        raise ValidationFailed(
+            "old_password is not the current password", field="old_password", code="wrong"
+        )
+    _store_password(
+        actor, now, actor, check_password(new_password, user=actor, field="new_password")
+    )
+
+
+def _store_password(actor: Any, now: dt.datetime, user: User, password: str) -> None:
+    """Save a checked password; the audit row says that it changed, never the hashes."""
+    user.set_password(password)
     user.save(update_fields=["password"])
     record(
         actor=actor,
@@ -318,7 +340,6 @@ def set_password(*, actor: Any, now: dt.datetime, user_id: Any, password: Any) -
         after={"password": "(changed)"},
         object_type="user",
     )
-    return user
 
 
 # --------------------------------------------------------------------------- tokens

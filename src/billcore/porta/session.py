@@ -32,7 +32,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from billcore.accounts import lockout
-from billcore.accounts.passwords import change_password as change_user_password
+from billcore.accounts.services import change_password as change_user_password
 from billcore.accounts.tokens import user_for_token
 from billcore.porta.mapping import Fault, fmt_datetime
 from billcore.porta.models import PortaSession
