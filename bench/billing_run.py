@@ -1,4 +1,4 @@
-"""Billing-run benchmark: close and invoice every customer's month (``invoicing.engine``),
+"""Billing-run benchmark: close and invoice every customer's month (``engine``),
 render the PDFs, and do the same reads and writes in bare SQL for a baseline.
 
     .venv/bin/python bench/billing_run.py                           # 100,000 customers, both DBs
@@ -30,7 +30,7 @@ own (``--worker PHASE``) with ``DATABASE_URL`` pointing at it, so each peak RSS
    number, insert the invoice and its lines (usage per service, VAT, rounding), stamp the
    ledger rows with period and invoice, insert the tax and rounding ledger rows, update the
    customer's balance and open period; the invoice arithmetic in integer units;
-3. ``close`` on the original: ``invoicing.engine.run(now=2027-02-01T00:00Z,
+3. ``close`` on the original: ``engine.run(now=2027-02-01T00:00Z,
    steps=["close"])``; customers/s, wall time, peak RSS; ratio engine time / baseline time;
 4. ``documents``: ``steps=["documents"]`` for the first ``--pdfs`` invoices only (the rest
    are hidden from it meanwhile); PDFs/s and the time 100 % would take at that rate
@@ -832,7 +832,7 @@ def code_version() -> str:
 
     root = Path(billcore.__file__).parent
     parts = []
-    for name in ("invoicing/services.py", "invoicing/engine.py", "ledger/postings.py"):
+    for name in ("invoicing/services.py", "engine.py", "ledger/postings.py"):
         digest = hashlib.sha1((root / name).read_bytes(), usedforsecurity=False).hexdigest()
         parts.append(f"{name} {digest[:10]}")
     return ", ".join(parts)
@@ -841,7 +841,7 @@ def code_version() -> str:
 def phase_close(args: argparse.Namespace) -> dict[str, Any]:
     from django.db import connection
 
-    from billcore.invoicing.engine import due_customer_ids, run
+    from billcore.engine import due_customer_ids, run
 
     say(f"engine code measured: {code_version()}")
     connection.ensure_connection()
@@ -887,7 +887,7 @@ def profile_close(customers: int, progress: Callable[[int, int], None]) -> dict[
 
     from django.db import connection
 
-    from billcore.invoicing.engine import run
+    from billcore.engine import run
 
     shapes: Counter[str] = Counter()
 
@@ -950,7 +950,7 @@ def phase_documents(args: argparse.Namespace) -> dict[str, Any]:
 
     from django.db import transaction
 
-    from billcore.invoicing.engine import run
+    from billcore.engine import run
     from billcore.invoicing.models import ClosedPeriod, Invoice
 
     if importlib.util.find_spec("billcore.invoicing.documents") is None:
@@ -1330,7 +1330,7 @@ def summary(results: Sequence[Result], profile: bool) -> str:
     ]
     lines.append("")
     lines.append(
-        "close: invoicing.engine.run(steps=['close']) in a process of its own; peak RSS: its "
+        "close: engine.run(steps=['close']) in a process of its own; peak RSS: its "
         "ru_maxrss; baseline: the same reads and writes in bare SQL on a copy of the data, one "
         "transaction per customer; ratio: engine time / baseline time."
         + (" PROFILED RUN: the close figures include cProfile's overhead." if profile else "")

@@ -541,10 +541,10 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
 
     from django.utils import timezone
 
-    from billcore.invoicing.engine import run
+    from billcore.engine import run
 
     now = args.now or timezone.now()
-    from billcore.invoicing.engine import STEPS
+    from billcore.engine import STEPS
 
     steps = [s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else list(STEPS)
     show = not args.no_progress and sys.stderr.isatty()
@@ -570,7 +570,7 @@ def cmd_engine_loop(args: argparse.Namespace) -> int:
 
     from django.utils import timezone
 
-    from billcore.invoicing.engine import run
+    from billcore.engine import run
 
     parent = int(os.environ.get("BILLCORE_ENGINE_PARENT") or os.getppid())
     print(f"billcore engine: running every {args.interval} s (Ctrl+C to stop)", flush=True)

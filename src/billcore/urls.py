@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from billcore.api import api
+from billcore.api.v1 import api
 
 urlpatterns = [
     path("api/v1/", api.urls),

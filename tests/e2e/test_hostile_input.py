@@ -3,7 +3,7 @@ PostgreSQL (issue 10 §1): every class of input that once gave a server error is
 fault on /rest/, never ``internal_error``) naming the field, and nothing is saved.
 
 The guard is ``billcore.validation.check_input`` (run over every operation's parsed input by
-``billcore.api`` and over ``params`` by the /rest/ dispatcher), the text rules of
+``billcore.api.v1`` and over ``params`` by the /rest/ dispatcher), the text rules of
 ``validation.as_str``, the unique ``name_key`` of ``billcore.db.NameKeyed`` and the bounds
 of ``charging.services.parse_usage``."""
 

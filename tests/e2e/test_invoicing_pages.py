@@ -14,7 +14,7 @@ import pytest
 
 from billcore.customers.models import Customer
 from billcore.installation.services import get_settings
-from billcore.invoicing.engine import run
+from billcore.engine import run
 from billcore.invoicing.models import ClosedPeriod, Invoice, PaymentMethod
 from billcore.ledger.services import post_transaction
 from tests.e2e.test_invoicing_api import (

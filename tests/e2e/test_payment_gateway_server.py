@@ -213,7 +213,7 @@ def test_the_engine_notes_invoices_waiting_for_a_gateway(admin: Any, settings: A
     charges nothing and says why (the report's notes)."""
     from billcore.classes.services import create_class
     from billcore.customers.services import create_customer
-    from billcore.invoicing.engine import run
+    from billcore.engine import run
     from billcore.invoicing.payments import save_payment_method
     from billcore.ledger.services import post_transaction
 

@@ -516,7 +516,7 @@ def test_mr70_era_path_style_scripts(client, world, clock):
     )
     assert comments.first() == "Manual charge of 2026/11/01 (ref A/1)"
     assert p.ok("Invoice", "get_invoice_list", {"i_customer": cid}) == {"invoice_list": []}
-    from billcore.invoicing.engine import run
+    from billcore.engine import run
 
     assert run(now=dt.datetime(2026, 12, 1, 0, 0, 1, tzinfo=dt.UTC), steps=["close"]).errors == []
     (invoice,) = p.ok("Invoice", "get_invoice_list", {"i_customer": cid})["invoice_list"]

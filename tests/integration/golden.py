@@ -190,7 +190,7 @@ def scenario_paths(suite: str = "invoicing") -> list[Path]:
 
 def default_steps() -> list[str]:
     """The engine's steps but documents and mail."""
-    from billcore.invoicing.engine import STEPS
+    from billcore.engine import STEPS
 
     return [s for s in STEPS if s not in QUIET_STEPS]
 
@@ -701,7 +701,7 @@ class Player:
         )
 
     def run_engine(self, at: dt.datetime, steps: list[str]) -> Any:
-        from billcore.invoicing.engine import run
+        from billcore.engine import run
 
         return run(now=at, steps=steps)
 

@@ -20,7 +20,7 @@ from billcore.classes.services import create_class
 from billcore.customers import lifecycle
 from billcore.customers.models import Customer
 from billcore.customers.services import create_customer
-from billcore.invoicing.engine import run
+from billcore.engine import run
 from billcore.invoicing.models import CollectionStep, Invoice, OutboundEmail
 from billcore.ledger.models import Transaction
 from billcore.ledger.postings import post_locked

@@ -96,7 +96,7 @@ def _crashing_engine(kill_at: int, path: str) -> None:
     invoice, after the invoice row was written (ORM path: after its lines too)."""
     connections.close_all()
     from billcore.invoicing import fastclose, services
-    from billcore.invoicing.engine import run
+    from billcore.engine import run
 
     calls = {"n": 0}
     if path == "orm":
@@ -125,7 +125,7 @@ def _crashing_engine(kill_at: int, path: str) -> None:
 
 def _engine() -> None:
     connections.close_all()
-    from billcore.invoicing.engine import run
+    from billcore.engine import run
 
     report = run(now=FEB1, steps=["close"])
     assert not report.errors, report.errors
@@ -146,7 +146,7 @@ def test_engine_killed_mid_customer_then_rerun_invoices_everyone_once(
     # 24 customers committed; the 25th's invoice died with its transaction.
     assert Invoice.objects.count() == 24
     assert sorted(Invoice.objects.values_list("sequence", flat=True)) == list(range(1, 25))
-    from billcore.invoicing.engine import run
+    from billcore.engine import run
 
     report = run(now=FEB1, steps=["close"])
     assert (report.invoices, report.errors) == (CUSTOMERS - 24, [])

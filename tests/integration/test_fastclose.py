@@ -19,7 +19,7 @@ from billcore.customers.models import Customer
 from billcore.customers.services import create_customer
 from billcore.installation.services import add_currency, update_settings
 from billcore.invoicing import fastclose
-from billcore.invoicing.engine import EngineReport, close_step
+from billcore.engine import EngineReport, close_step
 from billcore.invoicing.models import ClosedPeriod, Invoice, InvoiceLine
 from billcore.ledger.models import Transaction
 from billcore.ledger.services import post_transaction

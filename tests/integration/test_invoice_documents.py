@@ -29,7 +29,7 @@ from billcore.invoicing.documents import (
     statement_context,
     statement_html,
 )
-from billcore.invoicing.engine import run
+from billcore.engine import run
 from billcore.invoicing.models import ClosedPeriod, Invoice
 from billcore.ledger.services import post_transaction
 

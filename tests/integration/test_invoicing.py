@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from billcore.charging.services import charge, parse_usage
 from billcore.classes.services import create_class
 from billcore.customers.services import create_customer
-from billcore.invoicing.engine import run
+from billcore.engine import run
 from billcore.invoicing.models import ClosedPeriod, Invoice, InvoiceLine
 from billcore.ledger.models import Transaction
 from billcore.ledger.selectors import ledger_sum

@@ -1,4 +1,4 @@
-"""The field a validation error names (billcore.api._field_of): the request location and the
+"""The field a validation error names (billcore.api.base._field_of): the request location and the
 handlers' body parameter are dropped, a field of the same name is kept."""
 
 from __future__ import annotations
@@ -19,6 +19,6 @@ import pytest
     ],
 )
 def test_field_of(loc: list[object], field: str | None) -> None:
-    from billcore.api import _field_of
+    from billcore.api.base import _field_of
 
     assert _field_of(loc) == field

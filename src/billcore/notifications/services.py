@@ -47,7 +47,7 @@ BODY_MAX = 20000
 
 
 class Report(Protocol):
-    """What the engine's step reports into (``invoicing.engine.EngineReport``)."""
+    """What the engine's step reports into (``engine.EngineReport``)."""
 
     notifications_queued: int
     errors: list[tuple[int, str]]

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from ninja import Router, Schema
 from pydantic import ConfigDict, Field
 
-from billcore.api import AuthedRequest, now
+from billcore.api.base import AuthedRequest, now
 from billcore.customers import lifecycle
 from billcore.customers.models import Customer, StatusChange
 from billcore.customers.selectors import get_customer

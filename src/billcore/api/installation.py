@@ -5,7 +5,7 @@ from __future__ import annotations
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict
 
-from billcore.api import AuthedRequest, now
+from billcore.api.base import AuthedRequest, now
 from billcore.installation import services
 from billcore.installation.models import (
     BusinessModel,

@@ -10,9 +10,9 @@ from pydantic import ConfigDict
 
 from billcore.accounts import lockout
 from billcore.accounts.tokens import create_token
-from billcore.api import error_response, now
+from billcore.api.base import error_response, now
+from billcore.api.openapi import Error
 from billcore.errors import BillcoreError
-from billcore.openapi import Error
 
 router = Router(tags=["auth"])
 LOGIN_TOKEN_LIFETIME = dt.timedelta(hours=12)

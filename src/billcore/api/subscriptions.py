@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from ninja import Query, Router, Schema, Status
 from pydantic import BeforeValidator, ConfigDict, Field
 
-from billcore.api import AuthedRequest, now
+from billcore.api.base import AuthedRequest, now
 from billcore.subscriptions import selectors, services
 from billcore.subscriptions.models import Subscription, SubscriptionPlan, SubscriptionStatus
 from billcore.validation import blank_is_none

@@ -12,7 +12,7 @@ from django.http import StreamingHttpResponse
 from ninja import Header, Query, Router, Schema, Status
 from pydantic import BeforeValidator, ConfigDict, Field
 
-from billcore.api import AuthedRequest, now
+from billcore.api.base import AuthedRequest, now
 from billcore.charging import selectors, services
 from billcore.charging.models import Service, XdrStatus
 from billcore.errors import BillcoreError, ValidationFailed

@@ -11,7 +11,8 @@ from django.http import HttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field
 
-from billcore.api import AuthedRequest, now
+from billcore.api.base import AuthedRequest, now
+from billcore.engine import run_for
 from billcore.errors import NotFound, ValidationFailed
 from billcore.invoicing import payments, selectors, services
 from billcore.invoicing.models import (
@@ -39,7 +40,6 @@ class EngineRunIn(Schema):
 @router.post("/engine/run", response=dict[str, Any])
 def engine_run(request: AuthedRequest, payload: EngineRunIn) -> dict[str, Any]:
     """Run the billing engine once for ``now`` (administrators only)."""
-    from billcore.invoicing.engine import run_for
 
     report = run_for(actor=request.auth, now=now(), clock=payload.now, steps=payload.steps)
     return report.as_dict()

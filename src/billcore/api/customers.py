@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from ninja import Header, Query, Router, Schema, Status
 from pydantic import BeforeValidator, ConfigDict, Field
 
-from billcore.api import AuthedRequest, now
+from billcore.api.base import AuthedRequest, now
+from billcore.classes.services import get_default_class
 from billcore.customers import selectors, services
 from billcore.customers.models import BalanceControl, Customer, CustomerType
 from billcore.customers.models import Status as CustomerStatus
@@ -214,8 +215,6 @@ def create_customer(request: AuthedRequest, payload: CustomerCreate) -> Status[C
 
 
 def _default_class_id(request: AuthedRequest) -> int | None:
-    from billcore.classes.services import get_default_class
-
     return get_default_class().pk if getattr(request.auth, "reseller_id", None) is None else None
 
 

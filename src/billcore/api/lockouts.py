@@ -9,8 +9,8 @@ from ninja import Query, Router, Schema
 from pydantic import ConfigDict
 
 from billcore.accounts import lockout
-from billcore.api import AuthedRequest, now
-from billcore.openapi import Error
+from billcore.api.base import AuthedRequest, now
+from billcore.api.openapi import Error
 
 router = Router(tags=["lockouts"])
 

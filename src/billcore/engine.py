@@ -30,9 +30,21 @@ from dataclasses import dataclass, field
 from django.db import DatabaseError, connection
 from django.db.models import Q
 
+from billcore.accounts.access import is_admin
+from billcore.core.taxes import TaxEngineNotConfigured
 from billcore.customers.models import Customer, Status
-from billcore.errors import BillcoreError
+from billcore.errors import BillcoreError, NotAllowed, NotFound, ValidationFailed
+from billcore.installation.services import get_settings
+from billcore.invoicing.collections import collections_step
+from billcore.invoicing.documents import render_pending
+from billcore.invoicing.fastclose import FastCloser
+from billcore.invoicing.mail import send_pending
 from billcore.invoicing.models import ClosedPeriod, PeriodStatus
+from billcore.invoicing.payments import collect_step
+from billcore.invoicing.services import _installation, close_due_periods, mark_overdue
+from billcore.invoicing.tax_engines import TaxEngineError
+from billcore.notifications.services import scan_step
+from billcore.subscriptions.engine import charge_step
 
 STEPS = (
     "subscriptions",
@@ -118,11 +130,6 @@ def close_step(
     progress: Callable[[int, int], None] | None = None,
     fast: bool = True,
 ) -> None:
-    from billcore.core.taxes import TaxEngineNotConfigured
-    from billcore.invoicing.fastclose import FastCloser
-    from billcore.invoicing.services import _installation, close_due_periods, mark_overdue
-    from billcore.invoicing.tax_engines import TaxEngineError
-
     ended, deadline = _due(now=now)
     ids = list(customer_ids) if customer_ids is not None else sorted(ended | deadline)
     skip_locked = connection.vendor == "postgresql"
@@ -180,30 +187,18 @@ def run(
         raise ValueError(f"unknown engine step(s) {unknown}; steps are {', '.join(STEPS)}")
     report = EngineReport(now=now)
     if "subscriptions" in wanted:
-        from billcore.subscriptions.engine import charge_step
-
         charge_step(now=now, report=report)
     if "close" in wanted:
         close_step(now=now, report=report, progress=progress, fast=fast)
     if "collections" in wanted:
-        from billcore.invoicing.collections import collections_step
-
         collections_step(now=now, report=report)
     if "collect" in wanted:
-        from billcore.invoicing.payments import collect_step
-
         collect_step(now=now, report=report)
     if "notifications" in wanted:
-        from billcore.notifications.services import scan_step
-
         scan_step(now=now, report=report)
     if "documents" in wanted:
-        from billcore.invoicing.documents import render_pending
-
         report.pdfs += render_pending(now=now)
     if "mail" in wanted:
-        from billcore.invoicing.mail import send_pending
-
         mail = send_pending(now=now)
         report.emails_sent += mail.sent
         report.emails_failed += mail.failed
@@ -222,9 +217,6 @@ def run_for(
 ) -> EngineReport:
     """The engine run an operator asks for (API): administrators only; the engine's clock
     ``clock`` instead of the real ``now`` only while the installation is in test mode."""
-    from billcore.accounts.access import is_admin
-    from billcore.errors import NotAllowed, NotFound, ValidationFailed
-    from billcore.installation.services import get_settings
 
     if not is_admin(actor):
         raise NotFound("not found")

@@ -1,12 +1,11 @@
-"""The native JSON API, ``/api/v1`` (OpenAPI at ``/api/v1/openapi.json``, docs at
-``/api/v1/docs``). Handlers parse, call a service or selector, and shape the reply."""
+"""The plumbing every ``/api/v1`` router shares: the ``NinjaAPI`` object, bearer
+authentication, the JSON parser, the error replies, ``now``. It imports no router, so the
+routers (``billcore.api.<concept>``) import it and ``billcore.api.v1`` assembles them."""
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
-from collections.abc import Callable
 from typing import Any, cast
 
 from django.conf import settings
@@ -17,13 +16,11 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.security import HttpBearer
-from pydantic import BaseModel
 
 from billcore.accounts.tokens import user_for_token
-from billcore.api_render import Renderer
-from billcore.errors import BillcoreError, NotFound
-from billcore.openapi import declare_errors
-from billcore.validation import INT_MAX, INT_MIN, check_input
+from billcore.api.openapi import declare_errors
+from billcore.api.render import Renderer
+from billcore.errors import BillcoreError
 
 MONEY_FIELDS = {
     "amount",
@@ -72,7 +69,7 @@ def _no_constant(name: str) -> Any:
 
 class BillcoreAPI(NinjaAPI):
     """The OpenAPI document declares, on every operation, the errors it can answer
-    (``billcore.openapi.declare_errors``)."""
+    (``billcore.api.openapi.declare_errors``)."""
 
     def get_openapi_schema(
         self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
@@ -92,7 +89,7 @@ api = BillcoreAPI(
     ),
     auth=BearerAuth(),
     urls_namespace="api-v1",
-    renderer=Renderer(),  # date-times to the microsecond (api_render.py)
+    renderer=Renderer(),  # date-times to the microsecond (api/render.py)
     parser=JsonParser(),
 )
 
@@ -194,63 +191,3 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 def now() -> dt.datetime:
     """The interface reads the clock once per request and passes it down."""
     return timezone.now()
-
-
-def _register() -> None:
-    from billcore.accounts.api import router as auth_router
-    from billcore.accounts.api_lockouts import router as lockouts_router
-    from billcore.accounts.users_api import tokens_router, users_router
-    from billcore.charging.api import router as charging_router
-    from billcore.classes.api import router as classes_router
-    from billcore.customers.api import router as customers_router
-    from billcore.installation.api import router as installation_router
-    from billcore.invoicing.api import router as invoicing_router
-    from billcore.notifications.api import router as notifications_router
-    from billcore.subscribers.api import router as accounts_router
-    from billcore.subscriptions.api import router as subscriptions_router
-
-    api.add_router("/auth", auth_router)
-    api.add_router("/users", users_router)
-    api.add_router("/tokens", tokens_router)
-    api.add_router("/", lockouts_router)
-    api.add_router("/customer-classes", classes_router)
-    api.add_router("/customers", customers_router)
-    api.add_router("/", installation_router)
-    api.add_router("/", charging_router)
-    api.add_router("/", accounts_router)
-    api.add_router("/", notifications_router)
-    api.add_router("/", invoicing_router)
-    api.add_router("/", subscriptions_router)
-    _guard_operations()
-
-
-def _guard_operations() -> None:
-    """Every operation's parsed input (path, query, headers, body) goes through
-    ``validation.check_input`` before its handler: out-of-range integers, NUL bytes, lone
-    surrogates, non-finite numbers and date-times outside the window are a 400 naming the
-    field, whatever the endpoint, including the ones added later."""
-    for _prefix, router in api._routers:
-        for path_view in router.path_operations.values():
-            for operation in path_view.operations:
-                if not getattr(operation.view_func, "_guarded", False):
-                    operation.view_func = _guarded(operation.view_func)
-
-
-def _guarded(view: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(view)
-    def guarded(request: HttpRequest, **values: Any) -> Any:
-        in_path = request.resolver_match.kwargs if request.resolver_match else {}
-        for name, value in values.items():
-            if name in in_path and isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
-                # An id no row can have: like any unknown id, not found.
-                raise NotFound(f"{name} {value} not found", field=name)
-            # Schemas (query filters, the body) name their own fields; a bare value (a path
-            # id, a header) is named by its parameter.
-            check_input(None if isinstance(value, BaseModel) else name, value)
-        return view(request, **values)
-
-    guarded._guarded = True  # type: ignore[attr-defined]
-    return guarded
-
-
-_register()

@@ -9,7 +9,7 @@ from typing import Any
 from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field
 
-from billcore.api import AuthedRequest, now
+from billcore.api.base import AuthedRequest, now
 from billcore.classes import selectors, services
 from billcore.classes.models import CustomerClass
 

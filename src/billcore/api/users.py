@@ -14,7 +14,7 @@ from billcore.accounts import selectors, services
 from billcore.accounts.models import ApiToken, User
 from billcore.accounts.selectors import MAX_ID
 from billcore.accounts.tokens import default_lifetime
-from billcore.api import AuthedRequest, now
+from billcore.api.base import AuthedRequest, now
 
 users_router = Router(tags=["users"])
 tokens_router = Router(tags=["tokens"])

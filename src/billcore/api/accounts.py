@@ -9,7 +9,7 @@ from typing import Any
 from ninja import Header, Router, Schema, Status
 from pydantic import ConfigDict, Field
 
-from billcore.api import AuthedRequest, now
+from billcore.api.base import AuthedRequest, now
 from billcore.customers.selectors import get_customer
 from billcore.subscribers import services
 from billcore.subscribers.models import Account
