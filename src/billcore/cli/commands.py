@@ -1,19 +1,5 @@
-"""The ``billcore`` command.
-
-billcore serve [--host H] [--port P] [--workers N]   production server (gunicorn)
-billcore migrate                                     create or upgrade the database
-billcore createadmin [--username U] [--if-missing]   administrator (password printed once,
-                                                     or BILLCORE_ADMIN_PASSWORD)
-billcore user create|list|deactivate|password …      users (see cli_users.py)
-billcore token create|list|revoke …                  API tokens (see cli_users.py)
-billcore lockouts                                    user names locked out of signing in
-billcore unlock USERNAME [--address A]               lift a sign-in lockout (audited)
-billcore demo [--customers N]                        a realistic demo data set
-billcore class list                                  customer classes as a table
-billcore customer list [--class ID] [--currency C] [--status S] [--limit N]
-billcore xdrs import FILE.csv [--user NAME] [--reject-file PATH] [--batch N] [--no-progress]
-                                                     charge a CSV file of usage records
-"""
+"""The ``billcore`` commands other than users and tokens (see ``billcore.cli`` for the list).
+Loaded by ``billcore.cli.main`` after ``django.setup()``, so models import at module level."""
 
 from __future__ import annotations
 
@@ -21,51 +7,24 @@ import argparse
 import os
 import secrets
 import sys
-from collections.abc import Sequence
 from typing import Any
 
-from billcore.cli_users import add_commands as add_user_commands
-
-
-def _setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billcore.settings")
-    import django
-    from django.core.exceptions import ImproperlyConfigured
-
-    try:
-        django.setup()
-    except ImproperlyConfigured as exc:  # a setting from the environment is wrong: say which
-        raise SystemExit(f"error: {exc}") from None
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A plain-text table with aligned columns (numbers right-aligned)."""
-    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in cells:
-        for i, v in enumerate(row):
-            widths[i] = max(widths[i], len(v))
-    numeric = [
-        all(_is_number(row[i]) for row in cells if row[i]) and any(row[i] for row in cells)
-        for i in range(len(headers))
-    ]
-
-    def fmt(row: Sequence[str]) -> str:
-        return "  ".join(
-            v.rjust(widths[i]) if numeric[i] else v.ljust(widths[i]) for i, v in enumerate(row)
-        ).rstrip()
-
-    lines = [fmt(list(headers)), "  ".join("-" * w for w in widths)]
-    lines += [fmt(row) for row in cells]
-    return "\n".join(lines)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+from billcore.accounts.lockout import list_lockouts, unlock
+from billcore.accounts.models import User, username_key
+from billcore.accounts.passwords import set_password
+from billcore.charging.importer import (
+    ImportAborted,
+    ImportFailed,
+    ImportProgress,
+    Reject,
+    import_xdrs,
+)
+from billcore.classes.models import CustomerClass
+from billcore.cli.base import table
+from billcore.customers.models import Customer, Status
+from billcore.demo import load_demo
+from billcore.engine import STEPS, run
+from billcore.errors import NotFound, ValidationFailed
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -90,10 +49,6 @@ def cmd_createadmin(args: argparse.Namespace) -> int:
     """Exit 0: created (or exists with --if-missing); 2: exists, or the password is refused
     by the password validators (nothing is created)."""
     from django.db import transaction
-
-    from billcore.accounts.models import User, username_key
-    from billcore.accounts.passwords import set_password
-    from billcore.errors import ValidationFailed
 
     if User.objects.filter(username_key=username_key(args.username)).exists():
         if args.if_missing:
@@ -145,8 +100,6 @@ class _CommandLineActor:
 def cmd_lockouts(args: argparse.Namespace) -> int:
     from django.utils import timezone
 
-    from billcore.accounts.lockout import list_lockouts
-
     rows = list_lockouts(actor=_CommandLineActor(), now=timezone.now())
     if not rows:
         print("Nobody is locked out.")
@@ -173,9 +126,6 @@ def cmd_unlock(args: argparse.Namespace) -> int:
     """Exit 0: unlocked; 1: no failed sign-ins of that name (and address); 2: bad input."""
     from django.utils import timezone
 
-    from billcore.accounts.lockout import unlock
-    from billcore.errors import NotFound, ValidationFailed
-
     try:
         cleared = unlock(
             actor=_CommandLineActor(),
@@ -195,6 +145,7 @@ def cmd_unlock(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    # Building the WSGI application loads every middleware: only the server needs it.
     from gunicorn.app.base import BaseApplication
 
     from billcore.wsgi import application
@@ -240,16 +191,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from billcore.demo import load_demo
-
     summary = load_demo(customers=args.customers, seed=args.seed)
     print(summary)
     return 0
 
 
 def cmd_class_list(args: argparse.Namespace) -> int:
-    from billcore.classes.models import CustomerClass
-
     rows = [
         (
             c.pk,
@@ -282,8 +229,6 @@ def cmd_class_list(args: argparse.Namespace) -> int:
 
 
 def cmd_customer_list(args: argparse.Namespace) -> int:
-    from billcore.customers.models import Customer, Status
-
     qs = Customer.objects.select_related("customer_class").order_by("name")
     if args.status:
         qs = qs.filter(status=args.status)
@@ -330,15 +275,6 @@ def cmd_xdrs_import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from django.utils import timezone
-
-    from billcore.accounts.models import User
-    from billcore.charging.importer import (
-        ImportAborted,
-        ImportFailed,
-        ImportProgress,
-        Reject,
-        import_xdrs,
-    )
 
     if args.user:
         user = User.objects.filter(username=args.user).first()
@@ -411,140 +347,12 @@ def cmd_xdrs_import(args: argparse.Namespace) -> int:
     return 1 if summary.rejected else 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="billcore", description="billcore billing core")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("serve", help="run the production web server (gunicorn)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--threads", type=int, default=4)
-    p.add_argument("--access-log", action="store_true")
-    p.add_argument(
-        "--engine-interval",
-        type=_non_negative_int,
-        default=_env_int("BILLCORE_ENGINE_INTERVAL", 300),
-        metavar="SECONDS",
-        help="run the billing engine every SECONDS (default 300, or BILLCORE_ENGINE_INTERVAL; "
-        "0: off)",
-    )
-    p.set_defaults(func=cmd_serve)
-
-    p = sub.add_parser("migrate", help="create or upgrade the database")
-    p.add_argument("--verbosity", type=int, default=1)
-    p.set_defaults(func=cmd_migrate)
-
-    p = sub.add_parser("createadmin", help="create the administrator")
-    p.add_argument("--username", default="admin")
-    p.add_argument("--if-missing", action="store_true", help="do nothing if it exists")
-    p.set_defaults(func=cmd_createadmin)
-
-    add_user_commands(sub)  # billcore user …, billcore token … (cli_users.py)
-
-    p = sub.add_parser("lockouts", help="user names locked out of signing in, per address")
-    p.set_defaults(func=cmd_lockouts)
-
-    p = sub.add_parser("unlock", help="lift a sign-in lockout (audited)")
-    p.add_argument("username")
-    p.add_argument("--address", help="only from this client address (default: every address)")
-    p.set_defaults(func=cmd_unlock)
-
-    p = sub.add_parser("demo", help="load a realistic demo data set")
-    p.add_argument("--customers", type=int, default=300)
-    p.add_argument("--seed", type=int, default=7)
-    p.set_defaults(func=cmd_demo)
-
-    p = sub.add_parser("class", help="customer classes")
-    csub = p.add_subparsers(dest="class_command", required=True)
-    c = csub.add_parser("list")
-    c.set_defaults(func=cmd_class_list)
-
-    p = sub.add_parser("customer", help="customers")
-    csub = p.add_subparsers(dest="customer_command", required=True)
-    c = csub.add_parser("list")
-    c.add_argument("--class", dest="class_id", type=int)
-    c.add_argument("--currency")
-    c.add_argument("--status")
-    c.add_argument("--limit", type=int, default=100)
-    c.set_defaults(func=cmd_customer_list)
-
-    p = sub.add_parser("xdrs", help="usage records (xDRs)")
-    xsub = p.add_subparsers(dest="xdrs_command", required=True)
-    x = xsub.add_parser(
-        "import",
-        help="charge a CSV file of usage records",
-        description="Charge every line of a CSV file (header row; columns account or "
-        "customer, service, amount, started_at, external_id, optional quantity and unit; "
-        "any other column goes into details). Importing a file again charges nothing twice.",
-    )
-    x.add_argument("file", metavar="FILE.csv")
-    x.add_argument("--user", help="charge as this user (default: the first administrator)")
-    x.add_argument(
-        "--reject-file", metavar="PATH", help="rejected lines (default: FILE.rejects.csv)"
-    )
-    x.add_argument(
-        "--batch",
-        type=_positive_int,
-        default=1000,
-        metavar="N",
-        help="lines per database transaction, charged together (default 1000; 1: one "
-        "transaction per line)",
-    )
-    x.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
-    x.set_defaults(func=cmd_xdrs_import)
-
-    p = sub.add_parser("engine", help="the billing engine (period closing, invoices, e-mail)")
-    esub = p.add_subparsers(dest="engine_command", required=True)
-    e = esub.add_parser("run", help="do everything due up to now, once")
-    e.add_argument(
-        "--now",
-        type=_timestamp,
-        help="the engine's clock, e.g. 2027-02-01T00:00:00Z (default: the real time)",
-    )
-    e.add_argument(
-        "--steps",
-        default=None,
-        help="comma-separated steps (default: all of them, in order)",
-    )
-    e.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
-    e.set_defaults(func=cmd_engine_run)
-    e = esub.add_parser("loop", help="run the engine every --interval seconds")
-    e.add_argument("--interval", type=_positive_int, default=300, metavar="SECONDS")
-    e.add_argument(
-        "--exit-with-parent",
-        action="store_true",
-        help="stop when the process that started this one is gone (billcore serve uses it)",
-    )
-    e.set_defaults(func=cmd_engine_loop)
-    return parser
-
-
-def _timestamp(text: str) -> Any:
-    import datetime as dt
-
-    try:
-        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO 8601 date-time (e.g. 2027-02-01T00:00:00Z)"
-        ) from None
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} has no time zone: add Z or an offset such as +01:00"
-        )
-    return value.astimezone(dt.UTC)
-
-
 def cmd_engine_run(args: argparse.Namespace) -> int:
     import json
 
     from django.utils import timezone
 
-    from billcore.engine import run
-
     now = args.now or timezone.now()
-    from billcore.engine import STEPS
 
     steps = [s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else list(STEPS)
     show = not args.no_progress and sys.stderr.isatty()
@@ -570,8 +378,6 @@ def cmd_engine_loop(args: argparse.Namespace) -> int:
 
     from django.utils import timezone
 
-    from billcore.engine import run
-
     parent = int(os.environ.get("BILLCORE_ENGINE_PARENT") or os.getppid())
     print(f"billcore engine: running every {args.interval} s (Ctrl+C to stop)", flush=True)
     try:
@@ -594,44 +400,3 @@ def cmd_engine_loop(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     return 0
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
-def _env_int(name: str, default: int) -> int:
-    import os
-
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    if not text.isdigit():
-        raise SystemExit(f"error: {name} must be a whole number of seconds, not {text!r}")
-    return int(text)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    _setup()
-    return int(args.func(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -23,7 +23,18 @@ import secrets
 import sys
 from typing import Any
 
-PASSWORD_ENV = "BILLCORE_USER_PASSWORD"
+from billcore.accounts.access import CLI
+from billcore.accounts.selectors import find_user, list_tokens, list_users
+from billcore.accounts.services import (
+    create_api_token,
+    create_user,
+    deactivate_user,
+    revoke_api_token,
+    set_password,
+)
+from billcore.accounts.tokens import default_lifetime
+from billcore.cli.base import PASSWORD_ENV, table
+from billcore.errors import BillcoreError
 
 
 def _fail(message: str) -> int:
@@ -54,10 +65,6 @@ def _stamp(value: Any) -> str:
 def cmd_user_create(args: argparse.Namespace) -> int:
     from django.utils import timezone
 
-    from billcore.accounts.access import CLI
-    from billcore.accounts.services import create_user
-    from billcore.errors import BillcoreError
-
     password, generated = _password()
     data: dict[str, Any] = {
         "username": args.username,
@@ -81,10 +88,6 @@ def cmd_user_create(args: argparse.Namespace) -> int:
 
 
 def cmd_user_list(args: argparse.Namespace) -> int:
-    from billcore.accounts.access import CLI
-    from billcore.accounts.selectors import list_users
-    from billcore.cli import table
-
     qs = list_users(
         actor=CLI,
         reseller=args.reseller,
@@ -108,18 +111,11 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 
 
 def _user(username: str) -> Any:
-    from billcore.accounts.access import CLI
-    from billcore.accounts.selectors import find_user
-
     return find_user(actor=CLI, username=username)
 
 
 def cmd_user_deactivate(args: argparse.Namespace) -> int:
     from django.utils import timezone
-
-    from billcore.accounts.access import CLI
-    from billcore.accounts.services import deactivate_user
-    from billcore.errors import BillcoreError
 
     try:
         user = deactivate_user(actor=CLI, now=timezone.now(), user_id=_user(args.username).pk)
@@ -131,10 +127,6 @@ def cmd_user_deactivate(args: argparse.Namespace) -> int:
 
 def cmd_user_password(args: argparse.Namespace) -> int:
     from django.utils import timezone
-
-    from billcore.accounts.access import CLI
-    from billcore.accounts.services import set_password
-    from billcore.errors import BillcoreError
 
     password, generated = _password()
     try:
@@ -151,11 +143,6 @@ def cmd_user_password(args: argparse.Namespace) -> int:
 
 def cmd_token_create(args: argparse.Namespace) -> int:
     from django.utils import timezone
-
-    from billcore.accounts.access import CLI
-    from billcore.accounts.services import create_api_token
-    from billcore.accounts.tokens import default_lifetime
-    from billcore.errors import BillcoreError
 
     try:
         owner = _user(args.user)
@@ -182,11 +169,6 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 
 def cmd_token_list(args: argparse.Namespace) -> int:
-    from billcore.accounts.access import CLI
-    from billcore.accounts.selectors import list_tokens
-    from billcore.cli import table
-    from billcore.errors import BillcoreError
-
     user_id = None
     if args.user:
         try:
@@ -212,70 +194,9 @@ def cmd_token_list(args: argparse.Namespace) -> int:
 def cmd_token_revoke(args: argparse.Namespace) -> int:
     from django.utils import timezone
 
-    from billcore.accounts.access import CLI
-    from billcore.accounts.services import revoke_api_token
-    from billcore.errors import BillcoreError
-
     try:
         revoke_api_token(actor=CLI, now=timezone.now(), token_id=args.id)
     except BillcoreError:
         return _fail(f"no token with id {args.id}")
     print(f"Token {args.id} revoked.")
     return 0
-
-
-def _id(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**63:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an id")
-    return int(text)
-
-
-def add_commands(sub: Any) -> None:
-    """The ``user`` and ``token`` sub-commands of ``billcore``."""
-    p = sub.add_parser("user", help="users: administrators and resellers' users")
-    usub = p.add_subparsers(dest="user_command", required=True)
-    u = usub.add_parser(
-        "create",
-        help="create a user",
-        description=f"The password is {PASSWORD_ENV} when set, else a generated one, printed once.",
-    )
-    u.add_argument("username")
-    u.add_argument("--reseller", type=_id, help="the reseller's customer id (default: none, "
-                   "an administrator)")  # fmt: skip
-    u.add_argument("--email", default="")
-    u.add_argument("--first-name", default="")
-    u.add_argument("--last-name", default="")
-    u.set_defaults(func=cmd_user_create)
-    u = usub.add_parser("list", help="users as a table (active ones unless --all)")
-    u.add_argument("--reseller", type=_id, help="only this reseller's users")
-    u.add_argument("--administrators", action="store_true", help="only administrators")
-    u.add_argument("--all", action="store_true", help="deactivated users too")
-    u.set_defaults(func=cmd_user_list)
-    u = usub.add_parser("deactivate", help="the user can no longer sign in or use its tokens")
-    u.add_argument("username")
-    u.set_defaults(func=cmd_user_deactivate)
-    u = usub.add_parser(
-        "password",
-        help="set a user's password",
-        description=f"The password is {PASSWORD_ENV} when set, else a generated one, printed once.",
-    )
-    u.add_argument("username")
-    u.set_defaults(func=cmd_user_password)
-
-    p = sub.add_parser("token", help="API tokens")
-    tsub = p.add_subparsers(dest="token_command", required=True)
-    t = tsub.add_parser("create", help="create a token and print it (only it)")
-    t.add_argument("--user", required=True)
-    t.add_argument("--name", default="cli")
-    t.add_argument(
-        "--expires-in",
-        metavar="90d|12h",
-        help="lifetime in days or hours (default: BILLCORE_TOKEN_DEFAULT_EXPIRY_DAYS, 90)",
-    )
-    t.set_defaults(func=cmd_token_create)
-    t = tsub.add_parser("list", help="tokens with their last use and expiry")
-    t.add_argument("--user", help="only this user's tokens")
-    t.set_defaults(func=cmd_token_list)
-    t = tsub.add_parser("revoke", help="revoke a token (it stops working)")
-    t.add_argument("id", type=_id)
-    t.set_defaults(func=cmd_token_revoke)

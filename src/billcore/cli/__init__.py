@@ -1,0 +1,265 @@
+"""The ``billcore`` command.
+
+billcore serve [--host H] [--port P] [--workers N]   production server (gunicorn)
+billcore migrate                                     create or upgrade the database
+billcore createadmin [--username U] [--if-missing]   administrator (password printed once,
+                                                     or BILLCORE_ADMIN_PASSWORD)
+billcore user create|list|deactivate|password …      users (see cli/users.py)
+billcore token create|list|revoke …                  API tokens (see cli/users.py)
+billcore lockouts                                    user names locked out of signing in
+billcore unlock USERNAME [--address A]               lift a sign-in lockout (audited)
+billcore demo [--customers N]                        a realistic demo data set
+billcore class list                                  customer classes as a table
+billcore customer list [--class ID] [--currency C] [--status S] [--limit N]
+billcore xdrs import FILE.csv [--user NAME] [--reject-file PATH] [--batch N] [--no-progress]
+                                                     charge a CSV file of usage records
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from billcore.cli.base import PASSWORD_ENV
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billcore.settings")
+    import django
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        django.setup()
+    except ImproperlyConfigured as exc:  # a setting from the environment is wrong: say which
+        raise SystemExit(f"error: {exc}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="billcore", description="billcore billing core")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the production web server (gunicorn)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--access-log", action="store_true")
+    p.add_argument(
+        "--engine-interval",
+        type=_non_negative_int,
+        default=_env_int("BILLCORE_ENGINE_INTERVAL", 300),
+        metavar="SECONDS",
+        help="run the billing engine every SECONDS (default 300, or BILLCORE_ENGINE_INTERVAL; "
+        "0: off)",
+    )
+    p.set_defaults(func="commands.cmd_serve")
+
+    p = sub.add_parser("migrate", help="create or upgrade the database")
+    p.add_argument("--verbosity", type=int, default=1)
+    p.set_defaults(func="commands.cmd_migrate")
+
+    p = sub.add_parser("createadmin", help="create the administrator")
+    p.add_argument("--username", default="admin")
+    p.add_argument("--if-missing", action="store_true", help="do nothing if it exists")
+    p.set_defaults(func="commands.cmd_createadmin")
+
+    _add_user_commands(sub)  # billcore user …, billcore token … (cli/users.py)
+
+    p = sub.add_parser("lockouts", help="user names locked out of signing in, per address")
+    p.set_defaults(func="commands.cmd_lockouts")
+
+    p = sub.add_parser("unlock", help="lift a sign-in lockout (audited)")
+    p.add_argument("username")
+    p.add_argument("--address", help="only from this client address (default: every address)")
+    p.set_defaults(func="commands.cmd_unlock")
+
+    p = sub.add_parser("demo", help="load a realistic demo data set")
+    p.add_argument("--customers", type=int, default=300)
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func="commands.cmd_demo")
+
+    p = sub.add_parser("class", help="customer classes")
+    csub = p.add_subparsers(dest="class_command", required=True)
+    c = csub.add_parser("list")
+    c.set_defaults(func="commands.cmd_class_list")
+
+    p = sub.add_parser("customer", help="customers")
+    csub = p.add_subparsers(dest="customer_command", required=True)
+    c = csub.add_parser("list")
+    c.add_argument("--class", dest="class_id", type=int)
+    c.add_argument("--currency")
+    c.add_argument("--status")
+    c.add_argument("--limit", type=int, default=100)
+    c.set_defaults(func="commands.cmd_customer_list")
+
+    p = sub.add_parser("xdrs", help="usage records (xDRs)")
+    xsub = p.add_subparsers(dest="xdrs_command", required=True)
+    x = xsub.add_parser(
+        "import",
+        help="charge a CSV file of usage records",
+        description="Charge every line of a CSV file (header row; columns account or "
+        "customer, service, amount, started_at, external_id, optional quantity and unit; "
+        "any other column goes into details). Importing a file again charges nothing twice.",
+    )
+    x.add_argument("file", metavar="FILE.csv")
+    x.add_argument("--user", help="charge as this user (default: the first administrator)")
+    x.add_argument(
+        "--reject-file", metavar="PATH", help="rejected lines (default: FILE.rejects.csv)"
+    )
+    x.add_argument(
+        "--batch",
+        type=_positive_int,
+        default=1000,
+        metavar="N",
+        help="lines per database transaction, charged together (default 1000; 1: one "
+        "transaction per line)",
+    )
+    x.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    x.set_defaults(func="commands.cmd_xdrs_import")
+
+    p = sub.add_parser("engine", help="the billing engine (period closing, invoices, e-mail)")
+    esub = p.add_subparsers(dest="engine_command", required=True)
+    e = esub.add_parser("run", help="do everything due up to now, once")
+    e.add_argument(
+        "--now",
+        type=_timestamp,
+        help="the engine's clock, e.g. 2027-02-01T00:00:00Z (default: the real time)",
+    )
+    e.add_argument(
+        "--steps",
+        default=None,
+        help="comma-separated steps (default: all of them, in order)",
+    )
+    e.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    e.set_defaults(func="commands.cmd_engine_run")
+    e = esub.add_parser("loop", help="run the engine every --interval seconds")
+    e.add_argument("--interval", type=_positive_int, default=300, metavar="SECONDS")
+    e.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started this one is gone (billcore serve uses it)",
+    )
+    e.set_defaults(func="commands.cmd_engine_loop")
+    return parser
+
+
+def _timestamp(text: str) -> Any:
+    import datetime as dt
+
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 date-time (e.g. 2027-02-01T00:00:00Z)"
+        ) from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no time zone: add Z or an offset such as +01:00"
+        )
+    return value.astimezone(dt.UTC)
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _env_int(name: str, default: int) -> int:
+    import os
+
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit():
+        raise SystemExit(f"error: {name} must be a whole number of seconds, not {text!r}")
+    return int(text)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _add_user_commands(sub: Any) -> None:
+    """The ``user`` and ``token`` sub-commands of ``billcore``."""
+    p = sub.add_parser("user", help="users: administrators and resellers' users")
+    usub = p.add_subparsers(dest="user_command", required=True)
+    u = usub.add_parser(
+        "create",
+        help="create a user",
+        description=f"The password is {PASSWORD_ENV} when set, else a generated one, printed once.",
+    )
+    u.add_argument("username")
+    u.add_argument("--reseller", type=_id, help="the reseller's customer id (default: none, "
+                   "an administrator)")  # fmt: skip
+    u.add_argument("--email", default="")
+    u.add_argument("--first-name", default="")
+    u.add_argument("--last-name", default="")
+    u.set_defaults(func="users.cmd_user_create")
+    u = usub.add_parser("list", help="users as a table (active ones unless --all)")
+    u.add_argument("--reseller", type=_id, help="only this reseller's users")
+    u.add_argument("--administrators", action="store_true", help="only administrators")
+    u.add_argument("--all", action="store_true", help="deactivated users too")
+    u.set_defaults(func="users.cmd_user_list")
+    u = usub.add_parser("deactivate", help="the user can no longer sign in or use its tokens")
+    u.add_argument("username")
+    u.set_defaults(func="users.cmd_user_deactivate")
+    u = usub.add_parser(
+        "password",
+        help="set a user's password",
+        description=f"The password is {PASSWORD_ENV} when set, else a generated one, printed once.",
+    )
+    u.add_argument("username")
+    u.set_defaults(func="users.cmd_user_password")
+
+    p = sub.add_parser("token", help="API tokens")
+    tsub = p.add_subparsers(dest="token_command", required=True)
+    t = tsub.add_parser("create", help="create a token and print it (only it)")
+    t.add_argument("--user", required=True)
+    t.add_argument("--name", default="cli")
+    t.add_argument(
+        "--expires-in",
+        metavar="90d|12h",
+        help="lifetime in days or hours (default: BILLCORE_TOKEN_DEFAULT_EXPIRY_DAYS, 90)",
+    )
+    t.set_defaults(func="users.cmd_token_create")
+    t = tsub.add_parser("list", help="tokens with their last use and expiry")
+    t.add_argument("--user", help="only this user's tokens")
+    t.set_defaults(func="users.cmd_token_list")
+    t = tsub.add_parser("revoke", help="revoke a token (it stops working)")
+    t.add_argument("id", type=_id)
+    t.set_defaults(func="users.cmd_token_revoke")
+
+
+def _id(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**63:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an id")
+    return int(text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup()
+    # The command modules import Django models, which exist only after django.setup(): they
+    # are loaded here, by name, once the arguments are parsed and Django is set up.
+    module_name, function = args.func.split(".")
+    command = getattr(importlib.import_module(f"billcore.cli.{module_name}"), function)
+    return int(command(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
