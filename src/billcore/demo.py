@@ -36,7 +36,20 @@ from django.db import transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from billcore.accounts.models import User
+from billcore.classes.models import CustomerClass
+from billcore.classes.services import create_class
+from billcore.customers.models import Customer, CustomerType
+from billcore.customers.services import create_customer
 from billcore.errors import BillcoreError, ValidationFailed
+from billcore.installation.models import BusinessModel, Currency, CustomField
+from billcore.installation.services import (
+    add_currency,
+    create_business_model,
+    create_custom_field,
+)
+from billcore.ledger.models import Transaction
+from billcore.ledger.services import post_transaction
 
 FIRST_CUSTOMER = "Northwind Telecom"
 SYSTEM_USER = "demo-admin"
@@ -675,7 +688,6 @@ def load_demo(*, customers: int = 300, seed: int = 7, now: dt.datetime | None = 
 
 def build_demo(*, customers: int, seed: int, now: dt.datetime) -> DemoSummary:
     """The demo data set as of ``now``; raises :class:`DemoAlreadyLoaded` when present."""
-    from billcore.customers.models import Customer
 
     if customers < 0:
         raise ValidationFailed("customers must be 0 or more", field="customers")
@@ -709,11 +721,6 @@ class _Loader:
     # -- setup ---------------------------------------------------------------------------
 
     def run(self, customers: int) -> DemoSummary:
-        from billcore.classes.models import CustomerClass
-        from billcore.customers.models import Customer, CustomerType
-        from billcore.installation.models import BusinessModel
-        from billcore.ledger.models import Transaction
-
         self._actor()
         self._catalogues()
         self._admin_classes()
@@ -735,8 +742,6 @@ class _Loader:
         )
 
     def _actor(self) -> None:
-        from billcore.accounts.models import User
-
         admin = (
             User.objects.filter(is_superuser=True, is_active=True, reseller__isnull=True)
             .order_by("pk")
@@ -757,13 +762,6 @@ class _Loader:
         self.admin = admin
 
     def _catalogues(self) -> None:
-        from billcore.installation.models import BusinessModel, Currency, CustomField
-        from billcore.installation.services import (
-            add_currency,
-            create_business_model,
-            create_custom_field,
-        )
-
         existing = {n.lower() for n in BusinessModel.objects.values_list("name", flat=True)}
         for name, description in BUSINESS_MODELS:
             if name.lower() not in existing:
@@ -780,8 +778,6 @@ class _Loader:
                 )
 
     def _class_data(self, data: dict[str, Any]) -> dict[str, Any]:
-        from billcore.installation.models import BusinessModel
-
         out = dict(data)
         if "business_model" in out:
             bm = BusinessModel.objects.filter(name__iexact=out["business_model"]).first()
@@ -789,17 +785,11 @@ class _Loader:
         return out
 
     def _admin_classes(self) -> None:
-        from billcore.classes.services import create_class
-
         for data in ADMIN_CLASSES:
             cls = create_class(actor=self.admin, now=self.start, data=self._class_data(data))
             self.class_ids[cls.name] = cls.pk
 
     def _resellers(self) -> None:
-        from billcore.accounts.models import User
-        from billcore.classes.services import create_class
-        from billcore.customers.services import create_customer
-
         for spec in RESELLERS:
             if User.objects.filter(username=spec.username).exists():
                 raise ValidationFailed(
@@ -854,8 +844,6 @@ class _Loader:
     # -- customers -----------------------------------------------------------------------
 
     def _customer(self, segment: Segment) -> None:
-        from billcore.customers.services import create_customer
-
         rng = self.rng
         currency = rng.choice(segment.currencies)
         country = rng.choice(REGION_OF_CURRENCY[currency])
@@ -923,7 +911,6 @@ class _Loader:
     def _history(self, customer: Any, *, actor: Any, monthly: Decimal, first: dt.datetime) -> None:
         """1-6 balance adjustments after ``first``, in time order, that make sense for the
         customer's balance control and current balance."""
-        from billcore.ledger.services import post_transaction
 
         rng = self.rng
         count = rng.randint(1, 6)
