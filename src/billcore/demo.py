@@ -798,7 +798,7 @@ class _Loader:
     def _resellers(self) -> None:
         from billcore.accounts.models import User
         from billcore.classes.services import create_class
-        from billcore.customers.services import create_customer
+        from billcore.ledger.customers import create_customer
 
         for spec in RESELLERS:
             if User.objects.filter(username=spec.username).exists():
@@ -854,7 +854,7 @@ class _Loader:
     # -- customers -----------------------------------------------------------------------
 
     def _customer(self, segment: Segment) -> None:
-        from billcore.customers.services import create_customer
+        from billcore.ledger.customers import create_customer
 
         rng = self.rng
         currency = rng.choice(segment.currencies)

@@ -22,8 +22,8 @@ from django.db.models import Count, Sum
 
 from billcore.classes.services import create_class
 from billcore.customers.models import Customer
-from billcore.customers.services import create_customer
 from billcore.invoicing.models import Invoice, InvoiceLine
+from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.postings import post_locked
 
@@ -95,8 +95,8 @@ def _crashing_engine(kill_at: int, path: str) -> None:
     """Run the engine and SIGKILL this process inside the transaction of the kill_at-th
     invoice, after the invoice row was written (ORM path: after its lines too)."""
     connections.close_all()
-    from billcore.invoicing import fastclose, services
     from billcore.engine import run
+    from billcore.invoicing import fastclose, services
 
     calls = {"n": 0}
     if path == "orm":
