@@ -49,14 +49,14 @@ from billcore.core.charging import (
 from billcore.customers.models import BalanceControl, Customer
 from billcore.db import money_value
 from billcore.errors import BillcoreError, Conflict, NotFound, ValidationFailed
+from billcore.ledger.batch import datetime_adapter as _datetime_adapter
 from billcore.ledger.batch import (
-    add_to_balances,
     insert_ledger_rows,
     insert_returning_ids,
     move_usage_balances,
+    move_usage_balances_many,
     usage_row,
 )
-from billcore.ledger.batch import datetime_adapter as _datetime_adapter
 from billcore.ledger.batch import units as _units
 from billcore.locks import for_update, lock_row
 from billcore.subscribers.models import Account, AccountType
@@ -382,10 +382,10 @@ def _available(
 
 def _sweep_expired(customer: _Customer, account: _Account | None, now: dt.datetime) -> bool:
     """Expire the customer's overdue reservations under the lock already held; True when any
-    hold was freed (the caller then decides again on fresh values). The rows it updates (the
-    reservations, other accounts of the customer) are not locked first, to keep the hot path
-    short: every writer of them holds this customer's row first (``billcore.locks``), so none
-    can hold one of them while waiting for the customer."""
+    hold was freed (the caller then decides again on fresh values). The other rows it changes
+    (other accounts of the customer, the reservations) are locked by the updates themselves,
+    in the order of ``billcore.locks`` (``_close_reservations``); every writer of them holds
+    this customer's row first, so none waits for the customer while holding one of them."""
     if customer.reserved <= ZERO:
         return False
     overdue = list(
@@ -415,11 +415,13 @@ def _close_reservations(rows: list[Reservation], *, status: str, now: dt.datetim
         freed[r.customer_id] = freed.get(r.customer_id, ZERO) + r.amount
         if r.account_id:
             freed_accounts[r.account_id] = freed_accounts.get(r.account_id, ZERO) + r.amount
-    Reservation.objects.filter(pk__in=[r.pk for r in rows]).update(status=status, closed_at=now)
-    for cid, amount in freed.items():
+    # In the order of billcore.locks (an UPDATE locks its row): customers, accounts, then the
+    # reservations, each by ascending id.
+    for cid, amount in sorted(freed.items()):
         Customer.objects.filter(pk=cid).update(reserved=F("reserved") - money_value(amount))
-    for aid, amount in freed_accounts.items():
+    for aid, amount in sorted(freed_accounts.items()):
         Account.objects.filter(pk=aid).update(reserved=F("reserved") - money_value(amount))
+    Reservation.objects.filter(pk__in=[r.pk for r in rows]).update(status=status, closed_at=now)
 
 
 def _post_usage(
@@ -825,24 +827,12 @@ def _write_batch(
     )
     for x, pk in zip(xdrs, xdr_ids, strict=True):
         x.pk = pk
-    if customers:
-        add_to_balances(
-            Customer,
-            {"balance": "bigint", "fraud_day": "date", "fraud_day_spent": "bigint"},
-            [
-                (
-                    c.pk,
-                    _units(delta),
-                    connection.ops.adapt_datefield_value(c.fraud_day),
-                    _units(c.fraud_day_spent),
-                )
-                for c, delta in customers
-            ],
-        )
-    if accounts:
-        add_to_balances(
-            Account, {"balance": "bigint"}, [(a.pk, _units(delta)) for a, delta in accounts]
-        )
+    move_usage_balances_many(
+        customers=[
+            (c.pk, _units(delta), c.fraud_day, _units(c.fraud_day_spent)) for c, delta in customers
+        ],
+        accounts=[(a.pk, _units(delta)) for a, delta in accounts],
+    )
     if alerts:
         FraudAlert.objects.bulk_create(alerts)
 

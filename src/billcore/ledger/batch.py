@@ -5,9 +5,9 @@ cannot afford the ORM's query building (issue 3: charging; issue 4: period closi
 * ``move_usage_balances`` then ``insert_ledger_rows``: one usage charge — the customer's
   balance (and its day's spending, in the same statement), the account's, one ledger row:
   at most three statements;
-* ``insert_ledger_rows`` and ``add_to_balances``: many charges decided in memory — the ledger
-  rows in one multi-row ``INSERT … RETURNING id`` and one ``balance = balance + δ`` per
-  customer and account (one statement over arrays on PostgreSQL);
+* ``insert_ledger_rows`` and ``move_usage_balances_many``: many charges decided in memory —
+  the ledger rows in one multi-row ``INSERT … RETURNING id`` and one ``balance = balance + δ``
+  per customer and account (one statement over arrays on PostgreSQL);
 * ``CloseSql``: the ledger rows and the balance move of a period close (``invoicing.fastclose``),
   on its DB-API cursor.
 
@@ -318,3 +318,23 @@ class CloseSql:
             self.update_customer,
             [_exact_units(delta), billed_to, next_billed_to, updated_at, customer_id],
         )
+
+
+def move_usage_balances_many(
+    *,
+    customers: Sequence[tuple[int, int, dt.date | None, int]],
+    accounts: Sequence[tuple[int, int]],
+) -> None:
+    """A batch's balance moves, one per customer and account touched: ``customers`` as (id,
+    δ units, the day's spending: its day and units), ``accounts`` as (id, δ units)."""
+    if customers:
+        add_to_balances(
+            Customer,
+            {"balance": "bigint", "fraud_day": "date", "fraud_day_spent": "bigint"},
+            [
+                (pk, delta, connection.ops.adapt_datefield_value(day), spent)
+                for pk, delta, day, spent in customers
+            ],
+        )
+    if accounts:
+        add_to_balances(Account, {"balance": "bigint"}, list(accounts))

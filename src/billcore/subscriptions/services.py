@@ -202,7 +202,7 @@ def update_plan(
     """Apply ``changes`` (only the given fields). A new fee applies to fees charged from now
     on; fees already charged stay as they are."""
     plan = get_plan(actor=actor, plan_id=plan_id)
-    plan = SubscriptionPlan.objects.select_for_update().get(pk=plan.pk)
+    plan = for_update(SubscriptionPlan.objects.filter(pk=plan.pk)).get()
     before = snapshot(plan)
     _apply(actor, plan, changes)
     plan.updated_at = now
