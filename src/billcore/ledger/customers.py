@@ -11,17 +11,15 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
-
 from billcore.customers import services as customers
 from billcore.customers.models import Customer
 from billcore.ledger.balances import move_customer_balance
 from billcore.ledger.models import Action, Transaction
 
 
-@transaction.atomic
 def create_customer(*, actor: Any, now: dt.datetime, data: Mapping[str, Any]) -> Customer:
-    """``customers.services.create_customer``, the opening funds posted by the ledger."""
+    """``customers.services.create_customer``, the opening funds posted by the ledger inside
+    its transaction (one transaction: no savepoint of our own)."""
 
     def post_opening_balance(customer: Customer, funds: Decimal) -> None:
         record_opening_balance(actor=actor, now=now, customer=customer, funds=funds)
