@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.apps import apps
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -40,13 +41,15 @@ from billcore.ledger.models import Transaction
 from billcore.ledger.selectors import ledger_sum
 from billcore.ledger.services import post_transaction
 from billcore.ledger.transfers import transfer
+from billcore.locks import LOCK_ORDER
 from billcore.subscribers.models import Account
 from billcore.subscribers.services import create_account, update_account
 
+# Each locked table and its stage (1-based), from the order ``billcore.locks`` states.
 STAGES = {
-    Customer._meta.db_table: 1,
-    Account._meta.db_table: 2,
-    Reservation._meta.db_table: 4,
+    apps.get_model(label)._meta.db_table: stage
+    for stage, labels in enumerate(LOCK_ORDER, 1)
+    for label in labels
 }
 _LOCKED = re.compile(r"FOR UPDATE(?: SKIP LOCKED)?(?: OF (.+?))?(?: SKIP LOCKED)?\s*$")
 _UPDATED = re.compile(r'^\s*UPDATE\s+"?(\w+)"?')
