@@ -17,7 +17,7 @@ own (``--worker PHASE``) with ``DATABASE_URL`` pointing at it, so each peak RSS
    open period is [2027-01-10 09:00Z, 2027-02-01)), each with ``--xdrs-per-customer`` usage
    charges (voice and data by turns) in January. The rows are written by bulk ``executemany``
    INSERTs, not the services, but they are what the services write: first one probe customer
-   is made through ``customers.services.create_customer`` and ``charging.services.charge``
+   is made through ``ledger.customers.create_customer`` and ``charging.services.charge``
    inside a transaction that is rolled back, and the bulk rows of the first customer are
    compared with the probe's, column by column (customer, audit row, ledger rows, xDRs);
    a difference stops the run;
@@ -287,7 +287,7 @@ def probe(admin: Any, cls: Any, per_customer: int) -> dict[str, Any]:
     from billcore.charging.models import Xdr
     from billcore.charging.services import charge, parse_usage
     from billcore.customers.models import Customer
-    from billcore.customers.services import create_customer
+    from billcore.ledger.customers import create_customer
     from billcore.ledger.models import Transaction
 
     out: dict[str, Any] = {}

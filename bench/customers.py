@@ -13,7 +13,7 @@ the measurement runs in a subprocess of its own with ``DATABASE_URL`` pointing a
 1. baseline: the same rows ``create_customer`` writes (the customer, its audit row and, for
    a prepaid customer, its opening-balance ledger row) inserted by plain ``executemany``
    INSERTs in one transaction; timed, then deleted again;
-2. creates the customers one by one through ``customers.services.create_customer`` (one
+2. creates the customers one by one through ``ledger.customers.create_customer`` (one
    transaction each, as an API request does), spread over four classes and three
    currencies, prepaid with opening funds and postpaid with a credit limit; prints the rate
    and its ratio to the baseline;
@@ -345,7 +345,7 @@ def create_through_services(
 ) -> float:
     from django.utils import timezone
 
-    from billcore.customers.services import create_customer
+    from billcore.ledger.customers import create_customer
 
     step = max(len(planned) // 10, 1)
     started = time.perf_counter()
@@ -523,7 +523,7 @@ def summary(results: Sequence[Result]) -> str:
     ]
     lines.append("")
     lines.append(
-        "service/s: customers created per second through customers.services.create_customer "
+        "service/s: customers created per second through ledger.customers.create_customer "
         "(one transaction each); baseline/s: the same rows by executemany in one transaction; "
         "ratio: service time / baseline time."
     )

@@ -62,7 +62,7 @@ def world(db: Any, admin: Any) -> dict[str, Any]:
     """Two resellers with a user each, a class of each reseller, an admin class."""
     from billcore.accounts.models import User
     from billcore.classes.services import create_class
-    from billcore.customers.services import create_customer
+    from billcore.ledger.customers import create_customer
 
     classes = {}
     classes["usd"] = create_class(

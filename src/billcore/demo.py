@@ -40,7 +40,6 @@ from billcore.accounts.models import User
 from billcore.classes.models import CustomerClass
 from billcore.classes.services import create_class
 from billcore.customers.models import Customer, CustomerType
-from billcore.customers.services import create_customer
 from billcore.errors import BillcoreError, ValidationFailed
 from billcore.installation.models import BusinessModel, Currency, CustomField
 from billcore.installation.services import (
@@ -48,6 +47,7 @@ from billcore.installation.services import (
     create_business_model,
     create_custom_field,
 )
+from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.services import post_transaction
 

@@ -25,7 +25,7 @@ def data(live_server: Any) -> Any:
     """An administrator and a reseller, committed for the live server."""
     from billcore.accounts.models import User
     from billcore.classes.models import CustomerClass
-    from billcore.customers.services import create_customer
+    from billcore.ledger.customers import create_customer
 
     operator = User.objects.create_user(username="operator", password=PASSWORD)
     create_customer(

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from billcore.classes.services import create_class
-from billcore.customers.services import create_customer
+from billcore.ledger.customers import create_customer
 from billcore.subscriptions.engine import charge_customer
 from billcore.subscriptions.services import create_plan, subscribe
 from tests.e2e.test_api import Api, _token

@@ -19,8 +19,8 @@ from billcore.audit.models import AuditEntry
 from billcore.classes.models import CustomerClass
 from billcore.cli import main
 from billcore.customers.models import Customer, CustomerType
-from billcore.customers.services import create_customer
 from billcore.installation.models import BusinessModel, Currency, CustomField
+from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.selectors import ledger_sum
 from billcore.ledger.services import post_transaction

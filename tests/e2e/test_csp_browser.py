@@ -58,7 +58,7 @@ def data(live_server: Any) -> dict[str, Any]:
     """An administrator, a class and a customer with a payment, committed for the server."""
     from billcore.accounts.models import User
     from billcore.classes.services import create_class
-    from billcore.customers.services import create_customer
+    from billcore.ledger.customers import create_customer
 
     operator = User.objects.create_user(username="operator", password=PASSWORD)
     now = timezone.now()

@@ -27,7 +27,7 @@ from billcore.charging.models import Xdr
 from billcore.charging.services import charge, parse_usage, reserve
 from billcore.classes.services import create_class
 from billcore.customers.models import Customer
-from billcore.customers.services import create_customer
+from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.services import post_transaction
 from billcore.subscribers.models import Account

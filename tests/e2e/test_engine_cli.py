@@ -12,8 +12,8 @@ import pytest
 
 from billcore.classes.services import create_class
 from billcore.cli import build_parser, main
-from billcore.customers.services import create_customer
 from billcore.invoicing.models import Invoice
+from billcore.ledger.customers import create_customer
 from billcore.ledger.services import post_transaction
 
 pytestmark = pytest.mark.django_db

@@ -105,7 +105,7 @@ def _report(request: pytest.FixtureRequest) -> Any:
 def objects(world: dict[str, Any]) -> dict[str, list[Any]]:
     """Some of every kind of object, so that generated ids can hit real ones."""
     from billcore.charging.services import charge, parse_usage
-    from billcore.customers.services import create_customer
+    from billcore.ledger.customers import create_customer
     from billcore.subscribers.services import create_account
     from billcore.subscriptions.services import create_plan, subscribe
 

@@ -86,7 +86,7 @@ def counts():
 
 @pytest.fixture
 def prepaid(world):
-    from billcore.customers.services import create_customer
+    from billcore.ledger.customers import create_customer
 
     return create_customer(
         actor=world["admin"],

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from billcore.classes.services import create_class
-from billcore.customers.services import create_customer
 from billcore.installation.models import InstallationSettings
 from billcore.invoicing.models import OutboundEmail
+from billcore.ledger.customers import create_customer
 from billcore.notifications.defaults import DEFAULTS
 from billcore.notifications.models import NotificationTemplate
 from billcore.notifications.services import notify

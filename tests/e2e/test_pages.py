@@ -22,9 +22,9 @@ from billcore.audit.models import AuditEntry
 from billcore.classes.models import CustomerClass
 from billcore.classes.services import SIMPLE_FIELDS, create_class, update_class
 from billcore.customers.models import Customer, Status
-from billcore.customers.services import create_customer
 from billcore.installation.models import BusinessModel, Currency, CustomField
 from billcore.installation.services import create_custom_field, get_settings, update_settings
+from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.services import post_transaction
 from billcore.web import forms as web_forms

@@ -212,9 +212,9 @@ def test_the_engine_notes_invoices_waiting_for_a_gateway(admin: Any, settings: A
     """A card saved while a gateway was configured, the gateway then removed: the collect step
     charges nothing and says why (the report's notes)."""
     from billcore.classes.services import create_class
-    from billcore.customers.services import create_customer
     from billcore.engine import run
     from billcore.invoicing.payments import save_payment_method
+    from billcore.ledger.customers import create_customer
     from billcore.ledger.services import post_transaction
 
     t0 = dt.datetime(2027, 1, 10, 9, 0, tzinfo=dt.UTC)

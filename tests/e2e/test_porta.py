@@ -716,7 +716,7 @@ def test_get_customer_info_by_id_name_login_and_refnum(porta, world):
 
 
 def _b_customer(world):
-    from billcore.customers.services import create_customer
+    from billcore.ledger.customers import create_customer
 
     return create_customer(
         actor=world["ub"],

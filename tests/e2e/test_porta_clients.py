@@ -286,7 +286,7 @@ def test_change_password(client, world, clock, style):
 
 
 def _customers(admin, names, **extra):
-    from billcore.customers.services import create_customer
+    from billcore.ledger.customers import create_customer
 
     return [
         create_customer(

@@ -16,8 +16,8 @@ from django.utils import timezone
 from billcore.classes.services import create_class
 from billcore.customers import lifecycle
 from billcore.customers.models import Customer
-from billcore.customers.services import create_customer
 from billcore.installation.models import InstallationSettings
+from billcore.ledger.customers import create_customer
 from billcore.notifications.defaults import DEFAULTS
 from billcore.notifications.models import NotificationTemplate
 from billcore.notifications.services import notify

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from billcore.classes.services import create_class
-from billcore.customers.services import create_customer
+from billcore.ledger.customers import create_customer
 from billcore.subscriptions.engine import charge_step
 from tests.e2e.test_api import Api, _error, _token
 

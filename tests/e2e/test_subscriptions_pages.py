@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from billcore.classes.services import create_class
 from billcore.customers.models import Customer
-from billcore.customers.services import create_customer
+from billcore.ledger.customers import create_customer
 from billcore.subscriptions.models import Subscription, SubscriptionPlan
 from billcore.subscriptions.services import create_plan, subscribe
 from tests.e2e.test_pages import assert_error_beside, block, messages_of

@@ -20,7 +20,7 @@ from billcore.charging.models import Xdr
 from billcore.classes.models import CustomerClass
 from billcore.cli import main
 from billcore.customers.models import Customer
-from billcore.customers.services import create_customer
+from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.selectors import ledger_sum
 from billcore.subscribers.models import Account

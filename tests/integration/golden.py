@@ -501,9 +501,9 @@ class Player:
     def setup(self) -> None:
         from billcore.accounts.models import User
         from billcore.classes.services import create_class, get_default_class
-        from billcore.customers.services import create_customer
         from billcore.installation.models import Currency
         from billcore.installation.services import add_currency, update_settings
+        from billcore.ledger.customers import create_customer
 
         data = self.data
         first = min(parse_time(c["created_at"], "created_at") for c in data["customers"].values())

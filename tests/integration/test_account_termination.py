@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from billcore.charging.services import charge, parse_usage
-from billcore.customers.services import create_customer
 from billcore.errors import ValidationFailed
 from billcore.installation.services import create_custom_field
+from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Action, Transaction
 from billcore.subscribers.models import Account
 from billcore.subscribers.services import create_account, update_account

@@ -17,8 +17,8 @@ from billcore.charging.services import authorize, charge, parse_usage
 from billcore.classes.services import create_class
 from billcore.customers import lifecycle
 from billcore.customers.models import Customer, StatusChange
-from billcore.customers.services import create_customer
 from billcore.errors import ValidationFailed
+from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.selectors import ledger_sum
 from billcore.ledger.services import post_transaction

@@ -28,8 +28,8 @@ from billcore.charging.services import (
 )
 from billcore.classes.services import create_class
 from billcore.customers.models import Customer
-from billcore.customers.services import create_customer
 from billcore.errors import BillcoreError
+from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.services import post_transaction
 from billcore.subscribers.models import Account

@@ -19,13 +19,14 @@ from billcore.charging.services import (
 from billcore.classes.models import CustomerClass
 from billcore.classes.services import create_class, update_class
 from billcore.customers.models import Customer
-from billcore.customers.services import create_customer
 from billcore.errors import Conflict, NotFound, ValidationFailed
+from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.selectors import ledger_sum
 from billcore.ledger.services import post_transaction
+from billcore.ledger.transfers import transfer
 from billcore.subscribers.models import Account
-from billcore.subscribers.services import create_account, transfer, update_account
+from billcore.subscribers.services import create_account, update_account
 
 
 def _customer(admin, now, control="prepaid", name="Caller", cls=None, **extra):

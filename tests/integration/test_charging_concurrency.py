@@ -11,7 +11,7 @@ from django.db import connections
 
 from billcore.charging.models import Xdr
 from billcore.classes.models import CustomerClass
-from billcore.customers.services import create_customer
+from billcore.ledger.customers import create_customer
 from billcore.ledger.selectors import ledger_sum
 
 PROCESSES = 8

@@ -13,10 +13,10 @@ from billcore.classes.services import (
     delete_class,
     update_class,
 )
-from billcore.customers.services import create_customer
 from billcore.errors import NotFound, ValidationFailed
 from billcore.installation.models import InstallationSettings
 from billcore.installation.services import create_custom_field, update_settings
+from billcore.ledger.customers import create_customer
 
 
 def _fails(field, fn, *args, **kwargs):

@@ -19,9 +19,9 @@ import pytest
 from billcore.classes.services import create_class
 from billcore.customers import lifecycle
 from billcore.customers.models import Customer
-from billcore.customers.services import create_customer
 from billcore.engine import run
 from billcore.invoicing.models import CollectionStep, Invoice, OutboundEmail
+from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.postings import post_locked
 from billcore.ledger.selectors import ledger_sum

@@ -7,9 +7,10 @@ import pytest
 from billcore.classes.models import CustomerClass
 from billcore.classes.services import create_class
 from billcore.customers.models import Customer
-from billcore.customers.services import create_customer, delete_customer, update_customer
+from billcore.customers.services import delete_customer, update_customer
 from billcore.errors import NotFound, ValidationFailed
 from billcore.installation.services import create_custom_field
+from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.services import post_transaction
 

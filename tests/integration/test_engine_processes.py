@@ -22,8 +22,8 @@ from django.db.models import Count, Sum
 
 from billcore.classes.services import create_class
 from billcore.customers.models import Customer
-from billcore.customers.services import create_customer
 from billcore.invoicing.models import Invoice, InvoiceLine
+from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.postings import post_locked
 

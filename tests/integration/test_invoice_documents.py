@@ -17,7 +17,6 @@ import pytest
 
 from billcore.charging.services import charge, parse_usage
 from billcore.classes.services import create_class
-from billcore.customers.services import create_customer
 from billcore.engine import run
 from billcore.installation.models import InstallationSettings
 from billcore.invoicing.documents import (
@@ -31,6 +30,7 @@ from billcore.invoicing.documents import (
     statement_html,
 )
 from billcore.invoicing.models import ClosedPeriod, Invoice
+from billcore.ledger.customers import create_customer
 from billcore.ledger.services import post_transaction
 
 T0 = dt.datetime(2027, 1, 10, 9, 0, tzinfo=dt.UTC)

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from billcore.charging.services import charge, parse_usage
 from billcore.classes.services import create_class
-from billcore.customers.services import create_customer
 from billcore.engine import run
 from billcore.invoicing.models import ClosedPeriod, Invoice, InvoiceLine
+from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.selectors import ledger_sum
 from billcore.ledger.services import post_transaction

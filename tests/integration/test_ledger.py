@@ -7,8 +7,8 @@ import pytest
 
 from billcore.classes.models import CustomerClass
 from billcore.customers.models import Customer, Status
-from billcore.customers.services import create_customer
 from billcore.errors import Conflict, ValidationFailed
+from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.selectors import ledger_sum
 from billcore.ledger.services import post_transaction

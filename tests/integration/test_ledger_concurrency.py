@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from billcore.classes.models import CustomerClass
-from billcore.customers.services import create_customer
+from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.selectors import ledger_sum
 from billcore.ledger.services import post_transaction

@@ -7,8 +7,9 @@ import pytest
 from billcore.classes.models import CustomerClass
 from billcore.customers import lifecycle
 from billcore.customers.models import Customer, StatusChange
-from billcore.customers.services import create_customer, update_customer
+from billcore.customers.services import update_customer
 from billcore.errors import NotFound, ValidationFailed
+from billcore.ledger.customers import create_customer
 from billcore.ledger.services import post_transaction
 
 

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from billcore.classes.services import create_class, update_class
-from billcore.customers.services import create_customer
 from billcore.errors import NotFound, ValidationFailed
 from billcore.installation.models import InstallationSettings
 from billcore.invoicing.mail import send_pending
 from billcore.invoicing.models import OutboundEmail, PaymentMethod
+from billcore.ledger.customers import create_customer
 from billcore.ledger.services import post_transaction
 from billcore.notifications import services
 from billcore.notifications.defaults import DEFAULTS

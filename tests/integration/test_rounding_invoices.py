@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from billcore.classes.services import create_class
-from billcore.customers.services import create_customer
 from billcore.engine import EngineReport, close_step
 from billcore.installation.services import add_currency
 from billcore.invoicing import fastclose
 from billcore.invoicing.models import Invoice, InvoiceLine
+from billcore.ledger.customers import create_customer
 from billcore.ledger.services import post_transaction
 
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,7 @@
 from decimal import Decimal
 
 from billcore.classes.models import CustomerClass
-from billcore.customers.services import create_customer
+from billcore.ledger.customers import create_customer
 from billcore.ledger.selectors import ledger_sum
 from billcore.ledger.services import post_transaction
 

@@ -14,8 +14,8 @@ import pytest
 
 from billcore.classes.services import create_class
 from billcore.customers.models import Customer
-from billcore.customers.services import create_customer
 from billcore.errors import ValidationFailed
+from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.selectors import ledger_sum
 from billcore.ledger.services import post_transaction

@@ -23,8 +23,8 @@ from billcore.charging.services import (
     reserve,
 )
 from billcore.classes.models import CustomerClass
-from billcore.customers.services import create_customer
 from billcore.errors import Conflict
+from billcore.ledger.customers import create_customer
 
 D = Decimal
 

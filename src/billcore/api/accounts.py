@@ -11,6 +11,7 @@ from pydantic import ConfigDict, Field
 
 from billcore.api.base import AuthedRequest, now
 from billcore.customers.selectors import get_customer
+from billcore.ledger import transfers
 from billcore.subscribers import services
 from billcore.subscribers.models import Account
 
@@ -100,7 +101,7 @@ def post_transfer(
 ) -> Status[Any]:
     """Subscriber-to-subscriber transfer between two accounts of one customer (CC-21)."""
     at = now()
-    out, into = services.transfer(
+    out, into = transfers.transfer(
         actor=request.auth,
         now=at,
         from_account_id=payload.from_account,

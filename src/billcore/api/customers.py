@@ -14,6 +14,7 @@ from billcore.classes.services import get_default_class
 from billcore.customers import selectors, services
 from billcore.customers.models import BalanceControl, Customer, CustomerType
 from billcore.customers.models import Status as CustomerStatus
+from billcore.ledger import customers as ledger_customers
 from billcore.ledger import selectors as ledger_selectors
 from billcore.ledger import services as ledger_services
 from billcore.validation import blank_is_none
@@ -211,7 +212,7 @@ def create_customer(request: AuthedRequest, payload: CustomerCreate) -> Status[C
     if data.get("customer_class") is None:
         data.pop("customer_class", None)
         data["customer_class"] = _default_class_id(request)
-    return Status(201, services.create_customer(actor=request.auth, now=now(), data=data))
+    return Status(201, ledger_customers.create_customer(actor=request.auth, now=now(), data=data))
 
 
 def _default_class_id(request: AuthedRequest) -> int | None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
@@ -46,11 +46,19 @@ from billcore.core.charging import (
     FraudState,
     decide,
 )
-from billcore.core.money import MAX_ABS_UNITS, MONEY_PLACES, to_units
 from billcore.customers.models import BalanceControl, Customer
 from billcore.db import money_value
 from billcore.errors import BillcoreError, Conflict, NotFound, ValidationFailed
-from billcore.ledger.models import Action, Transaction
+from billcore.ledger.batch import datetime_adapter as _datetime_adapter
+from billcore.ledger.batch import (
+    insert_ledger_rows,
+    insert_returning_ids,
+    move_usage_balances,
+    move_usage_balances_many,
+    usage_row,
+)
+from billcore.ledger.batch import units as _units
+from billcore.locks import for_update, lock_row
 from billcore.subscribers.models import Account, AccountType
 from billcore.validation import (
     as_choice,
@@ -223,12 +231,16 @@ class _Account:
     reserved: Decimal
 
 
-def _locked_customers() -> Any:
-    return Customer.objects.select_for_update(of=("self",)).values_list(*_CUSTOMER_COLUMNS)
+def _locked_customers(rows: Any) -> Any:
+    """The decision's columns of the customers ``rows`` (a filtered queryset), locked in the
+    order of ``billcore.locks`` (stage 1: ``ORDER BY id … FOR UPDATE OF`` the customer
+    table, whatever the class join)."""
+    return for_update(rows).values_list(*_CUSTOMER_COLUMNS)
 
 
-def _locked_accounts() -> Any:
-    return Account.objects.select_for_update().values_list(*_ACCOUNT_COLUMNS)
+def _locked_accounts(rows: Any) -> Any:
+    """The same for accounts (stage 2), after the customers."""
+    return for_update(rows).values_list(*_ACCOUNT_COLUMNS)
 
 
 class _Compiled:
@@ -276,8 +288,8 @@ def _seen(key: bool, reseller: str) -> Any:
 
 
 _QUERIES: dict[str, Any] = {
-    "customer": lambda: _locked_customers().filter(pk=_SENTINEL_ID),
-    "account": lambda: _locked_accounts().filter(pk=_SENTINEL_ID),
+    "customer": lambda: _locked_customers(Customer.objects.filter(pk=_SENTINEL_ID)),
+    "account": lambda: _locked_accounts(Account.objects.filter(pk=_SENTINEL_ID)),
     "customer-now": lambda: Customer.objects.values_list(*_CUSTOMER_COLUMNS).filter(
         pk=_SENTINEL_ID
     ),
@@ -370,7 +382,10 @@ def _available(
 
 def _sweep_expired(customer: _Customer, account: _Account | None, now: dt.datetime) -> bool:
     """Expire the customer's overdue reservations under the lock already held; True when any
-    hold was freed (the caller then decides again on fresh values)."""
+    hold was freed (the caller then decides again on fresh values). The other rows it changes
+    (other accounts of the customer, the reservations) are locked by the updates themselves,
+    in the order of ``billcore.locks`` (``_close_reservations``); every writer of them holds
+    this customer's row first, so none waits for the customer while holding one of them."""
     if customer.reserved <= ZERO:
         return False
     overdue = list(
@@ -400,11 +415,13 @@ def _close_reservations(rows: list[Reservation], *, status: str, now: dt.datetim
         freed[r.customer_id] = freed.get(r.customer_id, ZERO) + r.amount
         if r.account_id:
             freed_accounts[r.account_id] = freed_accounts.get(r.account_id, ZERO) + r.amount
-    Reservation.objects.filter(pk__in=[r.pk for r in rows]).update(status=status, closed_at=now)
-    for cid, amount in freed.items():
+    # In the order of billcore.locks (an UPDATE locks its row): customers, accounts, then the
+    # reservations, each by ascending id.
+    for cid, amount in sorted(freed.items()):
         Customer.objects.filter(pk=cid).update(reserved=F("reserved") - money_value(amount))
-    for aid, amount in freed_accounts.items():
+    for aid, amount in sorted(freed_accounts.items()):
         Account.objects.filter(pk=aid).update(reserved=F("reserved") - money_value(amount))
+    Reservation.objects.filter(pk__in=[r.pk for r in rows]).update(status=status, closed_at=now)
 
 
 def _post_usage(
@@ -423,18 +440,16 @@ def _post_usage(
     day = _local_day(customer, now)
     spent = (customer.fraud_day_spent if customer.fraud_day == day else ZERO) + amount
     units = _units(amount)
-    _execute(
-        Customer,
-        "UPDATE {table} SET balance = balance + %s, fraud_day = %s, fraud_day_spent = %s "
-        "WHERE id = %s",
-        (units, connection.ops.adapt_datefield_value(day), _units(spent), customer.pk),
+    move_usage_balances(
+        customer_id=customer.pk,
+        amount_units=units,
+        fraud_day=day,
+        fraud_day_spent_units=_units(spent),
+        account_id=account.pk if account is not None else None,
     )
     customer.balance += amount
     customer.fraud_day, customer.fraud_day_spent = day, spent
     if account is not None:
-        _execute(
-            Account, "UPDATE {table} SET balance = balance + %s WHERE id = %s", (units, account.pk)
-        )
         account.balance += amount
     if fraud_alert:
         fraud = _fraud(customer, now)
@@ -449,7 +464,7 @@ def _post_usage(
         )
     adapt = _datetime_adapter()
     row = _ledger_row(customer, account, units, actor, adapt(now), fraud_alert)
-    return _insert_returning_ids(Transaction, _LEDGER_COLUMNS, [row])[0]
+    return insert_ledger_rows([row])[0]
 
 
 def _ledger_row(
@@ -460,18 +475,16 @@ def _ledger_row(
     created: Any,
     fraud_alert: bool,
 ) -> tuple[Any, ...]:
-    """The values of ``_LEDGER_COLUMNS`` for a usage charge of ``units``, the customer's
-    balance already moved."""
-    return (
-        customer.pk,
-        Action.USAGE.value,
-        units,
-        _units(customer.balance),
-        account.pk if account is not None else None,
-        units if account is not None else 0,
-        actor.pk if getattr(actor, "pk", None) else None,
-        created,
-        "fraud protection: daily limit passed (notify)" if fraud_alert else "",
+    """The ledger row (``ledger.batch.LEDGER_COLUMNS``) of a usage charge of ``units``, the
+    customer's balance already moved."""
+    return usage_row(
+        customer_id=customer.pk,
+        amount_units=units,
+        balance_after_units=_units(customer.balance),
+        account_id=account.pk if account is not None else None,
+        actor_id=actor.pk if getattr(actor, "pk", None) else None,
+        created=created,
+        internal_comment="fraud protection: daily limit passed (notify)" if fraud_alert else "",
     )
 
 
@@ -500,11 +513,6 @@ def _xdr_row(
         reason,
         created,
     )
-
-
-def _execute(model: Any, sql: str, params: tuple[Any, ...]) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql.format(table=connection.ops.quote_name(model._meta.db_table)), params)
 
 
 def _charge_result(
@@ -698,7 +706,7 @@ def _charge_locked(
         service=usage.service,
         status=status,
         deny_reason=decision.reason,
-        pk=_insert_returning_ids(Xdr, _XDR_COLUMNS, [(*row, tx_id)])[0],
+        pk=insert_returning_ids(Xdr, _XDR_COLUMNS, [(*row, tx_id)])[0],
     )
     return _charge_result(xdr, customer, now, replayed=False)
 
@@ -768,18 +776,6 @@ def _targets_many(
     return out
 
 
-# The columns the batch writes (attribute names); every other column takes its default.
-_LEDGER_COLUMNS = (
-    "customer_id",
-    "action",
-    "amount",
-    "balance_after",
-    "account_id",
-    "account_amount",
-    "actor_id",
-    "created_at",
-    "internal_comment",
-)
 _XDR_COLUMNS = (
     "customer_id",
     "account_id",
@@ -813,96 +809,6 @@ class _XdrInfo:
     ledger: int | None = None
 
 
-def _units(amount: Decimal) -> int:
-    """``to_units`` (exact, or an error) with a fast path for the amounts a batch writes."""
-    scaled = amount.scaleb(MONEY_PLACES)
-    units = int(scaled)
-    if units != scaled or not -MAX_ABS_UNITS < units < MAX_ABS_UNITS:
-        return to_units(amount)  # raises, saying why
-    return units
-
-
-def _datetime_adapter() -> Any:
-    """``connection.ops.adapt_datetimefield_value``, with a fast path for SQLite in UTC
-    (where Django writes an aware datetime as its naive UTC text)."""
-    if connection.vendor == "sqlite" and connection.timezone_name == "UTC":
-
-        def adapt(value: dt.datetime) -> str:
-            if value.tzinfo is None:  # pragma: no cover - aware datetimes only
-                return str(connection.ops.adapt_datetimefield_value(value))
-            return str(value.astimezone(dt.UTC).replace(tzinfo=None))
-
-        return adapt
-    return connection.ops.adapt_datetimefield_value
-
-
-def _max_params() -> int:
-    if connection.vendor == "sqlite":
-        import sqlite3
-
-        try:
-            raw = connection.connection
-            return int(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
-        except (AttributeError, sqlite3.Error):
-            return 999
-    return 30_000
-
-
-def _insert_returning_ids(
-    model: Any, columns: Sequence[str], rows: list[tuple[Any, ...]]
-) -> list[int]:
-    """Multi-row ``INSERT … RETURNING id`` of ``rows`` (values of ``columns``, attribute
-    names, already adapted for the database), in order; the ids in the same order. Every
-    other column of the model gets its default."""
-    if not rows:
-        return []
-    qn = connection.ops.quote_name
-    by_attname = {f.attname: f for f in model._meta.concrete_fields}
-    names = [qn(by_attname[c].column) for c in columns]
-    defaults: list[Any] = []
-    for f in model._meta.concrete_fields:
-        if f.primary_key or f.attname in columns:
-            continue
-        names.append(qn(f.column))
-        defaults.append(f.get_db_prep_save(f.get_default(), connection))
-    table = qn(model._meta.db_table)
-    if connection.vendor == "postgresql":
-        # One array per column: a statement with thousands of placeholders costs more to
-        # compose and send than to run.
-        given = [f"%s::{by_attname[c].db_type(connection)}[]" for c in columns]
-        consts = [
-            f"%s::{f.db_type(connection)}"
-            for f in model._meta.concrete_fields
-            if not (f.primary_key or f.attname in columns)
-        ]
-        sql = (
-            f"INSERT INTO {table} ({', '.join(names)}) "  # noqa: S608 - quoted identifiers
-            f"SELECT {', '.join(['u.*', *consts])} FROM unnest({', '.join(given)}) AS u "
-            f"RETURNING {qn('id')}"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*defaults, *(list(column) for column in zip(*rows, strict=True))])
-            returned = [r[0] for r in cursor.fetchall()]
-        if len(returned) != len(rows):  # pragma: no cover
-            raise DatabaseError(f"{table}: {len(returned)} ids for {len(rows)} rows")
-        return returned
-    width = len(names)
-    per = max(1, min(1000, _max_params() // width))
-    one = "(" + ", ".join(["%s"] * width) + ")"
-    # Identifiers from the model, quoted; every value is a parameter.
-    head = f"INSERT INTO {table} ({', '.join(names)}) VALUES "  # noqa: S608
-    ids: list[int] = []
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), per):
-            chunk = rows[start : start + per]
-            params = [v for row in chunk for v in (*row, *defaults)]
-            cursor.execute(head + ", ".join([one] * len(chunk)) + f" RETURNING {qn('id')}", params)
-            ids.extend(r[0] for r in cursor.fetchall())
-    if len(ids) != len(rows):  # pragma: no cover - a database that does not return every id
-        raise DatabaseError(f"{model._meta.db_table}: {len(ids)} ids for {len(rows)} rows")
-    return ids
-
-
 def _write_batch(
     ledger: list[tuple[Any, ...]],
     xdrs: list[_XdrInfo],
@@ -913,60 +819,22 @@ def _write_batch(
     """The writes of a batch decided in memory: the ledger rows (their ids come back), the
     xDRs pointing at them, one balance update per customer and account touched (by the sum of
     its charges, ``balance = balance + δ``), the fraud alerts."""
-    ledger_ids = _insert_returning_ids(Transaction, _LEDGER_COLUMNS, ledger)
-    xdr_ids = _insert_returning_ids(
+    ledger_ids = insert_ledger_rows(ledger)
+    xdr_ids = insert_returning_ids(
         Xdr,
         _XDR_COLUMNS,
         [(*x.row, None if x.ledger is None else ledger_ids[x.ledger]) for x in xdrs],
     )
     for x, pk in zip(xdrs, xdr_ids, strict=True):
         x.pk = pk
-    if customers:
-        _update_many(
-            Customer,
-            {"balance": "bigint", "fraud_day": "date", "fraud_day_spent": "bigint"},
-            [
-                (
-                    c.pk,
-                    _units(delta),
-                    connection.ops.adapt_datefield_value(c.fraud_day),
-                    _units(c.fraud_day_spent),
-                )
-                for c, delta in customers
-            ],
-        )
-    if accounts:
-        _update_many(
-            Account, {"balance": "bigint"}, [(a.pk, _units(delta)) for a, delta in accounts]
-        )
+    move_usage_balances_many(
+        customers=[
+            (c.pk, _units(delta), c.fraud_day, _units(c.fraud_day_spent)) for c, delta in customers
+        ],
+        accounts=[(a.pk, _units(delta)) for a, delta in accounts],
+    )
     if alerts:
         FraudAlert.objects.bulk_create(alerts)
-
-
-def _update_many(model: Any, columns: dict[str, str], rows: list[tuple[Any, ...]]) -> None:
-    """Per row (id, δ balance, then the other ``columns``' new values): ``balance = balance +
-    δ`` and the others set. PostgreSQL: one statement over arrays; SQLite: executemany."""
-    qn = connection.ops.quote_name
-    table = qn(model._meta.db_table)
-    names = list(columns)
-    sets = [f"{qn('balance')} = t.{qn('balance')} + v.{qn('balance')}"] + [
-        f"{qn(n)} = v.{qn(n)}" for n in names[1:]
-    ]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            arrays = ", ".join(["%s::bigint[]"] + [f"%s::{t}[]" for t in columns.values()])
-            alias = ", ".join(qn(n) for n in ["id", *names])
-            cursor.execute(
-                f"UPDATE {table} AS t SET {', '.join(sets)} "  # noqa: S608 - quoted identifiers
-                f"FROM unnest({arrays}) AS v({alias}) WHERE t.{qn('id')} = v.{qn('id')}",
-                [list(column) for column in zip(*rows, strict=True)],
-            )
-            return
-        plain = [f"{qn('balance')} = {qn('balance')} + %s"] + [f"{qn(n)} = %s" for n in names[1:]]
-        cursor.executemany(
-            f"UPDATE {table} SET {', '.join(plain)} WHERE {qn('id')} = %s",  # noqa: S608
-            [(*row[1:], row[0]) for row in rows],
-        )
 
 
 def charge_many(
@@ -1004,11 +872,11 @@ def _charge_many_locked(
 ) -> None:
     customers: dict[int, _Customer] = {}
     for ids in _in_chunks(sorted({cid for _, _, cid, _ in todo})):
-        for row in _locked_customers().filter(pk__in=ids).order_by("pk"):
+        for row in _locked_customers(Customer.objects.filter(pk__in=ids)):
             customers[row[0]] = _Customer(*row)
     accounts: dict[int, _Account] = {}
     for ids in _in_chunks(sorted({aid for _, _, _, aid in todo if aid is not None})):
-        for row in _locked_accounts().filter(pk__in=ids).order_by("pk"):
+        for row in _locked_accounts(Account.objects.filter(pk__in=ids)):
             accounts[row[0]] = _Account(*row)
     keys = sorted({r.usage.external_id for _, r, _, _ in todo if r.usage.external_id})
     owners = sorted({customers[cid].owner for _, _, cid, _ in todo})
@@ -1263,7 +1131,8 @@ def _locked_reservation(
     if row is None or (not is_admin(actor) and row[2] != actor.reseller_id):
         raise NotFound(f"reservation {rid} not found", field="reservation")
     customer, account = _lock(row[0], row[1])
-    return Reservation.objects.select_for_update().get(pk=rid), customer, account
+    # billcore.locks: the customer, then the account, then the reservation.
+    return for_update(Reservation.objects.filter(pk=rid)).get(), customer, account
 
 
 def commit_reservation(
@@ -1373,12 +1242,14 @@ def expire_reservations(*, now: dt.datetime, batch: int = 500) -> int:
     )
     for cid in customer_ids:
         with transaction.atomic():
-            Customer.objects.select_for_update().filter(pk=cid).first()
-            rows = list(
-                Reservation.objects.select_for_update().filter(
-                    customer_id=cid, status=ReservationStatus.OPEN, expires_at__lte=now
-                )
+            # billcore.locks: the customer, then the accounts whose holds are freed, then
+            # the reservations, each by ascending id on its own table.
+            lock_row(Customer.objects.all(), cid)
+            due = Reservation.objects.filter(
+                customer_id=cid, status=ReservationStatus.OPEN, expires_at__lte=now
             )
+            list(for_update(Account.objects.filter(pk__in=due.values("account_id"))))
+            rows = list(for_update(due))
             if rows:
                 _close_reservations(rows, status=ReservationStatus.EXPIRED, now=now)
                 expired += len(rows)

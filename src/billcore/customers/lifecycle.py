@@ -25,6 +25,7 @@ from billcore.audit.services import record, snapshot
 from billcore.customers.models import Customer, Status, StatusChange
 from billcore.customers.selectors import get_customer
 from billcore.errors import ValidationFailed
+from billcore.locks import for_update
 
 # bill_status codes of the original API.
 BILL_STATUS = {
@@ -56,11 +57,9 @@ def display_status(customer: Customer) -> str:
 
 def _locked(actor: Any, customer_id: int) -> Customer:
     visible = get_customer(actor=actor, customer_id=customer_id)
-    customer: Customer = (
-        Customer.objects.select_for_update(of=("self",))
-        .select_related("customer_class")
-        .get(pk=visible.pk)
-    )
+    customer: Customer = for_update(
+        Customer.objects.select_related("customer_class").filter(pk=visible.pk)
+    ).get()
     if customer.status == Status.CLOSED:
         raise ValidationFailed(
             "the customer is permanently terminated: no operation is possible (CU-17)",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +25,7 @@ from billcore.customers.selectors import get_customer
 from billcore.db import name_taken
 from billcore.errors import Conflict, NotFound, ValidationFailed
 from billcore.installation.services import custom_field_values, get_currency_in_use
+from billcore.locks import for_update
 from billcore.validation import (
     as_bool,
     as_choice,
@@ -315,12 +316,23 @@ def _save(customer: Customer) -> None:
         ) from exc
 
 
-@transaction.atomic
-def create_customer(*, actor: Any, now: dt.datetime, data: Mapping[str, Any]) -> Customer:
-    """Create a customer. A prepaid customer's ``available_funds`` become the ledger's first
-    row (an opening balance), so the ledger always sums to the balance."""
-    from billcore.ledger.services import record_opening_balance
+# Posts a new prepaid customer's opening funds (the ledger's first row and the balance's
+# first move) inside ``create_customer``'s transaction: ``ledger.customers`` passes it.
+OpeningBalance = Callable[[Customer, Decimal], None]
 
+
+@transaction.atomic
+def create_customer(
+    *,
+    actor: Any,
+    now: dt.datetime,
+    data: Mapping[str, Any],
+    post_opening_balance: OpeningBalance | None = None,
+) -> Customer:
+    """Create a customer. A prepaid customer's ``available_funds`` become the ledger's first
+    row (an opening balance), so the ledger always sums to the balance: the ledger posts it
+    (``post_opening_balance``), so interfaces create customers through
+    ``billcore.ledger.customers.create_customer``, which passes it."""
     if actor is None:
         raise NotFound("not found")
     reject_unknown(dict(data), CREATE_FIELDS)
@@ -368,13 +380,17 @@ def create_customer(*, actor: Any, now: dt.datetime, data: Mapping[str, Any]) ->
         )
     customer.billed_to = now
     customer.next_billed_to = open_period_end(customer, start=now)
-    if opening:
-        # The customer row is born with its opening balance, and the ledger's first row
-        # records it in the same transaction, so the ledger sums to the balance.
-        customer.balance = -opening
+    if opening and post_opening_balance is None:
+        raise RuntimeError(
+            "a prepaid customer's opening funds are posted by the ledger: create it through "
+            "billcore.ledger.customers.create_customer"
+        )
     _save(customer)
     if opening:
-        record_opening_balance(actor=actor, now=now, customer=customer, funds=opening)
+        # The ledger's first row and the balance's first move, in this transaction, so the
+        # ledger sums to the balance.
+        assert post_opening_balance is not None
+        post_opening_balance(customer, opening)
     record(
         actor=actor,
         now=now,
@@ -393,9 +409,9 @@ def update_customer(
     """Partial update; the currency never changes (CU-06); the balance and available funds
     change only through transactions (CU-12)."""
     visible = get_customer(actor=actor, customer_id=customer_id)
-    customer = (
-        Customer.objects.select_for_update().select_related("customer_class").get(pk=visible.pk)
-    )
+    customer = for_update(
+        Customer.objects.select_related("customer_class").filter(pk=visible.pk)
+    ).get()
     if customer.status == Status.CLOSED:
         raise ValidationFailed(
             "the customer is permanently terminated: no change is possible (CU-17)",

@@ -54,6 +54,7 @@ from billcore.invoicing.models import (
 )
 from billcore.ledger.models import Action, Transaction
 from billcore.ledger.postings import post_locked
+from billcore.locks import lock_row
 
 UNPAID = (InvoiceStatus.ISSUED, InvoiceStatus.PARTLY_PAID, InvoiceStatus.OVERDUE)
 DAY = dt.timedelta(days=1)
@@ -348,9 +349,7 @@ class _Run:
 
 
 def _locked(customer_id: int) -> Customer | None:
-    from billcore.invoicing.services import _lock_customer
-
-    return _lock_customer(customer_id)
+    return lock_row(Customer.objects.select_related("customer_class", "currency"), customer_id)
 
 
 def evaluate_customer(*, customer_id: int, now: dt.datetime) -> Outcome:

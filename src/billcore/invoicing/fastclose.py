@@ -48,6 +48,7 @@ from billcore.invoicing.services import (
     taxed_at_close,
 )
 from billcore.invoicing.services import line_values as _lines
+from billcore.ledger.batch import CloseSql
 from billcore.ledger.models import Action, Transaction
 
 CUSTOMER_COLUMNS = (
@@ -166,7 +167,7 @@ class FastCloser:
         self.period_insert = _Insert(ClosedPeriod, self.conn)
         self.invoice_insert = _Insert(Invoice, self.conn)
         self.line_insert = _Insert(InvoiceLine, self.conn)
-        self.ledger_insert = _Insert(Transaction, self.conn)
+        self.ledger = CloseSql(self.conn)
         q = connection.ops.quote_name
         self.select_customer = (
             f"SELECT {', '.join(q(c) for c in CUSTOMER_COLUMNS)} "  # noqa: S608
@@ -198,10 +199,6 @@ class FastCloser:
             f"UPDATE {t} SET period_id = %s, invoice_id = CASE WHEN invoice_id IS NULL "  # noqa: S608
             f"AND action IN ({billable}) THEN %s ELSE invoice_id END "
             f"WHERE customer_id = %s AND period_id IS NULL AND created_at < %s"
-        )
-        self.update_customer = (
-            f"UPDATE {Customer._meta.db_table} SET balance = %s, billed_to = %s, "  # noqa: S608
-            "next_billed_to = %s, updated_at = %s WHERE id = %s"
         )
         self.update_customer_dates = (
             f"UPDATE {Customer._meta.db_table} SET billed_to = %s, "  # noqa: S608
@@ -476,30 +473,17 @@ class FastCloser:
             )
         cur.execute(self.line_insert.sql(len(lines), returning=False), params)
         if posted:
-            params = []
-            for action, amount, after, text in posted:
-                params += self.ledger_insert.params(
-                    {
-                        "customer_id": c.id,
-                        "action": action,
-                        "amount": amount,
-                        "balance_after": after,
-                        "visible_comment": text.format(number),
-                        "created_at": now,
-                        "period_id": period_id,
-                        "invoice_id": invoice_id,
-                    }
-                )
-            cur.execute(self.ledger_insert.sql(len(posted), returning=False), params)
-            cur.execute(
-                self.update_customer,
-                [
-                    _units(balance),
-                    end_p,
-                    adapt(new_end),
-                    adapt(now),
-                    c.id,
-                ],
+            # The ledger's rows and the balance's move by their sum (ledger.batch).
+            self.ledger.post(
+                cur,
+                customer_id=c.id,
+                rows=[(a, amount, after, text.format(number)) for a, amount, after, text in posted],
+                period_id=period_id,
+                invoice_id=invoice_id,
+                now=now,
+                billed_to=end_p,
+                next_billed_to=adapt(new_end),
+                updated_at=adapt(now),
             )
         else:
             cur.execute(

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
 
 from django.db import transaction
-from django.db.models import F
 
-from billcore.customers.models import Customer
-from billcore.db import money_value
+from billcore.ledger.balances import customer_balance, move_customer_balance
 from billcore.ledger.models import Transaction
 
 
@@ -38,14 +35,11 @@ def post_locked(
     the row this one accompanies (a payment's tax row names the payment)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("post_locked must run inside the caller's transaction")
-    Customer.objects.filter(pk=customer_id).update(
-        balance=F("balance") + money_value(amount), updated_at=now
-    )
-    balance: Any
+    move_customer_balance(customer_id=customer_id, delta=amount, now=now)
     if balance_before is not None:
         balance = balance_before + amount
     else:
-        balance = Customer.objects.values_list("balance", flat=True).get(pk=customer_id)
+        balance = customer_balance(customer_id)
     return Transaction.objects.create(
         customer_id=customer_id,
         action=action,

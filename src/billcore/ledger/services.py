@@ -20,14 +20,15 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
 
 from billcore.audit.services import record, snapshot
 from billcore.customers.models import Customer, Status
 from billcore.customers.selectors import get_customer
-from billcore.db import money_value
 from billcore.errors import Conflict, ValidationFailed
+from billcore.ledger.balances import customer_balance, move_account_balance, move_customer_balance
 from billcore.ledger.models import Action, Transaction
+from billcore.locks import for_update, lock_row
+from billcore.subscribers.models import Account
 from billcore.validation import as_money, as_str
 
 ZERO = Decimal(0)
@@ -122,12 +123,10 @@ def _apply(
     reference: Transaction | None = None,
 ) -> Transaction:
     if delta:
-        Customer.objects.filter(pk=customer.pk).update(balance=F("balance") + money_value(delta))
-    balance = Customer.objects.values_list("balance", flat=True).get(pk=customer.pk)
+        move_customer_balance(customer_id=customer.pk, delta=delta)
+    balance = customer_balance(customer.pk)
     if account is not None and delta:
-        type(account).objects.filter(pk=account.pk).update(
-            balance=F("balance") + money_value(delta)
-        )
+        move_account_balance(account_id=account.pk, delta=delta)
     return Transaction.objects.create(
         customer=customer,
         action=action,
@@ -160,10 +159,9 @@ def _card_step(
             field="reference",
             code="required",
         )
-    auth = (
-        Transaction.objects.select_for_update()
-        .filter(pk=reference_id, customer=customer, action=Action.AUTHORIZATION_ONLY)
-        .first()
+    auth = lock_row(
+        Transaction.objects.filter(customer=customer, action=Action.AUTHORIZATION_ONLY),
+        reference_id,
     )
     if auth is None:
         raise ValidationFailed(
@@ -227,15 +225,12 @@ def post_transaction(
     if idempotency_key is not None:
         key = as_str("idempotency_key", idempotency_key, max_length=200, required=True)
     visible_customer = get_customer(actor=actor, customer_id=customer_id)
-    # Lock the customer row: concurrent writers to one customer queue here.
-    customer = Customer.objects.select_for_update().get(pk=visible_customer.pk)
+    # Lock the customer row, then the account's (billcore.locks): concurrent writers to one
+    # customer queue here.
+    customer = for_update(Customer.objects.filter(pk=visible_customer.pk)).get()
     account = None
     if account_id is not None:
-        from billcore.subscribers.models import Account
-
-        account = (
-            Account.objects.select_for_update().filter(pk=account_id, customer=customer).first()
-        )
+        account = lock_row(Account.objects.filter(customer=customer), account_id)
         if account is None:
             raise ValidationFailed(
                 f"account {account_id} is not an account of this customer",
@@ -320,20 +315,3 @@ def post_transaction(
         object_type="transaction",
     )
     return _result(tx, customer, replayed=False)
-
-
-def record_opening_balance(
-    *, actor: Any, now: dt.datetime, customer: Customer, funds: Decimal
-) -> Transaction:
-    """A prepaid customer's initial payment (CU-08) as the ledger's first row, for a customer
-    row just inserted with ``balance = -funds``. Called inside ``create_customer``'s
-    transaction."""
-    return Transaction.objects.create(
-        customer=customer,
-        action=Action.OPENING_BALANCE,
-        amount=-funds,
-        balance_after=-funds,
-        visible_comment="Opening balance",
-        actor=actor if getattr(actor, "pk", None) else None,
-        created_at=now,
-    )

@@ -16,6 +16,7 @@ from billcore.classes.services import get_default_class
 from billcore.customers import lifecycle, selectors, services
 from billcore.customers.models import Customer, Status
 from billcore.errors import NotFound, ValidationFailed
+from billcore.ledger import customers as ledger_customers
 from billcore.ledger import services as ledger
 from billcore.ledger.models import Action, Transaction
 from billcore.porta import billing, custom_fields, mapping
@@ -99,7 +100,7 @@ def _add(call: Call, info: Mapping[str, Any]) -> tuple[Customer, list[str]]:
     if data.get("customer_class") in (None, "") and is_admin(call.actor):
         data["customer_class"] = get_default_class().pk  # as the native API does
     with transaction.atomic():
-        customer = services.create_customer(actor=call.actor, now=call.now, data=data)
+        customer = ledger_customers.create_customer(actor=call.actor, now=call.now, data=data)
         _keep_time_zone_id(customer.pk, wanted)
     return customer, wanted.warnings
 

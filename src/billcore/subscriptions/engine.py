@@ -59,7 +59,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 
 from billcore.accounts.access import ENGINE
@@ -69,6 +69,7 @@ from billcore.customers.models import Customer, Status
 from billcore.errors import BillcoreError
 from billcore.ledger.models import Action
 from billcore.ledger.postings import post_locked
+from billcore.locks import lock_row
 from billcore.subscriptions.models import (
     SkipReason,
     Subscription,
@@ -193,10 +194,7 @@ def skip_reason(customer: Customer, sub: Subscription) -> str | None:
 
 
 def _lock(customer_id: int) -> Customer | None:
-    qs = Customer.objects.select_related("customer_class", "currency").filter(pk=customer_id)
-    if connection.vendor == "postgresql":
-        qs = qs.select_for_update(of=("self",))
-    return qs.first()
+    return lock_row(Customer.objects.select_related("customer_class", "currency"), customer_id)
 
 
 def _local_days(customer: Customer, start: dt.datetime, end: dt.datetime) -> str:

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils.dateparse import parse_datetime
 
 from billcore.accounts.access import is_admin
@@ -35,6 +35,7 @@ from billcore.customers.selectors import get_customer
 from billcore.db import name_taken
 from billcore.errors import Conflict, NotFound, ValidationFailed
 from billcore.installation.services import get_currency_in_use
+from billcore.locks import for_update
 from billcore.subscribers import services as subscribers
 from billcore.subscribers.models import Account
 from billcore.subscriptions.engine import charge_step
@@ -201,7 +202,7 @@ def update_plan(
     """Apply ``changes`` (only the given fields). A new fee applies to fees charged from now
     on; fees already charged stay as they are."""
     plan = get_plan(actor=actor, plan_id=plan_id)
-    plan = SubscriptionPlan.objects.select_for_update().get(pk=plan.pk)
+    plan = for_update(SubscriptionPlan.objects.filter(pk=plan.pk)).get()
     before = snapshot(plan)
     _apply(actor, plan, changes)
     plan.updated_at = now
@@ -235,10 +236,9 @@ def delete_plan(*, actor: Any, now: dt.datetime, plan_id: Any) -> None:
 
 def _lock(customer_id: int) -> Customer:
     """The customer row, locked like the engine locks it, so a change never races a charge."""
-    qs = Customer.objects.select_related("customer_class", "currency").filter(pk=customer_id)
-    if connection.vendor == "postgresql":
-        qs = qs.select_for_update(of=("self",))
-    return qs.get()
+    return for_update(
+        Customer.objects.select_related("customer_class", "currency").filter(pk=customer_id)
+    ).get()
 
 
 @transaction.atomic

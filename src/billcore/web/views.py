@@ -36,7 +36,7 @@ from billcore.classes.services import (
 )
 from billcore.customers.models import BalanceControl, Customer, CustomerType, Status
 from billcore.customers.selectors import get_customer, list_customers
-from billcore.customers.services import create_customer, delete_customer, update_customer
+from billcore.customers.services import delete_customer, update_customer
 from billcore.errors import BillcoreError, NotFound
 from billcore.installation.models import BusinessModel, Currency, CustomField
 from billcore.installation.services import (
@@ -50,6 +50,7 @@ from billcore.installation.services import (
     update_business_model,
     update_settings,
 )
+from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Action
 from billcore.ledger.selectors import customer_transactions
 from billcore.ledger.services import post_transaction

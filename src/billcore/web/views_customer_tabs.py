@@ -39,11 +39,11 @@ from billcore.customers.models import Customer
 from billcore.customers.selectors import get_customer
 from billcore.customers.services import update_customer
 from billcore.errors import BillcoreError, NotFound, ValidationFailed
+from billcore.ledger.transfers import transfer
 from billcore.subscribers.models import Account, AccountType
 from billcore.subscribers.services import (
     create_account,
     get_account,
-    transfer,
     update_account,
     visible_accounts,
 )
