@@ -923,7 +923,7 @@ class _Loader:
     def _history(self, customer: Any, *, actor: Any, monthly: Decimal, first: dt.datetime) -> None:
         """1-6 balance adjustments after ``first``, in time order, that make sense for the
         customer's balance control and current balance."""
-        from billcore.ledger.services import post_transaction
+        from billcore.invoicing.settling import record_transaction
 
         rng = self.rng
         count = rng.randint(1, 6)
@@ -938,7 +938,7 @@ class _Loader:
             action, amount, visible, internal = self._event(
                 prepaid=customer.is_prepaid, balance=balance, limit=limit, fee=monthly, at=at
             )
-            result = post_transaction(
+            result = record_transaction(
                 actor=actor,
                 now=at,
                 customer_id=customer.pk,

@@ -14,7 +14,7 @@ from billcore.classes.services import create_class
 from billcore.cli import build_parser, main
 from billcore.customers.services import create_customer
 from billcore.invoicing.models import Invoice
-from billcore.ledger.services import post_transaction
+from billcore.invoicing.settling import record_transaction
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,7 @@ def customer(admin: Any) -> Any:
             "customer_class": cls.pk,
         },
     )
-    post_transaction(
+    record_transaction(
         actor=admin,
         now=T0 + dt.timedelta(days=1),
         customer_id=c.pk,

@@ -21,9 +21,9 @@ from billcore.classes.services import create_class, update_class
 from billcore.customers.models import Customer
 from billcore.customers.services import create_customer
 from billcore.errors import Conflict, NotFound, ValidationFailed
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.models import Transaction
 from billcore.ledger.selectors import ledger_sum
-from billcore.ledger.services import post_transaction
 from billcore.subscribers.models import Account
 from billcore.subscribers.services import create_account, transfer, update_account
 
@@ -230,7 +230,7 @@ def test_accounts_limits_and_transfers(admin, now):
     # The debit account has no funds of its own yet.
     r = charge(actor=admin, now=now, account_id=debit.pk, usage=_usage(now, "1"))
     assert (r.allowed, r.reason) == (False, "account_insufficient_funds")
-    post_transaction(
+    record_transaction(
         actor=admin,
         now=now,
         customer_id=c.pk,

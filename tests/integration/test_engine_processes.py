@@ -95,12 +95,12 @@ def _crashing_engine(kill_at: int, path: str) -> None:
     """Run the engine and SIGKILL this process inside the transaction of the kill_at-th
     invoice, after the invoice row was written (ORM path: after its lines too)."""
     connections.close_all()
-    from billcore.invoicing import fastclose, services
     from billcore.engine import run
+    from billcore.invoicing import closing, fastclose
 
     calls = {"n": 0}
     if path == "orm":
-        original = services.issue_invoice
+        original = closing.issue_invoice
 
         def issue_then_die(**kwargs: Any) -> Any:
             invoice = original(**kwargs)
@@ -109,7 +109,7 @@ def _crashing_engine(kill_at: int, path: str) -> None:
                 os.kill(os.getpid(), signal.SIGKILL)
             return invoice
 
-        services.issue_invoice = issue_then_die  # type: ignore[assignment]
+        closing.issue_invoice = issue_then_die  # type: ignore[assignment]
     else:
         lines = fastclose._lines
 

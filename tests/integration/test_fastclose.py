@@ -17,12 +17,12 @@ from billcore.charging.services import charge, parse_usage
 from billcore.classes.services import create_class
 from billcore.customers.models import Customer
 from billcore.customers.services import create_customer
+from billcore.engine import EngineReport, close_step
 from billcore.installation.services import add_currency, update_settings
 from billcore.invoicing import fastclose
-from billcore.engine import EngineReport, close_step
 from billcore.invoicing.models import ClosedPeriod, Invoice, InvoiceLine
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.models import Transaction
-from billcore.ledger.services import post_transaction
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +75,7 @@ def _apply(admin: Any, customer: Customer, events: list[tuple]) -> None:
             charge(actor=admin, now=at, customer_id=customer.pk, usage=usage)
         else:
             action = "manual_payment" if kind == "pay" else kind
-            post_transaction(
+            record_transaction(
                 actor=admin, now=at, customer_id=customer.pk, action=action, amount=str(amount)
             )
 

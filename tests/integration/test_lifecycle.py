@@ -9,7 +9,7 @@ from billcore.customers import lifecycle
 from billcore.customers.models import Customer, StatusChange
 from billcore.customers.services import create_customer, update_customer
 from billcore.errors import NotFound, ValidationFailed
-from billcore.ledger.services import post_transaction
+from billcore.invoicing.settling import record_transaction
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def test_permanent_termination_ends_everything(admin, now, customer):
         changes={"note": "x"},
     )
     with pytest.raises(ValidationFailed):
-        post_transaction(
+        record_transaction(
             actor=admin, now=now, customer_id=customer.pk, action="Manual payment", amount="1"
         )
 

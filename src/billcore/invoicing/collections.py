@@ -45,6 +45,7 @@ from billcore.classes.models import CustomerClass
 from billcore.customers import lifecycle
 from billcore.customers.models import Customer, Status
 from billcore.errors import BillcoreError
+from billcore.invoicing.closing import terminate_due
 from billcore.invoicing.models import (
     CollectionStep,
     CollectionStepKind,
@@ -54,6 +55,8 @@ from billcore.invoicing.models import (
 )
 from billcore.ledger.models import Action, Transaction
 from billcore.ledger.postings import post_locked
+from billcore.locks import lock_row
+from billcore.notifications.services import notify
 
 UNPAID = (InvoiceStatus.ISSUED, InvoiceStatus.PARTLY_PAID, InvoiceStatus.OVERDUE)
 DAY = dt.timedelta(days=1)
@@ -92,8 +95,6 @@ def policy_for(cls: CustomerClass, kind: str) -> Policy:
 
 
 def _notify(customer: Customer, kind: str, now: dt.datetime, key: str, **context: Any) -> bool:
-    from billcore.notifications.services import notify
-
     return (
         notify(customer=customer, kind=kind, now=now, context=context, dedupe_key=key) is not None
     )
@@ -348,9 +349,7 @@ class _Run:
 
 
 def _locked(customer_id: int) -> Customer | None:
-    from billcore.invoicing.services import _lock_customer
-
-    return _lock_customer(customer_id)
+    return lock_row(Customer.objects.select_related("customer_class", "currency"), customer_id)
 
 
 def evaluate_customer(*, customer_id: int, now: dt.datetime) -> Outcome:
@@ -361,7 +360,7 @@ def evaluate_customer(*, customer_id: int, now: dt.datetime) -> Outcome:
             return Outcome()
         run = _Run(customer, now)
         if customer.status != Status.CLOSED:
-            if lifecycle.terminate_due(actor=ENGINE, now=now, customer_id=customer.pk):
+            if terminate_due(actor=ENGINE, now=now, customer_id=customer.pk):
                 run.outcome.status_changes += 1
                 run.reload()
                 run.notify("permanently_terminated", "permanently_terminated")
