@@ -1,5 +1,5 @@
 """The close step's fast path (``invoicing.fastclose``) writes exactly what the ORM path
-(``services.close_due_periods``, the reference) writes: the same customers with the same
+(``closing.close_due_periods``, the reference) writes: the same customers with the same
 histories, closed once each way over two months, compared row by row (ids aside)."""
 
 from __future__ import annotations

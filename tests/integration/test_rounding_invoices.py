@@ -2,7 +2,7 @@
 ``reference/features.md``, each through a whole invoice: a class and a customer are created,
 the charge is posted, the period is closed by the engine's close step and the issued
 invoice's total is read. Each example is closed twice, once by the fast path
-(``invoicing.fastclose``) and once by the ORM path (``services.close_due_periods``), which
+(``invoicing.fastclose``) and once by the ORM path (``closing.close_due_periods``), which
 must agree. On SQLite and PostgreSQL."""
 
 from __future__ import annotations

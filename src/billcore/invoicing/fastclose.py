@@ -442,12 +442,8 @@ class FastCloser:
                     "decimals": decimals,
                     "previous_balance": previous_balance,
                     "payments": payments,
-                    "net": (
-                        totals.tax.net
-                        if (totals.tax is not None and totals.inclusive)
-                        else totals.base
-                    ),
-                    "tax_total": totals.tax.total_tax if totals.tax is not None else ZERO,
+                    "net": totals.net,
+                    "tax_total": totals.tax_total,
                     "tax_inclusive": totals.inclusive,
                     "special_rounding": totals.special,
                     "rounding": totals.rounding,

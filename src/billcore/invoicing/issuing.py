@@ -50,6 +50,7 @@ from billcore.invoicing.models import (
 from billcore.invoicing.tax_engines import engine_for
 from billcore.ledger.models import Action, Transaction
 from billcore.ledger.postings import post_locked
+from billcore.notifications.services import notify
 from billcore.validation import as_money, as_str
 
 ZERO = Decimal(0)
@@ -236,8 +237,8 @@ def issue_invoice(
         decimals=decimals,
         previous_balance=previous_balance,
         payments=payments,
-        net=totals.tax.net if (totals.tax is not None and totals.inclusive) else totals.base,
-        tax_total=totals.tax.total_tax if totals.tax is not None else ZERO,
+        net=totals.net,
+        tax_total=totals.tax_total,
         tax_inclusive=totals.inclusive,
         special_rounding=totals.special,
         rounding=totals.rounding,
@@ -295,8 +296,6 @@ def queue_emails(
     if not customer.email:
         return
     if invoices and "invoice_issued" in (cls.notifications or []):
-        from billcore.notifications.services import notify
-
         for inv in invoices:
             notify(
                 customer=customer,

@@ -126,7 +126,7 @@ ADJUSTMENT_CHARGES = (Action.MANUAL_CHARGE, Action.MANUAL_CREDIT, Action.PROMOTI
 
 
 def _waiting_unbilled() -> Subquery:
-    """What approving a waiting period now bills (CC-18, as ``services._close``): usage and
+    """What approving a waiting period now bills (CC-18, as ``closing._close``): usage and
     fees dated within it, and, for the customer's oldest waiting period, every operator
     adjustment no period holds yet, made within it or while it waits (a younger waiting
     period gets its adjustments only once the older ones are approved)."""

@@ -41,8 +41,6 @@ from billcore.ledger.postings import post_locked
 from billcore.ledger.refunds import REFUNDS, TAXED_PAYMENTS, refundable
 from billcore.subscriptions.engine import after_funds_arrive
 
-ZERO = Decimal(0)
-
 # Steps that move no money: nothing to settle after them.
 _NO_MONEY = (Action.AUTHORIZATION_ONLY, Action.VOID)
 
