@@ -249,10 +249,11 @@ def close_due_periods(
 
 
 def close_open_period_now(*, customer: Customer, now: dt.datetime, actor: Any = None) -> None:
-    """CU-17 midterm invoice: before a permanent termination, periods waiting for approval are
+    """CU-17 midterm invoice: at a permanent termination, periods waiting for approval are
     closed (in order) and the open period is closed early, at ``now``, and invoiced. For the
-    locked ``customer``, in the caller's transaction; the caller saves the customer row
-    afterwards (its ``billed_to``/``balance`` are kept up to date in memory here)."""
+    locked ``customer`` (with its class and currency), in the caller's transaction; its
+    ``billed_to``/``next_billed_to`` are written here, its balance moves through the ledger
+    and is kept up to date in memory."""
     inst = get_settings()
     for period in ClosedPeriod.objects.filter(
         customer=customer, status=PeriodStatus.AWAITING_APPROVAL
