@@ -832,7 +832,12 @@ def code_version() -> str:
 
     root = Path(billcore.__file__).parent
     parts = []
-    for name in ("invoicing/services.py", "engine.py", "ledger/postings.py"):
+    for name in (
+        "invoicing/closing.py",
+        "invoicing/issuing.py",
+        "engine.py",
+        "ledger/postings.py",
+    ):
         digest = hashlib.sha1((root / name).read_bytes(), usedforsecurity=False).hexdigest()
         parts.append(f"{name} {digest[:10]}")
     return ", ".join(parts)

@@ -47,9 +47,9 @@ from billcore.installation.services import (
     create_business_model,
     create_custom_field,
 )
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
-from billcore.ledger.services import post_transaction
 
 FIRST_CUSTOMER = "Northwind Telecom"
 SYSTEM_USER = "demo-admin"
@@ -925,7 +925,7 @@ class _Loader:
             action, amount, visible, internal = self._event(
                 prepaid=customer.is_prepaid, balance=balance, limit=limit, fee=monthly, at=at
             )
-            result = post_transaction(
+            result = record_transaction(
                 actor=actor,
                 now=at,
                 customer_id=customer.pk,

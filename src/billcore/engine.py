@@ -6,7 +6,7 @@ interrupt at any point:
 0. ``subscriptions``: periodic fees due up to ``now`` (in advance at a period's start, in
    arrears at its end, so they land in the period the close step bills);
 1. ``close``: for every customer whose open period ended or whose period waiting for approval
-   reached its deadline, ``services.close_due_periods`` in one transaction per customer
+   reached its deadline, ``closing.close_due_periods`` in one transaction per customer
    (claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several engine processes can
    share one run);
 1b. ``collections``: reminders, late-payment fees, suspensions and terminations of unpaid
@@ -35,13 +35,14 @@ from billcore.core.taxes import TaxEngineNotConfigured
 from billcore.customers.models import Customer, Status
 from billcore.errors import BillcoreError, NotAllowed, NotFound, ValidationFailed
 from billcore.installation.services import get_settings
+from billcore.invoicing.allocation import mark_overdue
+from billcore.invoicing.closing import close_due_periods
 from billcore.invoicing.collections import collections_step
 from billcore.invoicing.documents import render_pending
 from billcore.invoicing.fastclose import FastCloser
 from billcore.invoicing.mail import send_pending
 from billcore.invoicing.models import ClosedPeriod, PeriodStatus
 from billcore.invoicing.payments import collect_step
-from billcore.invoicing.services import _installation, close_due_periods, mark_overdue
 from billcore.invoicing.tax_engines import TaxEngineError
 from billcore.notifications.services import scan_step
 from billcore.subscriptions.engine import charge_step
@@ -133,7 +134,7 @@ def close_step(
     ended, deadline = _due(now=now)
     ids = list(customer_ids) if customer_ids is not None else sorted(ended | deadline)
     skip_locked = connection.vendor == "postgresql"
-    inst = _installation()
+    inst = get_settings()
     closer = FastCloser(inst=inst) if fast else None
     for n, cid in enumerate(ids, 1):
         try:

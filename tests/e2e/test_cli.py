@@ -20,10 +20,10 @@ from billcore.classes.models import CustomerClass
 from billcore.cli import main
 from billcore.customers.models import Customer, CustomerType
 from billcore.installation.models import BusinessModel, Currency, CustomField
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.selectors import ledger_sum
-from billcore.ledger.services import post_transaction
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +73,7 @@ def three_customers(admin: User, now: dt.datetime) -> tuple[Customer, Customer, 
             "customer_class": default,
         },
     )
-    post_transaction(
+    record_transaction(
         actor=admin, now=now, customer_id=acme.pk, action="Manual charge", amount="120.50"
     )
     bob = create_customer(

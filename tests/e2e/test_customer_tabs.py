@@ -27,9 +27,9 @@ from billcore.charging.models import Xdr
 from billcore.charging.services import charge, parse_usage, reserve
 from billcore.classes.services import create_class
 from billcore.customers.models import Customer
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
-from billcore.ledger.services import post_transaction
 from billcore.subscribers.models import Account
 from billcore.subscribers.services import create_account
 from billcore.web import views_customer_tabs
@@ -152,7 +152,7 @@ def carol(admin: Any) -> SimpleNamespace:
     a1 = account(identifier="420111")
     a2 = account(identifier="420222", credit_limit="30")
     d1 = account(identifier="420333", account_type="debit")
-    post_transaction(
+    record_transaction(
         actor=admin,
         now=NOW,
         customer_id=c.pk,
@@ -161,7 +161,7 @@ def carol(admin: Any) -> SimpleNamespace:
         visible_comment="Thanks",
         internal_comment="cash",
     )
-    post_transaction(
+    record_transaction(
         actor=admin,
         now=NOW,
         customer_id=c.pk,
@@ -877,7 +877,7 @@ def test_transfers_off_in_the_class(client: Any, admin: Any) -> None:
     b = create_account(
         actor=admin, now=NOW, customer_id=dan.pk, data={"identifier": "2", "account_type": "debit"}
     )
-    post_transaction(
+    record_transaction(
         actor=admin,
         now=NOW,
         customer_id=dan.pk,
@@ -947,7 +947,7 @@ def test_reseller_sees_only_its_own_customers_tabs(
     other = create_account(
         actor=ub, now=NOW, customer_id=bee.pk, data={"identifier": "b-2", "account_type": "debit"}
     )
-    post_transaction(
+    record_transaction(
         actor=ub,
         now=NOW,
         customer_id=bee.pk,

@@ -13,8 +13,8 @@ import pytest
 from billcore.classes.services import create_class
 from billcore.cli import build_parser, main
 from billcore.invoicing.models import Invoice
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
-from billcore.ledger.services import post_transaction
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,7 @@ def customer(admin: Any) -> Any:
             "customer_class": cls.pk,
         },
     )
-    post_transaction(
+    record_transaction(
         actor=admin,
         now=T0 + dt.timedelta(days=1),
         customer_id=c.pk,

@@ -14,8 +14,8 @@ from billcore.classes.services import create_class
 from billcore.engine import run
 from billcore.installation.services import update_settings
 from billcore.invoicing.models import ClosedPeriod, Invoice, PaymentMethod
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
-from billcore.ledger.services import post_transaction
 from tests.e2e.test_api import Api, _error, _token
 
 # Dates before the real clock: the API's own "now" (out-of-turn invoices, approvals) comes
@@ -73,7 +73,7 @@ def january(admin: Any) -> Any:
     c = _customer(admin, cls)
     _use(admin, c, "10.00123", T0 + dt.timedelta(days=1))
     _use(admin, c, "5.5", T0 + dt.timedelta(days=2), service="data")
-    post_transaction(
+    record_transaction(
         actor=admin,
         now=T0 + dt.timedelta(days=3),
         customer_id=c.pk,
@@ -206,7 +206,7 @@ def test_payment_makes_invoice_partly_paid_with_amount_due(
     api: BillingApi, admin: Any, january: Any
 ) -> None:
     inv = Invoice.objects.get(customer=january)
-    post_transaction(
+    record_transaction(
         actor=admin,
         now=FEB1 + dt.timedelta(days=1),
         customer_id=january.pk,

@@ -16,7 +16,7 @@ from billcore.customers.models import Customer
 from billcore.engine import run
 from billcore.installation.services import get_settings
 from billcore.invoicing.models import ClosedPeriod, Invoice, PaymentMethod
-from billcore.ledger.services import post_transaction
+from billcore.invoicing.settling import record_transaction
 from tests.e2e.test_invoicing_api import (
     FEB1,
     T0,
@@ -54,7 +54,7 @@ def january(admin: Any) -> Customer:
     c = _customer(admin, cls)
     _use(admin, c, "10.00123", T0 + dt.timedelta(days=1))
     _use(admin, c, "5.5", T0 + dt.timedelta(days=2), service="data")
-    post_transaction(
+    record_transaction(
         actor=admin,
         now=T0 + dt.timedelta(days=3),
         customer_id=c.pk,
@@ -226,7 +226,7 @@ def test_out_of_turn_from_the_page(signed_in: Any, admin: Any, january: Customer
 
 
 def test_invoice_page_figures_lines_and_pdf(signed_in: Any, admin: Any, january: Customer) -> None:
-    post_transaction(
+    record_transaction(
         actor=admin,
         now=FEB1 + dt.timedelta(days=1),
         customer_id=january.pk,
@@ -413,7 +413,7 @@ def test_waiting_period_unbilled_includes_adjustments_made_while_it_waits(
     + a manual charge of 7 on Feb 3 - a manual credit of 1 on Feb 4 = 18.84567; usage on
     Feb 5 belongs to February and is left out. The approval bills exactly that."""
     for day, action, amount in ((3, "manual_charge", "7"), (4, "manual_credit", "1")):
-        post_transaction(
+        record_transaction(
             actor=admin,
             now=FEB1 + dt.timedelta(days=day - 1),
             customer_id=waiting.pk,
@@ -448,7 +448,7 @@ def test_younger_waiting_period_leaves_adjustments_to_the_older_one(
     mar1 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
     ClosedPeriod.objects.filter(customer=waiting).update(approve_by=None)
     assert run(now=mar1, steps=["close"]).periods_awaiting_approval == 1
-    post_transaction(
+    record_transaction(
         actor=admin,
         now=mar1 + dt.timedelta(days=1),
         customer_id=waiting.pk,

@@ -24,9 +24,9 @@ from billcore.classes.services import SIMPLE_FIELDS, create_class, update_class
 from billcore.customers.models import Customer, Status
 from billcore.installation.models import BusinessModel, Currency, CustomField
 from billcore.installation.services import create_custom_field, get_settings, update_settings
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
-from billcore.ledger.services import post_transaction
 from billcore.web import forms as web_forms
 
 pytestmark = pytest.mark.django_db
@@ -901,7 +901,7 @@ def test_customer_list_columns_and_exact_money(client: Any, admin: Any, now: Any
     Currency.objects.create(code="BHD", name="Bahraini Dinar", decimals=3)
     prepaid = _customer(admin, now, name="Pre", balance_control="prepaid", available_funds="100")
     post = _customer(admin, now, name="Post", credit_limit="50")
-    post_transaction(
+    record_transaction(
         actor=admin, now=now, customer_id=post.pk, action="Manual charge", amount="12.34567"
     )
     dinar = _customer(

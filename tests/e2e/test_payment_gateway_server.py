@@ -214,8 +214,8 @@ def test_the_engine_notes_invoices_waiting_for_a_gateway(admin: Any, settings: A
     from billcore.classes.services import create_class
     from billcore.engine import run
     from billcore.invoicing.payments import save_payment_method
+    from billcore.invoicing.settling import record_transaction
     from billcore.ledger.customers import create_customer
-    from billcore.ledger.services import post_transaction
 
     t0 = dt.datetime(2027, 1, 10, 9, 0, tzinfo=dt.UTC)
     cls = create_class(
@@ -240,7 +240,9 @@ def test_the_engine_notes_invoices_waiting_for_a_gateway(admin: Any, settings: A
         customer_id=c.pk,
         data={"card_number": "4242424242424242", "exp_month": 12, "exp_year": 2099},
     )
-    post_transaction(actor=admin, now=t0, customer_id=c.pk, action="manual_charge", amount="10.00")
+    record_transaction(
+        actor=admin, now=t0, customer_id=c.pk, action="manual_charge", amount="10.00"
+    )
     settings.BILLCORE_PAYMENT_GATEWAY = ""
     report = run(now=dt.datetime(2027, 2, 1, tzinfo=dt.UTC), steps=["close", "collect"])
     assert (report.invoices, report.payments_collected, report.payments_declined) == (1, 0, 0)

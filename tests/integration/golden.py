@@ -589,20 +589,20 @@ class Player:
         _eq(result.allowed, allowed, f"{where}: charge allowed ({result.reason})")
 
     def do_transaction(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
-        from billcore.ledger.services import post_transaction
+        from billcore.invoicing.settling import record_transaction
 
         customer = body.pop("customer")
-        post_transaction(actor=self.admin, now=at, customer_id=self.cid(customer), **body)
+        record_transaction(actor=self.admin, now=at, customer_id=self.cid(customer), **body)
 
     def do_fee(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
-        from billcore.invoicing.services import charge_subscription_fee
+        from billcore.invoicing.issuing import charge_subscription_fee
 
         customer = body.pop("customer")
         charge_subscription_fee(actor=self.admin, now=at, customer_id=self.cid(customer), **body)
 
     def do_approve(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
+        from billcore.invoicing.closing import approve_period
         from billcore.invoicing.models import ClosedPeriod, PeriodStatus
-        from billcore.invoicing.services import approve_period
 
         waiting = ClosedPeriod.objects.filter(
             customer_id=self.cid(body["customer"]), status=PeriodStatus.AWAITING_APPROVAL
@@ -615,7 +615,7 @@ class Player:
         approve_period(actor=self.admin, now=at, period_id=period.pk)
 
     def do_out_of_turn(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
-        from billcore.invoicing.services import issue_out_of_turn_invoice
+        from billcore.invoicing.issuing import issue_out_of_turn_invoice
 
         issue_out_of_turn_invoice(actor=self.admin, now=at, customer_id=self.cid(body["customer"]))
 
@@ -640,6 +640,7 @@ class Player:
 
     def do_status(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
         from billcore.customers import lifecycle
+        from billcore.invoicing import closing
 
         cid = self.cid(body["customer"])
         action = body["action"]
@@ -657,7 +658,7 @@ class Player:
             )
         elif action == "terminate":
             on = body.get("terminate_on")
-            lifecycle.terminate(
+            closing.terminate(
                 **common,
                 permanent=bool(body.get("permanent", False)),
                 terminate_on=parse_time(on, f"{where}.terminate_on") if on else None,

@@ -18,10 +18,10 @@ from billcore.classes.services import create_class
 from billcore.customers import lifecycle
 from billcore.customers.models import Customer, StatusChange
 from billcore.errors import ValidationFailed
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.selectors import ledger_sum
-from billcore.ledger.services import post_transaction
 from billcore.subscriptions.engine import charge_step
 from billcore.subscriptions.models import Subscription
 from billcore.subscriptions.services import create_plan, subscribe
@@ -98,7 +98,7 @@ def _fees(c: Customer) -> list[tuple[D, dt.datetime]]:
 
 
 def _pay(admin: Any, c: Customer, amount: str, **kw: Any) -> Any:
-    return post_transaction(
+    return record_transaction(
         actor=admin,
         now=kw.pop("now", JAN5),
         customer_id=c.pk,

@@ -29,9 +29,9 @@ from billcore.charging.services import (
 from billcore.classes.services import create_class
 from billcore.customers.models import Customer
 from billcore.errors import BillcoreError
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
-from billcore.ledger.services import post_transaction
 from billcore.subscribers.models import Account
 from billcore.subscribers.services import create_account
 
@@ -84,7 +84,7 @@ def _people(world: dict[str, Any], now: dt.datetime) -> dict[str, list[int]]:
 
     p1 = customer("Prepaid", "prepaid", available_funds="20")
     debit = account(p1, "+1000001", account_type="debit")
-    post_transaction(
+    record_transaction(
         actor=admin,
         now=now,
         customer_id=p1.pk,

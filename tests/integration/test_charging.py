@@ -20,10 +20,10 @@ from billcore.classes.models import CustomerClass
 from billcore.classes.services import create_class, update_class
 from billcore.customers.models import Customer
 from billcore.errors import Conflict, NotFound, ValidationFailed
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.selectors import ledger_sum
-from billcore.ledger.services import post_transaction
 from billcore.ledger.transfers import transfer
 from billcore.subscribers.models import Account
 from billcore.subscribers.services import create_account, update_account
@@ -231,7 +231,7 @@ def test_accounts_limits_and_transfers(admin, now):
     # The debit account has no funds of its own yet.
     r = charge(actor=admin, now=now, account_id=debit.pk, usage=_usage(now, "1"))
     assert (r.allowed, r.reason) == (False, "account_insufficient_funds")
-    post_transaction(
+    record_transaction(
         actor=admin,
         now=now,
         customer_id=c.pk,

@@ -20,12 +20,13 @@ from billcore.classes.services import create_class
 from billcore.customers import lifecycle
 from billcore.customers.models import Customer
 from billcore.engine import run
+from billcore.invoicing import closing
 from billcore.invoicing.models import CollectionStep, Invoice, OutboundEmail
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.postings import post_locked
 from billcore.ledger.selectors import ledger_sum
-from billcore.ledger.services import post_transaction
 
 pytestmark = pytest.mark.django_db
 
@@ -95,7 +96,7 @@ def _charge(c: Customer, amount: str, when: dt.datetime) -> None:
 
 
 def _pay(admin: Any, c: Customer, amount: str, when: dt.datetime) -> None:
-    post_transaction(
+    record_transaction(
         actor=admin, now=when, customer_id=c.pk, action="manual_payment", amount=amount
     )
 
@@ -264,7 +265,7 @@ def test_permanent_termination_now_with_a_midterm_invoice(admin: Any, customer: 
     c = customer
     run(now=at(2, 1), steps=STEPS)
     _charge(c, "12.345", at(2, 3))
-    lifecycle.terminate(
+    closing.terminate(
         actor=admin, now=at(2, 5, 10), customer_id=c.pk, permanent=True, midterm_invoice=True
     )
     c.refresh_from_db()
@@ -281,7 +282,7 @@ def test_permanent_termination_now_with_a_midterm_invoice(admin: Any, customer: 
 
 def test_permanent_termination_on_a_future_date(admin: Any, customer: Any) -> None:
     c = customer
-    lifecycle.terminate(
+    closing.terminate(
         actor=admin,
         now=at(1, 20),
         customer_id=c.pk,

@@ -10,9 +10,9 @@ from billcore.customers.models import Customer
 from billcore.customers.services import delete_customer, update_customer
 from billcore.errors import NotFound, ValidationFailed
 from billcore.installation.services import create_custom_field
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
-from billcore.ledger.services import post_transaction
 
 
 def _fails(field, fn, **kwargs):
@@ -263,7 +263,7 @@ def test_switching_to_prepaid_drops_credit_limit(admin, now):
 
 def test_delete_only_without_history(admin, now):
     c = create_customer(actor=admin, now=now, data=_data())
-    post_transaction(actor=admin, now=now, customer_id=c.pk, action="Manual charge", amount="1")
+    record_transaction(actor=admin, now=now, customer_id=c.pk, action="Manual charge", amount="1")
     with pytest.raises(ValidationFailed) as info:
         delete_customer(actor=admin, now=now, customer_id=c.pk)
     assert info.value.message == (
@@ -301,7 +301,9 @@ def test_reseller_assignment_rules(world, now):
     with pytest.raises(NotFound):
         update_customer(actor=ub, now=now, customer_id=c.pk, changes={"note": "hacked"})
     with pytest.raises(NotFound):
-        post_transaction(actor=ub, now=now, customer_id=c.pk, action="Manual credit", amount="100")
+        record_transaction(
+            actor=ub, now=now, customer_id=c.pk, action="Manual credit", amount="100"
+        )
     with pytest.raises(NotFound):
         delete_customer(actor=ub, now=now, customer_id=c.pk)
     c.refresh_from_db()

@@ -96,11 +96,11 @@ def _crashing_engine(kill_at: int, path: str) -> None:
     invoice, after the invoice row was written (ORM path: after its lines too)."""
     connections.close_all()
     from billcore.engine import run
-    from billcore.invoicing import fastclose, services
+    from billcore.invoicing import closing, fastclose
 
     calls = {"n": 0}
     if path == "orm":
-        original = services.issue_invoice
+        original = closing.issue_invoice
 
         def issue_then_die(**kwargs: Any) -> Any:
             invoice = original(**kwargs)
@@ -109,7 +109,7 @@ def _crashing_engine(kill_at: int, path: str) -> None:
                 os.kill(os.getpid(), signal.SIGKILL)
             return invoice
 
-        services.issue_invoice = issue_then_die  # type: ignore[assignment]
+        closing.issue_invoice = issue_then_die  # type: ignore[assignment]
     else:
         lines = fastclose._lines
 

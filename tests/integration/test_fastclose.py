@@ -1,5 +1,5 @@
 """The close step's fast path (``invoicing.fastclose``) writes exactly what the ORM path
-(``services.close_due_periods``, the reference) writes: the same customers with the same
+(``closing.close_due_periods``, the reference) writes: the same customers with the same
 histories, closed once each way over two months, compared row by row (ids aside)."""
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from billcore.engine import EngineReport, close_step
 from billcore.installation.services import add_currency, update_settings
 from billcore.invoicing import fastclose
 from billcore.invoicing.models import ClosedPeriod, Invoice, InvoiceLine
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
-from billcore.ledger.services import post_transaction
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +75,7 @@ def _apply(admin: Any, customer: Customer, events: list[tuple]) -> None:
             charge(actor=admin, now=at, customer_id=customer.pk, usage=usage)
         else:
             action = "manual_payment" if kind == "pay" else kind
-            post_transaction(
+            record_transaction(
                 actor=admin, now=at, customer_id=customer.pk, action=action, amount=str(amount)
             )
 

@@ -30,8 +30,8 @@ from billcore.invoicing.documents import (
     statement_html,
 )
 from billcore.invoicing.models import ClosedPeriod, Invoice
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
-from billcore.ledger.services import post_transaction
 
 T0 = dt.datetime(2027, 1, 10, 9, 0, tzinfo=dt.UTC)
 # The customers live in Tokyo (UTC+9): their January period ends at 2027-02-01 00:00 JST.
@@ -98,7 +98,7 @@ def _usage_and_fee(admin: Any, c: Any) -> None:
     _use(admin, c, "7.00100", T0 + dt.timedelta(days=1), "voice", "12")
     _use(admin, c, "3.00023", T0 + dt.timedelta(days=2), "voice", "5.5")
     _use(admin, c, "5.5", T0 + dt.timedelta(days=3), "data", "250")
-    post_transaction(
+    record_transaction(
         actor=admin,
         now=T0 + dt.timedelta(days=4),
         customer_id=c.pk,
@@ -337,7 +337,7 @@ def _statement_setup(admin: Any) -> tuple[Any, Any]:
     b = _customer(admin, plain_cls, "Bolt")
     for c in (a, b):
         _use(admin, c, "7.00100", T0 + dt.timedelta(days=1), "voice", "12")
-        post_transaction(
+        record_transaction(
             actor=admin,
             now=T0 + dt.timedelta(days=5),
             customer_id=c.pk,

@@ -15,11 +15,11 @@ from billcore.classes.services import create_class
 from billcore.engine import EngineReport, close_step
 from billcore.invoicing import fastclose
 from billcore.invoicing.documents import invoice_context
+from billcore.invoicing.issuing import issue_out_of_turn_invoice
 from billcore.invoicing.models import Invoice
 from billcore.invoicing.selectors import summary_labels
-from billcore.invoicing.services import issue_out_of_turn_invoice
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
-from billcore.ledger.services import post_transaction
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +51,7 @@ def _close(customers: dict[str, Any], monkeypatch: Any) -> None:
 
 
 def _charge(admin: Any, customer: Any, at: dt.datetime, amount: str) -> None:
-    post_transaction(
+    record_transaction(
         actor=admin, now=at, customer_id=customer.pk, action="manual_charge", amount=amount
     )
 
@@ -94,7 +94,7 @@ def test_out_of_turn_invoice_in_the_period(admin: Any, monkeypatch: Any) -> None
         )
         assert _summary(oot) == (D("0"), D("0"), D("22.00"), D("22.00"))
         assert summary_labels(oot)["previous_balance"] == "Balance before this invoice"
-        post_transaction(
+        record_transaction(
             actor=admin,
             now=dt.datetime(2027, 1, 18, tzinfo=dt.UTC),
             customer_id=c.pk,
@@ -149,7 +149,7 @@ def test_tax_at_payment_row_in_the_period(admin: Any, monkeypatch: Any) -> None:
         for side in ("fast", "orm")
     }
     for c in customers.values():
-        post_transaction(
+        record_transaction(
             actor=admin,
             now=dt.datetime(2027, 1, 12, tzinfo=dt.UTC),
             customer_id=c.pk,

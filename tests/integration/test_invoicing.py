@@ -14,10 +14,10 @@ from billcore.charging.services import charge, parse_usage
 from billcore.classes.services import create_class
 from billcore.engine import run
 from billcore.invoicing.models import ClosedPeriod, Invoice, InvoiceLine
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.selectors import ledger_sum
-from billcore.ledger.services import post_transaction
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +57,7 @@ def test_monthly_close_issues_one_invoice_with_vat_and_rounding(admin: Any) -> N
     c = _customer(admin, cls)
     _use(admin, c, "10.00123", T0 + dt.timedelta(days=1))
     _use(admin, c, "5.5", T0 + dt.timedelta(days=2), service="data")
-    post_transaction(
+    record_transaction(
         actor=admin,
         now=T0 + dt.timedelta(days=3),
         customer_id=c.pk,
@@ -106,7 +106,7 @@ def test_payments_settle_oldest_invoice_first(admin: Any) -> None:
     first, second = Invoice.objects.order_by("id")
     assert (first.total, second.total) == (D("30.00000"), D("20.00000"))
     assert first.status == "overdue" and second.status == "issued"
-    post_transaction(
+    record_transaction(
         actor=admin,
         now=dt.datetime(2027, 3, 2, tzinfo=dt.UTC),
         customer_id=c.pk,
@@ -129,7 +129,7 @@ def test_approval_mode_waits_and_adjustments_land_in_waiting_period(admin: Any) 
     assert period.status == "awaiting_approval"
     assert period.approve_by == FEB1 + dt.timedelta(days=5)
     # a credit while waiting lands in the waiting period; usage after the end does not
-    post_transaction(
+    record_transaction(
         actor=admin,
         now=FEB1 + dt.timedelta(days=2),
         customer_id=c.pk,
@@ -208,7 +208,7 @@ def test_prepaid_customers_taxed_at_payment_time(admin: Any) -> None:
     cls = _class(admin, taxation_method="fixed_vat", vat_rate="20", tax_prepaid_at_payment=True)
     prepaid = _customer(admin, cls, name="Pre", balance_control="prepaid")
     postpaid = _customer(admin, cls, name="Post")
-    post_transaction(
+    record_transaction(
         actor=admin,
         now=T0 + dt.timedelta(hours=1),
         customer_id=prepaid.pk,

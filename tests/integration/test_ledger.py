@@ -8,10 +8,10 @@ import pytest
 from billcore.classes.models import CustomerClass
 from billcore.customers.models import Customer, Status
 from billcore.errors import Conflict, ValidationFailed
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.selectors import ledger_sum
-from billcore.ledger.services import post_transaction
 
 
 def _customer(admin, now, control="postpaid", **extra):
@@ -41,10 +41,10 @@ def test_effect_of_each_action(admin, now, action, postpaid_balance, prepaid_fun
     """portabilling.md: the effect table, for postpaid balance and prepaid available funds."""
     post = _customer(admin, now)
     pre = _customer(admin, now, "prepaid", available_funds="100")
-    r1 = post_transaction(
+    r1 = record_transaction(
         actor=admin, now=now, customer_id=post.pk, action=action, amount="10.12345"
     )
-    r2 = post_transaction(
+    r2 = record_transaction(
         actor=admin, now=now, customer_id=pre.pk, action=action.upper(), amount="10.12345"
     )
     assert (r1.balance, r1.available_funds) == (Decimal(postpaid_balance), None)
@@ -58,7 +58,9 @@ def test_effect_of_each_action(admin, now, action, postpaid_balance, prepaid_fun
 
 def test_action_codes_are_accepted(admin, now):
     c = _customer(admin, now)
-    r = post_transaction(actor=admin, now=now, customer_id=c.pk, action="manual_charge", amount="1")
+    r = record_transaction(
+        actor=admin, now=now, customer_id=c.pk, action="manual_charge", amount="1"
+    )
     assert (r.action, r.amount) == ("manual_charge", Decimal("1.00000"))
 
 
@@ -79,7 +81,7 @@ def test_ledger_sum_equals_balance_after_many_operations(admin, now):
     for _ in range(150):
         action = rng.choice(actions)
         amount = Decimal(rng.randint(1, 10_000_000)) / Decimal(100_000)
-        r = post_transaction(
+        r = record_transaction(
             actor=admin, now=now, customer_id=c.pk, action=action, amount=str(amount)
         )
         expected += (
@@ -99,7 +101,7 @@ def test_ledger_sum_equals_balance_after_many_operations(admin, now):
 def test_idempotency_key_replays_first_result(admin, now):
     """DESIGN rule 2."""
     c = _customer(admin, now)
-    first = post_transaction(
+    first = record_transaction(
         actor=admin,
         now=now,
         customer_id=c.pk,
@@ -107,7 +109,7 @@ def test_idempotency_key_replays_first_result(admin, now):
         amount="5",
         idempotency_key="k-1",
     )
-    again = post_transaction(
+    again = record_transaction(
         actor=admin,
         now=now,
         customer_id=c.pk,
@@ -123,7 +125,7 @@ def test_idempotency_key_replays_first_result(admin, now):
     assert first.replayed is False
     assert Transaction.objects.filter(customer=c).count() == 1
     with pytest.raises(Conflict) as info:
-        post_transaction(
+        record_transaction(
             actor=admin,
             now=now,
             customer_id=c.pk,
@@ -151,7 +153,7 @@ def test_bad_transactions_change_nothing(admin, now, field, kwargs, code):
     c = _customer(admin, now)
     args = {"action": "Manual charge", "amount": "1"} | kwargs
     with pytest.raises(ValidationFailed) as info:
-        post_transaction(actor=admin, now=now, customer_id=c.pk, **args)
+        record_transaction(actor=admin, now=now, customer_id=c.pk, **args)
     assert (info.value.field, info.value.code) == (field, code)
     c.refresh_from_db()
     assert c.balance == Decimal("0.00000")
@@ -163,7 +165,9 @@ def test_no_transaction_for_closed_customer(admin, now):
     c = _customer(admin, now)
     Customer.objects.filter(pk=c.pk).update(status=Status.CLOSED)
     with pytest.raises(ValidationFailed) as info:
-        post_transaction(actor=admin, now=now, customer_id=c.pk, action="Manual charge", amount="1")
+        record_transaction(
+            actor=admin, now=now, customer_id=c.pk, action="Manual charge", amount="1"
+        )
     assert info.value.code == "not_operational"
     assert Transaction.objects.filter(customer=c).count() == 0
 
@@ -171,10 +175,10 @@ def test_no_transaction_for_closed_customer(admin, now):
 def test_money_is_exact_at_the_extremes(admin, now):
     """Stored as integer units: no float rounding on either database."""
     c = _customer(admin, now, credit_limit="9999999999999.99999")
-    post_transaction(
+    record_transaction(
         actor=admin, now=now, customer_id=c.pk, action="Manual charge", amount="9999999999999.99999"
     )
-    post_transaction(
+    record_transaction(
         actor=admin, now=now, customer_id=c.pk, action="Manual payment", amount="0.00001"
     )
     c.refresh_from_db()
@@ -186,12 +190,12 @@ def test_money_is_exact_at_the_extremes(admin, now):
 def test_card_steps(admin, now):
     """portabilling.md: authorisation changes nothing until captured; void cancels."""
     c = _customer(admin, now, credit_limit="100")
-    post_transaction(actor=admin, now=now, customer_id=c.pk, action="Manual charge", amount="30")
-    auth = post_transaction(
+    record_transaction(actor=admin, now=now, customer_id=c.pk, action="Manual charge", amount="30")
+    auth = record_transaction(
         actor=admin, now=now, customer_id=c.pk, action="Authorization only", amount="25"
     )
     assert (auth.amount, auth.balance) == (Decimal("0.00000"), Decimal("30.00000"))
-    cap = post_transaction(
+    cap = record_transaction(
         actor=admin,
         now=now,
         customer_id=c.pk,
@@ -201,7 +205,7 @@ def test_card_steps(admin, now):
     )
     assert (cap.amount, cap.balance) == (Decimal("-10.00000"), Decimal("20.00000"))
     with pytest.raises(ValidationFailed) as info:
-        post_transaction(
+        record_transaction(
             actor=admin,
             now=now,
             customer_id=c.pk,
@@ -211,7 +215,7 @@ def test_card_steps(admin, now):
         )
     assert info.value.code == "exceeds_authorisation"
     with pytest.raises(ValidationFailed) as info:
-        post_transaction(
+        record_transaction(
             actor=admin,
             now=now,
             customer_id=c.pk,
@@ -220,10 +224,10 @@ def test_card_steps(admin, now):
             reference_id=auth.transaction_id,
         )
     assert info.value.code == "captured"
-    second = post_transaction(
+    second = record_transaction(
         actor=admin, now=now, customer_id=c.pk, action="Authorization only", amount="5"
     )
-    void = post_transaction(
+    void = record_transaction(
         actor=admin,
         now=now,
         customer_id=c.pk,
@@ -233,7 +237,7 @@ def test_card_steps(admin, now):
     )
     assert (void.amount, void.balance) == (Decimal("0.00000"), Decimal("20.00000"))
     with pytest.raises(ValidationFailed) as info:
-        post_transaction(
+        record_transaction(
             actor=admin,
             now=now,
             customer_id=c.pk,
@@ -248,7 +252,7 @@ def test_card_steps(admin, now):
         ({"action": "Void", "reference_id": cap.transaction_id}, "not_found"),
     ):
         with pytest.raises(ValidationFailed) as info:
-            post_transaction(actor=admin, now=now, customer_id=c.pk, amount="1", **kwargs)
+            record_transaction(actor=admin, now=now, customer_id=c.pk, amount="1", **kwargs)
         assert (info.value.field, info.value.code) == ("reference", code)
     c.refresh_from_db()
     assert c.balance == Decimal("20.00000")

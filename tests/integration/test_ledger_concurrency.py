@@ -9,10 +9,10 @@ import pytest
 from django.db import connection
 
 from billcore.classes.models import CustomerClass
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.selectors import ledger_sum
-from billcore.ledger.services import post_transaction
 
 THREADS = 4
 PER_THREAD = 25
@@ -39,7 +39,7 @@ def test_concurrent_adjustments_are_all_counted(admin, now):
             start.wait()
             for i in range(PER_THREAD):
                 action = "Manual charge" if (n + i) % 3 else "Manual payment"
-                post_transaction(
+                record_transaction(
                     actor=admin,
                     now=now,
                     customer_id=customer.pk,

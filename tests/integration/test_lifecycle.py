@@ -9,8 +9,8 @@ from billcore.customers import lifecycle
 from billcore.customers.models import Customer, StatusChange
 from billcore.customers.services import update_customer
 from billcore.errors import NotFound, ValidationFailed
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
-from billcore.ledger.services import post_transaction
 
 
 @pytest.fixture
@@ -116,7 +116,7 @@ def test_permanent_termination_ends_everything(admin, now, customer):
         changes={"note": "x"},
     )
     with pytest.raises(ValidationFailed):
-        post_transaction(
+        record_transaction(
             actor=admin, now=now, customer_id=customer.pk, action="Manual payment", amount="1"
         )
 

@@ -18,8 +18,8 @@ from billcore.errors import NotFound, ValidationFailed
 from billcore.installation.models import InstallationSettings
 from billcore.invoicing.mail import send_pending
 from billcore.invoicing.models import OutboundEmail, PaymentMethod
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
-from billcore.ledger.services import post_transaction
 from billcore.notifications import services
 from billcore.notifications.defaults import DEFAULTS
 from billcore.notifications.models import NotificationState, NotificationTemplate
@@ -363,7 +363,7 @@ def test_every_default_renders_with_the_sample_context(admin: Any) -> None:
 
 
 def _move(admin: Any, c: Any, action: str, amount: str, at: dt.datetime) -> None:
-    post_transaction(actor=admin, now=at, customer_id=c.pk, action=action, amount=amount)
+    record_transaction(actor=admin, now=at, customer_id=c.pk, action=action, amount=amount)
 
 
 def test_low_funds_once_per_crossing_prepaid(admin: Any) -> None:

@@ -2,7 +2,7 @@
 ``reference/features.md``, each through a whole invoice: a class and a customer are created,
 the charge is posted, the period is closed by the engine's close step and the issued
 invoice's total is read. Each example is closed twice, once by the fast path
-(``invoicing.fastclose``) and once by the ORM path (``services.close_due_periods``), which
+(``invoicing.fastclose``) and once by the ORM path (``closing.close_due_periods``), which
 must agree. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from billcore.engine import EngineReport, close_step
 from billcore.installation.services import add_currency
 from billcore.invoicing import fastclose
 from billcore.invoicing.models import Invoice, InvoiceLine
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
-from billcore.ledger.services import post_transaction
 
 pytestmark = pytest.mark.django_db
 
@@ -129,7 +129,7 @@ def test_seed_example_through_a_whole_invoice(
     cls = create_class(actor=admin, now=T0, data=data)
     customers = {side: _customer(admin, cls, side, currency) for side in ("fast", "orm")}
     for c in customers.values():
-        post_transaction(
+        record_transaction(
             actor=admin,
             now=CHARGED,
             customer_id=c.pk,
@@ -165,7 +165,7 @@ def test_the_pattern_rounds_the_total_after_taxes_not_the_base(
     )
     customers = {side: _customer(admin, cls, side, "CHF") for side in ("fast", "orm")}
     for c in customers.values():
-        post_transaction(
+        record_transaction(
             actor=admin, now=CHARGED, customer_id=c.pk, action="manual_charge", amount="10.12"
         )
     invoices = _close_both_ways(customers, monkeypatch)
@@ -202,7 +202,7 @@ def test_currency_default_total_is_the_printed_base_plus_taxes(
     )
     customers = {side: _customer(admin, cls, side, "USD") for side in ("fast", "orm")}
     for c in customers.values():
-        post_transaction(
+        record_transaction(
             actor=admin, now=CHARGED, customer_id=c.pk, action="manual_charge", amount="17.50123"
         )
     for side, invoice in _close_both_ways(customers, monkeypatch).items():

@@ -1,9 +1,9 @@
 from decimal import Decimal
 
 from billcore.classes.models import CustomerClass
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.selectors import ledger_sum
-from billcore.ledger.services import post_transaction
 
 
 def test_default_class_exists_after_migrate(db):
@@ -28,7 +28,7 @@ def test_prepaid_opening_funds_and_payment(admin, now):
     )
     assert c.balance == Decimal("-100.10000")
     assert c.available_funds == Decimal("100.10000")
-    r = post_transaction(
+    r = record_transaction(
         actor=admin, now=now, customer_id=c.pk, action="Manual charge", amount="0.00001"
     )
     assert r.balance == Decimal("-100.09999")

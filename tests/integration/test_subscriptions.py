@@ -19,10 +19,10 @@ from billcore.customers import lifecycle
 from billcore.customers.models import Customer
 from billcore.errors import NotFound, ValidationFailed
 from billcore.invoicing.models import Invoice, InvoiceLine
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.selectors import ledger_sum
-from billcore.ledger.services import post_transaction
 from billcore.subscriptions import selectors
 from billcore.subscriptions.engine import charge_step, prorated_fee
 from billcore.subscriptions.models import Subscription, SubscriptionCharge, SubscriptionPlan
@@ -531,7 +531,7 @@ def test_cc19_on_suspends_then_charges_once_when_funds_arrive(admin: Any) -> Non
     assert (sub.status, sub.charged_to) == ("waiting_for_funds", FEB1)
     # again, and later: still waiting, nothing charged, no second suspension
     assert (step(FEB1).fees_charged, step(FEB1).status_changes) == (0, 0)
-    post_transaction(
+    record_transaction(
         actor=admin,
         now=FEB1 + dt.timedelta(days=2),
         customer_id=c.pk,
@@ -542,7 +542,9 @@ def test_cc19_on_suspends_then_charges_once_when_funds_arrive(admin: Any) -> Non
     c.refresh_from_db()
     assert (c.status, c.available_funds) == ("suspended", D("15.00000"))
     paid = FEB1 + dt.timedelta(days=3)
-    post_transaction(actor=admin, now=paid, customer_id=c.pk, action="manual_payment", amount="10")
+    record_transaction(
+        actor=admin, now=paid, customer_id=c.pk, action="manual_payment", amount="10"
+    )
     # issue 10 §4: in the payment's own transaction, not at the next engine run
     c.refresh_from_db()
     sub.refresh_from_db()

@@ -15,10 +15,10 @@ import pytest
 from billcore.classes.services import create_class
 from billcore.customers.models import Customer
 from billcore.errors import ValidationFailed
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.selectors import ledger_sum
-from billcore.ledger.services import post_transaction
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +53,7 @@ def prepaid(admin: Any) -> Customer:
 
 
 def _post(admin: Any, customer: Customer, minutes: int, action: str, amount: str, **kw: Any):
-    return post_transaction(
+    return record_transaction(
         actor=admin,
         now=T0 + dt.timedelta(minutes=minutes),
         customer_id=customer.pk,

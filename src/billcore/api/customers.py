@@ -14,9 +14,9 @@ from billcore.classes.services import get_default_class
 from billcore.customers import selectors, services
 from billcore.customers.models import BalanceControl, Customer, CustomerType
 from billcore.customers.models import Status as CustomerStatus
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger import customers as ledger_customers
 from billcore.ledger import selectors as ledger_selectors
-from billcore.ledger import services as ledger_services
 from billcore.validation import blank_is_none
 
 router = Router(tags=["customers"])
@@ -265,7 +265,7 @@ def post_transaction(
 ) -> Status[Any]:
     """A balance adjustment (CU-12). Repeating a request with the same `Idempotency-Key`
     returns the first result with status 200 and changes nothing."""
-    result = ledger_services.post_transaction(
+    result = record_transaction(
         actor=request.auth,
         now=now(),
         customer_id=customer_id,

@@ -14,7 +14,7 @@ from pydantic import ConfigDict, Field
 from billcore.api.base import AuthedRequest, now
 from billcore.engine import run_for
 from billcore.errors import NotFound, ValidationFailed
-from billcore.invoicing import payments, selectors, services
+from billcore.invoicing import closing, issuing, payments, selectors
 from billcore.invoicing.models import (
     ClosedPeriod,
     Invoice,
@@ -141,7 +141,7 @@ def list_invoices(
 def issue_out_of_turn(request: AuthedRequest, customer_id: int) -> Status[Invoice]:
     """CC-15: an invoice now for every charge no invoice has billed yet (when the customer's
     class allows out-of-turn invoices)."""
-    invoice = services.issue_out_of_turn_invoice(
+    invoice = issuing.issue_out_of_turn_invoice(
         actor=request.auth, now=now(), customer_id=customer_id
     )
     return Status(201, selectors.get_invoice(actor=request.auth, invoice_id=invoice.pk))
@@ -248,7 +248,7 @@ def approve_period(request: AuthedRequest, period_id: int) -> dict[str, Any]:
     """CC-18: close a period waiting for approval now; its invoices are issued at once."""
     actor = request.auth
     selectors.get_period(actor=actor, period_id=period_id)  # 404 before anything else
-    invoices = services.approve_period(actor=actor, now=now(), period_id=period_id)
+    invoices = closing.approve_period(actor=actor, now=now(), period_id=period_id)
     period = selectors.list_periods(actor=actor, status=PeriodStatus.CLOSED).get(pk=period_id)
     return {
         "period": period,

@@ -14,6 +14,7 @@ from billcore.api.base import AuthedRequest, now
 from billcore.customers import lifecycle
 from billcore.customers.models import Customer, StatusChange
 from billcore.customers.selectors import get_customer
+from billcore.invoicing.closing import terminate
 from billcore.notifications import selectors, services
 from billcore.notifications.status import change_status
 
@@ -174,7 +175,12 @@ def post_status(request: AuthedRequest, customer_id: int, payload: StatusIn) -> 
     ``midterm_invoice``), reactivate, export, clear_export. Suspension is the engine's."""
     given = {k: getattr(payload, k) for k in payload.model_fields_set if k != "action"}
     return change_status(
-        actor=request.auth, now=now(), customer_id=customer_id, action=payload.action, given=given
+        actor=request.auth,
+        now=now(),
+        customer_id=customer_id,
+        action=payload.action,
+        given=given,
+        terminate=terminate,
     )
 
 

@@ -226,11 +226,13 @@ def terminate(
 
     * Provisional: services stop now; permanent termination is scheduled at now + the class's
       N days (CC-20), or at an earlier chosen date; reactivation is possible until then.
-    * Permanent, now (``terminate_on`` empty or past): closed at once; with
-      ``midterm_invoice`` the open period is invoiced first (``invoicing.services
-      .close_open_period_now``).
+    * Permanent, now (``terminate_on`` empty or past): closed at once; ``midterm_invoice``
+      is kept on the customer, and the open period is invoiced by the caller that asked for
+      it (``invoicing.closing.terminate``, CU-17: invoicing orchestrates, this module imports
+      nothing of it).
     * Permanent on a future date: the customer stays as it is until ``terminate_on``; the
-      engine then invoices the open period (when asked) and closes it.
+      engine then closes it and invoices the open period when asked
+      (``invoicing.closing.terminate_due``).
     """
     customer = _locked(actor, customer_id)
     if terminate_on is not None and terminate_on.tzinfo is None:
@@ -279,12 +281,9 @@ def terminate(
 def close_now(
     *, actor: Any, now: dt.datetime, customer: Customer, before: dict[str, Any]
 ) -> Customer:
-    """Permanently terminate the locked ``customer`` now (CU-17), after its midterm invoice
-    when it asked for one. Runs inside the caller's transaction."""
-    if customer.midterm_invoice:
-        from billcore.invoicing.services import close_open_period_now
-
-        close_open_period_now(customer=customer, now=now, actor=actor)
+    """Permanently terminate the locked ``customer`` now (CU-17). Runs inside the caller's
+    transaction; the midterm invoice (``customer.midterm_invoice``) is the caller's
+    (``invoicing.closing``)."""
     customer.status = Status.CLOSED
     customer.closed_at = now
     customer.terminate_on = now

@@ -7,6 +7,7 @@ class Config(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Inside ready(): payments imports models, which Django loads only once apps are ready.
         from billcore.invoicing.payments import check_gateway_setting
 
         check_gateway_setting()

@@ -45,6 +45,7 @@ from billcore.classes.models import CustomerClass
 from billcore.customers import lifecycle
 from billcore.customers.models import Customer, Status
 from billcore.errors import BillcoreError
+from billcore.invoicing.closing import terminate_due
 from billcore.invoicing.models import (
     CollectionStep,
     CollectionStepKind,
@@ -55,6 +56,7 @@ from billcore.invoicing.models import (
 from billcore.ledger.models import Action, Transaction
 from billcore.ledger.postings import post_locked
 from billcore.locks import lock_row
+from billcore.notifications.services import notify
 
 UNPAID = (InvoiceStatus.ISSUED, InvoiceStatus.PARTLY_PAID, InvoiceStatus.OVERDUE)
 DAY = dt.timedelta(days=1)
@@ -93,8 +95,6 @@ def policy_for(cls: CustomerClass, kind: str) -> Policy:
 
 
 def _notify(customer: Customer, kind: str, now: dt.datetime, key: str, **context: Any) -> bool:
-    from billcore.notifications.services import notify
-
     return (
         notify(customer=customer, kind=kind, now=now, context=context, dedupe_key=key) is not None
     )
@@ -360,7 +360,7 @@ def evaluate_customer(*, customer_id: int, now: dt.datetime) -> Outcome:
             return Outcome()
         run = _Run(customer, now)
         if customer.status != Status.CLOSED:
-            if lifecycle.terminate_due(actor=ENGINE, now=now, customer_id=customer.pk):
+            if terminate_due(actor=ENGINE, now=now, customer_id=customer.pk):
                 run.outcome.status_changes += 1
                 run.reload()
                 run.notify("permanently_terminated", "permanently_terminated")

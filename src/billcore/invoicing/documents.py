@@ -30,6 +30,7 @@ from django.db.models import Sum
 from django.template.loader import render_to_string
 
 from billcore.classes.models import InvoiceTemplate
+from billcore.core.invoices import SERVICE_TEXT
 from billcore.core.money import QUANTUM
 from billcore.installation.models import InstallationSettings
 from billcore.invoicing.models import (
@@ -38,8 +39,7 @@ from billcore.invoicing.models import (
     InvoiceLine,
     LineKind,
 )
-from billcore.invoicing.selectors import summary_labels
-from billcore.invoicing.services import SERVICE_TEXT
+from billcore.invoicing.summary import summary_labels
 from billcore.ledger.models import Action, Transaction
 
 ZERO = Decimal(0)

@@ -1,16 +1,17 @@
-"""The close step's fast path: the common case of ``services.close_due_periods`` in a dozen
+"""The close step's fast path: the common case of ``closing.close_due_periods`` in a dozen
 plain SQL statements per customer (issue 4 §8: the ORM's query building cost 20x the
 database's own work).
 
 The common case: one period due, closed automatically with a regular invoice, no approval
 deadline, no balance reset, no separate recurring-fee invoice, no external tax engine, no
 e-mail to queue. ``close`` returns None for anything else, and the engine then takes the ORM
-path (``services.close_due_periods``), which stays the reference: a test closes the same
+path (``closing.close_due_periods``), which stays the reference: a test closes the same
 customers both ways and compares every row written.
 
 Same rules as the ORM path: one customer per transaction, the customer's row locked (``FOR
 UPDATE [SKIP LOCKED]`` on PostgreSQL; SQLite's IMMEDIATE transaction), the invoice arithmetic
-of ``services.compute_totals``, the gapless counter, settling oldest first.
+of ``core.invoices`` (through ``issuing.compute_totals``), the gapless counter, settling
+oldest first (``core.invoices.allocate``, as ``settling.settle``).
 """
 
 from __future__ import annotations
@@ -24,10 +25,16 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transac
 from django.utils.dateparse import parse_datetime
 
 from billcore.classes.models import CustomerClass, PeriodCloseMode, SendStatistics, TaxationMethod
+from billcore.core.invoices import ZERO, Group, Payable, allocate, invoice_status, line_order
+from billcore.core.invoices import line_values as _lines
 from billcore.core.money import from_units, to_units
 from billcore.core.periods import period_containing
 from billcore.customers.models import Customer, Status
+from billcore.db import DecimalUnitsField
 from billcore.installation.models import Currency, InstallationSettings
+from billcore.invoicing.allocation import PAYMENTS, taxed_at_close
+from billcore.invoicing.closing import CustomerRun
+from billcore.invoicing.issuing import INVOICEABLE, compute_totals
 from billcore.invoicing.models import (
     ClosedPeriod,
     Invoice,
@@ -36,18 +43,6 @@ from billcore.invoicing.models import (
     InvoiceLine,
     PeriodStatus,
 )
-from billcore.invoicing.services import (
-    INVOICEABLE,
-    PAYMENTS,
-    ZERO,
-    CustomerRun,
-    _Group,
-    _line_order,
-    compute_totals,
-    invoice_status,
-    taxed_at_close,
-)
-from billcore.invoicing.services import line_values as _lines
 from billcore.ledger.batch import CloseSql
 from billcore.ledger.models import Action, Transaction
 
@@ -95,8 +90,6 @@ class _Insert:
     chosen once instead of per value."""
 
     def __init__(self, model: type[models.Model], conn: Any) -> None:
-        from billcore.db import DecimalUnitsField
-
         self.fields = [f for f in model._meta.concrete_fields if not f.primary_key]
         self.table = model._meta.db_table
         self.columns = ", ".join(conn.ops.quote_name(f.column) for f in self.fields)
@@ -303,14 +296,14 @@ class FastCloser:
         end_p = adapt(end)
         cur.execute(self.select_rows, [end_p, c.id])
         in_period = later = payments = other = ZERO
-        groups: list[_Group] = []
+        groups: list[Group] = []
         for action, service, unit, unbilled, inside, total, n, qty in cur.fetchall():
             amount = _money(total)
             if not inside:
                 later += amount
                 continue
             in_period += amount
-            # The summary's figures, as services._close: payments net of the taxes they
+            # The summary's figures, as closing._close: payments net of the taxes they
             # contained; rows other invoices billed go into the previous balance.
             if action in PAYMENTS or (action == Action.TAX and unbilled):
                 payments += amount
@@ -318,7 +311,7 @@ class FastCloser:
                 other += amount
             if unbilled and action in INVOICEABLE:
                 groups.append(
-                    _Group(
+                    Group(
                         action=action,
                         service=service or "",
                         amount=amount,
@@ -359,7 +352,7 @@ class FastCloser:
                 [end_p, adapt(new_end), c.id],
             )
             return result
-        groups.sort(key=_line_order)
+        groups.sort(key=line_order)
         decimals = self.decimals[c.currency]
         charges = sum((g.amount for g in groups), ZERO)
         totals = compute_totals(
@@ -392,20 +385,23 @@ class FastCloser:
         # Settling, oldest first: the pool of payments pays the earlier invoices, then this one.
         cur.execute(self.select_pool, [c.id])
         pool = -_money(cur.fetchone()[0])
-        pool += sum((-_money(r[1]) for r in earlier if _money(r[1]) < 0), ZERO)
+        total = totals.total
+        paid_of = allocate(
+            pool=pool,
+            invoices=[*(Payable(total=_money(r[1])) for r in earlier), Payable(total=total)],
+        )
         changes = []
-        for inv_id, total_u, paid_u, status, due_at, paid_at, _kind in earlier:
-            total, old_paid = _money(total_u), _money(paid_u)
-            paid = ZERO if total <= 0 else min(max(pool, ZERO), total)
-            pool -= paid if total > 0 else ZERO
+        for (inv_id, total_u, paid_u, status, due_at, paid_at, _kind), paid in zip(
+            earlier, paid_of, strict=False
+        ):
+            old_paid = _money(paid_u)
             new_status, new_paid_at = invoice_status(
-                total=total, paid=paid, due_at=_dt(due_at), paid_at=_dt(paid_at), now=now
+                total=_money(total_u), paid=paid, due_at=_dt(due_at), paid_at=_dt(paid_at), now=now
             )
             if (old_paid, status, _dt(paid_at)) != (paid, new_status, new_paid_at):
                 changes.append((inv_id, paid, new_status, new_paid_at))
-        total = totals.total
         due_at = now + dt.timedelta(days=cls.grace_period_days)
-        paid = ZERO if total <= 0 else min(max(pool, ZERO), total)
+        paid = paid_of[-1]
         status, paid_at = invoice_status(
             total=total, paid=paid, due_at=due_at, paid_at=None, now=now
         )
@@ -443,12 +439,8 @@ class FastCloser:
                     "decimals": decimals,
                     "previous_balance": previous_balance,
                     "payments": payments,
-                    "net": (
-                        totals.tax.net
-                        if (totals.tax is not None and totals.inclusive)
-                        else totals.base
-                    ),
-                    "tax_total": totals.tax.total_tax if totals.tax is not None else ZERO,
+                    "net": totals.net,
+                    "tax_total": totals.tax_total,
                     "tax_inclusive": totals.inclusive,
                     "special_rounding": totals.special,
                     "rounding": totals.rounding,

@@ -31,6 +31,7 @@ from django.db.models import F
 
 from billcore.charging.models import Xdr
 from billcore.charging.selectors import summary, xdrs_csv
+from billcore.core.invoices import SERVICE_TEXT
 from billcore.installation.models import InstallationSettings
 from billcore.invoicing.documents import (
     customer_zone,
@@ -49,8 +50,7 @@ from billcore.invoicing.models import (
     LineKind,
     OutboundEmail,
 )
-from billcore.invoicing.selectors import summary_labels
-from billcore.invoicing.services import SERVICE_TEXT
+from billcore.invoicing.summary import summary_labels
 
 MAX_ATTEMPTS = 5
 NO_FROM = "no From address: set the installation's legal info (CC-08)"

@@ -23,6 +23,7 @@ from django.db import transaction
 from billcore.audit.services import record, snapshot
 from billcore.customers.selectors import get_customer
 from billcore.errors import NotFound, ValidationFailed
+from billcore.invoicing.allocation import lock_customer, settle
 from billcore.invoicing.models import (
     Invoice,
     InvoiceKind,
@@ -30,6 +31,8 @@ from billcore.invoicing.models import (
     PaymentAttempt,
     PaymentMethod,
 )
+from billcore.ledger.models import Action, Transaction
+from billcore.ledger.postings import post_locked
 from billcore.validation import as_int, as_str, reject_unknown
 
 
@@ -225,8 +228,6 @@ def collect_invoice(*, invoice_id: int, now: dt.datetime) -> PaymentAttempt | No
     """Charge the saved payment method for what ``invoice`` still owes (one attempt per
     invoice; the ledger row and the gateway share the idempotency key
     ``invoice-<id>-autocharge``, so a crash between them never charges twice)."""
-    from billcore.ledger.models import Action
-
     invoice = Invoice.objects.select_related("customer__customer_class").get(pk=invoice_id)
     if PaymentAttempt.objects.filter(invoice=invoice).exists():
         return None
@@ -243,11 +244,7 @@ def collect_invoice(*, invoice_id: int, now: dt.datetime) -> PaymentAttempt | No
         token=method.token, amount=due, currency=invoice.currency, idempotency_key=key
     )
     with transaction.atomic():
-        from billcore.invoicing.services import _lock_customer, settle
-        from billcore.ledger.models import Transaction
-        from billcore.ledger.postings import post_locked
-
-        _lock_customer(invoice.customer_id)
+        lock_customer(invoice.customer_id)
         if PaymentAttempt.objects.filter(invoice=invoice).exists():
             return None  # another engine process took it meanwhile
         txn_id = None

@@ -13,17 +13,20 @@ from billcore.accounts.access import is_admin, require_user
 from billcore.customers.selectors import get_customer, visible_customers
 from billcore.db import MoneyField
 from billcore.errors import NotFound
+from billcore.invoicing.documents import render_invoice_pdf
 from billcore.invoicing.models import (
     ClosedPeriod,
     Invoice,
     PaymentMethod,
     PeriodStatus,
 )
+from billcore.invoicing.payments import GATEWAYS, GatewayNotConfigured, gateway
+from billcore.invoicing.summary import summary_labels as summary_labels
 from billcore.ledger.models import Action, Transaction
 
 MAX_ID = 2**63 - 1
 
-# The ledger rows an invoice bills (services.INVOICEABLE; repeated here so reads do not
+# The ledger rows an invoice bills (issuing.INVOICEABLE; repeated here so reads do not
 # import the write module).
 INVOICEABLE = (
     Action.USAGE,
@@ -93,8 +96,6 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     template (nothing is written)."""
     if invoice.pdf is not None:
         return bytes(invoice.pdf)
-    from billcore.invoicing.documents import render_invoice_pdf
-
     return bytes(render_invoice_pdf(invoice))
 
 
@@ -125,7 +126,7 @@ ADJUSTMENT_CHARGES = (Action.MANUAL_CHARGE, Action.MANUAL_CREDIT, Action.PROMOTI
 
 
 def _waiting_unbilled() -> Subquery:
-    """What approving a waiting period now bills (CC-18, as ``services._close``): usage and
+    """What approving a waiting period now bills (CC-18, as ``closing._close``): usage and
     fees dated within it, and, for the customer's oldest waiting period, every operator
     adjustment no period holds yet, made within it or while it waits (a younger waiting
     period gets its adjustments only once the older ones are approved)."""
@@ -237,8 +238,6 @@ def payment_method(*, actor: Any, customer_id: Any) -> PaymentMethod | None:
 
 def gateway_label(name: str) -> str:
     """What the gateway a method was saved with is, in words."""
-    from billcore.invoicing.payments import GATEWAYS
-
     cls = GATEWAYS.get(name)
     label = getattr(cls, "label", None) if cls is not None else None
     return str(label) if label else name
@@ -246,49 +245,7 @@ def gateway_label(name: str) -> str:
 
 def gateway_configured() -> str | None:
     """The configured gateway's label, or None when no payment gateway is configured."""
-    from billcore.invoicing.payments import GatewayNotConfigured, gateway
-
     try:
         return gateway().label
     except GatewayNotConfigured:
         return None
-
-
-# --------------------------------------------------------------------------- summary labels
-
-
-def summary_labels(invoice: Invoice) -> dict[str, str]:
-    """What the figures of an invoice's summary mean, as labels for the PDF, the page and the
-    e-mail (``previous_balance + payments + total == balance_after`` always holds):
-
-    * out of turn: the previous balance is the balance without the rows this invoice bills;
-    * a period's invoice: what was owed before the period, plus what other invoices issued
-      before this one billed within the period (named);
-    * the payments are net of the taxes they contained when a prepaid customer taxed at
-      payment time paid (or was refunded) within the period."""
-    labels = {
-        "previous_balance": "Previous balance",
-        "payments": "Payments and refunds",
-        "balance_after": "Balance after this invoice",
-    }
-    if invoice.period_id is None:
-        labels["previous_balance"] = "Balance before this invoice"
-        return labels
-    rows = Transaction.objects.filter(period_id=invoice.period_id)
-    others = list(
-        Invoice.objects.filter(
-            pk__in=rows.filter(invoice__isnull=False, invoice_id__lt=invoice.pk).values(
-                "invoice_id"
-            )
-        )
-        .order_by("id")
-        .values_list("number", flat=True)
-    )
-    if others:
-        labels["previous_balance"] = (
-            f"Previous balance, with invoice{'s' if len(others) > 1 else ''} "
-            f"{', '.join(others)} of this period"
-        )
-    if rows.filter(action=Action.TAX, invoice__isnull=True).exists():
-        labels["payments"] = "Payments and refunds, net of the tax they contained"
-    return labels

@@ -27,6 +27,7 @@ from billcore.customers.selectors import get_customer
 from billcore.errors import Conflict, ValidationFailed
 from billcore.ledger.balances import customer_balance, move_account_balance, move_customer_balance
 from billcore.ledger.models import Action, Transaction
+from billcore.ledger.refunds import payment_refunded
 from billcore.locks import for_update, lock_row
 from billcore.subscribers.models import Account
 from billcore.validation import as_money, as_str
@@ -210,10 +211,16 @@ def post_transaction(
     idempotency_key: str | None = None,
     account_id: int | None = None,
     reference_id: int | None = None,
+    refused: str | None = None,
 ) -> PostedTransaction:
     """A balance adjustment (CU-12). ``amount`` is a positive magnitude; the action gives
     the direction. The same ``idempotency_key`` twice returns the first result and changes
-    nothing; reusing a key for a different request is a 409."""
+    nothing; reusing a key for a different request is a 409. ``refused``: why the caller's
+    rules refuse any adjustment of this customer (raised once the request is checked).
+
+    The ledger records the row only: ``invoicing.settling.record_transaction`` calls this
+    under the customer's lock and then posts the tax a payment contains (or a refund gives
+    back) and settles the invoices, in the same transaction."""
     code = parse_action(action)
     magnitude = as_money("amount", amount, allow_none=False)
     assert magnitude is not None
@@ -254,9 +261,6 @@ def post_transaction(
             field="customer",
             code="not_operational",
         )
-    from billcore.invoicing.services import adjustments_refused, settle_after_payment
-
-    refused = adjustments_refused(customer)
     if refused:
         raise ValidationFailed(refused, field="action", code="billed_externally")
     card_amount = None
@@ -265,8 +269,6 @@ def post_transaction(
         delta, reference = _card_step(customer, code, magnitude, reference_id)
         card_amount = magnitude
     elif code in (Action.REFUND, Action.ECOMMERCE_REFUND):
-        from billcore.invoicing.services import payment_refunded
-
         # The payment refunded: named, or found when its tax must be given back.
         reference = payment_refunded(
             customer_id=customer.pk, amount=magnitude, reference_id=reference_id
@@ -294,17 +296,6 @@ def post_transaction(
         fingerprint=fingerprint,
         account=account,
     )
-    if code in (Action.MANUAL_PAYMENT, Action.ECOMMERCE_PAYMENT, Action.CAPTURE_PAYMENT):
-        from billcore.invoicing.services import tax_at_payment
-
-        tax_at_payment(customer_id=customer.pk, amount=magnitude, now=now, payment_id=tx.pk)
-    elif reference is not None and code in (Action.REFUND, Action.ECOMMERCE_REFUND):
-        from billcore.invoicing.services import tax_back_on_refund
-
-        tax_back_on_refund(customer_id=customer.pk, refund=tx, payment=reference, now=now)
-    if code not in (Action.AUTHORIZATION_ONLY, Action.VOID):
-        # Payments settle the oldest unpaid invoice first; a charge can un-settle nothing.
-        settle_after_payment(customer_id=customer.pk, now=now)
     record(
         actor=actor,
         now=now,

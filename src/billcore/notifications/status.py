@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -57,12 +58,28 @@ def _aware(field: str, value: Any) -> dt.datetime | None:
 
 @transaction.atomic
 def change_status(
-    *, actor: Any, now: dt.datetime, customer_id: int, action: str, given: dict[str, Any]
+    *,
+    actor: Any,
+    now: dt.datetime,
+    customer_id: int,
+    action: str,
+    given: dict[str, Any],
+    terminate: Callable[..., Customer],
 ) -> Customer:
     """Apply ``action`` with the inputs ``given`` (only those the action takes), and queue
-    the notification the change calls for in the same transaction (``_announce``)."""
+    the notification the change calls for in the same transaction (``_announce``).
+    ``terminate``: the termination the interface asks for, with the arguments of
+    ``lifecycle.terminate`` (``invoicing.closing.terminate``, which also issues the midterm
+    invoice of CU-17: invoicing is above this module, so the interface passes it in)."""
     before = get_customer(actor=actor, customer_id=customer_id).status
-    customer = _apply(actor=actor, now=now, customer_id=customer_id, action=action, given=given)
+    customer = _apply(
+        actor=actor,
+        now=now,
+        customer_id=customer_id,
+        action=action,
+        given=given,
+        terminate=terminate,
+    )
     _announce(customer=customer, now=now, action=action, before=before)
     return customer
 
@@ -102,7 +119,13 @@ def _announce(*, customer: Customer, now: dt.datetime, action: str, before: str)
 
 
 def _apply(
-    *, actor: Any, now: dt.datetime, customer_id: int, action: str, given: dict[str, Any]
+    *,
+    actor: Any,
+    now: dt.datetime,
+    customer_id: int,
+    action: str,
+    given: dict[str, Any],
+    terminate: Callable[..., Customer],
 ) -> Customer:
     if action not in ACTIONS:
         raise ValidationFailed(
@@ -139,7 +162,7 @@ def _apply(
                     code="unsupported",
                 )
             kwargs["midterm_invoice"] = True
-        return lifecycle.terminate(**common, **kwargs)
+        return terminate(**common, **kwargs)
     if action == "reactivate":
         return lifecycle.reactivate(**common)
     return lifecycle.set_exported(**common, exported=action == "export")

@@ -16,8 +16,9 @@ from billcore.classes.services import get_default_class
 from billcore.customers import lifecycle, selectors, services
 from billcore.customers.models import Customer, Status
 from billcore.errors import NotFound, ValidationFailed
+from billcore.invoicing.closing import terminate
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger import customers as ledger_customers
-from billcore.ledger import services as ledger
 from billcore.ledger.models import Action, Transaction
 from billcore.porta import billing, custom_fields, mapping
 from billcore.porta.models import CustomerTimeZoneId
@@ -219,9 +220,7 @@ def get_customer_list(call: Call) -> dict[str, Any]:
 
 
 def terminate_customer(call: Call) -> dict[str, Any]:
-    lifecycle.terminate(
-        actor=call.actor, now=call.now, customer_id=_id(call.params), permanent=True
-    )
+    terminate(actor=call.actor, now=call.now, customer_id=_id(call.params), permanent=True)
     return SUCCESS
 
 
@@ -246,7 +245,7 @@ def make_transaction(call: Call) -> dict[str, Any]:
     time and returns the first result."""
     p = call.params
     key = p.get("transaction_id")
-    result = ledger.post_transaction(
+    result = record_transaction(
         actor=call.actor,
         now=call.now,
         customer_id=_id(p),

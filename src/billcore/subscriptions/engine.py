@@ -46,7 +46,7 @@ fees, oldest first, as funds allow (each once: the part's start is the ledger ro
 idempotency key and a ``SubscriptionCharge`` is unique per subscription and start); when all
 are charged the customer's suspension for insufficient funds is lifted. The same happens at
 once, in the payment's own transaction, when a payment or credit arrives
-(``after_funds_arrive``, called by ``invoicing.services.settle_after_payment``): the customer
+(``after_funds_arrive``, called by ``invoicing.settling.settle_after_payment``): the customer
 does not stay suspended until the next run. With CC-19 off (or for a postpaid customer) the
 fee is charged and the funds may go negative.
 """

@@ -50,10 +50,10 @@ from billcore.installation.services import (
     update_business_model,
     update_settings,
 )
+from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Action
 from billcore.ledger.selectors import customer_transactions
-from billcore.ledger.services import post_transaction
 from billcore.web.forms import (
     STATUS_FILTER_CHOICES,
     AdjustmentForm,
@@ -445,7 +445,7 @@ def customer_adjust(request: HttpRequest, customer_id: int) -> HttpResponse:
     form = _adjustment_form(request.POST)
     try:
         data = form.posted()
-        result = post_transaction(
+        result = record_transaction(
             actor=request.user,
             now=_now(),
             customer_id=customer.pk,

@@ -29,9 +29,10 @@ from billcore.customers.selectors import get_customer
 from billcore.customers.services import update_customer
 from billcore.errors import BillcoreError, NotFound
 from billcore.invoicing import selectors
+from billcore.invoicing.closing import approve_period
+from billcore.invoicing.issuing import issue_out_of_turn_invoice
 from billcore.invoicing.models import ClosedPeriod
 from billcore.invoicing.payments import remove_payment_method, save_payment_method
-from billcore.invoicing.services import approve_period, issue_out_of_turn_invoice
 from billcore.web import views
 from billcore.web.forms import Choice, PageForm, Text
 from billcore.web.templatetags.billcore_web import format_money

@@ -26,6 +26,7 @@ from billcore.customers import lifecycle
 from billcore.customers.models import Customer, Status
 from billcore.customers.selectors import get_customer
 from billcore.errors import BillcoreError, NotFound, ValidationFailed
+from billcore.invoicing.closing import terminate
 from billcore.notifications.selectors import notification_log
 from billcore.notifications.status import change_status, midterm_invoice_supported
 from billcore.web.views import _now, page
@@ -162,7 +163,12 @@ def customer_status(request: HttpRequest, customer_id: int) -> HttpResponse:
     try:
         given = _given(request, action, zone)
         saved = change_status(
-            actor=request.user, now=_now(), customer_id=customer.pk, action=action, given=given
+            actor=request.user,
+            now=_now(),
+            customer_id=customer.pk,
+            action=action,
+            given=given,
+            terminate=terminate,
         )
     except BillcoreError as exc:
         if isinstance(exc, NotFound):
