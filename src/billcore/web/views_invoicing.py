@@ -1,7 +1,7 @@
 """The billing pages (issue 4): periods waiting for approval (CC-18), the invoice page, and the
 customer page's Invoices & Taxation (CU-13, CC-15, CC-16) and Payment Method tabs.
 
-Same rule as ``views``: every view parses what was posted, calls a service or a selector with
+Same rule as ``base``: every view parses what was posted, calls a service or a selector with
 ``actor=request.user`` and the time, and shows what came back; a service's error appears
 beside the input it names (or as a message above) and nothing is saved; ``NotFound`` (another
 reseller's invoice or period included) is the 404 page.
@@ -13,14 +13,12 @@ Period dates are shown on the customer's wall clock (its time zone): a period
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from billcore.classes.models import InvoiceTemplate
@@ -32,10 +30,10 @@ from billcore.invoicing import selectors
 from billcore.invoicing.models import ClosedPeriod
 from billcore.invoicing.payments import remove_payment_method, save_payment_method
 from billcore.invoicing.services import approve_period, issue_out_of_turn_invoice
-from billcore.web import views
+from billcore.web import base
+from billcore.web.base import back_to_tab, customer_money, customer_zone, fail, page, paginate
+from billcore.web.customer_page import customer_page, customer_tab
 from billcore.web.forms import Choice, PageForm, Text
-from billcore.web.templatetags.billcore_web import format_money
-from billcore.web.views import _fail, _now, _paginate, page
 
 # The <form> elements the tab panels' inputs belong to (drawn after the customer form).
 TEMPLATE_FORM = "invoice-template-form"
@@ -93,13 +91,6 @@ class PaymentMethodForm(PageForm):
 # --------------------------------------------------------------------------- helpers
 
 
-def _zone(customer: Customer) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(customer.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
 def period_text(start: dt.datetime, end: dt.datetime, zone: dt.tzinfo) -> str:
     """``[start, end)`` as its first and last day on the wall clock of ``zone``."""
     first = start.astimezone(zone).date()
@@ -110,14 +101,6 @@ def period_text(start: dt.datetime, end: dt.datetime, zone: dt.tzinfo) -> str:
 
 def _local(value: dt.datetime | None, zone: dt.tzinfo, fmt: str = MINUTE) -> str:
     return value.astimezone(zone).strftime(fmt) if value is not None else ""
-
-
-def _money(value: Any, customer: Customer) -> str:
-    return f"{format_money(value, customer.currency.decimals)} {customer.currency_id}"
-
-
-def _back_to(customer: Customer, tab: str) -> HttpResponse:
-    return redirect(reverse("customer-edit", args=[customer.pk]) + f"#tab-{tab}")
 
 
 def _invoice_rows(invoices: Any, zone: dt.tzinfo) -> list[dict[str, Any]]:
@@ -132,6 +115,7 @@ def _invoice_rows(invoices: Any, zone: dt.tzinfo) -> list[dict[str, Any]]:
     ]
 
 
+@customer_tab
 def invoicing_tab_context(
     request: HttpRequest,
     customer: Customer,
@@ -141,9 +125,9 @@ def invoicing_tab_context(
 ) -> dict[str, Any]:
     """What the Invoices & Taxation and Payment Method tabs show."""
     actor = request.user
-    zone = _zone(customer)
+    zone = customer_zone(customer)
     cls = customer.customer_class
-    invoices = _paginate(
+    invoices = paginate(
         request,
         selectors.customer_invoices(actor=actor, customer_id=customer.pk),
         param="inv_page",
@@ -179,12 +163,6 @@ def invoicing_tab_context(
     }
 
 
-def _customer_tab_page(
-    request: HttpRequest, customer: Customer, *, status: int, **forms: Any
-) -> HttpResponse:
-    return views._customer_page(request, customer, status=status, **forms)
-
-
 # --------------------------------------------------------------------------- CC-18
 
 
@@ -192,17 +170,17 @@ def _customer_tab_page(
 def periods_awaiting(request: HttpRequest) -> HttpResponse:
     """CC-18: every period waiting for approval the user may approve, the earliest deadline
     first, with its unbilled charges and an Approve button."""
-    periods = _paginate(request, selectors.periods_awaiting_approval(actor=request.user))
+    periods = paginate(request, selectors.periods_awaiting_approval(actor=request.user))
     rows = []
     for p in periods:
-        zone = _zone(p.customer)
+        zone = customer_zone(p.customer)
         rows.append(
             {
                 "period": p,
                 "text": period_text(p.start, p.end, zone),
                 "approve_by": _local(p.approve_by, zone),
                 "zone": zone.key,
-                "unbilled": _money(selectors.unbilled(p), p.customer),
+                "unbilled": customer_money(p.customer, selectors.unbilled(p)),
             }
         )
     context = {"page": periods, "rows": rows, "nav_section": "periods"}
@@ -214,10 +192,10 @@ def periods_awaiting(request: HttpRequest) -> HttpResponse:
 def period_approve(request: HttpRequest, period_id: int) -> HttpResponse:
     """Close a waiting period now: its invoices are issued; the message names them."""
     period = selectors.get_period(actor=request.user, period_id=period_id)
-    zone = _zone(period.customer)
+    zone = customer_zone(period.customer)
     what = f"{period.customer.name}, {period_text(period.start, period.end, zone)}"
     try:
-        invoices = approve_period(actor=request.user, now=_now(), period_id=period.pk)
+        invoices = approve_period(actor=request.user, now=base.now(), period_id=period.pk)
     except NotFound:
         raise
     except BillcoreError as exc:
@@ -225,7 +203,7 @@ def period_approve(request: HttpRequest, period_id: int) -> HttpResponse:
         return redirect("periods-awaiting")
     if invoices:
         issued = ", ".join(
-            f"{inv.number} ({_money(inv.total, period.customer)})" for inv in invoices
+            f"{inv.number} ({customer_money(period.customer, inv.total)})" for inv in invoices
         )
         word = "Invoice" if len(invoices) == 1 else "Invoices"
         messages.success(request, f"Period of {what} approved and closed. {word} {issued} issued.")
@@ -256,7 +234,7 @@ def period_statement(request: HttpRequest, period_id: int) -> HttpResponse:
 def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
     invoice = selectors.get_invoice(actor=request.user, invoice_id=invoice_id)
     customer = invoice.customer
-    zone = _zone(customer)
+    zone = customer_zone(customer)
     context = {
         "invoice": invoice,
         "customer": customer,
@@ -292,17 +270,17 @@ def customer_invoice_template(request: HttpRequest, customer_id: int) -> HttpRes
     form = InvoiceTemplateForm(request.POST, initial={}, class_default=cls_default)
     try:
         saved = update_customer(
-            actor=request.user, now=_now(), customer_id=customer.pk, changes=form.posted()
+            actor=request.user, now=base.now(), customer_id=customer.pk, changes=form.posted()
         )
     except BillcoreError as exc:
-        status = _fail(form, exc)
-        return _customer_tab_page(request, customer, status=status, invoice_template_form=form)
+        status = fail(form, exc)
+        return customer_page(request, customer, invoice_template_form=form, status=status)
     if saved.invoice_template:
         label = InvoiceTemplate(saved.invoice_template).label
         messages.success(request, f"Invoice template set to “{label}”.")
     else:
         messages.success(request, f"Invoice template follows the class (“{cls_default}”).")
-    return _back_to(customer, "invoices")
+    return back_to_tab(customer, "invoices")
 
 
 @page
@@ -311,15 +289,17 @@ def customer_out_of_turn(request: HttpRequest, customer_id: int) -> HttpResponse
     """CC-15: an invoice now for every charge not yet invoiced."""
     customer = get_customer(actor=request.user, customer_id=customer_id)
     try:
-        invoice = issue_out_of_turn_invoice(actor=request.user, now=_now(), customer_id=customer.pk)
+        invoice = issue_out_of_turn_invoice(
+            actor=request.user, now=base.now(), customer_id=customer.pk
+        )
     except NotFound:
         raise
     except BillcoreError as exc:
         messages.error(request, f"No out-of-turn invoice issued: {exc.message}.")
-        return _back_to(customer, "invoices")
+        return back_to_tab(customer, "invoices")
     messages.success(
         request,
-        f"Out-of-turn invoice {invoice.number} issued: {_money(invoice.total, customer)}.",
+        f"Out-of-turn invoice {invoice.number} issued: {customer_money(customer, invoice.total)}.",
     )
     return redirect("invoice-detail", invoice_id=invoice.pk)
 
@@ -332,20 +312,20 @@ def customer_payment_method(request: HttpRequest, customer_id: int) -> HttpRespo
     form = PaymentMethodForm(request.POST)
     try:
         method = save_payment_method(
-            actor=request.user, now=_now(), customer_id=customer.pk, data=form.posted()
+            actor=request.user, now=base.now(), customer_id=customer.pk, data=form.posted()
         )
     except BillcoreError as exc:
-        status = _fail(form, exc)
+        status = fail(form, exc)
         # The card number is never drawn back into the page.
         form.data = form.data.copy()
         form.data["card_number"] = ""
-        return _customer_tab_page(request, customer, status=status, payment_form=form)
+        return customer_page(request, customer, payment_form=form, status=status)
     messages.success(
         request,
         f"Payment method saved: {method.brand} •••• {method.last4}, expires "
         f"{method.exp_month:02d}/{method.exp_year}.",
     )
-    return _back_to(customer, "payment")
+    return back_to_tab(customer, "payment")
 
 
 @page
@@ -354,7 +334,7 @@ def customer_payment_method_remove(request: HttpRequest, customer_id: int) -> Ht
     customer = get_customer(actor=request.user, customer_id=customer_id)
     if selectors.payment_method(actor=request.user, customer_id=customer.pk) is None:
         messages.info(request, "The customer has no saved payment method; nothing removed.")
-        return _back_to(customer, "payment")
-    remove_payment_method(actor=request.user, now=_now(), customer_id=customer.pk)
+        return back_to_tab(customer, "payment")
+    remove_payment_method(actor=request.user, now=base.now(), customer_id=customer.pk)
     messages.success(request, "Payment method removed.")
-    return _back_to(customer, "payment")
+    return back_to_tab(customer, "payment")

@@ -28,7 +28,8 @@ from billcore.customers.selectors import get_customer
 from billcore.errors import BillcoreError, NotFound, ValidationFailed
 from billcore.notifications.selectors import notification_log
 from billcore.notifications.status import change_status, midterm_invoice_supported
-from billcore.web.views import _now, page
+from billcore.web import base
+from billcore.web.base import customer_zone, page
 
 DONE = {
     "block": "Customer blocked.",
@@ -37,13 +38,6 @@ DONE = {
     "export": "Customer marked as exported.",
     "clear_export": "Export flag cleared: the customer is active again.",
 }
-
-
-def _zone(customer: Customer) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(customer.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
 
 
 def _day(field: str, value: str, zone: zoneinfo.ZoneInfo, *, end: bool) -> dt.datetime | None:
@@ -124,8 +118,8 @@ def _offers(customer: Customer) -> dict[str, bool]:
 
 
 def _status_page(request: HttpRequest, customer: Customer, *, status: int = 200) -> HttpResponse:
-    zone = _zone(customer)
-    today = _now().astimezone(zone).date()
+    zone = customer_zone(customer)
+    today = base.now().astimezone(zone).date()
     context = {
         "customer": customer,
         "customer_view": "status",
@@ -158,11 +152,11 @@ def customer_status(request: HttpRequest, customer_id: int) -> HttpResponse:
     if request.method == "GET":
         return _status_page(request, customer)
     action = request.POST.get("action", "")
-    zone = _zone(customer)
+    zone = customer_zone(customer)
     try:
         given = _given(request, action, zone)
         saved = change_status(
-            actor=request.user, now=_now(), customer_id=customer.pk, action=action, given=given
+            actor=request.user, now=base.now(), customer_id=customer.pk, action=action, given=given
         )
     except BillcoreError as exc:
         if isinstance(exc, NotFound):
