@@ -149,6 +149,11 @@ def wall_clock(value: Any, zone: zoneinfo.ZoneInfo) -> Any:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
 
+def local_time(value: dt.datetime | None, zone: dt.tzinfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """``value`` on the wall clock of ``zone`` ("2026-11-01 13:00"); None: ""."""
+    return value.astimezone(zone).strftime(fmt) if value is not None else ""
+
+
 def customer_money(customer: Customer, value: Decimal | None) -> str:
     """``value`` in the customer's currency, as its invoices show it: "1,234.50 EUR"."""
     return f"{format_money(value, customer.currency.decimals)} {customer.currency_id}"

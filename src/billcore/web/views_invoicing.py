@@ -31,7 +31,15 @@ from billcore.invoicing.models import ClosedPeriod
 from billcore.invoicing.payments import remove_payment_method, save_payment_method
 from billcore.invoicing.services import approve_period, issue_out_of_turn_invoice
 from billcore.web import base
-from billcore.web.base import back_to_tab, customer_money, customer_zone, fail, page, paginate
+from billcore.web.base import (
+    back_to_tab,
+    customer_money,
+    customer_zone,
+    fail,
+    local_time,
+    page,
+    paginate,
+)
 from billcore.web.customer_page import customer_page, customer_tab
 from billcore.web.forms import Choice, PageForm, Text
 
@@ -39,7 +47,6 @@ from billcore.web.forms import Choice, PageForm, Text
 TEMPLATE_FORM = "invoice-template-form"
 PAYMENT_FORM = "payment-method-form"
 DAY = "%Y-%m-%d"
-MINUTE = "%Y-%m-%d %H:%M"
 
 
 # --------------------------------------------------------------------------- forms
@@ -99,17 +106,13 @@ def period_text(start: dt.datetime, end: dt.datetime, zone: dt.tzinfo) -> str:
     return f"{first:{DAY}} \u2013 {last:{DAY}}"
 
 
-def _local(value: dt.datetime | None, zone: dt.tzinfo, fmt: str = MINUTE) -> str:
-    return value.astimezone(zone).strftime(fmt) if value is not None else ""
-
-
 def _invoice_rows(invoices: Any, zone: dt.tzinfo) -> list[dict[str, Any]]:
     return [
         {
             "invoice": inv,
             "period": period_text(inv.period_start, inv.period_end, zone),
-            "issued": _local(inv.issued_at, zone, DAY),
-            "due": _local(inv.due_at, zone, DAY),
+            "issued": local_time(inv.issued_at, zone, DAY),
+            "due": local_time(inv.due_at, zone, DAY),
         }
         for inv in invoices
     ]
@@ -143,7 +146,7 @@ def invoicing_tab_context(
         "open_period": period_text(customer.billed_to, customer.next_billed_to, zone)
         if customer.billed_to and customer.next_billed_to
         else "",
-        "open_period_ends": _local(customer.next_billed_to, zone),
+        "open_period_ends": local_time(customer.next_billed_to, zone),
         "invoice_page": invoices,
         "invoice_rows": _invoice_rows(invoices, zone),
         "out_of_turn_allowed": cls.allow_out_of_turn_invoices,
@@ -151,8 +154,8 @@ def invoicing_tab_context(
             {
                 "period": p,
                 "text": period_text(p.start, p.end, zone),
-                "closed": _local(p.closed_at, zone),
-                "approve_by": _local(p.approve_by, zone),
+                "closed": local_time(p.closed_at, zone),
+                "approve_by": local_time(p.approve_by, zone),
             }
             for p in periods
         ],
@@ -178,7 +181,7 @@ def periods_awaiting(request: HttpRequest) -> HttpResponse:
             {
                 "period": p,
                 "text": period_text(p.start, p.end, zone),
-                "approve_by": _local(p.approve_by, zone),
+                "approve_by": local_time(p.approve_by, zone),
                 "zone": zone.key,
                 "unbilled": customer_money(p.customer, selectors.unbilled(p)),
             }
@@ -240,9 +243,9 @@ def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
         "customer": customer,
         "lines": list(invoice.lines.all()),
         "period": period_text(invoice.period_start, invoice.period_end, zone),
-        "issued": _local(invoice.issued_at, zone),
-        "due": _local(invoice.due_at, zone),
-        "paid": _local(invoice.paid_at, zone),
+        "issued": local_time(invoice.issued_at, zone),
+        "due": local_time(invoice.due_at, zone),
+        "paid": local_time(invoice.paid_at, zone),
         "zone": zone.key,
         "labels": selectors.summary_labels(invoice),
         "nav_section": "customers",

@@ -29,7 +29,7 @@ from billcore.errors import BillcoreError, NotFound, ValidationFailed
 from billcore.notifications.selectors import notification_log
 from billcore.notifications.status import change_status, midterm_invoice_supported
 from billcore.web import base
-from billcore.web.base import customer_zone, page
+from billcore.web.base import customer_zone, local_time, page
 
 DONE = {
     "block": "Customer blocked.",
@@ -77,21 +77,16 @@ def _given(request: HttpRequest, action: str, zone: zoneinfo.ZoneInfo) -> dict[s
     return {}
 
 
-def _local(value: dt.datetime | None, zone: zoneinfo.ZoneInfo) -> str:
-    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
-
-
 def _done(action: str, customer: Customer, zone: zoneinfo.ZoneInfo) -> str:
     if action == "lift_suspension_until":
         if customer.suspension_delay_until is None:
             return "The lift-until date was removed."
-        return (
-            f"Suspension lifted until {_local(customer.suspension_delay_until, zone)} ({zone.key})."
-        )
+        until = local_time(customer.suspension_delay_until, zone)
+        return f"Suspension lifted until {until} ({zone.key})."
     if action == "terminate":
         if customer.status == Status.CLOSED:
             return "Customer permanently terminated."
-        when = f"{_local(customer.terminate_on, zone)} ({zone.key})"
+        when = f"{local_time(customer.terminate_on, zone)} ({zone.key})"
         if customer.status == Status.PROVISIONALLY_TERMINATED:
             return f"Customer provisionally terminated; permanent termination on {when}."
         return f"Permanent termination scheduled for {when}."
@@ -129,15 +124,15 @@ def _status_page(request: HttpRequest, customer: Customer, *, status: int = 200)
         "today": today.isoformat(),
         "offers": _offers(customer),
         "midterm_supported": midterm_invoice_supported(),
-        "delay_until": _local(customer.suspension_delay_until, zone),
-        "terminate_on": _local(customer.terminate_on, zone),
+        "delay_until": local_time(customer.suspension_delay_until, zone),
+        "terminate_on": local_time(customer.terminate_on, zone),
         "termination_days": customer.customer_class.termination_delay_days,
         "history": [
-            (h, _local(h.at, zone))
+            (h, local_time(h.at, zone))
             for h in lifecycle.status_history(actor=request.user, customer_id=customer.pk)
         ],
         "emails": [
-            (e, _local(e.created_at, zone), _local(e.sent_at, zone))
+            (e, local_time(e.created_at, zone), local_time(e.sent_at, zone))
             for e in notification_log(actor=request.user, customer_id=customer.pk)
         ],
     }

@@ -25,7 +25,7 @@ from billcore.installation.models import Currency
 from billcore.subscriptions import selectors, services
 from billcore.subscriptions.models import SubscriptionPlan, SubscriptionStatus
 from billcore.web import base
-from billcore.web.base import back_to_tab, customer_zone, fail, page, wall_clock
+from billcore.web.base import back_to_tab, customer_zone, fail, local_time, page, wall_clock
 from billcore.web.customer_page import customer_page, customer_tab
 from billcore.web.forms import Area, Choice, PageForm, Text, Toggle, input_amount
 
@@ -217,11 +217,9 @@ def subscriptions_tab_context(
         rows.append(
             {
                 "sub": sub,
-                "start": sub.start_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-                "end": sub.end_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if sub.end_at else "",
-                "charged_to": sub.charged_to.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-                if sub.charged_to
-                else "",
+                "start": local_time(sub.start_at, zone),
+                "end": local_time(sub.end_at, zone),
+                "charged_to": local_time(sub.charged_to, zone),
                 # End: not for one that ended (or whose end has come)
                 "can_end": sub.status != SubscriptionStatus.ENDED
                 and (sub.end_at is None or sub.end_at > now),
