@@ -8,4 +8,4 @@ urlpatterns = [
     path("", include("billcore.web.urls")),
 ]
 
-handler404 = "billcore.web.views.not_found"
+handler404 = "billcore.web.base.not_found"

@@ -32,7 +32,7 @@ from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.subscribers.models import Account
 from billcore.subscribers.services import create_account
-from billcore.web import views_customer_tabs
+from billcore.web import base
 from tests.conftest import NOW
 from tests.e2e.test_pages import _Submitted, assert_error_beside, block, messages_of, submitted
 
@@ -43,12 +43,10 @@ D = Decimal
 
 @pytest.fixture(autouse=True)
 def _clock(monkeypatch: Any) -> None:
-    """The tabs read the time once per request through ``_now``: from NOW on, a millisecond
-    later at each reading, as two requests never share an instant."""
+    """The pages read the time once per request through ``base.now``: from NOW on, a
+    millisecond later at each reading, as two requests never share an instant."""
     readings = iter(range(10**6))
-    monkeypatch.setattr(
-        views_customer_tabs, "_now", lambda: NOW + dt.timedelta(milliseconds=next(readings))
-    )
+    monkeypatch.setattr(base, "now", lambda: NOW + dt.timedelta(milliseconds=next(readings)))
 
 
 # --------------------------------------------------------------------------- helpers

@@ -1339,6 +1339,30 @@ def test_balance_adjustment_for_postpaid_shows_the_balance(
     assert '<td class="num">+0.00001</td>\n          <td class="num">0.00001</td>' in ledger
 
 
+def test_pages_show_money_as_invoices_do(client: Any, admin: Any, now: Any) -> None:
+    """Issue 11: the currency's decimals, more only when the amount has them — 100.123 in
+    USD is "100.123" in the message, the ledger and the balance (it was "100.12300")."""
+    bob = _customer(admin, now, name="Bob")
+    client.force_login(admin)
+    response = client.post(
+        f"/customers/{bob.pk}/adjust/",
+        {"action": "manual_charge", "amount": "100.123", "idempotency_key": "t-1"},
+        follow=True,
+    )
+    assert messages_of(response) == ["Manual charge of 100.123 USD posted. Balance: 100.123 USD."]
+    ledger = block(response.content, "ledger-table")
+    assert '<td class="num">+100.123</td>\n          <td class="num">100.123</td>' in ledger
+    response = client.post(
+        f"/customers/{bob.pk}/adjust/",
+        {"action": "manual_charge", "amount": "1000.877", "idempotency_key": "t-2"},
+        follow=True,
+    )
+    assert messages_of(response) == [
+        "Manual charge of 1,000.877 USD posted. Balance: 1,101.00 USD."
+    ]
+    assert "100.12300" not in response.content.decode()
+
+
 def test_balance_adjustment_error_reopens_the_dialog(client: Any, admin: Any, now: Any) -> None:
     """CU-12: a bad amount reopens the dialog with the error and keeps the token; nothing posted."""
     bob = _customer(admin, now, name="Bob")

@@ -17,10 +17,10 @@ import pytest
 
 from billcore.charging.services import charge, parse_usage
 from billcore.classes.services import create_class
+from billcore.core.money import format_money
 from billcore.engine import run
 from billcore.installation.models import InstallationSettings
 from billcore.invoicing.documents import (
-    format_money,
     format_quantity,
     invoice_context,
     invoice_html,

@@ -1,4 +1,4 @@
-"""Money amounts: parsing and fixed-point storage units.
+"""Money amounts: parsing, fixed-point storage units, and how an amount is shown.
 
 Features: the money conventions of ``reference/portabilling.md`` (5 decimal places, never a
 float) used by every amount-carrying feature (CU-05, CU-07, CU-08, CU-12, CC-17).
@@ -23,6 +23,7 @@ __all__ = [
     "MONEY_PLACES",
     "QUANTUM",
     "AmountError",
+    "format_money",
     "from_units",
     "parse_amount",
     "to_units",
@@ -153,3 +154,25 @@ def from_units(units: int) -> Decimal:
     if abs(units) >= MAX_ABS_UNITS:
         raise AmountError(field="units", reason="too large: magnitude must be below 10**18")
     return Decimal(units).scaleb(-MONEY_PLACES)
+
+
+def format_money(value: Decimal | None, decimals: int) -> str:
+    """``value`` as invoices, pages and e-mails show it: with the currency's ``decimals``
+    places, more (up to 5) only when it has more non-zero digits, thousands grouped with ",".
+
+    100.12300 in a 2-decimal currency is "100.123", 100.10000 is "100.10", 100 is "100.00";
+    10.00123 is "10.00123", 0.00870 is "0.0087"; -0 is "0.00"; None is "". Exact: a Decimal
+    quantized to the 5 stored places, never a float.
+    """
+    if value is None:
+        return ""
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        exact = value.quantize(QUANTUM)
+        places = max(0, min(decimals, MONEY_PLACES))
+        shown = exact.quantize(Decimal(1).scaleb(-places))
+        if shown != exact:  # a non-zero digit beyond the currency's places: show every one
+            shown = exact.normalize()
+    if shown.is_zero():
+        shown = shown.copy_abs()
+    return format(shown, ",f")

@@ -7,7 +7,8 @@ resource is ever fetched: WeasyPrint renders with ``base_url=None``).
 
 Money is shown exactly: with the currency's decimals when the amount has no more digits than
 that (rounded amounts: totals, taxes), otherwise with as many of the 5 stored decimals as it
-needs (exact usage amounts: ``10.00123``). Never through a float.
+needs (exact usage amounts: ``10.00123``). Never through a float: ``core.money.format_money``,
+the one rule that pages and e-mails follow too.
 
 Dates are shown in the customer's time zone. A period ``[start, end)`` is shown by its first
 and last day (the day of ``end - 1µs``).
@@ -31,7 +32,7 @@ from django.template.loader import render_to_string
 
 from billcore.classes.models import InvoiceTemplate
 from billcore.core.invoices import SERVICE_TEXT
-from billcore.core.money import QUANTUM
+from billcore.core.money import QUANTUM, format_money
 from billcore.installation.models import InstallationSettings
 from billcore.invoicing.models import (
     ClosedPeriod,
@@ -61,23 +62,6 @@ COMPACT_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 # --------------------------------------------------------------------------------------------
 # Formatting
-
-
-def format_money(value: Decimal | None, decimals: int) -> str:
-    """``value`` with the currency's ``decimals`` places, or more (up to 5) when it has more
-    non-zero digits: 21.02000 → "21.02", 10.00123 → "10.00123", 0.00870 → "0.0087"."""
-    if value is None:
-        return ""
-    exact = value.quantize(QUANTUM)
-    shown = exact
-    for places in range(max(0, min(decimals, 5)), 6):
-        candidate = exact.quantize(Decimal(1).scaleb(-places))
-        if candidate == exact:
-            shown = candidate
-            break
-    if shown.is_zero():
-        shown = shown.copy_abs()
-    return format(shown, ",f")
 
 
 def format_quantity(value: Decimal | None) -> str:

@@ -32,10 +32,10 @@ from django.db.models import F
 from billcore.charging.models import Xdr
 from billcore.charging.selectors import summary, xdrs_csv
 from billcore.core.invoices import SERVICE_TEXT
+from billcore.core.money import format_money
 from billcore.installation.models import InstallationSettings
 from billcore.invoicing.documents import (
     customer_zone,
-    format_money,
     format_quantity,
     last_day,
     local_day,

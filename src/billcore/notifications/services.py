@@ -33,6 +33,7 @@ from django.template import Context, Engine, Template, TemplateSyntaxError
 from billcore.accounts.access import is_admin
 from billcore.audit.services import record, snapshot
 from billcore.classes.models import CustomerClass, Notification
+from billcore.core.money import format_money
 from billcore.customers.models import BalanceControl, Customer, Status
 from billcore.errors import BillcoreError, NotFound, ValidationFailed
 from billcore.installation.models import InstallationSettings
@@ -99,8 +100,6 @@ def local_date(customer: Customer, value: dt.datetime | None) -> str:
 
 def money_text(customer: Customer, value: Decimal | None) -> str:
     """An amount with the currency's decimals (more when it has more non-zero digits)."""
-    from billcore.invoicing.documents import format_money
-
     return format_money(value, customer.currency.decimals) if value is not None else ""
 
 

@@ -6,6 +6,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from billcore import __version__
+
 SECTIONS = {
     "customers": "customers",
     "classes": "classes",
@@ -22,5 +24,5 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     return {
         "nav_is_admin": is_admin,
         "nav_section": SECTIONS.get(first, ""),
-        "billcore_version": __import__("billcore").__version__,
+        "billcore_version": __version__,
     }

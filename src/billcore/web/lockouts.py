@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from billcore.accounts import lockout
 from billcore.errors import BillcoreError
-from billcore.web.views import admin_page
+from billcore.web.base import admin_page
 
 API_PREFIXES = ("/api/", "/rest/")
 

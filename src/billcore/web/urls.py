@@ -3,8 +3,11 @@ from django.urls import path
 
 from billcore.web import (
     lockouts,
-    views,
+    views_audit,
+    views_classes,
     views_customer_tabs,
+    views_customers,
+    views_installation,
     views_invoicing,
     views_notifications,
     views_status,
@@ -13,7 +16,7 @@ from billcore.web import (
 )
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", views_customers.home, name="home"),
     path(
         "login/",
         auth_views.LoginView.as_view(
@@ -22,13 +25,13 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("classes/", views.class_list, name="class-list"),
-    path("classes/add/", views.class_add, name="class-add"),
-    path("classes/<int:class_id>/", views.class_edit, name="class-edit"),
-    path("classes/<int:class_id>/delete/", views.class_delete, name="class-delete"),
-    path("customers/", views.customer_list, name="customer-list"),
-    path("customers/add/", views.customer_add, name="customer-add"),
-    path("customers/<int:customer_id>/", views.customer_edit, name="customer-edit"),
+    path("classes/", views_classes.class_list, name="class-list"),
+    path("classes/add/", views_classes.class_add, name="class-add"),
+    path("classes/<int:class_id>/", views_classes.class_edit, name="class-edit"),
+    path("classes/<int:class_id>/delete/", views_classes.class_delete, name="class-delete"),
+    path("customers/", views_customers.customer_list, name="customer-list"),
+    path("customers/add/", views_customers.customer_add, name="customer-add"),
+    path("customers/<int:customer_id>/", views_customers.customer_edit, name="customer-edit"),
     # The tabs' own forms and views (Balance & Credits, Fraud Protection, Accounts).
     path(
         "customers/<int:customer_id>/credit-limit/",
@@ -94,25 +97,39 @@ urlpatterns = [
         views_invoicing.period_statement,
         name="period-statement",
     ),
-    path("customers/<int:customer_id>/adjust/", views.customer_adjust, name="customer-adjust"),
-    path("customers/<int:customer_id>/delete/", views.customer_delete, name="customer-delete"),
-    path("business-models/", views.business_model_list, name="business-model-list"),
-    path("business-models/add/", views.business_model_add, name="business-model-add"),
+    path(
+        "customers/<int:customer_id>/adjust/",
+        views_customers.customer_adjust,
+        name="customer-adjust",
+    ),
+    path(
+        "customers/<int:customer_id>/delete/",
+        views_customers.customer_delete,
+        name="customer-delete",
+    ),
+    path("business-models/", views_installation.business_model_list, name="business-model-list"),
+    path("business-models/add/", views_installation.business_model_add, name="business-model-add"),
     path(
         "business-models/<int:business_model_id>/",
-        views.business_model_edit,
+        views_installation.business_model_edit,
         name="business-model-edit",
     ),
     path(
         "business-models/<int:business_model_id>/delete/",
-        views.business_model_delete,
+        views_installation.business_model_delete,
         name="business-model-delete",
     ),
-    path("settings/", views.settings_page, name="settings"),
-    path("settings/currencies/add/", views.currency_add, name="currency-add"),
-    path("settings/currencies/<str:code>/remove/", views.currency_remove, name="currency-remove"),
-    path("settings/custom-fields/add/", views.custom_field_add, name="custom-field-add"),
-    path("audit/", views.audit_list, name="audit"),
+    path("settings/", views_installation.settings_page, name="settings"),
+    path("settings/currencies/add/", views_installation.currency_add, name="currency-add"),
+    path(
+        "settings/currencies/<str:code>/remove/",
+        views_installation.currency_remove,
+        name="currency-remove",
+    ),
+    path(
+        "settings/custom-fields/add/", views_installation.custom_field_add, name="custom-field-add"
+    ),
+    path("audit/", views_audit.audit_list, name="audit"),
     path("settings/lockouts/", lockouts.lockout_list, name="lockouts"),
     # Users and API tokens (issue 10 §3).
     path("users/", views_users.user_list, name="user-list"),

@@ -1,8 +1,8 @@
 """The customer page's Balance & Credits and Fraud Protection tabs (CU-12, CU-13, issue 3) and
-its Accounts view (CC-21). Same rule as ``views``: every view parses what was posted, calls a
+its Accounts view (CC-21). Same rule as ``base``: every view parses what was posted, calls a
 service or a selector with ``actor=request.user`` and the time, and shows what came back; a
 service's error appears beside the input it names and nothing is saved; ``NotFound`` is the
-404 page.
+404 page. The tabs register what they show with the customer page (``customer_page``).
 
 The tabs' forms live inside the customer form's tab panels, so their inputs name their own
 ``<form>`` (drawn after the customer form) with the ``form`` attribute: HTML has no nested
@@ -27,7 +27,6 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -48,18 +47,20 @@ from billcore.subscribers.services import (
     visible_accounts,
 )
 from billcore.validation import as_int
-from billcore.web import views
-from billcore.web.forms import Choice, PageForm, Text, input_amount
-from billcore.web.templatetags.billcore_web import format_money
-from billcore.web.views import (
-    _adjustment_form,
-    _fail,
-    _id,
-    _now,
-    _paginate,
-    _query,
+from billcore.web import base
+from billcore.web.base import (
+    back_to_tab,
+    customer_money,
+    customer_zone,
+    fail,
     page,
+    paginate,
+    query,
+    query_id,
+    wall_clock,
 )
+from billcore.web.customer_page import adjustment_form, customer_page, customer_tab
+from billcore.web.forms import Choice, PageForm, Text, input_amount
 
 # The <form> elements the tab panels' inputs belong to (drawn after the customer form).
 LIMIT_FORM = "temp-limit-form"
@@ -195,30 +196,11 @@ class TransferForm(PageForm):
 # --------------------------------------------------------------------------- helpers
 
 
-def _zone(customer: Customer) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(customer.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
-def _wall_clock(value: Any, zone: zoneinfo.ZoneInfo) -> Any:
-    """A datetime-local input's value (the customer's wall clock) as an aware datetime.
-    Anything that is not such a value goes to the service as posted, to be judged there."""
-    if not isinstance(value, str) or not value.strip():
-        return value
-    try:
-        parsed = dt.datetime.fromisoformat(value.strip())
-    except ValueError:
-        return value
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
-
-
 def _limit_initial(customer: Customer) -> dict[str, str]:
     until = customer.credit_limit_until
     return {
         "temp_credit_limit": input_amount(customer.temp_credit_limit),
-        "credit_limit_until": until.astimezone(_zone(customer)).strftime(LOCAL_MINUTE)
+        "credit_limit_until": until.astimezone(customer_zone(customer)).strftime(LOCAL_MINUTE)
         if until
         else "",
     }
@@ -229,11 +211,11 @@ def _xdr_filters(
 ) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
     """(selector arguments, the values to show again, errors by parameter) of the xDR
     filters. Dates are whole days on the customer's wall clock, both inclusive."""
-    shown = {key: _query(request, key).strip() for key in XDR_FILTERS}
+    shown = {key: query(request, key).strip() for key in XDR_FILTERS}
     args: dict[str, Any] = {
         "service": shown["xdr_service"] or None,
         "status": shown["xdr_status"] or None,
-        "account_id": _id(shown["xdr_account"]),
+        "account_id": query_id(shown["xdr_account"]),
     }
     errors: dict[str, str] = {}
     for key, arg, days in (("xdr_from", "start", 0), ("xdr_to", "end", 1)):
@@ -254,33 +236,27 @@ def _customer_accounts(request: HttpRequest, customer: Customer) -> Any:
     return visible_accounts(actor=request.user).filter(customer=customer).order_by("identifier")
 
 
-def tab_context(
+@customer_tab
+def balance_tabs_context(
     request: HttpRequest,
     customer: Customer,
     *,
     limit_form: TemporaryLimitForm | None = None,
     fraud_form: FraudForm | None = None,
-    subscribe_form: Any = None,
-    **invoicing_forms: Any,
 ) -> dict[str, Any]:
-    """What the Balance & Credits and Fraud Protection tabs show (and, from
-    ``views_invoicing``, the Invoices & Taxation and Payment Method tabs, with
-    ``invoicing_forms``). A fixed number of queries whatever the number of rows."""
-    from billcore.web.views_invoicing import invoicing_tab_context
-    from billcore.web.views_subscriptions import subscriptions_tab_context
-
+    """What the Balance & Credits, Fraud Protection and xDRs tabs show. A fixed number of
+    queries whatever the number of rows."""
     actor = request.user
-    now = _now()
-    zone = _zone(customer)
+    now = base.now()
+    zone = customer_zone(customer)
     accounts = list(_customer_accounts(request, customer).values_list("id", "identifier"))
     args, shown, errors = _xdr_filters(request, zone)
     xdrs = customer_xdrs(actor=actor, customer_id=customer.pk, **args)
-    xdr_page = _paginate(request, xdrs, param="xdr_page")
+    xdr_page = paginate(request, xdrs, param="xdr_page")
     stats = summary(xdrs)
     valid = {k: v for k, v in shown.items() if v and k not in errors}
     today = now.astimezone(zone).date()
     return {
-        "customer_tabs": True,
         "zone": zone.key,
         "limit_in_force": customer.effective_credit_limit(now=now),
         "limit_form": limit_form
@@ -319,17 +295,7 @@ def tab_context(
             ],
         },
         "xdr_csv_query": urlencode(valid),
-        **invoicing_tab_context(request, customer, **invoicing_forms),
-        **subscriptions_tab_context(request, customer, subscribe_form=subscribe_form),
     }
-
-
-def _back_to(customer: Customer, tab: str) -> HttpResponse:
-    return redirect(reverse("customer-edit", args=[customer.pk]) + f"#tab-{tab}")
-
-
-def _money(customer: Customer, value: Decimal | None) -> str:
-    return f"{format_money(value, customer.currency.decimals)} {customer.currency_id}"
 
 
 # --------------------------------------------------------------------------- customer page
@@ -341,30 +307,30 @@ def customer_credit_limit(request: HttpRequest, customer_id: int) -> HttpRespons
     """Issue 3 §7: set a temporary credit limit until a date-time, or remove it (the Remove
     button posts both empty)."""
     customer = get_customer(actor=request.user, customer_id=customer_id)
-    form = TemporaryLimitForm(request.POST, time_zone=_zone(customer).key)
+    form = TemporaryLimitForm(request.POST, time_zone=customer_zone(customer).key)
     try:
         changes = form.posted()
         if "credit_limit_until" in changes:
-            changes["credit_limit_until"] = _wall_clock(
-                changes["credit_limit_until"], _zone(customer)
+            changes["credit_limit_until"] = wall_clock(
+                changes["credit_limit_until"], customer_zone(customer)
             )
         saved = update_customer(
-            actor=request.user, now=_now(), customer_id=customer.pk, changes=changes
+            actor=request.user, now=base.now(), customer_id=customer.pk, changes=changes
         )
     except BillcoreError as exc:
-        status = _fail(form, exc)
-        return views._customer_page(request, customer, limit_form=form, status=status)
+        status = fail(form, exc)
+        return customer_page(request, customer, limit_form=form, status=status)
     if saved.temp_credit_limit is None or saved.credit_limit_until is None:
         messages.success(request, "Temporary credit limit removed.")
     else:
-        zone = _zone(customer)
+        zone = customer_zone(customer)
         until = saved.credit_limit_until.astimezone(zone).strftime("%Y-%m-%d %H:%M")
         messages.success(
             request,
-            f"Temporary credit limit of {_money(customer, saved.temp_credit_limit)} set until "
-            f"{until} ({zone.key}).",
+            f"Temporary credit limit of {customer_money(customer, saved.temp_credit_limit)} "
+            f"set until {until} ({zone.key}).",
         )
-    return _back_to(customer, "balance")
+    return back_to_tab(customer, "balance")
 
 
 @page
@@ -376,18 +342,18 @@ def customer_fraud(request: HttpRequest, customer_id: int) -> HttpResponse:
     form = FraudForm(request.POST)
     try:
         saved = update_customer(
-            actor=request.user, now=_now(), customer_id=customer.pk, changes=form.posted()
+            actor=request.user, now=base.now(), customer_id=customer.pk, changes=form.posted()
         )
     except BillcoreError as exc:
-        status = _fail(form, exc)
-        return views._customer_page(request, customer, fraud_form=form, status=status)
+        status = fail(form, exc)
+        return customer_page(request, customer, fraud_form=form, status=status)
     if saved.fraud_daily_limit is None and not saved.fraud_action:
         messages.success(request, "Fraud protection override cleared: the class's settings apply.")
     else:
         limit = (
             "the class's daily limit"
             if saved.fraud_daily_limit is None
-            else f"{_money(customer, saved.fraud_daily_limit)} a day"
+            else f"{customer_money(customer, saved.fraud_daily_limit)} a day"
         )
         action = (
             FraudAction(saved.fraud_action).label.lower()
@@ -395,7 +361,7 @@ def customer_fraud(request: HttpRequest, customer_id: int) -> HttpResponse:
             else "the class's action"
         )
         messages.success(request, f"Fraud protection override saved: {limit}, {action}.")
-    return _back_to(customer, "fraud")
+    return back_to_tab(customer, "fraud")
 
 
 @page
@@ -403,7 +369,7 @@ def customer_xdrs_csv(request: HttpRequest, customer_id: int) -> Any:
     """CC-11 "Full" statistics of the filtered xDR list, streamed (a StreamingHttpResponse,
     which ``page``'s HttpResponse typing does not name)."""
     customer = get_customer(actor=request.user, customer_id=customer_id)
-    args, _shown, _errors = _xdr_filters(request, _zone(customer))
+    args, _shown, _errors = _xdr_filters(request, customer_zone(customer))
     rows = customer_xdrs(actor=request.user, customer_id=customer.pk, **args)
     response = StreamingHttpResponse(xdrs_csv(rows), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="xdrs-{customer.pk}.csv"'
@@ -432,11 +398,11 @@ def _accounts_page(
     transfer forms."""
     accounts = _customer_accounts(request, customer)
     choices = list(accounts.values_list("id", "identifier"))
-    accounts_page = _paginate(request, accounts)
+    accounts_page = paginate(request, accounts)
     context = {
         "customer": customer,
         "customer_view": "accounts",
-        "adjust_form": _adjustment_form(),
+        "adjust_form": adjustment_form(),
         "adjust_open": False,
         "account_count": len(choices),
         "accounts": accounts_page,
@@ -466,10 +432,10 @@ def customer_accounts(request: HttpRequest, customer_id: int) -> HttpResponse:
     form = AccountForm(request.POST)
     try:
         account = create_account(
-            actor=request.user, now=_now(), customer_id=customer.pk, data=form.posted()
+            actor=request.user, now=base.now(), customer_id=customer.pk, data=form.posted()
         )
     except BillcoreError as exc:
-        status = _fail(form, exc)
+        status = fail(form, exc)
         return _accounts_page(request, customer, add_form=form, status=status)
     messages.success(request, f"Account “{account.identifier}” added.")
     return redirect("customer-accounts", customer_id=customer.pk)
@@ -489,10 +455,10 @@ def customer_account_update(
     try:
         changes = form.posted()
         saved = update_account(
-            actor=request.user, now=_now(), account_id=account.pk, changes=changes
+            actor=request.user, now=base.now(), account_id=account.pk, changes=changes
         )
     except BillcoreError as exc:
-        status = _fail(form, exc)
+        status = fail(form, exc)
         return _accounts_page(request, customer, row_form=form, status=status)
     if "blocked" in changes:
         state = "blocked" if saved.blocked else "unblocked"
@@ -503,7 +469,7 @@ def customer_account_update(
         messages.success(
             request,
             f"Credit limit of account “{saved.identifier}” set to "
-            f"{_money(customer, saved.credit_limit)}.",
+            f"{customer_money(customer, saved.credit_limit)}.",
         )
     return redirect("customer-accounts", customer_id=customer.pk)
 
@@ -524,7 +490,7 @@ def customer_transfer(request: HttpRequest, customer_id: int) -> HttpResponse:
     choices = list(_customer_accounts(request, customer).values_list("id", "identifier"))
     names = dict(choices)
     form = _transfer_form(choices, request.POST)
-    at = _now()
+    at = base.now()
     try:
         data = form.posted()
         source = _account_id("from_account", data.get("from_account"))
@@ -541,14 +507,14 @@ def customer_transfer(request: HttpRequest, customer_id: int) -> HttpResponse:
             idempotency_key=data.get("transfer_key") or None,
         )
     except BillcoreError as exc:
-        status = _fail(form, exc)
+        status = fail(form, exc)
         return _accounts_page(request, customer, transfer_form=form, status=status)
     if sent.created_at != at:  # the token's earlier transfer came back
         messages.info(request, "This transfer was already made; nothing changed.")
     else:
         messages.success(
             request,
-            f"Transferred {_money(customer, sent.account_amount)} from “{names[source]}” to "
-            f"“{names[target]}”.",
+            f"Transferred {customer_money(customer, sent.account_amount)} "
+            f"from “{names[source]}” to “{names[target]}”.",
         )
     return redirect("customer-accounts", customer_id=customer.pk)

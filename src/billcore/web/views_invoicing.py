@@ -1,7 +1,7 @@
 """The billing pages (issue 4): periods waiting for approval (CC-18), the invoice page, and the
 customer page's Invoices & Taxation (CU-13, CC-15, CC-16) and Payment Method tabs.
 
-Same rule as ``views``: every view parses what was posted, calls a service or a selector with
+Same rule as ``base``: every view parses what was posted, calls a service or a selector with
 ``actor=request.user`` and the time, and shows what came back; a service's error appears
 beside the input it names (or as a message above) and nothing is saved; ``NotFound`` (another
 reseller's invoice or period included) is the 404 page.
@@ -13,14 +13,12 @@ Period dates are shown on the customer's wall clock (its time zone): a period
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from billcore.classes.models import InvoiceTemplate
@@ -33,16 +31,23 @@ from billcore.invoicing.closing import approve_period
 from billcore.invoicing.issuing import issue_out_of_turn_invoice
 from billcore.invoicing.models import ClosedPeriod
 from billcore.invoicing.payments import remove_payment_method, save_payment_method
-from billcore.web import views
+from billcore.web import base
+from billcore.web.base import (
+    back_to_tab,
+    customer_money,
+    customer_zone,
+    fail,
+    local_time,
+    page,
+    paginate,
+)
+from billcore.web.customer_page import customer_page, customer_tab
 from billcore.web.forms import Choice, PageForm, Text
-from billcore.web.templatetags.billcore_web import format_money
-from billcore.web.views import _fail, _now, _paginate, page
 
 # The <form> elements the tab panels' inputs belong to (drawn after the customer form).
 TEMPLATE_FORM = "invoice-template-form"
 PAYMENT_FORM = "payment-method-form"
 DAY = "%Y-%m-%d"
-MINUTE = "%Y-%m-%d %H:%M"
 
 
 # --------------------------------------------------------------------------- forms
@@ -94,13 +99,6 @@ class PaymentMethodForm(PageForm):
 # --------------------------------------------------------------------------- helpers
 
 
-def _zone(customer: Customer) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(customer.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
 def period_text(start: dt.datetime, end: dt.datetime, zone: dt.tzinfo) -> str:
     """``[start, end)`` as its first and last day on the wall clock of ``zone``."""
     first = start.astimezone(zone).date()
@@ -109,30 +107,19 @@ def period_text(start: dt.datetime, end: dt.datetime, zone: dt.tzinfo) -> str:
     return f"{first:{DAY}} \u2013 {last:{DAY}}"
 
 
-def _local(value: dt.datetime | None, zone: dt.tzinfo, fmt: str = MINUTE) -> str:
-    return value.astimezone(zone).strftime(fmt) if value is not None else ""
-
-
-def _money(value: Any, customer: Customer) -> str:
-    return f"{format_money(value, customer.currency.decimals)} {customer.currency_id}"
-
-
-def _back_to(customer: Customer, tab: str) -> HttpResponse:
-    return redirect(reverse("customer-edit", args=[customer.pk]) + f"#tab-{tab}")
-
-
 def _invoice_rows(invoices: Any, zone: dt.tzinfo) -> list[dict[str, Any]]:
     return [
         {
             "invoice": inv,
             "period": period_text(inv.period_start, inv.period_end, zone),
-            "issued": _local(inv.issued_at, zone, DAY),
-            "due": _local(inv.due_at, zone, DAY),
+            "issued": local_time(inv.issued_at, zone, DAY),
+            "due": local_time(inv.due_at, zone, DAY),
         }
         for inv in invoices
     ]
 
 
+@customer_tab
 def invoicing_tab_context(
     request: HttpRequest,
     customer: Customer,
@@ -142,9 +129,9 @@ def invoicing_tab_context(
 ) -> dict[str, Any]:
     """What the Invoices & Taxation and Payment Method tabs show."""
     actor = request.user
-    zone = _zone(customer)
+    zone = customer_zone(customer)
     cls = customer.customer_class
-    invoices = _paginate(
+    invoices = paginate(
         request,
         selectors.customer_invoices(actor=actor, customer_id=customer.pk),
         param="inv_page",
@@ -160,7 +147,7 @@ def invoicing_tab_context(
         "open_period": period_text(customer.billed_to, customer.next_billed_to, zone)
         if customer.billed_to and customer.next_billed_to
         else "",
-        "open_period_ends": _local(customer.next_billed_to, zone),
+        "open_period_ends": local_time(customer.next_billed_to, zone),
         "invoice_page": invoices,
         "invoice_rows": _invoice_rows(invoices, zone),
         "out_of_turn_allowed": cls.allow_out_of_turn_invoices,
@@ -168,8 +155,8 @@ def invoicing_tab_context(
             {
                 "period": p,
                 "text": period_text(p.start, p.end, zone),
-                "closed": _local(p.closed_at, zone),
-                "approve_by": _local(p.approve_by, zone),
+                "closed": local_time(p.closed_at, zone),
+                "approve_by": local_time(p.approve_by, zone),
             }
             for p in periods
         ],
@@ -180,12 +167,6 @@ def invoicing_tab_context(
     }
 
 
-def _customer_tab_page(
-    request: HttpRequest, customer: Customer, *, status: int, **forms: Any
-) -> HttpResponse:
-    return views._customer_page(request, customer, status=status, **forms)
-
-
 # --------------------------------------------------------------------------- CC-18
 
 
@@ -193,17 +174,17 @@ def _customer_tab_page(
 def periods_awaiting(request: HttpRequest) -> HttpResponse:
     """CC-18: every period waiting for approval the user may approve, the earliest deadline
     first, with its unbilled charges and an Approve button."""
-    periods = _paginate(request, selectors.periods_awaiting_approval(actor=request.user))
+    periods = paginate(request, selectors.periods_awaiting_approval(actor=request.user))
     rows = []
     for p in periods:
-        zone = _zone(p.customer)
+        zone = customer_zone(p.customer)
         rows.append(
             {
                 "period": p,
                 "text": period_text(p.start, p.end, zone),
-                "approve_by": _local(p.approve_by, zone),
+                "approve_by": local_time(p.approve_by, zone),
                 "zone": zone.key,
-                "unbilled": _money(selectors.unbilled(p), p.customer),
+                "unbilled": customer_money(p.customer, selectors.unbilled(p)),
             }
         )
     context = {"page": periods, "rows": rows, "nav_section": "periods"}
@@ -215,10 +196,10 @@ def periods_awaiting(request: HttpRequest) -> HttpResponse:
 def period_approve(request: HttpRequest, period_id: int) -> HttpResponse:
     """Close a waiting period now: its invoices are issued; the message names them."""
     period = selectors.get_period(actor=request.user, period_id=period_id)
-    zone = _zone(period.customer)
+    zone = customer_zone(period.customer)
     what = f"{period.customer.name}, {period_text(period.start, period.end, zone)}"
     try:
-        invoices = approve_period(actor=request.user, now=_now(), period_id=period.pk)
+        invoices = approve_period(actor=request.user, now=base.now(), period_id=period.pk)
     except NotFound:
         raise
     except BillcoreError as exc:
@@ -226,7 +207,7 @@ def period_approve(request: HttpRequest, period_id: int) -> HttpResponse:
         return redirect("periods-awaiting")
     if invoices:
         issued = ", ".join(
-            f"{inv.number} ({_money(inv.total, period.customer)})" for inv in invoices
+            f"{inv.number} ({customer_money(period.customer, inv.total)})" for inv in invoices
         )
         word = "Invoice" if len(invoices) == 1 else "Invoices"
         messages.success(request, f"Period of {what} approved and closed. {word} {issued} issued.")
@@ -257,15 +238,15 @@ def period_statement(request: HttpRequest, period_id: int) -> HttpResponse:
 def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
     invoice = selectors.get_invoice(actor=request.user, invoice_id=invoice_id)
     customer = invoice.customer
-    zone = _zone(customer)
+    zone = customer_zone(customer)
     context = {
         "invoice": invoice,
         "customer": customer,
         "lines": list(invoice.lines.all()),
         "period": period_text(invoice.period_start, invoice.period_end, zone),
-        "issued": _local(invoice.issued_at, zone),
-        "due": _local(invoice.due_at, zone),
-        "paid": _local(invoice.paid_at, zone),
+        "issued": local_time(invoice.issued_at, zone),
+        "due": local_time(invoice.due_at, zone),
+        "paid": local_time(invoice.paid_at, zone),
         "zone": zone.key,
         "labels": selectors.summary_labels(invoice),
         "nav_section": "customers",
@@ -293,17 +274,17 @@ def customer_invoice_template(request: HttpRequest, customer_id: int) -> HttpRes
     form = InvoiceTemplateForm(request.POST, initial={}, class_default=cls_default)
     try:
         saved = update_customer(
-            actor=request.user, now=_now(), customer_id=customer.pk, changes=form.posted()
+            actor=request.user, now=base.now(), customer_id=customer.pk, changes=form.posted()
         )
     except BillcoreError as exc:
-        status = _fail(form, exc)
-        return _customer_tab_page(request, customer, status=status, invoice_template_form=form)
+        status = fail(form, exc)
+        return customer_page(request, customer, invoice_template_form=form, status=status)
     if saved.invoice_template:
         label = InvoiceTemplate(saved.invoice_template).label
         messages.success(request, f"Invoice template set to “{label}”.")
     else:
         messages.success(request, f"Invoice template follows the class (“{cls_default}”).")
-    return _back_to(customer, "invoices")
+    return back_to_tab(customer, "invoices")
 
 
 @page
@@ -312,15 +293,17 @@ def customer_out_of_turn(request: HttpRequest, customer_id: int) -> HttpResponse
     """CC-15: an invoice now for every charge not yet invoiced."""
     customer = get_customer(actor=request.user, customer_id=customer_id)
     try:
-        invoice = issue_out_of_turn_invoice(actor=request.user, now=_now(), customer_id=customer.pk)
+        invoice = issue_out_of_turn_invoice(
+            actor=request.user, now=base.now(), customer_id=customer.pk
+        )
     except NotFound:
         raise
     except BillcoreError as exc:
         messages.error(request, f"No out-of-turn invoice issued: {exc.message}.")
-        return _back_to(customer, "invoices")
+        return back_to_tab(customer, "invoices")
     messages.success(
         request,
-        f"Out-of-turn invoice {invoice.number} issued: {_money(invoice.total, customer)}.",
+        f"Out-of-turn invoice {invoice.number} issued: {customer_money(customer, invoice.total)}.",
     )
     return redirect("invoice-detail", invoice_id=invoice.pk)
 
@@ -333,20 +316,20 @@ def customer_payment_method(request: HttpRequest, customer_id: int) -> HttpRespo
     form = PaymentMethodForm(request.POST)
     try:
         method = save_payment_method(
-            actor=request.user, now=_now(), customer_id=customer.pk, data=form.posted()
+            actor=request.user, now=base.now(), customer_id=customer.pk, data=form.posted()
         )
     except BillcoreError as exc:
-        status = _fail(form, exc)
+        status = fail(form, exc)
         # The card number is never drawn back into the page.
         form.data = form.data.copy()
         form.data["card_number"] = ""
-        return _customer_tab_page(request, customer, status=status, payment_form=form)
+        return customer_page(request, customer, payment_form=form, status=status)
     messages.success(
         request,
         f"Payment method saved: {method.brand} •••• {method.last4}, expires "
         f"{method.exp_month:02d}/{method.exp_year}.",
     )
-    return _back_to(customer, "payment")
+    return back_to_tab(customer, "payment")
 
 
 @page
@@ -355,7 +338,7 @@ def customer_payment_method_remove(request: HttpRequest, customer_id: int) -> Ht
     customer = get_customer(actor=request.user, customer_id=customer_id)
     if selectors.payment_method(actor=request.user, customer_id=customer.pk) is None:
         messages.info(request, "The customer has no saved payment method; nothing removed.")
-        return _back_to(customer, "payment")
-    remove_payment_method(actor=request.user, now=_now(), customer_id=customer.pk)
+        return back_to_tab(customer, "payment")
+    remove_payment_method(actor=request.user, now=base.now(), customer_id=customer.pk)
     messages.success(request, "Payment method removed.")
-    return _back_to(customer, "payment")
+    return back_to_tab(customer, "payment")

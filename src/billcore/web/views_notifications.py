@@ -1,6 +1,6 @@
 """The notification templates pages (issue 5 §4, administrators only): the list, and an edit
 page with a preview (rendered with sample values) and "Reset to default". Same rule as
-``views``: the service judges what was posted and its error appears beside the input it
+``base``: the service judges what was posted and its error appears beside the input it
 names; nothing is saved then."""
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from billcore.errors import BillcoreError
 from billcore.notifications import services
 from billcore.notifications.defaults import COMMON_VARIABLES
+from billcore.web import base
+from billcore.web.base import admin_page, fail
 from billcore.web.forms import Area, PageForm, Text
-from billcore.web.views import _fail, _now, admin_page
 
 
 class TemplateForm(PageForm):
@@ -73,13 +74,13 @@ def template_edit(request: HttpRequest, kind: str) -> HttpResponse:
             return _edit_page(request, view, form, preview=rendered)
         saved = services.update_template(
             actor=request.user,
-            now=_now(),
+            now=base.now(),
             kind=kind,
             subject=data.get("subject"),
             body=data.get("body"),
         )
     except BillcoreError as exc:
-        status = _fail(form, exc)
+        status = fail(form, exc)
         return _edit_page(request, view, form, status=status)
     messages.success(request, f"Template “{saved.label}” saved.")
     return redirect("notification-template-edit", kind=kind)
@@ -88,6 +89,6 @@ def template_edit(request: HttpRequest, kind: str) -> HttpResponse:
 @admin_page
 @require_POST
 def template_reset(request: HttpRequest, kind: str) -> HttpResponse:
-    view = services.reset_template(actor=request.user, now=_now(), kind=kind)
+    view = services.reset_template(actor=request.user, now=base.now(), kind=kind)
     messages.success(request, f"Template “{view.label}” reset to the default.")
     return redirect("notification-template-edit", kind=kind)

@@ -29,7 +29,8 @@ from billcore.errors import BillcoreError, NotFound, ValidationFailed
 from billcore.invoicing.closing import terminate
 from billcore.notifications.selectors import notification_log
 from billcore.notifications.status import change_status, midterm_invoice_supported
-from billcore.web.views import _now, page
+from billcore.web import base
+from billcore.web.base import customer_zone, local_time, page
 
 DONE = {
     "block": "Customer blocked.",
@@ -38,13 +39,6 @@ DONE = {
     "export": "Customer marked as exported.",
     "clear_export": "Export flag cleared: the customer is active again.",
 }
-
-
-def _zone(customer: Customer) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(customer.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
 
 
 def _day(field: str, value: str, zone: zoneinfo.ZoneInfo, *, end: bool) -> dt.datetime | None:
@@ -84,21 +78,16 @@ def _given(request: HttpRequest, action: str, zone: zoneinfo.ZoneInfo) -> dict[s
     return {}
 
 
-def _local(value: dt.datetime | None, zone: zoneinfo.ZoneInfo) -> str:
-    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
-
-
 def _done(action: str, customer: Customer, zone: zoneinfo.ZoneInfo) -> str:
     if action == "lift_suspension_until":
         if customer.suspension_delay_until is None:
             return "The lift-until date was removed."
-        return (
-            f"Suspension lifted until {_local(customer.suspension_delay_until, zone)} ({zone.key})."
-        )
+        until = local_time(customer.suspension_delay_until, zone)
+        return f"Suspension lifted until {until} ({zone.key})."
     if action == "terminate":
         if customer.status == Status.CLOSED:
             return "Customer permanently terminated."
-        when = f"{_local(customer.terminate_on, zone)} ({zone.key})"
+        when = f"{local_time(customer.terminate_on, zone)} ({zone.key})"
         if customer.status == Status.PROVISIONALLY_TERMINATED:
             return f"Customer provisionally terminated; permanent termination on {when}."
         return f"Permanent termination scheduled for {when}."
@@ -125,8 +114,8 @@ def _offers(customer: Customer) -> dict[str, bool]:
 
 
 def _status_page(request: HttpRequest, customer: Customer, *, status: int = 200) -> HttpResponse:
-    zone = _zone(customer)
-    today = _now().astimezone(zone).date()
+    zone = customer_zone(customer)
+    today = base.now().astimezone(zone).date()
     context = {
         "customer": customer,
         "customer_view": "status",
@@ -136,15 +125,15 @@ def _status_page(request: HttpRequest, customer: Customer, *, status: int = 200)
         "today": today.isoformat(),
         "offers": _offers(customer),
         "midterm_supported": midterm_invoice_supported(),
-        "delay_until": _local(customer.suspension_delay_until, zone),
-        "terminate_on": _local(customer.terminate_on, zone),
+        "delay_until": local_time(customer.suspension_delay_until, zone),
+        "terminate_on": local_time(customer.terminate_on, zone),
         "termination_days": customer.customer_class.termination_delay_days,
         "history": [
-            (h, _local(h.at, zone))
+            (h, local_time(h.at, zone))
             for h in lifecycle.status_history(actor=request.user, customer_id=customer.pk)
         ],
         "emails": [
-            (e, _local(e.created_at, zone), _local(e.sent_at, zone))
+            (e, local_time(e.created_at, zone), local_time(e.sent_at, zone))
             for e in notification_log(actor=request.user, customer_id=customer.pk)
         ],
     }
@@ -159,12 +148,12 @@ def customer_status(request: HttpRequest, customer_id: int) -> HttpResponse:
     if request.method == "GET":
         return _status_page(request, customer)
     action = request.POST.get("action", "")
-    zone = _zone(customer)
+    zone = customer_zone(customer)
     try:
         given = _given(request, action, zone)
         saved = change_status(
             actor=request.user,
-            now=_now(),
+            now=base.now(),
             customer_id=customer.pk,
             action=action,
             given=given,

@@ -1,5 +1,5 @@
 """Subscription plans (their own list and form, for administrators and resellers' users) and
-the customer page's Subscriptions tab (CU-13; issue 5 §3). Same rule as ``views``: parse what
+the customer page's Subscriptions tab (CU-13; issue 5 §3). Same rule as ``base``: parse what
 was posted, call a service or a selector with ``actor=request.user`` and the time, show what
 came back; a service's error appears beside the input it names; ``NotFound`` is the 404 page.
 
@@ -9,25 +9,25 @@ inputs become aware datetimes here, and the dates of the list are shown so.
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from billcore.accounts.access import is_admin
 from billcore.customers.models import Customer, CustomerType
 from billcore.customers.selectors import get_customer
 from billcore.errors import BillcoreError, NotFound
+from billcore.installation.models import Currency
 from billcore.subscriptions import selectors, services
 from billcore.subscriptions.models import SubscriptionPlan, SubscriptionStatus
-from billcore.web import views
+from billcore.web import base
+from billcore.web.base import back_to_tab, customer_zone, fail, local_time, page, wall_clock
+from billcore.web.customer_page import customer_page, customer_tab
 from billcore.web.forms import Area, Choice, PageForm, Text, Toggle, input_amount
-from billcore.web.views import _fail, _now, page
 
 SUBSCRIBE_FORM = "subscribe-form"
 LOCAL_MINUTE = "%Y-%m-%dT%H:%M"
@@ -85,8 +85,6 @@ def _resellers(actor: Any) -> list[tuple[Any, str]] | None:
 
 
 def _currencies() -> list[str]:
-    from billcore.installation.models import Currency
-
     return list(Currency.objects.order_by("code").values_list("code", flat=True))
 
 
@@ -155,9 +153,9 @@ def plan_add(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = _plan_form(request.user, request.POST)
         try:
-            plan = services.create_plan(actor=request.user, now=_now(), data=form.posted())
+            plan = services.create_plan(actor=request.user, now=base.now(), data=form.posted())
         except BillcoreError as exc:
-            return _plan_page(request, form, None, _fail(form, exc))
+            return _plan_page(request, form, None, fail(form, exc))
         messages.success(request, f"Subscription plan “{plan.name}” saved.")
         return redirect("subscription-plan-list")
     return _plan_page(request, _plan_form(request.user), None)
@@ -171,10 +169,10 @@ def plan_edit(request: HttpRequest, plan_id: int) -> HttpResponse:
         form = _plan_form(request.user, request.POST, plan)
         try:
             plan = services.update_plan(
-                actor=request.user, now=_now(), plan_id=plan.pk, changes=form.posted()
+                actor=request.user, now=base.now(), plan_id=plan.pk, changes=form.posted()
             )
         except BillcoreError as exc:
-            return _plan_page(request, form, plan, _fail(form, exc))
+            return _plan_page(request, form, plan, fail(form, exc))
         messages.success(request, f"Subscription plan “{plan.name}” saved.")
         return redirect("subscription-plan-list")
     return _plan_page(request, _plan_form(request.user, None, plan), plan)
@@ -185,7 +183,7 @@ def plan_edit(request: HttpRequest, plan_id: int) -> HttpResponse:
 def plan_delete(request: HttpRequest, plan_id: int) -> HttpResponse:
     plan = selectors.get_plan(actor=request.user, plan_id=plan_id)
     try:
-        services.delete_plan(actor=request.user, now=_now(), plan_id=plan.pk)
+        services.delete_plan(actor=request.user, now=base.now(), plan_id=plan.pk)
     except NotFound:
         raise
     except BillcoreError as exc:
@@ -198,52 +196,30 @@ def plan_delete(request: HttpRequest, plan_id: int) -> HttpResponse:
 # --------------------------------------------------------------------------- customer tab
 
 
-def _zone(customer: Customer) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(customer.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
-def _wall_clock(value: Any, zone: zoneinfo.ZoneInfo) -> Any:
-    """A datetime-local value as an aware datetime; anything else goes to the service as
-    posted, to be judged there."""
-    import datetime as dt
-
-    if not isinstance(value, str) or not value.strip():
-        return value
-    try:
-        parsed = dt.datetime.fromisoformat(value.strip())
-    except ValueError:
-        return value
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
-
-
 def _subscribe_form(request: HttpRequest, customer: Customer, data: Any = None) -> SubscribeForm:
     plans = selectors.plans_for_customer(actor=request.user, customer_id=customer.pk)
     return SubscribeForm(
         data,
         plans=[(p.pk, f"{p.name} ({p.fee.normalize():f} {p.currency_id})") for p in plans],
-        time_zone=_zone(customer).key,
+        time_zone=customer_zone(customer).key,
     )
 
 
+@customer_tab
 def subscriptions_tab_context(
     request: HttpRequest, customer: Customer, *, subscribe_form: SubscribeForm | None = None
 ) -> dict[str, Any]:
     """What the Subscriptions tab shows."""
-    zone = _zone(customer)
-    now = _now()
+    zone = customer_zone(customer)
+    now = base.now()
     rows = []
     for sub in selectors.customer_subscriptions(actor=request.user, customer_id=customer.pk):
         rows.append(
             {
                 "sub": sub,
-                "start": sub.start_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-                "end": sub.end_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if sub.end_at else "",
-                "charged_to": sub.charged_to.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-                if sub.charged_to
-                else "",
+                "start": local_time(sub.start_at, zone),
+                "end": local_time(sub.end_at, zone),
+                "charged_to": local_time(sub.charged_to, zone),
                 # End: not for one that ended (or whose end has come)
                 "can_end": sub.status != SubscriptionStatus.ENDED
                 and (sub.end_at is None or sub.end_at > now),
@@ -253,13 +229,7 @@ def subscriptions_tab_context(
         "subscription_rows": rows,
         "subscribe_form": subscribe_form or _subscribe_form(request, customer),
         "subscribe_closed": customer.status == "closed",
-        # The Subscriptions tab is here now: no longer among the ones for later releases.
-        "later_tabs": tuple(t for t in views.LATER_CUSTOMER_TABS if t != "Subscriptions"),
     }
-
-
-def _back(customer: Customer) -> HttpResponse:
-    return redirect(reverse("customer-edit", args=[customer.pk]) + "#tab-subscriptions")
 
 
 @page
@@ -267,18 +237,20 @@ def _back(customer: Customer) -> HttpResponse:
 def customer_subscribe(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = get_customer(actor=request.user, customer_id=customer_id)
     form = _subscribe_form(request, customer, request.POST)
-    zone = _zone(customer)
+    zone = customer_zone(customer)
     try:
         data = form.posted()
         for name in ("start_at", "end_at"):
             if name in data:
-                data[name] = _wall_clock(data[name], zone)
-        sub = services.subscribe(actor=request.user, now=_now(), customer_id=customer.pk, data=data)
+                data[name] = wall_clock(data[name], zone)
+        sub = services.subscribe(
+            actor=request.user, now=base.now(), customer_id=customer.pk, data=data
+        )
     except BillcoreError as exc:
-        status = _fail(form, exc)
-        return views._customer_page(request, customer, subscribe_form=form, status=status)
+        status = fail(form, exc)
+        return customer_page(request, customer, subscribe_form=form, status=status)
     messages.success(request, f"Subscribed to “{sub.plan.name}”.")
-    return _back(customer)
+    return back_to_tab(customer, "subscriptions")
 
 
 @page
@@ -288,12 +260,12 @@ def subscription_end(request: HttpRequest, subscription_id: int) -> HttpResponse
     sub = selectors.get_subscription(actor=request.user, subscription_id=subscription_id)
     try:
         services.end_subscription(
-            actor=request.user, now=_now(), subscription_id=sub.pk, end_at=_now()
+            actor=request.user, now=base.now(), subscription_id=sub.pk, end_at=base.now()
         )
     except NotFound:
         raise
     except BillcoreError as exc:
         messages.error(request, exc.message)
-        return _back(sub.customer)
+        return back_to_tab(sub.customer, "subscriptions")
     messages.success(request, f"Subscription to “{sub.plan.name}” ended.")
-    return _back(sub.customer)
+    return back_to_tab(sub.customer, "subscriptions")

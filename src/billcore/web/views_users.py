@@ -1,7 +1,7 @@
 """The Users and API tokens pages (issue 10 §3): a list, add and edit pages (deactivate,
 activate, set password, the user's tokens), and the tokens page (create, revoke). For every
 signed-in user: an administrator sees everyone, a reseller's user its own reseller's users
-(another's are the 404 page). Same rule as ``views``: the service judges what was posted and
+(another's are the 404 page). Same rule as ``base``: the service judges what was posted and
 its error appears beside the input it names; nothing is saved then. A new token's secret is
 shown on the page that answers the POST, once, and never put in a cookie or message."""
 
@@ -21,8 +21,9 @@ from billcore.accounts.access import is_admin
 from billcore.accounts.models import User
 from billcore.accounts.tokens import default_lifetime
 from billcore.errors import BillcoreError
+from billcore.web import base
+from billcore.web.base import fail, page, paginate, query, reseller_choices
 from billcore.web.forms import Choice, PageForm, Text
-from billcore.web.views import _fail, _now, _paginate, _query, _reseller_choices, page
 
 ADMINISTRATOR = ""
 
@@ -55,7 +56,7 @@ class UserForm(PageForm):
         if creating:
             f["password"] = Secret("Password", help_text=PASSWORD_HELP)
         if is_admin(actor):
-            choices = [(ADMINISTRATOR, "— Administrator —"), *_reseller_choices(actor)]
+            choices = [(ADMINISTRATOR, "— Administrator —"), *reseller_choices(actor)]
             f["reseller"] = Choice(
                 "Role",
                 choices,
@@ -105,7 +106,7 @@ def _user_initial(user: User) -> dict[str, Any]:
 
 
 def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
-    return {"nav_section": "users", "is_admin": is_admin(request.user), "now": _now(), **extra}
+    return {"nav_section": "users", "is_admin": is_admin(request.user), "now": base.now(), **extra}
 
 
 # --------------------------------------------------------------------------- users
@@ -113,11 +114,11 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
 
 @page
 def user_list(request: HttpRequest) -> HttpResponse:
-    q = _query(request, "q").strip()
-    show = _query(request, "show", "active")
+    q = query(request, "q").strip()
+    show = query(request, "show", "active")
     active = {"active": True, "inactive": False}.get(show)
     users = selectors.list_users(actor=request.user, search=q, active=active)
-    context = _context(request, page=_paginate(request, users), q=q, show=show)
+    context = _context(request, page=paginate(request, users), q=q, show=show)
     return render(request, "web/users/user_list.html", context)
 
 
@@ -147,9 +148,9 @@ def user_add(request: HttpRequest) -> HttpResponse:
     form = UserForm(request.POST or None, actor=request.user, creating=True)
     if request.method == "POST":
         try:
-            user = services.create_user(actor=request.user, now=_now(), data=form.posted())
+            user = services.create_user(actor=request.user, now=base.now(), data=form.posted())
         except BillcoreError as exc:
-            return _user_page(request, form, None, status=_fail(form, exc))
+            return _user_page(request, form, None, status=fail(form, exc))
         messages.success(request, f"User “{user.username}” created.")
         return redirect("user-edit", user_id=user.pk)
     return _user_page(request, form, None)
@@ -163,10 +164,10 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
         form = UserForm(request.POST, actor=request.user, creating=False)
         try:
             user = services.update_user(
-                actor=request.user, now=_now(), user_id=user.pk, changes=form.posted()
+                actor=request.user, now=base.now(), user_id=user.pk, changes=form.posted()
             )
         except BillcoreError as exc:
-            return _user_page(request, form, user, status=_fail(form, exc))
+            return _user_page(request, form, user, status=fail(form, exc))
         messages.success(request, f"User “{user.username}” saved.")
         return redirect("user-edit", user_id=user.pk)
     form = UserForm(actor=request.user, creating=False, initial=_user_initial(user))
@@ -182,12 +183,12 @@ def user_active(request: HttpRequest, user_id: int) -> HttpResponse:
     try:
         if activate:
             user = services.update_user(
-                actor=request.user, now=_now(), user_id=user.pk, changes={"is_active": True}
+                actor=request.user, now=base.now(), user_id=user.pk, changes={"is_active": True}
             )
         else:
-            user = services.deactivate_user(actor=request.user, now=_now(), user_id=user.pk)
+            user = services.deactivate_user(actor=request.user, now=base.now(), user_id=user.pk)
     except BillcoreError as exc:
-        _fail(PageForm(), exc)  # a NotFound is the 404 page
+        fail(PageForm(), exc)  # a NotFound is the 404 page
         messages.error(request, exc.message.removeprefix("id: "))
         return redirect("user-edit", user_id=user.pk)
     state = "activated" if activate else "deactivated: it can no longer sign in"
@@ -203,12 +204,12 @@ def user_password(request: HttpRequest, user_id: int) -> HttpResponse:
     try:
         user = services.set_password(
             actor=request.user,
-            now=_now(),
+            now=base.now(),
             user_id=user.pk,
             password=form.posted().get("password", ""),
         )
     except BillcoreError as exc:
-        status = _fail(form, exc)
+        status = fail(form, exc)
         edit = UserForm(actor=request.user, creating=False, initial=_user_initial(user))
         return _user_page(request, edit, user, password_form=form, status=status)
     if user.pk == request.user.pk:
@@ -236,7 +237,7 @@ def _token_page(
     tokens = selectors.list_tokens(actor=request.user)
     context = _context(
         request,
-        page=_paginate(request, tokens),
+        page=paginate(request, tokens),
         form=form,
         created=created,
         secret=secret,
@@ -250,21 +251,21 @@ def token_list(request: HttpRequest) -> HttpResponse:
     """GET: the tokens the user sees; POST: create one (its secret shown on this answer)."""
     if request.method == "GET":
         form = TokenForm(users=_token_users(request.user))
-        form.initial["user"] = _query(request, "user") or request.user.pk
+        form.initial["user"] = query(request, "user") or request.user.pk
         return _token_page(request, form)
     form = TokenForm(request.POST, users=_token_users(request.user))
     try:
         data = form.posted()
         token, secret = services.create_api_token(
             actor=request.user,
-            now=_now(),
+            now=base.now(),
             user_id=data.get("user") or None,
             name=data.get("name", ""),
             expires_in=data.get("expires_in") or None,
             default_lifetime=default_lifetime(),
         )
     except BillcoreError as exc:
-        return _token_page(request, form, status=_fail(form, exc))
+        return _token_page(request, form, status=fail(form, exc))
     fresh = TokenForm(users=_token_users(request.user))
     fresh.initial["user"] = request.user.pk
     return _token_page(request, fresh, created=token, secret=secret)
@@ -274,7 +275,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     token = selectors.get_token(actor=request.user, token_id=token_id)
-    services.revoke_api_token(actor=request.user, now=_now(), token_id=token.pk)
+    services.revoke_api_token(actor=request.user, now=base.now(), token_id=token.pk)
     messages.success(request, f"Token “{token.prefix}…” of {token.user.username} revoked.")
     back = request.POST.get("next", "")
     if back.startswith("/users/") and back.count("/") == 3 and back[7:-1].isdigit():

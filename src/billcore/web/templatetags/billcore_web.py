@@ -10,27 +10,14 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from billcore.core.money import QUANTUM
+from billcore.core.money import format_money
 
 register = template.Library()
 
 
-def format_money(value: Decimal | None, decimals: int = 2, *, grouping: bool = True) -> str:
-    """``value`` with the currency's ``decimals`` places, unless that would drop a digit:
-    then with all 5 (100.10000 → "100.10", 100.12345 → "100.12345", 100.123 → "100.12300")."""
-    if value is None:
-        return ""
-    exact = value.quantize(QUANTUM)
-    rounded = exact.quantize(Decimal(1).scaleb(-decimals))
-    shown = rounded if rounded == exact else exact
-    if shown.is_zero():
-        shown = shown.copy_abs()
-    return format(shown, ",f") if grouping else format(shown, "f")
-
-
 @register.filter
 def money(value: Decimal | None, decimals: Any = 2) -> str:
-    """``{{ amount|money:currency.decimals }}``"""
+    """``{{ amount|money:currency.decimals }}``: as invoices show it (``format_money``)."""
     try:
         places = int(decimals)
     except (TypeError, ValueError):
