@@ -12,8 +12,8 @@ import pytest
 from billcore.charging.services import charge, parse_usage
 from billcore.classes.services import create_class
 from billcore.customers.services import create_customer
-from billcore.installation.services import update_settings
 from billcore.engine import run
+from billcore.installation.services import update_settings
 from billcore.invoicing.models import ClosedPeriod, Invoice, PaymentMethod
 from billcore.ledger.services import post_transaction
 from tests.e2e.test_api import Api, _error, _token

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from billcore.customers.models import Customer
-from billcore.installation.services import get_settings
 from billcore.engine import run
+from billcore.installation.services import get_settings
 from billcore.invoicing.models import ClosedPeriod, Invoice, PaymentMethod
 from billcore.ledger.services import post_transaction
 from tests.e2e.test_invoicing_api import (

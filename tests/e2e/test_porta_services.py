@@ -11,8 +11,8 @@ import pytest
 from billcore.audit.models import AuditEntry
 from billcore.charging.services import charge, parse_usage
 from billcore.customers.models import Customer
-from billcore.installation.services import create_custom_field
 from billcore.engine import run
+from billcore.installation.services import create_custom_field
 from billcore.porta.models import CustomerTimeZoneId
 from billcore.subscribers.models import Account
 from billcore.subscriptions.models import Subscription

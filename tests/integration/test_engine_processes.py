@@ -95,8 +95,8 @@ def _crashing_engine(kill_at: int, path: str) -> None:
     """Run the engine and SIGKILL this process inside the transaction of the kill_at-th
     invoice, after the invoice row was written (ORM path: after its lines too)."""
     connections.close_all()
-    from billcore.invoicing import fastclose, services
     from billcore.engine import run
+    from billcore.invoicing import fastclose, services
 
     calls = {"n": 0}
     if path == "orm":

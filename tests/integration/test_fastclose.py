@@ -17,9 +17,9 @@ from billcore.charging.services import charge, parse_usage
 from billcore.classes.services import create_class
 from billcore.customers.models import Customer
 from billcore.customers.services import create_customer
+from billcore.engine import EngineReport, close_step
 from billcore.installation.services import add_currency, update_settings
 from billcore.invoicing import fastclose
-from billcore.engine import EngineReport, close_step
 from billcore.invoicing.models import ClosedPeriod, Invoice, InvoiceLine
 from billcore.ledger.models import Transaction
 from billcore.ledger.services import post_transaction

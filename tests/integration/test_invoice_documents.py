@@ -18,6 +18,7 @@ import pytest
 from billcore.charging.services import charge, parse_usage
 from billcore.classes.services import create_class
 from billcore.customers.services import create_customer
+from billcore.engine import run
 from billcore.installation.models import InstallationSettings
 from billcore.invoicing.documents import (
     format_money,
@@ -29,7 +30,6 @@ from billcore.invoicing.documents import (
     statement_context,
     statement_html,
 )
-from billcore.engine import run
 from billcore.invoicing.models import ClosedPeriod, Invoice
 from billcore.ledger.services import post_transaction
 

@@ -21,8 +21,8 @@ from billcore.charging.models import Xdr
 from billcore.charging.services import charge, parse_usage
 from billcore.classes.services import create_class
 from billcore.customers.services import create_customer
-from billcore.installation.models import InstallationSettings
 from billcore.engine import run
+from billcore.installation.models import InstallationSettings
 from billcore.invoicing.mail import NO_FROM, send_pending
 from billcore.invoicing.models import Invoice, OutboundEmail
 

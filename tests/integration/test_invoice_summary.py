@@ -13,9 +13,9 @@ import pytest
 
 from billcore.classes.services import create_class
 from billcore.customers.services import create_customer
+from billcore.engine import EngineReport, close_step
 from billcore.invoicing import fastclose
 from billcore.invoicing.documents import invoice_context
-from billcore.engine import EngineReport, close_step
 from billcore.invoicing.models import Invoice
 from billcore.invoicing.selectors import summary_labels
 from billcore.invoicing.services import issue_out_of_turn_invoice

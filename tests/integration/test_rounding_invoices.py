@@ -15,9 +15,9 @@ import pytest
 
 from billcore.classes.services import create_class
 from billcore.customers.services import create_customer
+from billcore.engine import EngineReport, close_step
 from billcore.installation.services import add_currency
 from billcore.invoicing import fastclose
-from billcore.engine import EngineReport, close_step
 from billcore.invoicing.models import Invoice, InvoiceLine
 from billcore.ledger.services import post_transaction
 
