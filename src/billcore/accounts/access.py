@@ -16,11 +16,6 @@ def is_admin(actor: Any) -> bool:
     )
 
 
-def reseller_id_of(actor: Any) -> int | None:
-    """The reseller the actor acts for; ``None`` for administrators."""
-    return actor.reseller_id if actor is not None else None
-
-
 def require_user(actor: Any) -> None:
     if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
         raise NotFound("not found")

@@ -3,8 +3,8 @@
 A token found valid is remembered by this process for ``CACHE_SECONDS`` (its digest → its
 user), so a busy client costs one look-up every few seconds instead of one per request. The
 price: a token revoked (or a user deactivated) in another process is refused there within
-``CACHE_SECONDS``, not at once; ``revoke_token`` forgets it in its own process at once. A
-token's own expiry is checked on every request.
+``CACHE_SECONDS``, not at once; ``services.revoke_api_token`` forgets it in its own process at
+once. A token's own expiry is checked on every request.
 """
 
 from __future__ import annotations
@@ -100,8 +100,3 @@ def forget_user(user_id: int) -> None:
     with _cache_lock:
         for key in [k for k, v in _cache.items() if getattr(v[2], "pk", None) == user_id]:
             _cache.pop(key, None)
-
-
-def revoke_token(token: str) -> bool:
-    forget(_digest(token))
-    return ApiToken.objects.filter(digest=_digest(token)).delete()[0] > 0
