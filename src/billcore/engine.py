@@ -35,6 +35,7 @@ from billcore.core.taxes import TaxEngineNotConfigured
 from billcore.customers.models import Customer, Status
 from billcore.errors import BillcoreError, NotAllowed, NotFound, ValidationFailed
 from billcore.installation.services import get_settings
+from billcore.invoicing.cards import card_expiring_step
 from billcore.invoicing.collections import collections_step
 from billcore.invoicing.documents import render_pending
 from billcore.invoicing.fastclose import FastCloser
@@ -196,6 +197,7 @@ def run(
         collect_step(now=now, report=report)
     if "notifications" in wanted:
         scan_step(now=now, report=report)
+        card_expiring_step(now=now, report=report)
     if "documents" in wanted:
         report.pdfs += render_pending(now=now)
     if "mail" in wanted:

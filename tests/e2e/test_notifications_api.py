@@ -12,9 +12,8 @@ import pytest
 from billcore.classes.services import create_class
 from billcore.customers.services import create_customer
 from billcore.installation.models import InstallationSettings
-from billcore.invoicing.models import OutboundEmail
 from billcore.notifications.defaults import DEFAULTS
-from billcore.notifications.models import NotificationTemplate
+from billcore.notifications.models import NotificationTemplate, OutboundEmail
 from billcore.notifications.services import notify
 from tests.e2e.test_api import Api, _error, _token
 

@@ -21,11 +21,12 @@ from billcore.customers import lifecycle
 from billcore.customers.models import Customer
 from billcore.customers.services import create_customer
 from billcore.engine import run
-from billcore.invoicing.models import CollectionStep, Invoice, OutboundEmail
+from billcore.invoicing.models import CollectionStep, Invoice
 from billcore.ledger.models import Transaction
 from billcore.ledger.postings import post_locked
 from billcore.ledger.selectors import ledger_sum
 from billcore.ledger.services import post_transaction
+from billcore.notifications.models import OutboundEmail
 
 pytestmark = pytest.mark.django_db
 

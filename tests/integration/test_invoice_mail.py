@@ -23,8 +23,10 @@ from billcore.classes.services import create_class
 from billcore.customers.services import create_customer
 from billcore.engine import run
 from billcore.installation.models import InstallationSettings
-from billcore.invoicing.mail import NO_FROM, send_pending
-from billcore.invoicing.models import Invoice, OutboundEmail
+from billcore.invoicing.mail import send_pending
+from billcore.invoicing.models import Invoice
+from billcore.notifications.models import OutboundEmail
+from billcore.notifications.outbox import NO_FROM
 
 pytestmark = pytest.mark.django_db
 

@@ -63,18 +63,18 @@ from billcore.errors import Conflict, NotFound, ValidationFailed
 from billcore.installation.models import InstallationSettings
 from billcore.invoicing.models import (
     ClosedPeriod,
-    EmailKind,
     Invoice,
     InvoiceCounter,
     InvoiceKind,
     InvoiceLine,
     InvoiceStatus,
     LineKind,
-    OutboundEmail,
     PeriodStatus,
 )
 from billcore.ledger.models import Action, Transaction
 from billcore.ledger.postings import post_locked
+from billcore.notifications.models import EmailKind
+from billcore.notifications.outbox import queue_email
 
 ZERO = Decimal(0)
 
@@ -787,24 +787,22 @@ def _queue_emails(
             )
     if cls.send_invoices_by_email:
         for inv in invoices:
-            OutboundEmail.objects.create(
+            queue_email(
                 customer=customer,
                 kind=EmailKind.INVOICE,
-                invoice=inv,
-                period=period,
-                to_address=customer.email,
-                created_at=now,
+                now=now,
+                invoice_id=inv.pk,
+                period_id=period.pk if period is not None else None,
             )
     if period is not None and cls.generate_statistics:
         mode = customer.send_statistics or cls.send_statistics
         if mode in (SendStatistics.FULL, SendStatistics.SUMMARY):
-            OutboundEmail.objects.create(
+            queue_email(
                 customer=customer,
                 kind=EmailKind.STATISTICS,
-                period=period,
+                now=now,
+                period_id=period.pk,
                 variant=mode,
-                to_address=customer.email,
-                created_at=now,
             )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from billcore.classes.models import Notification
 from billcore.customers.selectors import get_customer
-from billcore.invoicing.models import EmailKind, OutboundEmail
+from billcore.notifications.models import EmailKind, OutboundEmail
 
 KIND_LABELS = {EmailKind.INVOICE: "Invoice", EmailKind.STATISTICS: "Usage statistics"}
 
