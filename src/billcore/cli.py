@@ -24,6 +24,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from billcore.accounts.access import SystemActor
 from billcore.cli_users import add_commands as add_user_commands
 
 
@@ -123,23 +124,15 @@ def cmd_createadmin(args: argparse.Namespace) -> int:
     return 0
 
 
-class _CommandLineActor:
+def _command_line_actor() -> SystemActor:
     """An administrator's command typed at the machine: audit rows name it ``cli:<os user>``."""
+    import getpass
 
-    pk = None
-    id = None
-    is_authenticated = True
-    is_active = True
-    reseller_id = None
-
-    def __init__(self) -> None:
-        import getpass
-
-        try:
-            who = getpass.getuser()
-        except (KeyError, OSError):
-            who = "unknown"
-        self.username = f"cli:{who}"
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return SystemActor(f"cli:{who}")
 
 
 def cmd_lockouts(args: argparse.Namespace) -> int:
@@ -147,7 +140,7 @@ def cmd_lockouts(args: argparse.Namespace) -> int:
 
     from billcore.accounts.lockout import list_lockouts
 
-    rows = list_lockouts(actor=_CommandLineActor(), now=timezone.now())
+    rows = list_lockouts(actor=_command_line_actor(), now=timezone.now())
     if not rows:
         print("Nobody is locked out.")
         return 0
@@ -178,7 +171,7 @@ def cmd_unlock(args: argparse.Namespace) -> int:
 
     try:
         cleared = unlock(
-            actor=_CommandLineActor(),
+            actor=_command_line_actor(),
             now=timezone.now(),
             username=args.username,
             address=args.address,

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from django.db import DatabaseError, connection
 from django.db.models import Q
 
-from billcore.accounts.access import is_admin
+from billcore.accounts.access import Actor, is_admin
 from billcore.core.taxes import TaxEngineNotConfigured
 from billcore.customers.models import Customer, Status
 from billcore.errors import BillcoreError, NotAllowed, NotFound, ValidationFailed
@@ -212,7 +212,7 @@ def run(
 
 def run_for(
     *,
-    actor: object,
+    actor: Actor,
     now: dt.datetime,
     clock: dt.datetime | None = None,
     steps: list[str] | None = None,

@@ -15,7 +15,6 @@ import hashlib
 import secrets
 import threading
 import time
-from typing import Any
 
 from billcore.accounts.models import ApiToken, User
 
@@ -24,7 +23,7 @@ CACHE_SECONDS = 5.0
 _CACHE_LIMIT = 10_000
 
 # digest → (valid until, on the monotonic clock; the token's expiry; its user)
-_cache: dict[str, tuple[float, dt.datetime | None, Any]] = {}
+_cache: dict[str, tuple[float, dt.datetime | None, User]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -60,7 +59,7 @@ def create_token(
     return token
 
 
-def user_for_token(token: str, *, now: dt.datetime) -> Any:
+def user_for_token(token: str, *, now: dt.datetime) -> User | None:
     digest = _digest(token)
     hit = _cache.get(digest)
     if hit is not None and hit[0] > time.monotonic():

@@ -29,7 +29,8 @@ from typing import Any, Protocol
 from django.db import IntegrityError, transaction
 from django.template import Context, Engine, Template, TemplateSyntaxError
 
-from billcore.accounts.access import is_admin
+from billcore.accounts.access import Actor, is_admin
+from billcore.accounts.models import User
 from billcore.audit.services import record, snapshot
 from billcore.classes.models import CustomerClass, Notification
 from billcore.customers.models import BalanceControl, Customer, Status
@@ -226,7 +227,7 @@ def _kind(kind: str) -> str:
     return kind
 
 
-def _admin(actor: Any) -> None:
+def _admin(actor: Actor) -> None:
     if not is_admin(actor):
         raise NotFound("not found")
 
@@ -245,13 +246,13 @@ def _view(kind: str, row: NotificationTemplate | None) -> TemplateView:
     )
 
 
-def list_templates(*, actor: Any) -> list[TemplateView]:
+def list_templates(*, actor: Actor) -> list[TemplateView]:
     _admin(actor)
     rows = {t.kind: t for t in NotificationTemplate.objects.select_related("updated_by")}
     return [_view(kind, rows.get(kind)) for kind in Notification.values]
 
 
-def get_template(*, actor: Any, kind: str) -> TemplateView:
+def get_template(*, actor: Actor, kind: str) -> TemplateView:
     _admin(actor)
     row = NotificationTemplate.objects.select_related("updated_by").filter(kind=_kind(kind))
     return _view(kind, row.first())
@@ -273,7 +274,7 @@ def _text(field: str, value: Any, *, max_length: int) -> str:
     return value
 
 
-def preview(*, actor: Any, kind: str, subject: Any, body: Any) -> tuple[str, str]:
+def preview(*, actor: Actor, kind: str, subject: Any, body: Any) -> tuple[str, str]:
     """``subject`` and ``body`` rendered with the sample context; ValidationFailed naming
     the field when one does not compile or render (what ``update_template`` refuses)."""
     _admin(actor)
@@ -300,12 +301,12 @@ def preview(*, actor: Any, kind: str, subject: Any, body: Any) -> tuple[str, str
 
 @transaction.atomic
 def update_template(
-    *, actor: Any, now: dt.datetime, kind: str, subject: Any, body: Any
+    *, actor: Actor, now: dt.datetime, kind: str, subject: Any, body: Any
 ) -> TemplateView:
     """Store an edited template (it must compile and render with a sample context)."""
     preview(actor=actor, kind=kind, subject=subject, body=body)
     row = NotificationTemplate.objects.select_for_update().filter(kind=kind).first()
-    user = actor if getattr(actor, "pk", None) else None
+    user = actor if isinstance(actor, User) else None
     if row is None:
         row = NotificationTemplate.objects.create(
             kind=kind, subject=subject, body=body, updated_at=now, updated_by=user
@@ -322,7 +323,7 @@ def update_template(
 
 
 @transaction.atomic
-def reset_template(*, actor: Any, now: dt.datetime, kind: str) -> TemplateView:
+def reset_template(*, actor: Actor, now: dt.datetime, kind: str) -> TemplateView:
     """Back to the default: the edited template is deleted."""
     _admin(actor)
     kind = _kind(kind)

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import transaction
 
+from billcore.accounts.access import Actor
 from billcore.classes.models import Notification
 from billcore.customers import lifecycle
 from billcore.customers.models import Customer, Status
@@ -57,7 +58,7 @@ def _aware(field: str, value: Any) -> dt.datetime | None:
 
 @transaction.atomic
 def change_status(
-    *, actor: Any, now: dt.datetime, customer_id: int, action: str, given: dict[str, Any]
+    *, actor: Actor, now: dt.datetime, customer_id: int, action: str, given: dict[str, Any]
 ) -> Customer:
     """Apply ``action`` with the inputs ``given`` (only those the action takes), and queue
     the notification the change calls for in the same transaction (``_announce``)."""
@@ -102,7 +103,7 @@ def _announce(*, customer: Customer, now: dt.datetime, action: str, before: str)
 
 
 def _apply(
-    *, actor: Any, now: dt.datetime, customer_id: int, action: str, given: dict[str, Any]
+    *, actor: Actor, now: dt.datetime, customer_id: int, action: str, given: dict[str, Any]
 ) -> Customer:
     if action not in ACTIONS:
         raise ValidationFailed(
@@ -113,7 +114,7 @@ def _apply(
             raise ValidationFailed(
                 f"{name} is not an input of the action {action}", field=name, code="unknown"
             )
-    common = {"actor": actor, "now": now, "customer_id": customer_id}
+    common: dict[str, Any] = {"actor": actor, "now": now, "customer_id": customer_id}
     if action in ("block", "unblock"):
         reason = given.get("reason") or ""
         if not isinstance(reason, str) or len(reason) > 200:
