@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from billcore import engine as invoicing_engine
 from billcore.audit.models import AuditEntry
 from billcore.charging.services import charge, parse_usage
 from billcore.classes.services import create_class
@@ -18,7 +19,6 @@ from billcore.customers import lifecycle
 from billcore.customers.models import Customer
 from billcore.customers.services import create_customer
 from billcore.errors import NotFound, ValidationFailed
-from billcore.invoicing import engine as invoicing_engine
 from billcore.invoicing.models import Invoice, InvoiceLine
 from billcore.ledger.models import Transaction
 from billcore.ledger.selectors import ledger_sum

@@ -1,5 +1,6 @@
 """Notifications (issue 5 §4): queue a customer's notification e-mail, edit the templates, and
-the engine's ``notifications`` step (low funds, saved card expiring).
+the engine's ``notifications`` step for low funds (a saved card expiring is
+``invoicing.cards``, beside the saved payment methods; sending is ``outbox``).
 
 ``notify`` runs inside the caller's transaction (the status change, the invoice, the
 collection step it announces): the e-mail is an ``OutboundEmail`` row of kind
