@@ -11,7 +11,9 @@
   "not found"); it is in the type because the interfaces hand it over as is.
 
 ``require_user`` returns the actor narrowed to ``SignedIn`` (a user or the system), whose
-``reseller_id`` can then be read; ``pk`` and ``username`` can be read on any ``Actor``.
+``reseller_id`` can then be read; ``pk`` and ``username`` can be read on any ``Actor``;
+``user_row`` gives the ``User`` a foreign key such as ``created_by`` takes (None for the
+system and for anonymous).
 """
 
 from __future__ import annotations
@@ -60,6 +62,14 @@ def is_admin(actor: Actor | None) -> bool:
         and actor.is_active
         and actor.reseller_id is None
     )
+
+
+def user_row(actor: Actor | None) -> User | None:
+    """The actor's user row, for a foreign key to the user: None for the system (no row) and
+    for anonymous."""
+    if actor is None or isinstance(actor, SystemActor) or not actor.is_authenticated:
+        return None
+    return actor
 
 
 def require_user(actor: Actor | None) -> SignedIn:

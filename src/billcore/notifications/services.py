@@ -30,8 +30,7 @@ from typing import Any, Protocol
 from django.db import IntegrityError, transaction
 from django.template import Context, Engine, Template, TemplateSyntaxError
 
-from billcore.accounts.access import Actor, is_admin
-from billcore.accounts.models import User
+from billcore.accounts.access import Actor, is_admin, user_row
 from billcore.audit.services import record, snapshot
 from billcore.classes.models import CustomerClass, Notification
 from billcore.customers.models import BalanceControl, Customer, Status
@@ -307,7 +306,7 @@ def update_template(
     """Store an edited template (it must compile and render with a sample context)."""
     preview(actor=actor, kind=kind, subject=subject, body=body)
     row = NotificationTemplate.objects.select_for_update().filter(kind=kind).first()
-    user = actor if isinstance(actor, User) else None
+    user = user_row(actor)
     if row is None:
         row = NotificationTemplate.objects.create(
             kind=kind, subject=subject, body=body, updated_at=now, updated_by=user
