@@ -30,12 +30,13 @@ from dataclasses import dataclass, field
 from django.db import DatabaseError, connection
 from django.db.models import Q
 
-from billcore.accounts.access import is_admin
+from billcore.accounts.access import Actor, is_admin
 from billcore.core.taxes import TaxEngineNotConfigured
 from billcore.customers.models import Customer, Status
 from billcore.errors import BillcoreError, NotAllowed, NotFound, ValidationFailed
 from billcore.installation.services import get_settings
 from billcore.invoicing.allocation import mark_overdue
+from billcore.invoicing.cards import card_expiring_step
 from billcore.invoicing.closing import close_due_periods
 from billcore.invoicing.collections import collections_step
 from billcore.invoicing.documents import render_pending
@@ -197,6 +198,7 @@ def run(
         collect_step(now=now, report=report)
     if "notifications" in wanted:
         scan_step(now=now, report=report)
+        card_expiring_step(now=now, report=report)
     if "documents" in wanted:
         report.pdfs += render_pending(now=now)
     if "mail" in wanted:
@@ -211,7 +213,7 @@ def run(
 
 def run_for(
     *,
-    actor: object,
+    actor: Actor,
     now: dt.datetime,
     clock: dt.datetime | None = None,
     steps: list[str] | None = None,

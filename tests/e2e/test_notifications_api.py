@@ -11,10 +11,9 @@ import pytest
 
 from billcore.classes.services import create_class
 from billcore.installation.models import InstallationSettings
-from billcore.invoicing.models import OutboundEmail
 from billcore.ledger.customers import create_customer
 from billcore.notifications.defaults import DEFAULTS
-from billcore.notifications.models import NotificationTemplate
+from billcore.notifications.models import NotificationTemplate, OutboundEmail
 from billcore.notifications.services import notify
 from tests.e2e.test_api import Api, _error, _token
 

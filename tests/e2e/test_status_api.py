@@ -14,8 +14,8 @@ from billcore.classes.services import create_class
 from billcore.customers import lifecycle
 from billcore.customers.models import Customer
 from billcore.installation.models import InstallationSettings
-from billcore.invoicing.models import OutboundEmail
 from billcore.ledger.customers import create_customer
+from billcore.notifications.models import OutboundEmail
 from billcore.notifications.status import midterm_invoice_supported
 from tests.e2e.test_api import Api, _error, _token
 

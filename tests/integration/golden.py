@@ -767,10 +767,10 @@ class Player:
             Invoice,
             InvoiceCounter,
             InvoiceLine,
-            OutboundEmail,
             PaymentAttempt,
         )
         from billcore.ledger.models import Transaction
+        from billcore.notifications.models import OutboundEmail
         from billcore.subscriptions.models import Subscription, SubscriptionCharge
 
         def rows(qs: Any) -> list[tuple[Any, ...]]:
@@ -806,7 +806,8 @@ class Player:
         """The lifecycle expectations (issue 5): customers' states, collection steps,
         notifications, status history and subscription charges, each compared exactly."""
         from billcore.customers.models import Customer, StatusChange
-        from billcore.invoicing.models import CollectionStep, OutboundEmail
+        from billcore.invoicing.models import CollectionStep
+        from billcore.notifications.models import OutboundEmail
         from billcore.subscriptions.models import SubscriptionCharge
 
         def when(value: Any, w: str) -> dt.datetime | None:

@@ -21,12 +21,13 @@ from billcore.customers import lifecycle
 from billcore.customers.models import Customer
 from billcore.engine import run
 from billcore.invoicing import closing
-from billcore.invoicing.models import CollectionStep, Invoice, OutboundEmail
+from billcore.invoicing.models import CollectionStep, Invoice
 from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.postings import post_locked
 from billcore.ledger.selectors import ledger_sum
+from billcore.notifications.models import OutboundEmail
 
 pytestmark = pytest.mark.django_db
 

@@ -22,9 +22,11 @@ from billcore.charging.services import charge, parse_usage
 from billcore.classes.services import create_class
 from billcore.engine import run
 from billcore.installation.models import InstallationSettings
-from billcore.invoicing.mail import NO_FROM, send_pending
-from billcore.invoicing.models import Invoice, OutboundEmail
+from billcore.invoicing.mail import send_pending
+from billcore.invoicing.models import Invoice
 from billcore.ledger.customers import create_customer
+from billcore.notifications.models import OutboundEmail
+from billcore.notifications.outbox import NO_FROM
 
 pytestmark = pytest.mark.django_db
 

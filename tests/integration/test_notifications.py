@@ -16,13 +16,14 @@ import pytest
 from billcore.classes.services import create_class, update_class
 from billcore.errors import NotFound, ValidationFailed
 from billcore.installation.models import InstallationSettings
+from billcore.invoicing.cards import card_expiring_step
 from billcore.invoicing.mail import send_pending
-from billcore.invoicing.models import OutboundEmail, PaymentMethod
+from billcore.invoicing.models import PaymentMethod
 from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.notifications import services
 from billcore.notifications.defaults import DEFAULTS
-from billcore.notifications.models import NotificationState, NotificationTemplate
+from billcore.notifications.models import NotificationState, NotificationTemplate, OutboundEmail
 from billcore.notifications.selectors import notification_log
 from tests.integration.test_invoice_mail import Inbox, _text, inbox  # noqa: F401
 
@@ -474,7 +475,7 @@ def test_card_expiring_once_per_expiry(admin: Any) -> None:
     _card(later, 3, 2027)
     _card(expired, 12, 2026)
     report = Report()
-    services.scan_step(now=T0, report=report)
+    card_expiring_step(now=T0, report=report)
     assert report.notifications_queued == 2
     assert _emails(this_month) == [
         ("card_expiring", "card_expiring:2027-1", "Your saved card expires at the end of 01/2027")
@@ -492,7 +493,7 @@ def test_card_expiring_once_per_expiry(admin: Any) -> None:
     # Again the same moment, and in February: still one per card expiry.
     for at in (T0, dt.datetime(2027, 2, 3, tzinfo=dt.UTC)):
         report = Report()
-        services.scan_step(now=at, report=report)
+        card_expiring_step(now=at, report=report)
         assert report.notifications_queued == (1 if at.month == 2 else 0)
     assert len(_emails(next_month)) == 1
     assert _emails(later) == [
@@ -502,7 +503,7 @@ def test_card_expiring_once_per_expiry(admin: Any) -> None:
     card.exp_month, card.exp_year = 2, 2029
     card.save()
     report = Report()
-    services.scan_step(now=dt.datetime(2029, 1, 15, tzinfo=dt.UTC), report=report)
+    card_expiring_step(now=dt.datetime(2029, 1, 15, tzinfo=dt.UTC), report=report)
     assert _emails(next_month)[-1][1] == "card_expiring:2029-2"
 
 
@@ -515,7 +516,7 @@ def test_card_expiring_uses_the_customer_time_zone(admin: Any) -> None:
     _card(tokyo, 3, 2027)
     _card(ny, 3, 2027)
     report = Report()
-    services.scan_step(now=dt.datetime(2027, 1, 31, 20, 0, tzinfo=dt.UTC), report=report)
+    card_expiring_step(now=dt.datetime(2027, 1, 31, 20, 0, tzinfo=dt.UTC), report=report)
     assert report.notifications_queued == 1
     assert [k for _, k, _ in _emails(tokyo)] == ["card_expiring:2027-3"]
     assert _emails(ny) == []
@@ -525,7 +526,7 @@ def test_card_expiring_not_when_disabled(admin: Any) -> None:
     c = _customer(admin, _class(admin, ["low_funds"]))
     _card(c, 1, 2027)
     report = Report()
-    services.scan_step(now=T0, report=report)
+    card_expiring_step(now=T0, report=report)
     assert report.notifications_queued == 0
     assert _emails(c) == []
 

@@ -42,7 +42,8 @@ from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
 from django.http import HttpRequest
 
-from billcore.accounts.access import is_admin
+from billcore.accounts.access import Actor, is_admin
+from billcore.accounts.models import User
 from billcore.audit.services import record
 from billcore.errors import BillcoreError, NotFound, ValidationFailed
 
@@ -225,7 +226,7 @@ def record_success(request: HttpRequest, *, username: str) -> None:
 
 def authenticate_password(
     request: HttpRequest, *, username: Any, password: Any, now: dt.datetime | None = None
-) -> Any:
+) -> User | None:
     """The active user with this name and password, or None (a counted failure); raises
     :class:`LockedOut` when the name is locked from this address (even with the right
     password) or when this failure locks it."""
@@ -257,12 +258,12 @@ class Lockout:
     locked_until: dt.datetime
 
 
-def _require_admin(actor: Any) -> None:
+def _require_admin(actor: Actor) -> None:
     if not is_admin(actor):
         raise NotFound("not found")
 
 
-def list_lockouts(*, actor: Any, now: dt.datetime) -> list[Lockout]:
+def list_lockouts(*, actor: Actor, now: dt.datetime) -> list[Lockout]:
     """Names locked from an address now, newest failure first (administrators only)."""
     _require_admin(actor)
     groups: dict[tuple[str, str | None], list[tuple[int, dt.datetime]]] = {}
@@ -281,7 +282,7 @@ def list_lockouts(*, actor: Any, now: dt.datetime) -> list[Lockout]:
     return found
 
 
-def unlock(*, actor: Any, now: dt.datetime, username: Any, address: Any = None) -> int:
+def unlock(*, actor: Actor, now: dt.datetime, username: Any, address: Any = None) -> int:
     """Forget the failed sign-ins of ``username`` (from ``address`` only, when given), locked
     or not; one audit row per (name, address) cleared. Returns how many were cleared."""
     _require_admin(actor)

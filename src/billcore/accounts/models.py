@@ -22,12 +22,15 @@ class User(AbstractUser):
     """``reseller`` empty: an administrator. Set: a user of that reseller, who sees and
     changes only the reseller's own classes and sub-customers."""
 
+    # A reseller is a customer of type "reseller" (customers.CustomerType.RESELLER; the
+    # customers app is above this one, so its value is spelled here, once).
     reseller = models.ForeignKey(
         "customers.Customer",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="users",
+        limit_choices_to={"customer_type": "reseller"},
     )
     # username_key(username), kept by save(): usernames are unique regardless of letter case.
     username_key = models.CharField(max_length=300, unique=True, editable=False)
@@ -38,10 +41,6 @@ class User(AbstractUser):
         if update_fields is not None and "username" in update_fields:
             kwargs["update_fields"] = {*update_fields, "username_key"}
         super().save(*args, **kwargs)
-
-    @property
-    def is_administrator(self) -> bool:
-        return self.reseller_id is None and self.is_active
 
 
 class ApiToken(models.Model):

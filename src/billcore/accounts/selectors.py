@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from billcore.accounts.access import is_admin, require_user
+from billcore.accounts.access import Actor, is_admin, require_user
 from billcore.accounts.models import ApiToken, User, username_key
 from billcore.errors import NotFound, ValidationFailed
 from billcore.validation import as_str
@@ -17,15 +17,15 @@ from billcore.validation import as_str
 MAX_ID = 2**63 - 1
 
 
-def visible_users(*, actor: Any) -> QuerySet[User]:
-    require_user(actor)
+def visible_users(*, actor: Actor) -> QuerySet[User]:
+    me = require_user(actor)
     qs = User.objects.select_related("reseller")
-    if is_admin(actor):
+    if is_admin(me):
         return qs
-    return qs.filter(reseller_id=actor.reseller_id)
+    return qs.filter(reseller_id=me.reseller_id)
 
 
-def get_user(*, actor: Any, user_id: Any, field: str = "id") -> User:
+def get_user(*, actor: Actor, user_id: Any, field: str = "id") -> User:
     if not isinstance(user_id, int) or isinstance(user_id, bool) or not 0 < user_id <= MAX_ID:
         raise NotFound(f"user {user_id} not found", field=field)
     try:
@@ -34,7 +34,7 @@ def get_user(*, actor: Any, user_id: Any, field: str = "id") -> User:
         raise NotFound(f"user {user_id} not found", field=field) from None
 
 
-def find_user(*, actor: Any, username: str) -> User:
+def find_user(*, actor: Actor, username: str) -> User:
     """The visible user with this name, in any letter case."""
     user = visible_users(actor=actor).filter(username_key=username_key(username)).first()
     if user is None:
@@ -47,7 +47,7 @@ ORDERINGS = {"username", "id", "date_joined", "last_login", "email"}
 
 def list_users(
     *,
-    actor: Any,
+    actor: Actor,
     search: str = "",
     reseller: int | None = None,
     administrators: bool = False,
@@ -82,16 +82,16 @@ def list_users(
     return qs.order_by(("-" if order.startswith("-") else "") + key, "id")
 
 
-def visible_tokens(*, actor: Any) -> QuerySet[ApiToken]:
+def visible_tokens(*, actor: Actor) -> QuerySet[ApiToken]:
     """Tokens of the users the actor sees (never their secret: only a digest is stored)."""
-    require_user(actor)
+    me = require_user(actor)
     qs = ApiToken.objects.select_related("user", "user__reseller").defer("digest")
-    if is_admin(actor):
+    if is_admin(me):
         return qs
-    return qs.filter(user__reseller_id=actor.reseller_id)
+    return qs.filter(user__reseller_id=me.reseller_id)
 
 
-def list_tokens(*, actor: Any, user_id: int | None = None) -> QuerySet[ApiToken]:
+def list_tokens(*, actor: Actor, user_id: int | None = None) -> QuerySet[ApiToken]:
     """``user_id``: that user's tokens (a user the actor does not see is "not found")."""
     qs = visible_tokens(actor=actor)
     if user_id is not None:
@@ -99,7 +99,7 @@ def list_tokens(*, actor: Any, user_id: int | None = None) -> QuerySet[ApiToken]
     return qs.order_by("-created_at", "-id")
 
 
-def get_token(*, actor: Any, token_id: Any) -> ApiToken:
+def get_token(*, actor: Actor, token_id: Any) -> ApiToken:
     if not isinstance(token_id, int) or isinstance(token_id, bool) or not 0 < token_id <= MAX_ID:
         raise NotFound(f"token {token_id} not found", field="id")
     try:

@@ -29,12 +29,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 
 from billcore.accounts import tokens
-from billcore.accounts.access import is_admin, require_user
+from billcore.accounts.access import Actor, is_admin, require_user
 from billcore.accounts.models import ApiToken, User, username_key
 from billcore.accounts.passwords import check_password
 from billcore.accounts.selectors import MAX_ID, get_token, get_user
 from billcore.audit.services import record
-from billcore.errors import Conflict, NotAllowed, ValidationFailed
+from billcore.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from billcore.validation import as_bool, as_email, as_int, as_str, reject_unknown
 
 PROFILE_FIELDS = ("username", "email", "first_name", "last_name")
@@ -100,29 +100,35 @@ def _username(value: Any, *, exclude_pk: int | None) -> str:
     return text
 
 
-def _reseller(actor: Any, value: Any) -> int | None:
-    """The reseller a user is to belong to (``None``: an administrator)."""
-    from billcore.customers.models import Customer, CustomerType
+def _is_reseller(customer_id: int) -> bool:
+    """Whether ``customer_id`` is a reseller: a row the ``User.reseller`` foreign key may point
+    to (its ``limit_choices_to``), asked through that key's model, as accounts sits below
+    customers and imports nothing from it."""
+    field = User._meta.get_field("reseller")
+    assert field.related_model is not None and not isinstance(field.related_model, str)
+    rows = field.related_model._default_manager.filter(pk=customer_id)
+    return bool(rows.complex_filter(field.get_limit_choices_to()).exists())
 
+
+def _reseller(actor: Actor, value: Any) -> int | None:
+    """The reseller a user is to belong to (``None``: an administrator)."""
+    me = require_user(actor)
     rid = None if value in (None, "") else as_int("reseller", value, minimum=1, maximum=MAX_ID)
-    if not is_admin(actor):
+    if not is_admin(me):
         if rid is None:
             raise NotAllowed(
                 "reseller: only an administrator creates or manages administrators",
                 field="reseller",
                 code="not_allowed",
             )
-        if rid != actor.reseller_id:
+        if rid != me.reseller_id:
             raise ValidationFailed(
                 "reseller: a reseller's user manages only its own reseller's users",
                 field="reseller",
                 code="not_found",
             )
         return rid
-    if (
-        rid is not None
-        and not Customer.objects.filter(pk=rid, customer_type=CustomerType.RESELLER).exists()
-    ):
+    if rid is not None and not _is_reseller(rid):
         raise ValidationFailed(
             f"reseller: reseller {rid} does not exist", field="reseller", code="not_found"
         )
@@ -138,11 +144,11 @@ def _set_role(user: User, reseller_id: int | None) -> None:
 
 
 @transaction.atomic
-def create_user(*, actor: Any, now: dt.datetime, data: Mapping[str, Any]) -> User:
+def create_user(*, actor: Actor, now: dt.datetime, data: Mapping[str, Any]) -> User:
     """``data``: username, password, email, first_name, last_name, is_active, and reseller
     (an administrator: absent or empty makes an administrator; a reseller's user: absent
     means its own reseller)."""
-    require_user(actor)
+    me = require_user(actor)
     reject_unknown(dict(data), CREATE_FIELDS)
     _no_surrogates(data)
     user = User(date_joined=now)
@@ -153,7 +159,7 @@ def create_user(*, actor: Any, now: dt.datetime, data: Mapping[str, Any]) -> Use
     if "reseller" in data:
         _set_role(user, _reseller(actor, data["reseller"]))
     else:
-        _set_role(user, actor.reseller_id if not is_admin(actor) else None)
+        _set_role(user, me.reseller_id if not is_admin(me) else None)
     user.is_active = as_bool("is_active", data.get("is_active", True))
     user.set_password(check_password(data.get("password"), user=user))
     try:
@@ -188,7 +194,7 @@ def _lock_administrators() -> list[int]:
     )
 
 
-def _locked_user(actor: Any, user_id: Any) -> User:
+def _locked_user(actor: Actor, user_id: Any) -> User:
     visible = get_user(actor=actor, user_id=user_id)
     if visible.reseller_id is None:
         _lock_administrators()
@@ -196,7 +202,7 @@ def _locked_user(actor: Any, user_id: Any) -> User:
 
 
 def _guard(
-    actor: Any, user: User, *, deactivating: bool, demoting: bool, was_admin: bool, field: str
+    actor: Actor, user: User, *, deactivating: bool, demoting: bool, was_admin: bool, field: str
 ) -> None:
     """Nobody deactivates or demotes themselves; the last active administrator stays."""
     if not (deactivating or demoting):
@@ -223,7 +229,7 @@ def _guard(
 
 
 def _change_user(
-    actor: Any,
+    actor: Actor,
     now: dt.datetime,
     user_id: Any,
     changes: Mapping[str, Any],
@@ -284,7 +290,9 @@ def _change_user(
 
 
 @transaction.atomic
-def update_user(*, actor: Any, now: dt.datetime, user_id: Any, changes: Mapping[str, Any]) -> User:
+def update_user(
+    *, actor: Actor, now: dt.datetime, user_id: Any, changes: Mapping[str, Any]
+) -> User:
     """Only the given fields change: username, email, first_name, last_name, is_active, and
     reseller (empty: an administrator; only administrators move users between roles)."""
     require_user(actor)
@@ -294,7 +302,7 @@ def update_user(*, actor: Any, now: dt.datetime, user_id: Any, changes: Mapping[
 
 
 @transaction.atomic
-def deactivate_user(*, actor: Any, now: dt.datetime, user_id: Any) -> User:
+def deactivate_user(*, actor: Actor, now: dt.datetime, user_id: Any) -> User:
     """The user can no longer sign in, and its API tokens and sessions stop working; the
     row and its history stay. Deactivating an inactive user changes nothing."""
     require_user(actor)
@@ -302,7 +310,7 @@ def deactivate_user(*, actor: Any, now: dt.datetime, user_id: Any) -> User:
 
 
 @transaction.atomic
-def set_password(*, actor: Any, now: dt.datetime, user_id: Any, password: Any) -> User:
+def set_password(*, actor: Actor, now: dt.datetime, user_id: Any, password: Any) -> User:
     """A new password (the user's other sessions end; its API tokens keep working until
     revoked or expired)."""
     require_user(actor)
@@ -312,22 +320,25 @@ def set_password(*, actor: Any, now: dt.datetime, user_id: Any, password: Any) -
 
 
 @transaction.atomic
-def change_password(*, actor: Any, now: dt.datetime, old_password: Any, new_password: Any) -> None:
+def change_password(
+    *, actor: Actor, now: dt.datetime, old_password: Any, new_password: Any
+) -> None:
     """``actor`` changes their own password (``/rest/`` ``Session/change_password``): the old
-    one must be right, the new one passes ``check_password``."""
-    require_user(actor)
+    one must be right, the new one passes ``check_password``. The system (engine, shell) has
+    no password: "not found"."""
+    me = require_user(actor)
+    if not isinstance(me, User):
+        raise NotFound("not found")
     if not isinstance(old_password, str) or not old_password:
         raise ValidationFailed("old_password is required", field="old_password", code="required")
-    if not actor.check_password(old_password):
+    if not me.check_password(old_password):
         raise ValidationFailed(
             "old_password is not the current password", field="old_password", code="wrong"
         )
-    _store_password(
-        actor, now, actor, check_password(new_password, user=actor, field="new_password")
-    )
+    _store_password(me, now, me, check_password(new_password, user=me, field="new_password"))
 
 
-def _store_password(actor: Any, now: dt.datetime, user: User, password: str) -> None:
+def _store_password(actor: Actor, now: dt.datetime, user: User, password: str) -> None:
     """Save a checked password; the audit row says that it changed, never the hashes."""
     user.set_password(password)
     user.save(update_fields=["password"])
@@ -366,7 +377,7 @@ def parse_lifetime(value: Any, *, field: str = "expires_in") -> dt.timedelta:
 @transaction.atomic
 def create_api_token(
     *,
-    actor: Any,
+    actor: Actor,
     now: dt.datetime,
     user_id: Any = None,
     name: Any = "",
@@ -407,7 +418,7 @@ def create_api_token(
 
 
 @transaction.atomic
-def revoke_api_token(*, actor: Any, now: dt.datetime, token_id: Any) -> None:
+def revoke_api_token(*, actor: Actor, now: dt.datetime, token_id: Any) -> None:
     """The token stops working at once in this process (within ``tokens.CACHE_SECONDS``
     in the server's other processes)."""
     token = get_token(actor=actor, token_id=token_id)

@@ -3,8 +3,8 @@
 A token found valid is remembered by this process for ``CACHE_SECONDS`` (its digest → its
 user), so a busy client costs one look-up every few seconds instead of one per request. The
 price: a token revoked (or a user deactivated) in another process is refused there within
-``CACHE_SECONDS``, not at once; ``revoke_token`` forgets it in its own process at once. A
-token's own expiry is checked on every request.
+``CACHE_SECONDS``, not at once; ``services.revoke_api_token`` forgets it in its own process at
+once. A token's own expiry is checked on every request.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import hashlib
 import secrets
 import threading
 import time
-from typing import Any
 
 from billcore.accounts.models import ApiToken, User
 
@@ -24,7 +23,7 @@ CACHE_SECONDS = 5.0
 _CACHE_LIMIT = 10_000
 
 # digest → (valid until, on the monotonic clock; the token's expiry; its user)
-_cache: dict[str, tuple[float, dt.datetime | None, Any]] = {}
+_cache: dict[str, tuple[float, dt.datetime | None, User]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -60,7 +59,7 @@ def create_token(
     return token
 
 
-def user_for_token(token: str, *, now: dt.datetime) -> Any:
+def user_for_token(token: str, *, now: dt.datetime) -> User | None:
     digest = _digest(token)
     hit = _cache.get(digest)
     if hit is not None and hit[0] > time.monotonic():
@@ -100,8 +99,3 @@ def forget_user(user_id: int) -> None:
     with _cache_lock:
         for key in [k for k, v in _cache.items() if getattr(v[2], "pk", None) == user_id]:
             _cache.pop(key, None)
-
-
-def revoke_token(token: str) -> bool:
-    forget(_digest(token))
-    return ApiToken.objects.filter(digest=_digest(token)).delete()[0] > 0

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import models
 
 from billcore.audit.models import AuditEntry
+
+
+class Named(Protocol):
+    """Who acted, as an audit row keeps it: a user row (``pk``) and a name. Every
+    ``accounts.access.Actor`` fits (a user; the engine or the shell, no row; an anonymous
+    visitor); audit sits beside accounts, which imports it, so it names only what it reads."""
+
+    @property
+    def pk(self) -> int | None: ...
+
+    @property
+    def username(self) -> str: ...
 
 
 def _jsonable(value: Any) -> Any:
@@ -36,7 +48,7 @@ def snapshot(obj: models.Model) -> dict[str, Any]:
 
 def record(
     *,
-    actor: Any,
+    actor: Named | None,
     now: dt.datetime,
     operation: str,
     obj: models.Model,
@@ -51,8 +63,8 @@ def record(
         after = {k: v for k, v in after.items() if k in changed}
     return AuditEntry.objects.create(
         at=now,
-        actor=actor if getattr(actor, "pk", None) else None,
-        actor_name=getattr(actor, "username", "") or "system",
+        actor_id=(actor.pk or None) if actor is not None else None,
+        actor_name=(actor.username if actor is not None else "") or "system",
         operation=operation,
         object_type=object_type or obj._meta.model_name or "",
         object_id=str(obj.pk),

@@ -4,11 +4,13 @@ Loaded by ``billcore.cli.main`` after ``django.setup()``, so models import at mo
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import secrets
 import sys
 from typing import Any
 
+from billcore.accounts.access import SystemActor
 from billcore.accounts.lockout import list_lockouts, unlock
 from billcore.accounts.models import User, username_key
 from billcore.accounts.passwords import set_password
@@ -78,29 +80,19 @@ def cmd_createadmin(args: argparse.Namespace) -> int:
     return 0
 
 
-class _CommandLineActor:
+def _command_line_actor() -> SystemActor:
     """An administrator's command typed at the machine: audit rows name it ``cli:<os user>``."""
-
-    pk = None
-    id = None
-    is_authenticated = True
-    is_active = True
-    reseller_id = None
-
-    def __init__(self) -> None:
-        import getpass
-
-        try:
-            who = getpass.getuser()
-        except (KeyError, OSError):
-            who = "unknown"
-        self.username = f"cli:{who}"
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return SystemActor(f"cli:{who}")
 
 
 def cmd_lockouts(args: argparse.Namespace) -> int:
     from django.utils import timezone
 
-    rows = list_lockouts(actor=_CommandLineActor(), now=timezone.now())
+    rows = list_lockouts(actor=_command_line_actor(), now=timezone.now())
     if not rows:
         print("Nobody is locked out.")
         return 0
@@ -128,7 +120,7 @@ def cmd_unlock(args: argparse.Namespace) -> int:
 
     try:
         cleared = unlock(
-            actor=_CommandLineActor(),
+            actor=_command_line_actor(),
             now=timezone.now(),
             username=args.username,
             address=args.address,

@@ -208,11 +208,6 @@ class Period:
         return self.start.astimezone(ZoneInfo(self.time_zone))
 
     @property
-    def local_end(self) -> datetime:
-        """``end`` (exclusive) in the customer's time zone."""
-        return self.end.astimezone(ZoneInfo(self.time_zone))
-
-    @property
     def local_start_date(self) -> date:
         """The local date of ``start`` (the first day the period covers)."""
         return self.local_start.date()

@@ -12,6 +12,9 @@ Transitions:
   reactivated before then.
 * Permanently terminated (CU-17, "closed"): nothing is possible afterwards.
 * Exported (CU-18): not operational; clearing the flag reactivates.
+
+Which status each operation leads to, from which status, is the table of
+``billcore.core.statuses`` (``TRANSITIONS``): consulted here before every change.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from typing import Any
 from django.db import transaction
 
 from billcore.audit.services import record, snapshot
+from billcore.core import statuses
+from billcore.core.statuses import Op
 from billcore.customers.models import Customer, Status, StatusChange
 from billcore.customers.selectors import get_customer
 from billcore.errors import ValidationFailed
@@ -85,6 +90,14 @@ def record_status_change(
     )
 
 
+def _next(op: Op, customer: Customer, refusal: str, code: str) -> str:
+    """The status ``op`` leads ``customer`` to (``core.statuses``); refused otherwise."""
+    status = statuses.after(op, customer.status)
+    if status is None:
+        raise ValidationFailed(refusal, field="status", code=code)
+    return status
+
+
 def _save(
     actor: Any, now: dt.datetime, customer: Customer, before: dict[str, Any], reason: str
 ) -> Customer:
@@ -111,6 +124,7 @@ def set_blocked(
     """CU-14."""
     customer = _locked(actor, customer_id)
     before = snapshot(customer)
+    customer.status = _next(Op.BLOCK, customer, "the customer cannot be blocked", "closed")
     customer.blocked = bool(blocked)
     return _save(actor, now, customer, before, reason or ("blocked" if blocked else "unblocked"))
 
@@ -135,17 +149,17 @@ def suspend(
         # The overdue suspension takes over one made by hand or for missing funds: from now on
         # only a payment lifts it (CU-15).
         before = snapshot(customer)
+        customer.status = _next(Op.OVERDUE_TAKEOVER, customer, "not suspended", "not_suspended")
         customer.suspension_reason = reason
         return _save(actor, now, customer, before, note or "suspended (overdue)")
-    if customer.status != Status.OPEN:
-        raise ValidationFailed(
-            f"only an open customer can be suspended (this one is "
-            f"{Status(customer.status).label.lower()})",
-            field="status",
-            code="not_open",
-        )
     before = snapshot(customer)
-    customer.status = Status.SUSPENDED
+    customer.status = _next(
+        Op.SUSPEND,
+        customer,
+        f"only an open customer can be suspended (this one is "
+        f"{Status(customer.status).label.lower()})",
+        "not_open",
+    )
     customer.suspension_reason = reason
     return _save(actor, now, customer, before, note or f"suspended ({reason})")
 
@@ -155,10 +169,7 @@ def unsuspend(*, actor: Any, now: dt.datetime, customer_id: int, paid: bool = Fa
     """Lift a suspension. An overdue-invoice suspension lifts only when paid (``paid`` is
     the engine's word for it); by hand it can only be delayed (CU-15)."""
     customer = _locked(actor, customer_id)
-    if customer.status != Status.SUSPENDED:
-        raise ValidationFailed(
-            "the customer is not suspended", field="status", code="not_suspended"
-        )
+    status = _next(Op.UNSUSPEND, customer, "the customer is not suspended", "not_suspended")
     if customer.suspension_reason == "insufficient_funds" and not paid:
         raise ValidationFailed(
             "a suspension for insufficient funds for subscriptions lifts by itself, in the "
@@ -174,7 +185,7 @@ def unsuspend(*, actor: Any, now: dt.datetime, customer_id: int, paid: bool = Fa
             code="overdue_suspension",
         )
     before = snapshot(customer)
-    customer.status = Status.OPEN
+    customer.status = status
     customer.suspension_reason = ""
     customer.suspension_delay_until = None
     return _save(
@@ -200,9 +211,9 @@ def lift_suspension_until(
         if until <= now:
             raise ValidationFailed("until must be in the future", field="until")
     before = snapshot(customer)
+    op = Op.LIFT_UNTIL if until is not None else Op.CLEAR_LIFT_UNTIL
+    customer.status = _next(op, customer, "the customer's status does not allow it", "closed")
     customer.suspension_delay_until = until
-    if until is not None and customer.status == Status.SUSPENDED:
-        customer.status = Status.OPEN
     return _save(
         actor,
         now,
@@ -263,16 +274,15 @@ def terminate(
             "terminate_on must be in the future for a provisional termination",
             field="terminate_on",
         )
-    if customer.status not in (Status.OPEN, Status.SUSPENDED, Status.PROVISIONALLY_TERMINATED):
-        raise ValidationFailed(
-            f"a {Status(customer.status).label.lower()} customer cannot be terminated "
-            "provisionally",
-            field="status",
-            code="not_open",
-        )
+    status = _next(
+        Op.TERMINATE,
+        customer,
+        f"a {Status(customer.status).label.lower()} customer cannot be terminated provisionally",
+        "not_open",
+    )
     if customer.status != Status.PROVISIONALLY_TERMINATED:
         customer.provisionally_terminated_at = now
-    customer.status = Status.PROVISIONALLY_TERMINATED
+    customer.status = status
     customer.terminate_on = terminate_on or latest
     customer.midterm_invoice = bool(midterm_invoice)
     return _save(actor, now, customer, before, "provisionally terminated")
@@ -312,18 +322,18 @@ def reactivate(*, actor: Any, now: dt.datetime, customer_id: int) -> Customer:
     customer = _locked(actor, customer_id)
     if customer.termination_pending:  # a scheduled permanent termination is called off
         before = snapshot(customer)
+        customer.status = _next(Op.CANCEL_CLOSE, customer, "cannot be called off", "closed")
         customer.termination_pending = False
         customer.terminate_on = None
         customer.midterm_invoice = False
         return _save(actor, now, customer, before, "scheduled termination cancelled")
-    if customer.status != Status.PROVISIONALLY_TERMINATED:
-        raise ValidationFailed(
-            "the customer is not provisionally terminated", field="status", code="not_terminated"
-        )
+    status = _next(
+        Op.REACTIVATE, customer, "the customer is not provisionally terminated", "not_terminated"
+    )
     if customer.terminate_on is not None and now >= customer.terminate_on:
         raise ValidationFailed("the reactivation period is over", field="status", code="too_late")
     before = snapshot(customer)
-    customer.status = Status.OPEN
+    customer.status = status
     customer.terminate_on = None
     customer.provisionally_terminated_at = None
     customer.midterm_invoice = False
@@ -338,13 +348,11 @@ def set_exported(*, actor: Any, now: dt.datetime, customer_id: int, exported: bo
     if exported:
         if customer.status == Status.EXPORTED:
             return customer
-        customer.status = Status.EXPORTED
+        customer.status = _next(Op.EXPORT, customer, "cannot be exported", "closed")
     else:
-        if customer.status != Status.EXPORTED:
-            raise ValidationFailed(
-                "the customer is not exported", field="status", code="not_exported"
-            )
-        customer.status = Status.OPEN
+        customer.status = _next(
+            Op.CLEAR_EXPORT, customer, "the customer is not exported", "not_exported"
+        )
     return _save(actor, now, customer, before, "exported" if exported else "export cleared")
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db import transaction
 
-from billcore.accounts.access import is_admin
+from billcore.accounts.access import Actor, is_admin
 from billcore.audit.services import record, snapshot
 from billcore.core.currencies import UnknownCurrencyError, get_currency
 from billcore.db import name_taken
@@ -23,7 +23,7 @@ from billcore.installation.models import (
 from billcore.validation import as_bool, as_choice, as_email, as_int, as_str, reject_unknown
 
 
-def _require_admin(actor: Any) -> None:
+def _require_admin(actor: Actor) -> None:
     if not is_admin(actor):
         raise NotFound("not found")
 
@@ -55,7 +55,7 @@ def _url(field: str, value: Any) -> str:
 
 @transaction.atomic
 def update_settings(
-    *, actor: Any, now: dt.datetime, changes: Mapping[str, Any]
+    *, actor: Actor, now: dt.datetime, changes: Mapping[str, Any]
 ) -> InstallationSettings:
     _require_admin(actor)
     reject_unknown(dict(changes), SETTINGS_FIELDS)
@@ -100,7 +100,7 @@ def get_currency_in_use(code: Any, *, field: str = "currency") -> Currency:
 
 @transaction.atomic
 def add_currency(
-    *, actor: Any, now: dt.datetime, code: str, decimals: int | None = None
+    *, actor: Actor, now: dt.datetime, code: str, decimals: int | None = None
 ) -> Currency:
     _require_admin(actor)
     try:
@@ -127,7 +127,7 @@ def add_currency(
 
 
 @transaction.atomic
-def remove_currency(*, actor: Any, now: dt.datetime, code: str) -> None:
+def remove_currency(*, actor: Actor, now: dt.datetime, code: str) -> None:
     _require_admin(actor)
     from billcore.classes.models import CustomerClass
     from billcore.customers.models import Customer
@@ -168,7 +168,7 @@ def _business_model_name(name: Any, *, exclude: int | None = None) -> str:
 
 @transaction.atomic
 def create_business_model(
-    *, actor: Any, now: dt.datetime, name: Any, description: Any = ""
+    *, actor: Actor, now: dt.datetime, name: Any, description: Any = ""
 ) -> BusinessModel:
     """CC-05: the administrator maintains the catalogue."""
     _require_admin(actor)
@@ -182,7 +182,7 @@ def create_business_model(
 
 @transaction.atomic
 def update_business_model(
-    *, actor: Any, now: dt.datetime, business_model_id: int, changes: Mapping[str, Any]
+    *, actor: Actor, now: dt.datetime, business_model_id: int, changes: Mapping[str, Any]
 ) -> BusinessModel:
     _require_admin(actor)
     reject_unknown(dict(changes), ("name", "description"))
@@ -202,7 +202,7 @@ def update_business_model(
 
 
 @transaction.atomic
-def delete_business_model(*, actor: Any, now: dt.datetime, business_model_id: int) -> None:
+def delete_business_model(*, actor: Actor, now: dt.datetime, business_model_id: int) -> None:
     _require_admin(actor)
     bm = BusinessModel.objects.filter(pk=business_model_id).first()
     if bm is None:
@@ -267,7 +267,7 @@ def custom_field_values(current: Mapping[str, Any], value: Any) -> dict[str, str
 @transaction.atomic
 def create_custom_field(
     *,
-    actor: Any,
+    actor: Actor,
     now: dt.datetime,
     name: Any,
     label: Any,

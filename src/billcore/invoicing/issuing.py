@@ -39,17 +39,17 @@ from billcore.installation.services import get_settings
 from billcore.invoicing.allocation import lock_customer, settle_into, taxed_at_close
 from billcore.invoicing.models import (
     ClosedPeriod,
-    EmailKind,
     Invoice,
     InvoiceCounter,
     InvoiceKind,
     InvoiceLine,
     InvoiceStatus,
-    OutboundEmail,
 )
 from billcore.invoicing.tax_engines import engine_for
 from billcore.ledger.models import Action, Transaction
 from billcore.ledger.postings import post_locked
+from billcore.notifications.models import EmailKind
+from billcore.notifications.outbox import queue_email
 from billcore.notifications.services import notify
 from billcore.validation import as_money, as_str
 
@@ -306,24 +306,22 @@ def queue_emails(
             )
     if cls.send_invoices_by_email:
         for inv in invoices:
-            OutboundEmail.objects.create(
+            queue_email(
                 customer=customer,
                 kind=EmailKind.INVOICE,
-                invoice=inv,
-                period=period,
-                to_address=customer.email,
-                created_at=now,
+                now=now,
+                invoice_id=inv.pk,
+                period_id=period.pk if period is not None else None,
             )
     if period is not None and cls.generate_statistics:
         mode = customer.send_statistics or cls.send_statistics
         if mode in (SendStatistics.FULL, SendStatistics.SUMMARY):
-            OutboundEmail.objects.create(
+            queue_email(
                 customer=customer,
                 kind=EmailKind.STATISTICS,
-                period=period,
+                now=now,
+                period_id=period.pk,
                 variant=mode,
-                to_address=customer.email,
-                created_at=now,
             )
 
 

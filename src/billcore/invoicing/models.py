@@ -223,62 +223,6 @@ class PaymentAttempt(models.Model):
         return f"{self.invoice_id} {self.amount} {'ok' if self.approved else 'declined'}"
 
 
-class EmailKind(models.TextChoices):
-    INVOICE = "invoice", "Invoice"
-    STATISTICS = "statistics", "Statistics"
-    NOTIFICATION = "notification", "Notification"
-
-
-class EmailStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
-
-
-class OutboundEmail(models.Model):
-    """An e-mail the engine owes: written in the same transaction as what it announces, sent
-    afterwards by the engine's mail step (so a crash never loses one)."""
-
-    customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.CASCADE, related_name="emails"
-    )
-    kind = models.CharField(max_length=14, choices=EmailKind.choices)
-    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.CASCADE)
-    period = models.ForeignKey(ClosedPeriod, null=True, blank=True, on_delete=models.CASCADE)
-    # For statistics: "full" (CSV attached) or "summary".
-    variant = models.CharField(max_length=16, blank=True, default="")
-    status = models.CharField(
-        max_length=8, choices=EmailStatus.choices, default=EmailStatus.PENDING
-    )
-    to_address = models.CharField(max_length=254, blank=True, default="")
-    from_address = models.CharField(max_length=300, blank=True, default="")
-    subject = models.CharField(max_length=300, blank=True, default="")
-    # Notifications (issue 5): which one, and its rendered text (the log shows what was sent).
-    notification = models.CharField(max_length=32, blank=True, default="")
-    body = models.TextField(blank=True, default="")
-    # A notification is queued at most once per key (e.g. "suspension_warning:invoice-12").
-    dedupe_key = models.CharField(max_length=120, null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True, default="")
-    created_at = models.DateTimeField()
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-id"]
-        indexes = [
-            models.Index(fields=["status", "id"]),
-            models.Index(fields=["customer", "kind", "-id"]),
-        ]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["customer", "dedupe_key"], name="outbound_email_dedupe_unique"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.kind} to {self.to_address}"
-
-
 class CollectionStepKind(models.TextChoices):
     """Collections (issue 5 §2): each step happens once per invoice, in this order."""
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet, Sum
 
+from billcore.customers.models import Customer
 from billcore.customers.selectors import get_customer
-from billcore.ledger.models import Transaction
+from billcore.ledger.models import Action, Transaction
 
 
 def customer_transactions(*, actor: Any, customer_id: int) -> QuerySet[Transaction]:
@@ -17,6 +20,16 @@ def customer_transactions(*, actor: Any, customer_id: int) -> QuerySet[Transacti
         .select_related("actor", "account")
         .order_by("-id")
     )
+
+
+def opening_balances(*, customers: Iterable[Customer]) -> dict[int, Decimal]:
+    """The signed opening-balance amount of each of ``customers`` that has one (CU-04), by
+    customer id, in one query. ``customers`` are rows the caller already got through a
+    scoped selector (``customers.selectors``), so nothing here widens what the actor sees."""
+    rows = Transaction.objects.filter(
+        customer_id__in=[c.pk for c in customers], action=Action.OPENING_BALANCE
+    ).values_list("customer_id", "amount")
+    return {customer_id: Decimal(amount) for customer_id, amount in rows}
 
 
 def ledger_sum(*, customer_id: int) -> Any:

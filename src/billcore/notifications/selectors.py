@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
+from billcore.accounts.access import Actor
 from billcore.classes.models import Notification
 from billcore.customers.selectors import get_customer
-from billcore.invoicing.models import EmailKind, OutboundEmail
+from billcore.notifications.models import EmailKind, OutboundEmail
 
 KIND_LABELS = {EmailKind.INVOICE: "Invoice", EmailKind.STATISTICS: "Usage statistics"}
 
@@ -36,7 +36,7 @@ def _label(email: OutboundEmail) -> str:
     return KIND_LABELS.get(EmailKind(email.kind), email.kind)
 
 
-def notification_log(*, actor: Any, customer_id: int, limit: int = 200) -> list[LogEntry]:
+def notification_log(*, actor: Actor, customer_id: int, limit: int = 200) -> list[LogEntry]:
     """The e-mails of a customer (notifications, invoices, statistics), newest first."""
     customer = get_customer(actor=actor, customer_id=customer_id)
     rows = (

@@ -1,5 +1,6 @@
 """Notifications (issue 5 §4): queue a customer's notification e-mail, edit the templates, and
-the engine's ``notifications`` step (low funds, saved card expiring).
+the engine's ``notifications`` step for low funds (a saved card expiring is
+``invoicing.cards``, beside the saved payment methods; sending is ``outbox``).
 
 ``notify`` runs inside the caller's transaction (the status change, the invoice, the
 collection step it announces): the e-mail is an ``OutboundEmail`` row of kind
@@ -27,19 +28,24 @@ from functools import cache
 from typing import Any, Protocol
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.template import Context, Engine, Template, TemplateSyntaxError
 
-from billcore.accounts.access import is_admin
+from billcore.accounts.access import Actor, is_admin, user_row
 from billcore.audit.services import record, snapshot
 from billcore.classes.models import CustomerClass, Notification
 from billcore.core.money import format_money
 from billcore.customers.models import BalanceControl, Customer, Status
 from billcore.errors import BillcoreError, NotFound, ValidationFailed
 from billcore.installation.models import InstallationSettings
-from billcore.invoicing.models import EmailKind, EmailStatus, OutboundEmail, PaymentMethod
 from billcore.notifications.defaults import SAMPLE, VARIABLES, default_for
-from billcore.notifications.models import NotificationState, NotificationTemplate
+from billcore.notifications.models import (
+    EmailKind,
+    EmailStatus,
+    NotificationState,
+    NotificationTemplate,
+    OutboundEmail,
+)
+from billcore.notifications.outbox import installation, sender_name
 
 logger = logging.getLogger(__name__)
 
@@ -162,22 +168,10 @@ def enrich(
     return out
 
 
-def _installation() -> InstallationSettings:
-    inst, _ = InstallationSettings.objects.get_or_create(pk=1)
-    return inst
-
-
-def sender_name(customer_class: CustomerClass, inst: InstallationSettings) -> str:
-    """CC-08: the class's From name when its override is on, else the installation's."""
-    if customer_class.notification_from_override and customer_class.notification_from_name:
-        return str(customer_class.notification_from_name)
-    return str(inst.legal_name or inst.notification_from_name)
-
-
 def base_context(
     *, customer: Customer, now: dt.datetime, inst: InstallationSettings | None = None
 ) -> dict[str, Any]:
-    inst = inst or _installation()
+    inst = inst or installation()
     return {
         "customer": customer,
         "customer_class": customer.customer_class,
@@ -190,7 +184,7 @@ def base_context(
 
 def sample_context(kind: str) -> dict[str, Any]:
     """What the preview and the check at save time render with."""
-    inst = _installation()
+    inst = installation()
     return {
         "customer": {
             "name": "Sample Customer Ltd",
@@ -232,7 +226,7 @@ def _kind(kind: str) -> str:
     return kind
 
 
-def _admin(actor: Any) -> None:
+def _admin(actor: Actor) -> None:
     if not is_admin(actor):
         raise NotFound("not found")
 
@@ -251,13 +245,13 @@ def _view(kind: str, row: NotificationTemplate | None) -> TemplateView:
     )
 
 
-def list_templates(*, actor: Any) -> list[TemplateView]:
+def list_templates(*, actor: Actor) -> list[TemplateView]:
     _admin(actor)
     rows = {t.kind: t for t in NotificationTemplate.objects.select_related("updated_by")}
     return [_view(kind, rows.get(kind)) for kind in Notification.values]
 
 
-def get_template(*, actor: Any, kind: str) -> TemplateView:
+def get_template(*, actor: Actor, kind: str) -> TemplateView:
     _admin(actor)
     row = NotificationTemplate.objects.select_related("updated_by").filter(kind=_kind(kind))
     return _view(kind, row.first())
@@ -279,7 +273,7 @@ def _text(field: str, value: Any, *, max_length: int) -> str:
     return value
 
 
-def preview(*, actor: Any, kind: str, subject: Any, body: Any) -> tuple[str, str]:
+def preview(*, actor: Actor, kind: str, subject: Any, body: Any) -> tuple[str, str]:
     """``subject`` and ``body`` rendered with the sample context; ValidationFailed naming
     the field when one does not compile or render (what ``update_template`` refuses)."""
     _admin(actor)
@@ -306,12 +300,12 @@ def preview(*, actor: Any, kind: str, subject: Any, body: Any) -> tuple[str, str
 
 @transaction.atomic
 def update_template(
-    *, actor: Any, now: dt.datetime, kind: str, subject: Any, body: Any
+    *, actor: Actor, now: dt.datetime, kind: str, subject: Any, body: Any
 ) -> TemplateView:
     """Store an edited template (it must compile and render with a sample context)."""
     preview(actor=actor, kind=kind, subject=subject, body=body)
     row = NotificationTemplate.objects.select_for_update().filter(kind=kind).first()
-    user = actor if getattr(actor, "pk", None) else None
+    user = user_row(actor)
     if row is None:
         row = NotificationTemplate.objects.create(
             kind=kind, subject=subject, body=body, updated_at=now, updated_by=user
@@ -328,7 +322,7 @@ def update_template(
 
 
 @transaction.atomic
-def reset_template(*, actor: Any, now: dt.datetime, kind: str) -> TemplateView:
+def reset_template(*, actor: Actor, now: dt.datetime, kind: str) -> TemplateView:
     """Back to the default: the edited template is deleted."""
     _admin(actor)
     kind = _kind(kind)
@@ -401,7 +395,7 @@ def notify(
 SCANNED = (Status.OPEN, Status.SUSPENDED)
 
 
-def _classes_sending(kind: str) -> dict[int, CustomerClass]:
+def classes_sending(kind: str) -> dict[int, CustomerClass]:
     return {
         c.pk: c
         for c in CustomerClass.objects.all()
@@ -430,14 +424,13 @@ def _below(customer: Customer, threshold: Decimal, now: dt.datetime) -> bool | N
 
 def scan_step(*, now: dt.datetime, report: Report) -> None:
     """The engine's ``notifications`` step: low funds once per crossing of the class's
-    threshold, and a saved card expiring at the end of this month or the next, once per
-    expiry. Idempotent for the same ``now``; one transaction per customer."""
+    threshold (a saved card expiring is ``invoicing.cards.card_expiring_step``, beside the
+    saved payment methods). Idempotent for the same ``now``; one transaction per customer."""
     _scan_low_funds(now=now, report=report)
-    _scan_cards(now=now, report=report)
 
 
 def _scan_low_funds(*, now: dt.datetime, report: Report) -> None:
-    classes = _classes_sending(Notification.LOW_FUNDS)
+    classes = classes_sending(Notification.LOW_FUNDS)
     if not classes:
         return
     armed = dict(
@@ -510,63 +503,5 @@ def _low_funds_one(*, customer_id: int, now: dt.datetime) -> bool:
             "funds_label": "available funds" if prepaid else "remaining credit",
         },
         dedupe_key=f"low_funds:{state.count}",
-    )
-    return queued is not None
-
-
-def _month_after(year: int, month: int) -> tuple[int, int]:
-    return (year + 1, 1) if month == 12 else (year, month + 1)
-
-
-def _scan_cards(*, now: dt.datetime, report: Report) -> None:
-    classes = _classes_sending(Notification.CARD_EXPIRING)
-    if not classes:
-        return
-    # Every month that is "this month" somewhere on Earth now, and the month after each.
-    months: set[tuple[int, int]] = set()
-    for hours in (-14, 0, 14):
-        moment = now + dt.timedelta(hours=hours)
-        months |= {(moment.year, moment.month), _month_after(moment.year, moment.month)}
-    wanted = Q()
-    for year, month in months:
-        wanted |= Q(exp_year=year, exp_month=month)
-    cards = (
-        PaymentMethod.objects.filter(wanted)
-        .filter(customer__customer_class_id__in=list(classes), customer__status__in=SCANNED)
-        .exclude(customer__email="")
-        .select_related("customer")
-        .order_by("customer_id")
-    )
-    for card in cards:
-        local = now.astimezone(_zone(card.customer))
-        this = (local.year, local.month)
-        if (card.exp_year, card.exp_month) not in (this, _month_after(*this)):
-            continue
-        key = f"card_expiring:{card.exp_year}-{card.exp_month}"
-        if OutboundEmail.objects.filter(customer_id=card.customer_id, dedupe_key=key).exists():
-            continue
-        try:
-            if _card_one(customer_id=card.customer_id, key=key, now=now):
-                report.notifications_queued += 1
-        except BillcoreError as exc:
-            report.errors.append((card.customer_id, str(exc)))
-
-
-@transaction.atomic
-def _card_one(*, customer_id: int, key: str, now: dt.datetime) -> bool:
-    customer = Customer.objects.select_related("customer_class", "currency").get(pk=customer_id)
-    card = PaymentMethod.objects.filter(customer_id=customer_id).first()
-    if card is None or key != f"card_expiring:{card.exp_year}-{card.exp_month}":
-        return False  # replaced meanwhile
-    queued = notify(
-        customer=customer,
-        kind=Notification.CARD_EXPIRING,
-        now=now,
-        context={
-            "card_brand": card.brand,
-            "card_last4": card.last4,
-            "card_expiry": f"{card.exp_month:02d}/{card.exp_year}",
-        },
-        dedupe_key=key,
     )
     return queued is not None

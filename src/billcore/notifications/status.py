@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import transaction
 
+from billcore.accounts.access import Actor
 from billcore.classes.models import Notification
 from billcore.customers import lifecycle
 from billcore.customers.models import Customer, Status
@@ -59,7 +60,7 @@ def _aware(field: str, value: Any) -> dt.datetime | None:
 @transaction.atomic
 def change_status(
     *,
-    actor: Any,
+    actor: Actor,
     now: dt.datetime,
     customer_id: int,
     action: str,
@@ -120,7 +121,7 @@ def _announce(*, customer: Customer, now: dt.datetime, action: str, before: str)
 
 def _apply(
     *,
-    actor: Any,
+    actor: Actor,
     now: dt.datetime,
     customer_id: int,
     action: str,
@@ -136,7 +137,7 @@ def _apply(
             raise ValidationFailed(
                 f"{name} is not an input of the action {action}", field=name, code="unknown"
             )
-    common = {"actor": actor, "now": now, "customer_id": customer_id}
+    common: dict[str, Any] = {"actor": actor, "now": now, "customer_id": customer_id}
     if action in ("block", "unblock"):
         reason = given.get("reason") or ""
         if not isinstance(reason, str) or len(reason) > 200:

@@ -4,7 +4,7 @@ selectors, lifecycle or ledger, and shapes the reply (``customer_info``,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +19,7 @@ from billcore.errors import NotFound, ValidationFailed
 from billcore.invoicing.closing import terminate
 from billcore.invoicing.settling import record_transaction
 from billcore.ledger import customers as ledger_customers
-from billcore.ledger.models import Action, Transaction
+from billcore.ledger.selectors import opening_balances
 from billcore.porta import billing, custom_fields, mapping
 from billcore.porta.models import CustomerTimeZoneId
 from billcore.porta.session import Call, Handler
@@ -36,17 +36,9 @@ def _id(params: Mapping[str, Any], name: str = "i_customer") -> int:
     return as_int(name, value, minimum=1)
 
 
-def _openings(customer_ids: Iterable[int]) -> dict[int, Decimal]:
-    """Signed opening-balance amounts of customers the actor already sees (one query)."""
-    rows = Transaction.objects.filter(
-        customer_id__in=list(customer_ids), action=Action.OPENING_BALANCE
-    ).values_list("customer_id", "amount")
-    return {customer_id: Decimal(amount) for customer_id, amount in rows}
-
-
 def _infos(call: Call, customers: list[Customer]) -> list[dict[str, Any]]:
     ids = [c.pk for c in customers]
-    openings = _openings(ids)
+    openings = opening_balances(customers=customers)
     zones = dict(
         CustomerTimeZoneId.objects.filter(customer_id__in=ids).values_list(
             "customer_id", "i_time_zone"

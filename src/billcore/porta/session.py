@@ -23,15 +23,18 @@ import datetime as dt
 import hashlib
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.http import HttpRequest
 
 from billcore.accounts import lockout
+from billcore.accounts.access import Actor
+from billcore.accounts.models import User
 from billcore.accounts.services import change_password as change_user_password
 from billcore.accounts.tokens import user_for_token
 from billcore.porta.mapping import Fault, fmt_datetime
@@ -46,7 +49,8 @@ CHECK_AUTH_FAILED = "Server.Session.check_auth.auth_failed"
 
 @dataclass
 class Call:
-    """One API call as the handlers see it; ``actor`` is set once authenticated."""
+    """One API call as the handlers see it; ``actor`` is the user once authenticated
+    (``authenticate_call``), anonymous until then."""
 
     service: str
     method: str
@@ -54,7 +58,7 @@ class Call:
     now: dt.datetime
     bearer: str | None = None
     auth_info: dict[str, Any] | None = None
-    actor: Any = None
+    actor: Actor = field(default_factory=AnonymousUser)
     request: HttpRequest | None = None  # the HTTP request: its client address for the lockout
 
 
@@ -80,7 +84,7 @@ def check_credentials(
     token: Any = None,
     now: dt.datetime,
     code: str,
-) -> Any:
+) -> User:
     """The active user with this login and password (or API token); a ``code`` fault
     otherwise. Failures count towards the shared lockout of that login from this address."""
     name = _text(login)
@@ -250,7 +254,7 @@ def _id_session(session_id: str, now: dt.datetime) -> PortaSession:
     return session
 
 
-def authenticate_call(call: Call) -> Any:
+def authenticate_call(call: Call) -> User:
     """The user a call acts for, from ``auth_info`` (session_id, or login + password or
     token) or else ``Authorization: Bearer <access_token>``."""
     info = call.auth_info
@@ -317,9 +321,12 @@ def change_password(call: Call) -> dict[str, Any]:
     """The caller's own password: ``old_password`` (or ``password``) and ``new_password``,
     which must pass the installation's password validators. ``login``, when given, must be
     the caller's. The user's other sessions end; the calling one stays."""
+    user = call.actor
+    if not isinstance(user, User):
+        raise Fault(CHECK_AUTH_FAILED, "not authenticated")
     p = call.params
     login_name = p.get("login")
-    if login_name not in (None, "") and login_name != call.actor.username:
+    if login_name not in (None, "") and login_name != user.username:
         raise Fault(
             "Client.Session.change_password.wrong_login",
             "login: a user changes only their own password (the logged-in user's)",
@@ -327,10 +334,10 @@ def change_password(call: Call) -> dict[str, Any]:
     old = p.get("old_password") if p.get("old_password") not in (None, "") else p.get("password")
     with transaction.atomic():
         change_user_password(
-            actor=call.actor, now=call.now, old_password=old, new_password=p.get("new_password")
+            actor=user, now=call.now, old_password=old, new_password=p.get("new_password")
         )
         current = _caller_session(call)
-        others = PortaSession.objects.filter(user=call.actor)
+        others = PortaSession.objects.filter(user=user)
         if current is not None:
             others = others.exclude(pk=current.pk)
         others.delete()
