@@ -10,7 +10,6 @@ from ninja import Header, Query, Router, Schema, Status
 from pydantic import BeforeValidator, ConfigDict, Field
 
 from billcore.api.base import AuthedRequest, now
-from billcore.classes.services import get_default_class
 from billcore.customers import selectors, services
 from billcore.customers.models import BalanceControl, Customer, CustomerType
 from billcore.customers.models import Status as CustomerStatus
@@ -208,15 +207,8 @@ def list_customers(request: AuthedRequest, filters: Query[CustomerFilters]) -> d
 
 @router.post("", response={201: CustomerOut})
 def create_customer(request: AuthedRequest, payload: CustomerCreate) -> Status[Customer]:
-    data = payload.model_dump(exclude_unset=True)
-    if data.get("customer_class") is None:
-        data.pop("customer_class", None)
-        data["customer_class"] = _default_class_id(request)
+    data = payload.model_dump(exclude_unset=True)  # no class: the service's default class
     return Status(201, ledger_customers.create_customer(actor=request.auth, now=now(), data=data))
-
-
-def _default_class_id(request: AuthedRequest) -> int | None:
-    return get_default_class().pk if getattr(request.auth, "reseller_id", None) is None else None
 
 
 @router.get("/{customer_id}", response=CustomerOut)

@@ -13,6 +13,7 @@ from django.db.models import ProtectedError, RestrictedError
 from billcore.accounts.access import is_admin
 from billcore.audit.services import record, snapshot
 from billcore.classes.models import CustomerClass, SendStatistics
+from billcore.classes.services import get_default_class
 from billcore.core.countries import is_country_code
 from billcore.customers.models import (
     BalanceControl,
@@ -90,8 +91,19 @@ def _set_name(customer: Customer, value: Any) -> None:
     customer.name = name
 
 
+def default_class(*, actor: Any) -> CustomerClass | None:
+    """The class a new customer gets when none is given: the Default class when an
+    administrator creates it; none for a reseller's user, who names one of its own classes."""
+    return get_default_class() if is_admin(actor) else None
+
+
 def _resolve_class(actor: Any, customer: Customer, value: Any) -> CustomerClass:
-    """CU-09 and CC-07: currency must match, and only the owner may assign a class."""
+    """CU-09 and CC-07: currency must match, and only the owner may assign a class. A new
+    customer given no class (absent or null) gets the default class, if there is one."""
+    if value is None and customer.pk is None:
+        default = default_class(actor=actor)
+        if default is not None:
+            value = default.pk
     if value in (None, ""):
         raise ValidationFailed(
             "customer_class is required", field="customer_class", code="required"

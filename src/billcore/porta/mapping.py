@@ -450,6 +450,8 @@ def customer_input(info: Mapping[str, Any], *, current: Mapping[str, Any] | None
     for porta, billcore in CUSTOMER_PLAIN.items():
         if porta in info:
             data[billcore] = info[porta]
+    if current is None and data.get("customer_class") == "":
+        del data["customer_class"]  # an empty class on add is none given: the default class
     if "i_time_zone" in info:
         _time_zone(info["i_time_zone"], current, out)
     if "i_parent" in info:
