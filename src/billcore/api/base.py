@@ -20,18 +20,18 @@ from ninja.security import HttpBearer
 from billcore.accounts.tokens import user_for_token
 from billcore.api.openapi import declare_errors
 from billcore.api.render import Renderer
-from billcore.classes.settings import DECIMAL_SETTINGS
+from billcore.classes.settings import DECIMAL_SETTINGS as CLASS_DECIMALS
+from billcore.customers.settings import DECIMAL_SETTINGS as CUSTOMER_DECIMALS
 from billcore.errors import BillcoreError
 
 # Fields a request gives as a decimal string: a JSON number there gets a message saying so.
-# A class's decimal settings come from their declaration (classes.settings).
+# The decimal settings of classes and customers come from their declarations.
 MONEY_FIELDS = {
     "amount",
-    "credit_limit",
-    "available_funds",
     "balance",
     "rate",
-    *DECIMAL_SETTINGS,
+    *CLASS_DECIMALS,
+    *CUSTOMER_DECIMALS,
 }
 
 

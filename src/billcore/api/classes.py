@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field, create_model
 
 from billcore.api.base import AuthedRequest, now
+from billcore.api.declared import in_field, out_field
 from billcore.classes import selectors, services
 from billcore.classes.models import CustomerClass
-from billcore.classes.settings import SETTINGS, Kind, Setting
+from billcore.classes.settings import SETTINGS
 
 router = Router(tags=["customer classes"])
-
-
-class TaxOut(Schema):
-    name: str
-    rate: Decimal
-
-
-class TaxIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    rate: str
 
 
 class ClassCopy(Schema):
@@ -33,46 +22,7 @@ class ClassCopy(Schema):
     name: str
 
 
-# The schemas of a class's settings are made from their declaration (classes.settings): a
-# request gives each setting as its type or null (money and rates as decimal strings), a
-# reply returns every one (null where the setting may be empty); relations are returned by
-# their key.
-IN_TYPES: dict[Kind, Any] = {
-    Kind.TEXT: str,
-    Kind.EMAIL: str,
-    Kind.BOOL: bool,
-    Kind.CHOICE: str,
-    Kind.CHOICES: list[str],
-    Kind.INT: int,
-    Kind.MONEY: str,
-    Kind.PERCENT: str,
-    Kind.TAXES: list[TaxIn],
-    Kind.REF: int,
-    Kind.CODE: str,
-    Kind.NAMES: list[str],
-}
-OUT_TYPES: dict[Kind, Any] = {
-    **IN_TYPES,
-    Kind.MONEY: Decimal,
-    Kind.PERCENT: Decimal,
-    Kind.TAXES: list[TaxOut],
-}
-KEYED = (Kind.REF, Kind.CODE)  # returned as the foreign key: managed_by = managed_by_id
-
-
-def _in_field(setting: Setting) -> tuple[Any, Any]:
-    return IN_TYPES[setting.kind] | None, Field(None, description=setting.api_help or None)
-
-
-def _out_field(setting: Setting) -> tuple[Any, Any]:
-    kind = setting.kind
-    if kind in KEYED:
-        return OUT_TYPES[kind] | None, Field(None, alias=f"{setting.name}_id")
-    if setting.optional:
-        return OUT_TYPES[kind] | None, ...
-    return OUT_TYPES[kind], ...
-
-
+# The schemas of a class's settings are made from their declaration (classes.settings).
 class _Settable(Schema):
     """Settable fields. Money and rates are decimal strings."""
 
@@ -90,12 +40,12 @@ class _Out(Schema):
 
 
 def _settable(schema: str, name: tuple[Any, Any]) -> Any:
-    fields: dict[str, Any] = {s.name: _in_field(s) for s in SETTINGS if s.name != "name"}
+    fields: dict[str, Any] = {s.name: in_field(s) for s in SETTINGS if s.name != "name"}
     return create_model(schema, __base__=_Settable, __module__=__name__, name=name, **fields)
 
 
 def _reply() -> Any:
-    fields: dict[str, Any] = {s.name: _out_field(s) for s in SETTINGS if s.name != "name"}
+    fields: dict[str, Any] = {s.name: out_field(s) for s in SETTINGS if s.name != "name"}
     fields["created_at"] = (dt.datetime, ...)
     fields["updated_at"] = (dt.datetime, ...)
     return create_model("ClassOut", __base__=_Out, __module__=__name__, **fields)

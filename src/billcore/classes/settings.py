@@ -39,7 +39,15 @@ from billcore.classes.models import (
     TaxationMethod,
 )
 from billcore.errors import ValidationFailed
-from billcore.validation import as_bool, as_choice, as_email, as_int, as_money, as_str
+from billcore.validation import (
+    as_bool,
+    as_choice,
+    as_email,
+    as_int,
+    as_money,
+    as_str,
+    as_time_zone,
+)
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -55,6 +63,9 @@ class Kind(enum.Enum):
     MONEY = "money"  # a decimal amount, at least 0 (exact, as a decimal string in the API)
     PERCENT = "percent"  # a decimal rate in percent, 0 … 100
     TAXES = "taxes"  # named taxes: [{"name", "rate"}]
+    TIME_ZONE = "time_zone"  # an IANA time zone name
+    DATETIME = "datetime"  # an instant (ISO 8601 with a time zone)
+    MAPPING = "mapping"  # name -> value (custom field values)
     # Relations, resolved by classes.services itself (not by a generic parser):
     REF = "ref"  # the id of another row (business model, reseller)
     CODE = "code"  # a currency code
@@ -63,6 +74,7 @@ class Kind(enum.Enum):
 
 DECIMAL_KINDS = frozenset({Kind.MONEY, Kind.PERCENT})
 RELATION_KINDS = frozenset({Kind.REF, Kind.CODE, Kind.NAMES})
+SPECIAL_KINDS = RELATION_KINDS | {Kind.DATETIME, Kind.MAPPING}  # no generic parser
 
 
 @dataclass(frozen=True)
@@ -203,12 +215,13 @@ class Setting:
     show_if: Rule | None = None  # on the page only, when it is not the one of ``requires``
     page_attrs: Mapping[str, str] = field(default_factory=dict)  # the page input's attributes
     api_help: str = ""  # the description in the OpenAPI document
+    new_only: bool = False  # given only when the row is created (never changed later)
     page_order: int = 0  # within its section the page orders by this, then as declared
 
     @property
     def simple(self) -> bool:
         """Parsed by the generic parser (relations are resolved by the service)."""
-        return self.kind not in RELATION_KINDS and self.name != "name"
+        return self.kind not in SPECIAL_KINDS and self.name != "name"
 
     @property
     def off_value(self) -> Any:
@@ -741,6 +754,8 @@ def parser(setting: Setting) -> Callable[[str, Any], Any]:
     if kind is Kind.CHOICE:
         assert setting.choices is not None
         values = list(setting.choices.values)
+        if setting.optional:  # empty: none (e.g. "as the customer class says")
+            return lambda f, v: None if v in (None, "") else as_choice(f, v, values)
         return lambda f, v: as_choice(f, v, values)
     if kind is Kind.CHOICES:
         return _choice_list(setting)
@@ -757,4 +772,6 @@ def parser(setting: Setting) -> Callable[[str, Any], Any]:
         return _percent
     if kind is Kind.TAXES:
         return _taxes
-    raise TypeError(f"{setting.name}: a relation is resolved by the service")
+    if kind is Kind.TIME_ZONE:
+        return as_time_zone
+    raise TypeError(f"{setting.name}: resolved by the service itself")

@@ -28,7 +28,11 @@ from billcore.classes.settings import BY_NAME as CLASS_BY_NAME
 from billcore.classes.settings import DECIMAL_KINDS, TOP, Kind, Setting
 from billcore.classes.settings import SETTINGS as CLASS_SETTINGS
 from billcore.classes.settings import TABS as CLASS_TAB_LIST
-from billcore.customers.models import BalanceControl, BillingPeriod, CustomerType, Status
+from billcore.customers.models import Status
+from billcore.customers.settings import ADDRESS
+from billcore.customers.settings import BY_NAME as CUSTOMERS
+from billcore.customers.settings import SETTINGS as CUSTOMER_SETTINGS
+from billcore.customers.settings import TOP as CUSTOMER_TOP
 from billcore.errors import BillcoreError, ValidationFailed
 from billcore.installation.models import CustomField
 from billcore.ledger.models import Action
@@ -384,41 +388,34 @@ class ClassForm(PageForm):
 
 # --------------------------------------------------------------------------- customers
 
-CUSTOMER_TOP_NEW = (
-    "name",
-    "customer_type",
-    "reseller",
-    "blocked",
-    "balance_control",
-    "currency",
-    "credit_limit",
-    "available_funds",
-    "customer_class",
-    "billing_period",
-    "time_zone",
+# The customer page is drawn from the customer settings' declaration (customers.settings):
+# labels, help, sections; the inputs a page offers depend on new / edit and on the user.
+CUSTOMER_TOP_NEW = tuple(s.name for s in CUSTOMER_SETTINGS if s.section == CUSTOMER_TOP)
+# (On an existing customer, "blocked" is a status action of its own: the form has no input.)
+CUSTOMER_TOP_EDIT = tuple(
+    s.name for s in CUSTOMER_SETTINGS if s.section == CUSTOMER_TOP and not s.new_only
 )
-CUSTOMER_TOP_EDIT = (
-    "name",
-    "balance_control",
-    "credit_limit",
-    "customer_class",
-    "billing_period",
-    "time_zone",
-)
-ADDRESS_FIELDS = (
-    ("company_name", "Company name"),
-    ("first_name", "First name"),
-    ("last_name", "Last name"),
-    ("address_line1", "Address line 1"),
-    ("address_line2", "Address line 2"),
-    ("city", "City"),
-    ("state", "State / province"),
-    ("zip_code", "ZIP / postal code"),
-    ("country", "Country (ISO code)"),
-    ("phone", "Phone"),
-    ("email", "E-mail"),
-)
+ADDRESS_FIELDS = tuple((s.name, s.label) for s in CUSTOMER_SETTINGS if s.section == ADDRESS)
 CUSTOM_PREFIX = "custom_fields."
+
+
+def _customer_field(name: str, choices: Choices | None = None) -> forms.Field:
+    """The input of customer setting ``name``; ``choices`` for a select whose options the
+    page supplies (its own first option, or rows of the database)."""
+    setting = CUSTOMERS[name]
+    label, help_text = setting.label, setting.help
+    rule = setting.show_if
+    show_if = rule.when if rule is not None else ""
+    if setting.kind is Kind.BOOL:
+        return Toggle(label, help_text=help_text, show_if=show_if)
+    if choices is not None or setting.kind is Kind.CHOICE or setting.choices is not None:
+        if choices is None:
+            assert setting.choices is not None
+            choices = cast(Choices, setting.choices.choices)
+        return Choice(label, choices, help_text=help_text, show_if=show_if)
+    if setting.kind is Kind.TEXT and not setting.single_line:
+        return Area(label, help_text=help_text, show_if=show_if)
+    return Text(label, help_text=help_text, show_if=show_if, **setting.page_attrs)
 
 
 @dataclass(frozen=True)
@@ -468,39 +465,22 @@ class CustomerForm(PageForm):
         self.is_new = is_new
         self.custom_field_defs = list(custom_fields)
         f = self.fields
-        f["name"] = Text("Customer ID", help_text="Unique name of the customer.", maxlength="100")
+        f["name"] = _customer_field("name")
         if is_new and is_admin:
-            f["customer_type"] = Choice("Customer type", CustomerType.choices)
-            f["reseller"] = Choice("Reseller", [("", "— none (direct customer) —"), *resellers])
-        if is_new:
-            f["blocked"] = Toggle(
-                "Blocked",
-                help_text="All accounts unusable, no self-care; fees and invoices continue.",
+            f["customer_type"] = _customer_field("customer_type")
+            f["reseller"] = _customer_field(
+                "reseller", [("", "— none (direct customer) —"), *resellers]
             )
-        f["balance_control"] = Choice("Balance control", BalanceControl.choices)
         if is_new:
-            f["currency"] = Choice(
-                "Currency",
-                [("", "— choose —"), *currencies],
-                help_text="Chosen at creation, never changed.",
-            )
-        f["credit_limit"] = Text(
-            "Permanent credit limit",
-            help_text="Empty: no limit.",
-            show_if="balance_control=postpaid",
-            inputmode="decimal",
-            **{"class": "input-short"},
-        )
+            f["blocked"] = _customer_field("blocked")
+        f["balance_control"] = _customer_field("balance_control")
         if is_new:
-            f["available_funds"] = Text(
-                "Available funds",
-                help_text="The initial payment.",
-                show_if="balance_control=prepaid",
-                inputmode="decimal",
-                **{"class": "input-short"},
-            )
+            f["currency"] = _customer_field("currency", [("", "— choose —"), *currencies])
+        f["credit_limit"] = _customer_field("credit_limit")
+        if is_new:
+            f["available_funds"] = _customer_field("available_funds")
         f["customer_class"] = Choice(
-            "Customer class",
+            CUSTOMERS["customer_class"].label,
             [("", "— choose —"), *((c.id, c.name) for c in classes)],
             option_attrs={
                 str(c.id): {"data-currency": c.currency, "data-mandatory": " ".join(c.mandatory)}
@@ -514,19 +494,17 @@ class CustomerForm(PageForm):
             ].help_text = (
                 "The class is managed by a reseller: only that reseller assigns it (CC-07)."
             )
-        f["billing_period"] = Choice("Billing period", BillingPeriod.choices)
-        f["time_zone"] = Choice("Billing time zone", [(z, z) for z in time_zones])
+        f["billing_period"] = _customer_field("billing_period")
+        f["time_zone"] = _customer_field("time_zone", [(z, z) for z in time_zones])
         selected = str(self["customer_class"].value() or "")
         mandatory = next((c.mandatory for c in classes if str(c.id) == selected), ())
         for cf in self.custom_field_defs:
             f[CUSTOM_PREFIX + cf.name] = _custom_input(cf, mandatory=cf.name in mandatory)
-        for name, label in ADDRESS_FIELDS:
-            attrs = {"maxlength": "2", "class": "input-short"} if name == "country" else {}
-            f[name] = Text(label, **attrs)
-        f["note"] = Area("Note")
-        f["send_statistics"] = Choice(
-            "Send statistics via e-mail",
-            [("", "As the customer class says"), *SendStatistics.choices],
+        for name, _label in ADDRESS_FIELDS:
+            f[name] = _customer_field(name)
+        f["note"] = _customer_field("note")
+        f["send_statistics"] = _customer_field(
+            "send_statistics", [("", "As the customer class says"), *SendStatistics.choices]
         )
 
     def top(self) -> list[forms.BoundField]:
