@@ -1,8 +1,9 @@
-"""Every write to customer classes, and the dependency rules of the seeds (CC-02 … CC-22).
+"""Every write to customer classes, and the rules of their settings (CC-02 … CC-22).
 
 Services take the acting user and ``now``; each runs in one transaction and writes an audit
 row. Input may be raw (strings from a form or the CLI) or typed (the API); it is coerced
-here and every error names its field.
+here, by the parsers and dependency rules of the settings' declaration
+(``classes.settings``), and every error names its field.
 """
 
 from __future__ import annotations
