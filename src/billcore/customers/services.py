@@ -16,6 +16,8 @@ from billcore.classes.models import CustomerClass
 from billcore.classes.services import get_default_class
 from billcore.classes.settings import parser
 from billcore.core.countries import is_country_code
+from billcore.core.periods import period_containing
+from billcore.customers.lifecycle import record_status_change
 from billcore.customers.models import (
     BalanceControl,
     BillingPeriod,
@@ -252,8 +254,6 @@ def _fraud_override(customer: Customer, data: Mapping[str, Any]) -> None:
 def open_period_end(customer: Customer, *, start: dt.datetime) -> dt.datetime:
     """The end of the billing period that contains ``start`` (CU-10), in the customer's
     billing time zone; the first period starts at the customer's creation."""
-    from billcore.core.periods import period_containing
-
     return period_containing(
         at=start,
         period=customer.billing_period,
@@ -413,8 +413,6 @@ def update_customer(
     customer.updated_at = now
     _save(customer)
     if before["blocked"] != customer.blocked:  # CU-14: a status change, in the history too
-        from billcore.customers.lifecycle import record_status_change
-
         record_status_change(
             actor=actor,
             now=now,
