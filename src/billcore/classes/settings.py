@@ -66,7 +66,7 @@ class Kind(enum.Enum):
     TIME_ZONE = "time_zone"  # an IANA time zone name
     DATETIME = "datetime"  # an instant (ISO 8601 with a time zone)
     MAPPING = "mapping"  # name -> value (custom field values)
-    # Relations, resolved by classes.services itself (not by a generic parser):
+    # Relations, resolved by the service itself (not by a generic parser):
     REF = "ref"  # the id of another row (business model, reseller)
     CODE = "code"  # a currency code
     NAMES = "names"  # names of custom fields
