@@ -318,6 +318,36 @@ def test_reseller_assignment_rules(world, now):
     )
 
 
+def test_a_new_customer_given_no_class_gets_the_default_class(world, now):
+    """The default class is the service's rule, whichever interface calls it: absent or null
+    gives an administrator's new customer the Default class; a reseller's user names one of
+    its own; an empty choice (the page's "— choose —") and a change to null are refused."""
+    admin, ua = world["admin"], world["ua"]
+    data = _data()
+    del data["customer_class"]
+    assert create_customer(actor=admin, now=now, data=data).customer_class_id == _default()
+    given_null = create_customer(actor=admin, now=now, data=_data(name="B", customer_class=None))
+    assert given_null.customer_class_id == _default()
+    for actor, value in ((ua, None), (admin, "")):
+        error = _fails(
+            "customer_class",
+            create_customer,
+            actor=actor,
+            now=now,
+            data=_data(name="C", customer_class=value),
+        )
+        assert (error.code, error.message) == ("required", "customer_class is required")
+    error = _fails(
+        "customer_class",
+        update_customer,
+        actor=admin,
+        now=now,
+        customer_id=given_null.pk,
+        changes={"customer_class": None},
+    )
+    assert error.code == "required"
+
+
 def test_temporary_credit_limit_and_fraud_override(admin, now):
     """Issue 3: credit_limit_until; CU-13 Fraud Protection tab override."""
     import datetime as dt

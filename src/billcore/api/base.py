@@ -20,21 +20,18 @@ from ninja.security import HttpBearer
 from billcore.accounts.tokens import user_for_token
 from billcore.api.openapi import declare_errors
 from billcore.api.render import Renderer
+from billcore.classes.settings import DECIMAL_SETTINGS as CLASS_DECIMALS
+from billcore.customers.settings import DECIMAL_SETTINGS as CUSTOMER_DECIMALS
 from billcore.errors import BillcoreError
 
+# Fields a request gives as a decimal string: a JSON number there gets a message saying so.
+# The decimal settings of classes and customers come from their declarations.
 MONEY_FIELDS = {
     "amount",
-    "credit_limit",
-    "available_funds",
     "balance",
-    "fraud_daily_limit",
-    "vat_rate",
-    "measured_service_quota",
-    "measured_service_overage_rate",
     "rate",
-    "late_fee_amount",
-    "reactivation_fee",
-    "low_funds_threshold",
+    *CLASS_DECIMALS,
+    *CUSTOMER_DECIMALS,
 }
 
 

@@ -3,108 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ninja import Query, Router, Schema, Status
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, create_model
 
 from billcore.api.base import AuthedRequest, now
+from billcore.api.declared import in_field, out_field
 from billcore.classes import selectors, services
 from billcore.classes.models import CustomerClass
+from billcore.classes.settings import SETTINGS
 
 router = Router(tags=["customer classes"])
-
-
-class TaxOut(Schema):
-    name: str
-    rate: Decimal
-
-
-class TaxIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    rate: str
-
-
-class ClassFields(Schema):
-    """Settable fields. Money and rates are decimal strings."""
-
-    model_config = ConfigDict(extra="forbid")
-    business_model: int | None = None
-    currency: str | None = Field(None, description="ISO 4217; set at creation only (CC-06)")
-    managed_by: int | None = Field(None, description="Reseller id; null = Administrator only")
-    description: str | None = None
-    notification_from_override: bool | None = None
-    notification_from_name: str | None = None
-    notification_from_address: str | None = None
-    taxation_method: str | None = None
-    generate_statistics: bool | None = None
-    send_statistics: str | None = None
-    postpaid_billed_externally: bool | None = None
-    reset_balance_every_period: bool | None = None
-    hide_balance_reset_xdr: bool | None = None
-    generate_regular_invoices: bool | None = None
-    separate_recurring_fee_invoice: bool | None = None
-    allow_out_of_turn_invoices: bool | None = None
-    generate_financial_documentation: bool | None = None
-    invoice_rounding: str | None = None
-    invoice_rounding_pattern: str | None = None
-    period_close: str | None = None
-    approval_max_days: int | None = None
-    suspend_on_insufficient_funds: bool | None = None
-    termination_delay_days: int | None = None
-    s2s_transfers_allowed: bool | None = None
-    fraud_daily_limit: str | None = None
-    fraud_action: str | None = None
-    grace_period_days: int | None = None
-    invoice_template: str | None = None
-    send_invoices_by_email: bool | None = None
-    auto_charge_invoices: bool | None = None
-    out_of_turn_grace_period_days: int | None = None
-    out_of_turn_invoice_template: str | None = None
-    notifications: list[str] | None = None
-    mandatory_custom_fields: list[str] | None = None
-    vat_rate: str | None = None
-    vat_inclusive: bool | None = None
-    taxes: list[TaxIn] | None = None
-    tax_prepaid_at_payment: bool | None = None
-    measured_service_enabled: bool | None = None
-    measured_service_unit: str | None = None
-    measured_service_quota: str | None = None
-    measured_service_overage_rate: str | None = None
-    # Collections (Regular Invoices / Out-of-Turn Invoices tabs, docs/lifecycle.md): each
-    # step is off while its "after days" is null.
-    reminder_days_before_due: int | None = None
-    late_fee_after_days: int | None = None
-    late_fee_amount: str | None = None
-    late_fee_notice_days: int | None = None
-    suspend_after_days: int | None = None
-    suspend_notice_days: int | None = None
-    terminate_after_days: int | None = None
-    terminate_notice_days: int | None = None
-    oot_reminder_days_before_due: int | None = None
-    oot_late_fee_after_days: int | None = None
-    oot_late_fee_amount: str | None = None
-    oot_late_fee_notice_days: int | None = None
-    oot_suspend_after_days: int | None = None
-    oot_suspend_notice_days: int | None = None
-    oot_terminate_after_days: int | None = None
-    oot_terminate_notice_days: int | None = None
-    reactivation_fee: str | None = Field(
-        None, description="Charged when an overdue-invoice suspension lifts"
-    )
-    low_funds_threshold: str | None = Field(
-        None, description="The low-funds notification below this amount"
-    )
-
-
-class ClassCreate(ClassFields):
-    name: str
-
-
-class ClassPatch(ClassFields):
-    name: str | None = None
 
 
 class ClassCopy(Schema):
@@ -112,76 +22,43 @@ class ClassCopy(Schema):
     name: str
 
 
-class ClassOut(Schema):
+# The schemas of a class's settings are made from their declaration (classes.settings).
+class _Settable(Schema):
+    """Settable fields. Money and rates are decimal strings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(Schema):
     id: int
     name: str
     is_default: bool
-    business_model: int | None = Field(None, alias="business_model_id")
-    currency: str | None = Field(None, alias="currency_id")
-    managed_by: int | None = Field(None, alias="managed_by_id")
-    description: str
-    notification_from_override: bool
-    notification_from_name: str
-    notification_from_address: str
-    taxation_method: str
-    generate_statistics: bool
-    send_statistics: str
-    postpaid_billed_externally: bool
-    reset_balance_every_period: bool
-    hide_balance_reset_xdr: bool
-    generate_regular_invoices: bool
-    separate_recurring_fee_invoice: bool
-    allow_out_of_turn_invoices: bool
-    generate_financial_documentation: bool
-    invoice_rounding: str
-    invoice_rounding_pattern: str
-    period_close: str
-    approval_max_days: int | None
-    suspend_on_insufficient_funds: bool
-    termination_delay_days: int
-    s2s_transfers_allowed: bool
-    fraud_daily_limit: Decimal | None
-    fraud_action: str
-    grace_period_days: int
-    invoice_template: str
-    send_invoices_by_email: bool
-    auto_charge_invoices: bool
-    out_of_turn_grace_period_days: int
-    out_of_turn_invoice_template: str
-    notifications: list[str]
-    mandatory_custom_fields: list[str]
-    vat_rate: Decimal | None
-    vat_inclusive: bool
-    taxes: list[TaxOut]
-    tax_prepaid_at_payment: bool
-    measured_service_enabled: bool
-    measured_service_unit: str
-    measured_service_quota: Decimal | None
-    measured_service_overage_rate: Decimal | None
-    reminder_days_before_due: int | None
-    late_fee_after_days: int | None
-    late_fee_amount: Decimal | None
-    late_fee_notice_days: int
-    suspend_after_days: int | None
-    suspend_notice_days: int
-    terminate_after_days: int | None
-    terminate_notice_days: int
-    oot_reminder_days_before_due: int | None
-    oot_late_fee_after_days: int | None
-    oot_late_fee_amount: Decimal | None
-    oot_late_fee_notice_days: int
-    oot_suspend_after_days: int | None
-    oot_suspend_notice_days: int
-    oot_terminate_after_days: int | None
-    oot_terminate_notice_days: int
-    reactivation_fee: Decimal | None
-    low_funds_threshold: Decimal | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
 
     @staticmethod
     def resolve_mandatory_custom_fields(obj: CustomerClass) -> list[str]:
         return [cf.name for cf in obj.mandatory_custom_fields.all()]
+
+
+def _settable(schema: str, name: tuple[Any, Any]) -> Any:
+    fields: dict[str, Any] = {s.name: in_field(s) for s in SETTINGS if s.name != "name"}
+    return create_model(schema, __base__=_Settable, __module__=__name__, name=name, **fields)
+
+
+def _reply() -> Any:
+    fields: dict[str, Any] = {s.name: out_field(s) for s in SETTINGS if s.name != "name"}
+    fields["created_at"] = (dt.datetime, ...)
+    fields["updated_at"] = (dt.datetime, ...)
+    return create_model("ClassOut", __base__=_Out, __module__=__name__, **fields)
+
+
+if TYPE_CHECKING:  # made at run time from the declaration; to the type checker, a Schema
+    ClassCreate = Schema
+    ClassPatch = Schema
+    ClassOut = Schema
+else:
+    ClassCreate = _settable("ClassCreate", (str, ...))
+    ClassPatch = _settable("ClassPatch", (str | None, None))
+    ClassOut = _reply()
 
 
 class ClassPage(Schema):

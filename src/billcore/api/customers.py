@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from ninja import Header, Query, Router, Schema, Status
-from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field, create_model
 
 from billcore.api.base import AuthedRequest, now
-from billcore.classes.services import get_default_class
+from billcore.api.declared import in_field, out_field
 from billcore.customers import selectors, services
 from billcore.customers.models import BalanceControl, Customer, CustomerType
 from billcore.customers.models import Status as CustomerStatus
+from billcore.customers.settings import SETTINGS
 from billcore.invoicing.settling import record_transaction
 from billcore.ledger import customers as ledger_customers
 from billcore.ledger import selectors as ledger_selectors
@@ -22,100 +23,63 @@ from billcore.validation import blank_is_none
 router = Router(tags=["customers"])
 
 
-class CustomerFields(Schema):
+# The schemas of a customer's settings are made from their declaration (customers.settings);
+# what only the create or the patch takes is added to each.
+class _Settable(Schema):
     model_config = ConfigDict(extra="forbid")
-    blocked: bool | None = None
-    balance_control: str | None = Field(None, description="prepaid | postpaid")
-    credit_limit: str | None = Field(None, description="Postpaid only; null = no limit")
-    temp_credit_limit: str | None = Field(
-        None, description="Temporary credit limit (postpaid), in force until credit_limit_until"
-    )
-    credit_limit_until: dt.datetime | None = None
-    fraud_daily_limit: str | None = Field(None, description="Overrides the class's; null = class")
-    fraud_action: str | None = Field(None, description="notify | block; null = class")
-    customer_class: int | None = None
-    billing_period: int | None = Field(None, description="1 daily … 6 thirty days")
-    time_zone: str | None = None
-    custom_fields: dict[str, Any] | None = None
-    send_statistics: str | None = Field(None, description="full | summary | none; null = class")
-    invoice_template: str | None = Field(
-        None, description="standard | detailed | compact; null = class"
-    )
-    company_name: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    address_line1: str | None = None
-    address_line2: str | None = None
-    city: str | None = None
-    state: str | None = None
-    zip_code: str | None = None
-    country: str | None = Field(None, description="ISO 3166-1 alpha-2")
-    phone: str | None = None
-    email: str | None = None
-    note: str | None = None
 
 
-class CustomerCreate(CustomerFields):
-    name: str
-    currency: str
-    balance_control: str
-    customer_class: int | None = Field(None, description="Default class when omitted")
-    customer_type: str | None = Field(None, description="retail | reseller")
-    reseller: int | None = None
-    available_funds: str | None = Field(None, description="Prepaid only: the opening funds")
-
-
-class CustomerPatch(CustomerFields):
-    name: str | None = None
-    currency: str | None = Field(None, description="Accepted only if unchanged (CU-06)")
-    available_funds: str | None = None
-    balance: str | None = None
-
-
-class CustomerOut(Schema):
+class _Out(Schema):
     id: int
-    name: str
-    customer_type: str
-    reseller: int | None = Field(None, alias="reseller_id")
-    blocked: bool
     status: str
-    balance_control: str
-    currency: str = Field(alias="currency_id")
     balance: Decimal
-    credit_limit: Decimal | None
-    temp_credit_limit: Decimal | None
-    credit_limit_until: dt.datetime | None
     reserved: Decimal
-    available_funds: Decimal | None
-    fraud_daily_limit: Decimal | None
-    fraud_action: str | None
-    customer_class: int = Field(alias="customer_class_id")
     business_model: int | None = None
-    billing_period: int
-    time_zone: str
-    custom_fields: dict[str, Any]
-    send_statistics: str | None
-    invoice_template: str | None
     billed_to: dt.datetime | None = Field(None, description="Start of the open billing period")
     next_billed_to: dt.datetime | None = Field(None, description="End of the open period")
-    company_name: str
-    first_name: str
-    last_name: str
-    address_line1: str
-    address_line2: str
-    city: str
-    state: str
-    zip_code: str
-    country: str
-    phone: str
-    email: str
-    note: str
     created_at: dt.datetime
     updated_at: dt.datetime
 
     @staticmethod
     def resolve_business_model(obj: Customer) -> int | None:
         return obj.customer_class.business_model_id  # CU-03: it comes from the class
+
+
+def _schemas() -> tuple[Any, Any]:
+    settable: dict[str, Any] = {
+        s.name: in_field(s) for s in SETTINGS if not s.new_only and s.name != "name"
+    }
+    fields = create_model("CustomerFields", __base__=_Settable, __module__=__name__, **settable)
+    on_create: dict[str, Any] = {
+        "name": (str, ...),
+        "balance_control": (str, ...),
+        "customer_class": (int | None, Field(None, description="Default class when omitted")),
+        **{s.name: in_field(s) for s in SETTINGS if s.new_only},
+        "currency": (str, ...),
+    }
+    on_patch: dict[str, Any] = {
+        "name": (str | None, None),
+        "currency": (str | None, Field(None, description="Accepted only if unchanged (CU-06)")),
+        "available_funds": (str | None, None),  # refused: funds change through a transaction
+        "balance": (str | None, None),  # refused likewise
+    }
+    create = create_model("CustomerCreate", __base__=fields, __module__=__name__, **on_create)
+    patch = create_model("CustomerPatch", __base__=fields, __module__=__name__, **on_patch)
+    return create, patch
+
+
+def _reply() -> Any:
+    fields: dict[str, Any] = {s.name: out_field(s) for s in SETTINGS}
+    return create_model("CustomerOut", __base__=_Out, __module__=__name__, **fields)
+
+
+if TYPE_CHECKING:  # made at run time from the declaration; to the type checker, a Schema
+    CustomerCreate = Schema
+    CustomerPatch = Schema
+    CustomerOut = Schema
+else:
+    CustomerCreate, CustomerPatch = _schemas()
+    CustomerOut = _reply()
 
 
 class CustomerPage(Schema):
@@ -208,15 +172,8 @@ def list_customers(request: AuthedRequest, filters: Query[CustomerFilters]) -> d
 
 @router.post("", response={201: CustomerOut})
 def create_customer(request: AuthedRequest, payload: CustomerCreate) -> Status[Customer]:
-    data = payload.model_dump(exclude_unset=True)
-    if data.get("customer_class") is None:
-        data.pop("customer_class", None)
-        data["customer_class"] = _default_class_id(request)
+    data = payload.model_dump(exclude_unset=True)  # no class: the service's default class
     return Status(201, ledger_customers.create_customer(actor=request.auth, now=now(), data=data))
-
-
-def _default_class_id(request: AuthedRequest) -> int | None:
-    return get_default_class().pk if getattr(request.auth, "reseller_id", None) is None else None
 
 
 @router.get("/{customer_id}", response=CustomerOut)

@@ -91,6 +91,9 @@ class CustomerClass(NameKeyed):
         blank=True,
         on_delete=models.PROTECT,
         related_name="managed_classes",
+        # Only a reseller manages classes (customers.models.CustomerType.RESELLER; customers
+        # sit above classes, so the value is written here rather than imported).
+        limit_choices_to={"customer_type": "reseller"},
         help_text="Empty: Administrator only. Otherwise the reseller that owns the class.",
     )
     description = models.CharField(max_length=500, blank=True, default="")

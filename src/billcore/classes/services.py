@@ -1,259 +1,55 @@
-"""Every write to customer classes, and the dependency rules of the seeds (CC-02 … CC-22).
+"""Every write to customer classes, and the rules of their settings (CC-02 … CC-22).
 
 Services take the acting user and ``now``; each runs in one transaction and writes an audit
 row. Input may be raw (strings from a form or the CLI) or typed (the API); it is coerced
-here and every error names its field.
+here, by the parsers and dependency rules of the settings' declaration
+(``classes.settings``), and every error names its field.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError as ModelValidationError
 from django.db import IntegrityError, transaction
 
 from billcore.accounts.access import is_admin
 from billcore.audit.services import record, snapshot
-from billcore.classes.models import (
-    CustomerClass,
-    FraudAction,
-    InvoiceTemplate,
-    MeasuredUnit,
-    Notification,
-    PeriodCloseMode,
-    RoundingMode,
-    SendStatistics,
-    TaxationMethod,
-)
+from billcore.classes.models import CustomerClass, PeriodCloseMode, RoundingMode, TaxationMethod
 from billcore.classes.selectors import get_class
+from billcore.classes.settings import DEPENDENTS, RULES, SETTINGS, parser
 from billcore.core.rounding import InvalidPatternError, currency_default_pattern, parse_pattern
 from billcore.db import name_taken
 from billcore.errors import Conflict, NotFound, ValidationFailed
-from billcore.installation.models import BusinessModel, CustomField, InstallationSettings
+from billcore.installation.models import BusinessModel, CustomField
 from billcore.installation.services import get_currency_in_use, get_settings
-from billcore.validation import (
-    as_bool,
-    as_choice,
-    as_email,
-    as_int,
-    as_money,
-    as_str,
-    reject_unknown,
-)
+from billcore.validation import as_int, as_str, reject_unknown
 
-ZERO = Decimal(0)
-HUNDRED = Decimal(100)
-
-
-def _rate(field: str, value: Any) -> Decimal | None:
-    rate = as_money(field, value, minimum=ZERO)
-    if rate is not None and rate > HUNDRED:
-        raise ValidationFailed(f"{field} must be a percentage between 0 and 100", field=field)
-    return rate
-
-
-def _notifications(field: str, value: Any) -> list[str]:
-    if not isinstance(value, list | tuple):
-        raise ValidationFailed(f"{field} must be a list of notification names", field=field)
-    out: list[str] = []
-    for item in value:
-        name = as_choice(field, item, Notification.values)
-        if name not in out:
-            out.append(name)
-    return sorted(out, key=Notification.values.index)
-
-
-def _taxes(field: str, value: Any) -> list[dict[str, str]]:
-    if not isinstance(value, list | tuple):
-        raise ValidationFailed(f"{field} must be a list of {{name, rate}}", field=field)
-    out: list[dict[str, str]] = []
-    seen: set[str] = set()
-    for i, item in enumerate(value):
-        if not isinstance(item, Mapping):
-            raise ValidationFailed(f"{field}[{i}] must have a name and a rate", field=field)
-        name = as_str(f"{field}[{i}].name", item.get("name"), max_length=60, required=True)
-        rate = _rate(f"{field}[{i}].rate", item.get("rate"))
-        if rate is None:
-            raise ValidationFailed(f"{field}[{i}].rate is required", field=field)
-        if name.lower() in seen:
-            raise ValidationFailed(f"{field}: tax {name!r} is listed twice", field=field)
-        seen.add(name.lower())
-        out.append({"name": name, "rate": str(rate)})
-    return out
-
-
-def _str(n: int, *, single_line: bool = True) -> Callable[[str, Any], str]:
-    return lambda f, v: as_str(f, v, max_length=n, single_line=single_line)
-
-
-def _days(maximum: int) -> Callable[[str, Any], int]:
-    return lambda f, v: as_int(f, v, minimum=0, maximum=maximum)
-
-
-def _optional_days(maximum: int) -> Callable[[str, Any], int | None]:
-    return lambda f, v: None if v in (None, "") else as_int(f, v, minimum=0, maximum=maximum)
-
-
-def _choice(choices: list[str]) -> Callable[[str, Any], str]:
-    return lambda f, v: as_choice(f, v, choices)
-
-
-# Field name -> coercion. Relations (business_model, currency, managed_by,
-# mandatory_custom_fields) are resolved separately.
+# Field name -> coercion, from the declaration (classes.settings). Relations (name,
+# business_model, currency, managed_by, mandatory_custom_fields) are resolved below.
 SIMPLE_FIELDS: dict[str, Callable[[str, Any], Any]] = {
-    "description": _str(500, single_line=False),
-    "notification_from_override": as_bool,
-    "notification_from_name": _str(200),
-    "notification_from_address": as_email,
-    "taxation_method": _choice(TaxationMethod.values),
-    "generate_statistics": as_bool,
-    "send_statistics": _choice(SendStatistics.values),
-    "postpaid_billed_externally": as_bool,
-    "reset_balance_every_period": as_bool,
-    "hide_balance_reset_xdr": as_bool,
-    "generate_regular_invoices": as_bool,
-    "separate_recurring_fee_invoice": as_bool,
-    "allow_out_of_turn_invoices": as_bool,
-    "generate_financial_documentation": as_bool,
-    "invoice_rounding": _choice(RoundingMode.values),
-    "invoice_rounding_pattern": _str(11),
-    "period_close": _choice(PeriodCloseMode.values),
-    "approval_max_days": lambda f, v: None
-    if v in (None, "")
-    else as_int(f, v, minimum=1, maximum=365),
-    "suspend_on_insufficient_funds": as_bool,
-    "termination_delay_days": lambda f, v: as_int(f, v, minimum=1, maximum=3650),
-    "s2s_transfers_allowed": as_bool,
-    "fraud_daily_limit": lambda f, v: as_money(f, v, minimum=ZERO),
-    "fraud_action": _choice(FraudAction.values),
-    "grace_period_days": _days(365),
-    "invoice_template": _choice(InvoiceTemplate.values),
-    "send_invoices_by_email": as_bool,
-    "auto_charge_invoices": as_bool,
-    "out_of_turn_grace_period_days": _days(365),
-    "out_of_turn_invoice_template": _choice(InvoiceTemplate.values),
-    "notifications": _notifications,
-    "low_funds_threshold": lambda f, v: as_money(f, v, minimum=ZERO),
-    "reactivation_fee": lambda f, v: as_money(f, v, minimum=ZERO),
-    **{
-        f"{prefix}{name}": coerce
-        for prefix in ("", "oot_")
-        for name, coerce in (
-            ("reminder_days_before_due", _optional_days(365)),
-            ("late_fee_after_days", _optional_days(3650)),
-            ("late_fee_amount", lambda f, v: as_money(f, v, minimum=ZERO)),
-            ("late_fee_notice_days", _days(365)),
-            ("suspend_after_days", _optional_days(3650)),
-            ("suspend_notice_days", _days(365)),
-            ("terminate_after_days", _optional_days(3650)),
-            ("terminate_notice_days", _days(365)),
-        )
-    },
-    "vat_rate": _rate,
-    "vat_inclusive": as_bool,
-    "taxes": _taxes,
-    "tax_prepaid_at_payment": as_bool,
-    "measured_service_enabled": as_bool,
-    "measured_service_unit": _choice(MeasuredUnit.values),
-    "measured_service_quota": lambda f, v: as_money(f, v, minimum=ZERO),
-    "measured_service_overage_rate": lambda f, v: as_money(f, v, minimum=ZERO),
+    s.name: parser(s) for s in SETTINGS if s.simple
 }
-RELATION_FIELDS = ("name", "business_model", "currency", "managed_by", "mandatory_custom_fields")
+RELATION_FIELDS = tuple(s.name for s in SETTINGS if not s.simple)
 EDITABLE_FIELDS = (*RELATION_FIELDS, *SIMPLE_FIELDS)
 
 
-# Dependency rules: (what must hold, which fields depend on it, their value when off, why).
-# When the condition is false, a dependent field given in this change with another value is
-# an error naming it; a dependent field not given is reset to its off value.
-def _rules(
-    settings: InstallationSettings,
-) -> list[tuple[Callable[[CustomerClass], bool], dict[str, Any], str]]:
-    return [
-        (
-            lambda c: c.generate_statistics,
-            {"send_statistics": SendStatistics.NONE, "generate_regular_invoices": False},
-            "is available only while statistics generation is on (CC-11, CC-13)",
-        ),
-        (
-            lambda c: settings.allow_external_billing,
-            {
-                "postpaid_billed_externally": False,
-                "reset_balance_every_period": False,
-                "hide_balance_reset_xdr": False,
-            },
-            "is available only when the installation option AllowExternalBilling is on (CC-12)",
-        ),
-        (
-            lambda c: c.reset_balance_every_period,
-            {"hide_balance_reset_xdr": False},
-            "is available only with reset balance every billing period (CC-12)",
-        ),
-        (
-            lambda c: settings.show_financial_documents_page,
-            {"generate_financial_documentation": False},
-            "is available only when the installation option ShowFinancialDocumentsPage is on "
-            "(CC-16)",
-        ),
-        (
-            lambda c: c.auto_charge_invoices,
-            {"separate_recurring_fee_invoice": False},
-            "requires auto-charging invoices with the saved payment method (CC-14)",
-        ),
-        (
-            lambda c: c.currency_id is not None,
-            {"fraud_daily_limit": None},
-            "(fraud protection) needs a class currency to watch daily spending (CC-06)",
-        ),
-        (
-            lambda c: c.notification_from_override,
-            {"notification_from_name": "", "notification_from_address": ""},
-            "is used only with the Override toggle on (CC-08)",
-        ),
-        (
-            lambda c: c.taxation_method == TaxationMethod.FIXED_VAT,
-            {"vat_rate": None},
-            "applies only to the Fixed VAT rate taxation method (CC-10)",
-        ),
-        (
-            lambda c: c.taxation_method in (TaxationMethod.FIXED_VAT, TaxationMethod.CUSTOM),
-            {"vat_inclusive": False},
-            "applies only to Fixed VAT and Custom taxation (CC-10)",
-        ),
-        (
-            lambda c: c.taxation_method == TaxationMethod.CUSTOM,
-            {"taxes": []},
-            "applies only to the Custom taxation method (CC-10)",
-        ),
-        (
-            lambda c: c.invoice_rounding == RoundingMode.CUSTOM,
-            {"invoice_rounding_pattern": ""},
-            "applies only to Custom invoice rounding (CC-17)",
-        ),
-        (
-            lambda c: c.period_close == PeriodCloseMode.APPROVAL,
-            {"approval_max_days": None},
-            "applies only when the period is closed upon administrator's approval (CC-18)",
-        ),
-        (
-            lambda c: c.measured_service_enabled,
-            {"measured_service_quota": None, "measured_service_overage_rate": None},
-            "applies only with measured service on",
-        ),
-    ]
-
-
 def _apply_rules(cls: CustomerClass, changes: Mapping[str, Any]) -> None:
+    """The dependency rules of the declaration (classes.settings.RULES), in their order: when a
+    rule does not hold, a setting that needs it given in this change with another value than
+    its off value is an error naming it; one not given is reset to its off value. Then the
+    requirements that hold when a feature is on."""
     settings = get_settings()
-    for holds, dependents, why in _rules(settings):
-        if holds(cls):
+    for rule in RULES:
+        if rule.holds(cls, settings):
             continue
-        for name, off_value in dependents.items():
+        for setting in DEPENDENTS[rule]:
+            name, off_value = setting.name, setting.off_value
             if name in changes and getattr(cls, name) != off_value:
-                raise ValidationFailed(f"{name} {why}", field=name, code="unavailable")
+                raise ValidationFailed(f"{name} {rule.why}", field=name, code="unavailable")
             setattr(cls, name, off_value)
-    # Requirements that hold when a feature is on.
     if cls.period_close == PeriodCloseMode.APPROVAL and cls.approval_max_days is None:
         raise ValidationFailed(
             "approval_max_days is required when the period is closed upon administrator's "
@@ -346,9 +142,18 @@ def _set_name(cls: CustomerClass, value: Any) -> None:
     cls.name = name
 
 
-def _set_managed_by(actor: Any, cls: CustomerClass, value: Any) -> None:
-    from billcore.customers.models import Customer, CustomerType
+def _is_reseller(cls: CustomerClass, reseller_id: int) -> bool:
+    """Whether ``reseller_id`` is a reseller. Customers sit above classes, so the check goes
+    through the ``managed_by`` foreign key, which declares what it may point to (a customer
+    of the reseller type: ``limit_choices_to``), not through an import of customers."""
+    try:
+        CustomerClass._meta.get_field("managed_by").validate(reseller_id, cls)
+    except ModelValidationError:
+        return False
+    return True
 
+
+def _set_managed_by(actor: Any, cls: CustomerClass, value: Any) -> None:
     if not is_admin(actor):
         # A reseller's user always creates classes for its own reseller.
         if value not in (None, "", actor.reseller_id):
@@ -369,7 +174,7 @@ def _set_managed_by(actor: Any, cls: CustomerClass, value: Any) -> None:
         cls.managed_by_id = None
         return
     reseller_id = as_int("managed_by", value, minimum=1)
-    if not Customer.objects.filter(pk=reseller_id, customer_type=CustomerType.RESELLER).exists():
+    if not _is_reseller(cls, reseller_id):
         raise ValidationFailed(
             f"managed_by: reseller {reseller_id} does not exist",
             field="managed_by",

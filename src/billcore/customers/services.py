@@ -12,8 +12,12 @@ from django.db.models import ProtectedError, RestrictedError
 
 from billcore.accounts.access import is_admin
 from billcore.audit.services import record, snapshot
-from billcore.classes.models import CustomerClass, SendStatistics
+from billcore.classes.models import CustomerClass
+from billcore.classes.services import get_default_class
+from billcore.classes.settings import parser
 from billcore.core.countries import is_country_code
+from billcore.core.periods import period_containing
+from billcore.customers.lifecycle import record_status_change
 from billcore.customers.models import (
     BalanceControl,
     BillingPeriod,
@@ -22,60 +26,29 @@ from billcore.customers.models import (
     Status,
 )
 from billcore.customers.selectors import get_customer
+from billcore.customers.settings import ADDRESS_FIELDS, CREATE_FIELDS, SETTINGS, UPDATE_FIELDS
 from billcore.db import name_taken
 from billcore.errors import Conflict, NotFound, ValidationFailed
 from billcore.installation.services import custom_field_values, get_currency_in_use
 from billcore.locks import for_update
 from billcore.validation import (
-    as_bool,
     as_choice,
-    as_email,
     as_int,
     as_money,
     as_str,
-    as_time_zone,
     check_instant,
     reject_unknown,
 )
 
 ZERO = Decimal(0)
 
-ADDRESS_FIELDS = {
-    "company_name": 200,
-    "first_name": 100,
-    "last_name": 100,
-    "address_line1": 200,
-    "address_line2": 200,
-    "city": 100,
-    "state": 100,
-    "zip_code": 20,
-    "phone": 40,
-}
-CREATE_FIELDS = (
-    "name",
-    "customer_type",
-    "reseller",
-    "blocked",
-    "balance_control",
-    "currency",
-    "credit_limit",
-    "temp_credit_limit",
-    "credit_limit_until",
-    "fraud_daily_limit",
-    "fraud_action",
-    "available_funds",
-    "customer_class",
-    "billing_period",
-    "time_zone",
-    "custom_fields",
-    "send_statistics",
-    "invoice_template",
-    "country",
-    "email",
-    "note",
-    *ADDRESS_FIELDS,
-)
-UPDATE_FIELDS = tuple(f for f in CREATE_FIELDS if f not in {"customer_type", "reseller"})
+# How each plain setting is parsed, from the declaration (customers.settings); the rules that
+# join several settings follow below.
+PARSERS: dict[str, Callable[[str, Any], Any]] = {s.name: parser(s) for s in SETTINGS if s.simple}
+
+
+def _parse(name: str, value: Any) -> Any:
+    return PARSERS[name](name, value)
 
 
 def _set_name(customer: Customer, value: Any) -> None:
@@ -90,8 +63,19 @@ def _set_name(customer: Customer, value: Any) -> None:
     customer.name = name
 
 
+def default_class(*, actor: Any) -> CustomerClass | None:
+    """The class a new customer gets when none is given: the Default class when an
+    administrator creates it; none for a reseller's user, who names one of its own classes."""
+    return get_default_class() if is_admin(actor) else None
+
+
 def _resolve_class(actor: Any, customer: Customer, value: Any) -> CustomerClass:
-    """CU-09 and CC-07: currency must match, and only the owner may assign a class."""
+    """CU-09 and CC-07: currency must match, and only the owner may assign a class. A new
+    customer given no class (absent or null) gets the default class, if there is one."""
+    if value is None and customer.pk is None:
+        default = default_class(actor=actor)
+        if default is not None:
+            value = default.pk
     if value in (None, ""):
         raise ValidationFailed(
             "customer_class is required", field="customer_class", code="required"
@@ -147,11 +131,9 @@ def _apply_common(actor: Any, customer: Customer, data: Mapping[str, Any]) -> No
     if "name" in data or not customer.pk:
         _set_name(customer, data.get("name"))
     if "blocked" in data:
-        customer.blocked = as_bool("blocked", data["blocked"])
+        customer.blocked = _parse("blocked", data["blocked"])
     if "balance_control" in data or not customer.pk:
-        customer.balance_control = as_choice(
-            "balance_control", data.get("balance_control"), BalanceControl.values
-        )
+        customer.balance_control = _parse("balance_control", data.get("balance_control"))
     if "billing_period" in data:
         period = as_int("billing_period", data["billing_period"])
         if period not in BillingPeriod.values:
@@ -162,29 +144,14 @@ def _apply_common(actor: Any, customer: Customer, data: Mapping[str, Any]) -> No
                 code="invalid_choice",
             )
         customer.billing_period = period
-    if "time_zone" in data:
-        customer.time_zone = as_time_zone("time_zone", data["time_zone"])
-    if "send_statistics" in data:
-        v = data["send_statistics"]
-        customer.send_statistics = (
-            None if v in (None, "") else as_choice("send_statistics", v, SendStatistics.values)
-        )
-    if "invoice_template" in data:  # CU-13 Invoices & Taxation: overrides the class's
-        from billcore.classes.models import InvoiceTemplate
-
-        v = data["invoice_template"]
-        customer.invoice_template = (
-            None if v in (None, "") else as_choice("invoice_template", v, InvoiceTemplate.values)
-        )
-    for name, length in ADDRESS_FIELDS.items():
+    # The class's send_statistics and invoice_template (CU-13) are overridden unless empty.
+    for name in ("time_zone", "send_statistics", "invoice_template", *ADDRESS_FIELDS, "email"):
         if name in data:
-            setattr(customer, name, as_str(name, data[name], max_length=length))
-    if "email" in data:
-        customer.email = as_email("email", data["email"])
+            setattr(customer, name, _parse(name, data[name]))
     if "note" in data:
-        customer.note = as_str("note", data["note"], max_length=5000, single_line=False)
+        customer.note = _parse("note", data["note"])
     if "country" in data:
-        code = as_str("country", data["country"], max_length=2)
+        code = _parse("country", data["country"])
         if code and not is_country_code(code):
             raise ValidationFailed(
                 f"country: {code!r} is not an ISO 3166-1 alpha-2 code (e.g. US, DE)",
@@ -206,7 +173,7 @@ def _apply_common(actor: Any, customer: Customer, data: Mapping[str, Any]) -> No
             )
         customer.credit_limit = None
     elif "credit_limit" in data:
-        customer.credit_limit = as_money("credit_limit", data["credit_limit"], minimum=ZERO)
+        customer.credit_limit = _parse("credit_limit", data["credit_limit"])
     _temporary_limit(customer, data)
     _fraud_override(customer, data)
     _custom_fields(customer, data.get("custom_fields"), given="custom_fields" in data)
@@ -224,7 +191,7 @@ def _temporary_limit(customer: Customer, data: Mapping[str, Any]) -> None:
             customer.credit_limit_until = None
         return
     limit = (
-        as_money("temp_credit_limit", data.get("temp_credit_limit"), minimum=ZERO)
+        _parse("temp_credit_limit", data.get("temp_credit_limit"))
         if limit_given
         else customer.temp_credit_limit
     )
@@ -279,24 +246,14 @@ def _temporary_limit(customer: Customer, data: Mapping[str, Any]) -> None:
 
 def _fraud_override(customer: Customer, data: Mapping[str, Any]) -> None:
     """Fraud protection per customer (CU-13 tab): overrides the class's limit and action."""
-    from billcore.classes.models import FraudAction
-
-    if "fraud_daily_limit" in data:
-        customer.fraud_daily_limit = as_money(
-            "fraud_daily_limit", data["fraud_daily_limit"], minimum=ZERO
-        )
-    if "fraud_action" in data:
-        v = data["fraud_action"]
-        customer.fraud_action = (
-            None if v in (None, "") else as_choice("fraud_action", v, FraudAction.values)
-        )
+    for name in ("fraud_daily_limit", "fraud_action"):
+        if name in data:
+            setattr(customer, name, _parse(name, data[name]))
 
 
 def open_period_end(customer: Customer, *, start: dt.datetime) -> dt.datetime:
     """The end of the billing period that contains ``start`` (CU-10), in the customer's
     billing time zone; the first period starts at the customer's creation."""
-    from billcore.core.periods import period_containing
-
     return period_containing(
         at=start,
         period=customer.billing_period,
@@ -456,8 +413,6 @@ def update_customer(
     customer.updated_at = now
     _save(customer)
     if before["blocked"] != customer.blocked:  # CU-14: a status change, in the history too
-        from billcore.customers.lifecycle import record_status_change
-
         record_status_change(
             actor=actor,
             now=now,

@@ -129,16 +129,12 @@ def add_currency(
 @transaction.atomic
 def remove_currency(*, actor: Actor, now: dt.datetime, code: str) -> None:
     _require_admin(actor)
-    from billcore.classes.models import CustomerClass
-    from billcore.customers.models import Customer
-
     currency = Currency.objects.filter(code=code).first()
     if currency is None:
         raise NotFound(f"currency {code} is not in use", field="code")
-    users = (
-        Customer.objects.filter(currency=currency).count()
-        + CustomerClass.objects.filter(currency=currency).count()
-    )
+    # Customers and classes sit above installation: they are counted through the reverse
+    # relations of their currency foreign keys, not imported.
+    users = currency.customer_set.count() + currency.customerclass_set.count()
     if users:
         raise ValidationFailed(
             f"code: {code} is used by {users} customers or classes and cannot be removed",

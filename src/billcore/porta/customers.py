@@ -11,8 +11,6 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 
-from billcore.accounts.access import is_admin
-from billcore.classes.services import get_default_class
 from billcore.customers import lifecycle, selectors, services
 from billcore.customers.models import Customer, Status
 from billcore.errors import NotFound, ValidationFailed
@@ -89,9 +87,7 @@ def _customer_info_param(call: Call) -> Mapping[str, Any]:
 
 def _add(call: Call, info: Mapping[str, Any]) -> tuple[Customer, list[str]]:
     wanted = mapping.customer_input(info, current=None)
-    data = wanted.data
-    if data.get("customer_class") in (None, "") and is_admin(call.actor):
-        data["customer_class"] = get_default_class().pk  # as the native API does
+    data = wanted.data  # no class given: create_customer gives the default class
     with transaction.atomic():
         customer = ledger_customers.create_customer(actor=call.actor, now=call.now, data=data)
         _keep_time_zone_id(customer.pk, wanted)

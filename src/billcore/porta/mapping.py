@@ -16,15 +16,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import models
-
 from billcore.charging.models import Xdr, XdrStatus
 from billcore.classes.models import CustomerClass
-from billcore.classes.services import SIMPLE_FIELDS as CLASS_SIMPLE_FIELDS
+from billcore.classes.settings import DECIMAL_KINDS, SETTINGS, Kind, Setting
 from billcore.core.charging import CustomerState, decide
 from billcore.customers.lifecycle import BILL_STATUS
 from billcore.customers.models import BalanceControl, Customer, CustomerType, Status
-from billcore.db import DecimalUnitsField
 from billcore.errors import BillcoreError, ValidationFailed
 from billcore.validation import as_int, as_money
 
@@ -453,6 +450,8 @@ def customer_input(info: Mapping[str, Any], *, current: Mapping[str, Any] | None
     for porta, billcore in CUSTOMER_PLAIN.items():
         if porta in info:
             data[billcore] = info[porta]
+    if current is None and data.get("customer_class") == "":
+        del data["customer_class"]  # an empty class on add is none given: the default class
     if "i_time_zone" in info:
         _time_zone(info["i_time_zone"], current, out)
     if "i_parent" in info:
@@ -785,21 +784,21 @@ def date_range(params: Mapping[str, Any]) -> tuple[dt.datetime | None, dt.dateti
 # --- customer classes -----------------------------------------------------------------------
 
 
-def _class_kind(name: str) -> str:
-    if name == "send_statistics":
+def _class_kind(setting: Setting) -> str:
+    if setting.name == "send_statistics":
         return "send_statistics"
-    model_field = CustomerClass._meta.get_field(name)
-    if isinstance(model_field, models.BooleanField):
+    if setting.kind is Kind.BOOL:
         return "flag"
-    if isinstance(model_field, DecimalUnitsField):
+    if setting.kind in DECIMAL_KINDS:
         return "money"
-    if name == "taxes":
+    if setting.kind is Kind.TAXES:
         return "taxes"
     return "plain"
 
 
-# Settings keep billcore's names; booleans become Y/N, send_statistics F/S/N.
-CLASS_SETTINGS: dict[str, str] = {name: _class_kind(name) for name in CLASS_SIMPLE_FIELDS}
+# Settings keep billcore's names (their declaration, classes.settings); booleans become Y/N,
+# send_statistics F/S/N. Relations are translated by CLASS_RELATIONS.
+CLASS_SETTINGS: dict[str, str] = {s.name: _class_kind(s) for s in SETTINGS if s.simple}
 CLASS_RELATIONS = {
     "iso_4217": "currency",
     "i_business_model": "business_model",

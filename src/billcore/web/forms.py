@@ -20,12 +20,19 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django import forms
-from django.db import models
 from django.forms.utils import ErrorDict
 from django.http import QueryDict
 
-from billcore.classes.models import CustomerClass, Notification, SendStatistics
-from billcore.customers.models import BalanceControl, BillingPeriod, CustomerType, Status
+from billcore.classes.models import SendStatistics
+from billcore.classes.settings import BY_NAME as CLASS_BY_NAME
+from billcore.classes.settings import DECIMAL_KINDS, TOP, Kind, Setting
+from billcore.classes.settings import SETTINGS as CLASS_SETTINGS
+from billcore.classes.settings import TABS as CLASS_TAB_LIST
+from billcore.customers.models import Status
+from billcore.customers.settings import ADDRESS
+from billcore.customers.settings import BY_NAME as CUSTOMERS
+from billcore.customers.settings import SETTINGS as CUSTOMER_SETTINGS
+from billcore.customers.settings import TOP as CUSTOMER_TOP
 from billcore.errors import BillcoreError, ValidationFailed
 from billcore.installation.models import CustomField
 from billcore.ledger.models import Action
@@ -240,242 +247,32 @@ def posted_rows(data: QueryDict, prefix: str, columns: Sequence[str]) -> list[di
 ANY_CURRENCY = "— any currency —"
 ADMIN_ONLY = "Administrator only"
 
-# What billcore.js shows only while a condition holds. This mirrors the dependency rules of
-# classes.services._rules() for display only; the service stays the judge: a field hidden
-# here is disabled, so it is not posted, and the service resets it to its off value.
-CLASS_SHOW_IF = {
-    "notification_from_name": "notification_from_override",
-    "notification_from_address": "notification_from_override",
-    "send_statistics": "generate_statistics",
-    "generate_regular_invoices": "generate_statistics",
-    "hide_balance_reset_xdr": "reset_balance_every_period",
-    "separate_recurring_fee_invoice": "auto_charge_invoices",
-    "invoice_rounding_pattern": "invoice_rounding=custom",
-    "approval_max_days": "period_close=approval",
-    "fraud_daily_limit": "currency",
-    "fraud_action": "currency",
-    "vat_rate": "taxation_method=fixed_vat",
-    "vat_inclusive": "taxation_method=fixed_vat",
-    "taxes": "taxation_method=custom",
-    "measured_service_unit": "measured_service_enabled",
-    "measured_service_quota": "measured_service_enabled",
-    "measured_service_overage_rate": "measured_service_enabled",
+# The class page is drawn from the settings' declaration (classes.settings): label, help,
+# tab and section, and the condition under which billcore.js shows an input (data-show-if).
+# The page only mirrors the service's rules: a field hidden here is disabled, so it is not
+# posted, and the service resets it to its off value.
+CLASS_LABELS: dict[str, tuple[str, str]] = {s.name: (s.label, s.help) for s in CLASS_SETTINGS}
+CLASS_SHOW_IF: dict[str, str] = {
+    s.name: rule.when for s in CLASS_SETTINGS if (rule := s.page_rule) is not None
 }
+CLASS_TOP = tuple(s.name for s in CLASS_SETTINGS if s.tab == TOP)
 
-CLASS_LABELS: dict[str, tuple[str, str]] = {
-    "name": ("Name", "Unique, regardless of letter case."),
-    "managed_by": (
-        "Managed by",
-        "Administrator only: administrators edit and assign it. A reseller: only that "
-        "reseller assigns it, to its own customers.",
-    ),
-    "business_model": ("Business model", ""),
-    "currency": (
-        "Currency",
-        "Set at creation only. A class with a currency serves customers of that currency; "
-        "without one it serves any currency but has no fraud protection.",
-    ),
-    "description": ("Description", ""),
-    "notification_from_override": ("Override “From” in customer notifications", ""),
-    "notification_from_name": ("“From” name", ""),
-    "notification_from_address": ("“From” address", ""),
-    "taxation_method": ("Taxation method", ""),
-    "generate_statistics": ("Generate statistics (archive xDRs)", ""),
-    "send_statistics": ("Send statistics via e-mail", ""),
-    "postpaid_billed_externally": (
-        "Postpaid customers are billed externally",
-        "Their period closes automatically; no adjustment lands in the current period.",
-    ),
-    "reset_balance_every_period": (
-        "Reset balance every billing period",
-        "A manual credit brings the balance to zero at the end of each period.",
-    ),
-    "hide_balance_reset_xdr": ("Hide the balance-reset xDR from the end user", ""),
-    "generate_regular_invoices": ("Generate regular invoices", ""),
-    "separate_recurring_fee_invoice": (
-        "Separate invoice for recurring fees",
-        "Subscription charges get an invoice of their own, paid by the saved payment method.",
-    ),
-    "allow_out_of_turn_invoices": ("Allow out-of-turn invoices", ""),
-    "generate_financial_documentation": ("Generate financial documentation", ""),
-    "invoice_rounding": ("Invoice rounding", ""),
-    "invoice_rounding_pattern": (
-        "Rounding pattern",
-        "X keeps a digit, 0 removes it (rounding half up), 5 rounds to 0 or 5, e.g. XXXXX.X5000; "
-        "with a class currency, no finer than its minor unit.",
-    ),
-    "period_close": ("Billing period is closed", ""),
-    "approval_max_days": ("No later than (days after the period ends)", ""),
-    "suspend_on_insufficient_funds": (
-        "Suspend on insufficient funds for subscriptions",
-        "On: no subscription charges while suspended; service resumes when funds arrive.",
-    ),
-    "termination_delay_days": (
-        "Permanently terminate after (days)",
-        "Days after provisional termination.",
-    ),
-    "s2s_transfers_allowed": ("Subscriber-to-subscriber transfers allowed", ""),
-    "fraud_daily_limit": ("Daily spending limit", "Empty: no limit."),
-    "fraud_action": ("When the limit is reached", ""),
-    "grace_period_days": ("Payment expected within (days)", ""),
-    "invoice_template": ("Invoice template", ""),
-    "send_invoices_by_email": ("Send invoices by e-mail", ""),
-    "auto_charge_invoices": ("Charge invoices automatically to the saved payment method", ""),
-    "out_of_turn_grace_period_days": ("Payment expected within (days)", ""),
-    "out_of_turn_invoice_template": ("Invoice template", ""),
-    "notifications": ("Notifications sent to customers of this class", ""),
-    "reminder_days_before_due": (
-        "Remind (days before the due date)",
-        "Empty: no reminder.",
-    ),
-    "late_fee_after_days": ("Late-payment fee (days after the due date)", "Empty: none."),
-    "late_fee_amount": ("Late-payment fee amount", ""),
-    "late_fee_notice_days": ("Advance notice of the fee (days)", ""),
-    "suspend_after_days": ("Suspend (days after the due date)", "Empty: never."),
-    "suspend_notice_days": ("Advance notice of the suspension (days)", ""),
-    "terminate_after_days": ("Terminate (days after the due date)", "Empty: never."),
-    "terminate_notice_days": ("Advance notice of the termination (days)", ""),
-    "oot_reminder_days_before_due": (
-        "Remind (days before the due date)",
-        "Empty: no reminder.",
-    ),
-    "oot_late_fee_after_days": ("Late-payment fee (days after the due date)", "Empty: none."),
-    "oot_late_fee_amount": ("Late-payment fee amount", ""),
-    "oot_late_fee_notice_days": ("Advance notice of the fee (days)", ""),
-    "oot_suspend_after_days": ("Suspend (days after the due date)", "Empty: never."),
-    "oot_suspend_notice_days": ("Advance notice of the suspension (days)", ""),
-    "oot_terminate_after_days": ("Terminate (days after the due date)", "Empty: never."),
-    "oot_terminate_notice_days": ("Advance notice of the termination (days)", ""),
-    "reactivation_fee": (
-        "Reactivation fee",
-        "Charged when service comes back after a suspension for an overdue invoice.",
-    ),
-    "low_funds_threshold": (
-        "Low funds / credit limit near below",
-        "The amount of available funds (or room under the credit limit) that triggers the "
-        "notification.",
-    ),
-    "mandatory_custom_fields": ("Custom fields mandatory for customers of this class", ""),
-    "vat_rate": ("VAT rate (%)", ""),
-    "vat_inclusive": ("Prices include VAT", ""),
-    "taxes": ("Named taxes", "Each tax with its own rate in percent."),
-    "tax_prepaid_at_payment": ("Tax prepaid customers at the time of payment", ""),
-    "measured_service_enabled": ("Measured service", ""),
-    "measured_service_unit": ("Unit", ""),
-    "measured_service_quota": ("Included quota", ""),
-    "measured_service_overage_rate": ("Rate beyond the quota", ""),
-}
 
-CLASS_TOP = (
-    "name",
-    "managed_by",
-    "business_model",
-    "currency",
-    "description",
-    "notification_from_override",
-    "notification_from_name",
-    "notification_from_address",
-)
+def _class_tabs() -> list[tuple[str, str, list[tuple[str, list[str]]]]]:
+    tabs = []
+    for tab in CLASS_TAB_LIST:
+        sections: dict[str, list[str]] = {}
+        for setting in CLASS_SETTINGS:
+            if setting.tab == tab.slug:
+                sections.setdefault(setting.section, []).append(setting.name)
+        for names in sections.values():
+            names.sort(key=lambda name: CLASS_BY_NAME[name].page_order)
+        tabs.append((tab.slug, tab.title, list(sections.items())))
+    return tabs
 
-# Collection steps of the Regular / Out-of-Turn Invoices tabs (issue 5).
-REGULAR_COLLECTIONS = [
-    "reminder_days_before_due",
-    "late_fee_after_days",
-    "late_fee_amount",
-    "late_fee_notice_days",
-    "suspend_after_days",
-    "suspend_notice_days",
-    "terminate_after_days",
-    "terminate_notice_days",
-]
-OOT_COLLECTIONS = [f"oot_{name}" for name in REGULAR_COLLECTIONS]
 
 # (slug, title, [(section title, fields)]) — CC-22's tabs.
-CLASS_TABS: list[tuple[str, str, list[tuple[str, list[str]]]]] = [
-    (
-        "general",
-        "General Info",
-        [
-            ("Taxation", ["taxation_method"]),
-            ("Statistics", ["generate_statistics", "send_statistics"]),
-            (
-                "External billing",
-                [
-                    "postpaid_billed_externally",
-                    "reset_balance_every_period",
-                    "hide_balance_reset_xdr",
-                ],
-            ),
-            (
-                "Invoices",
-                [
-                    "generate_regular_invoices",
-                    "separate_recurring_fee_invoice",
-                    "allow_out_of_turn_invoices",
-                    "generate_financial_documentation",
-                    "invoice_rounding",
-                    "invoice_rounding_pattern",
-                ],
-            ),
-            ("Billing period", ["period_close", "approval_max_days"]),
-            (
-                "Subscriptions and life cycle",
-                [
-                    "suspend_on_insufficient_funds",
-                    "termination_delay_days",
-                    "s2s_transfers_allowed",
-                ],
-            ),
-            ("Fraud protection", ["fraud_daily_limit", "fraud_action"]),
-        ],
-    ),
-    (
-        "regular-invoices",
-        "Regular Invoices",
-        [
-            (
-                "",
-                [
-                    "grace_period_days",
-                    "invoice_template",
-                    "send_invoices_by_email",
-                    "auto_charge_invoices",
-                ],
-            ),
-            ("Collections", [*REGULAR_COLLECTIONS, "reactivation_fee"]),
-        ],
-    ),
-    (
-        "out-of-turn-invoices",
-        "Out-of-Turn Invoices",
-        [
-            ("", ["out_of_turn_grace_period_days", "out_of_turn_invoice_template"]),
-            ("Collections", OOT_COLLECTIONS),
-        ],
-    ),
-    ("notifications", "Notifications", [("", ["notifications", "low_funds_threshold"])]),
-    ("custom-fields", "Custom Fields", [("", ["mandatory_custom_fields"])]),
-    (
-        "taxation",
-        "Taxation",
-        [("", ["vat_rate", "vat_inclusive", "taxes", "tax_prepaid_at_payment"])],
-    ),
-    (
-        "measured-service",
-        "Measured Service",
-        [
-            (
-                "",
-                [
-                    "measured_service_enabled",
-                    "measured_service_unit",
-                    "measured_service_quota",
-                    "measured_service_overage_rate",
-                ],
-            )
-        ],
-    ),
-]
+CLASS_TABS: list[tuple[str, str, list[tuple[str, list[str]]]]] = _class_tabs()
 
 SECTION_NOTES = {
     "Fraud protection": (
@@ -484,58 +281,29 @@ SECTION_NOTES = {
     ),
 }
 
-NUMERIC_FIELDS = {
-    *(n for n in REGULAR_COLLECTIONS + OOT_COLLECTIONS if not n.endswith("_amount")),
-    "approval_max_days",
-    "termination_delay_days",
-    "grace_period_days",
-    "out_of_turn_grace_period_days",
-}
-AMOUNT_FIELDS = {
-    "late_fee_amount",
-    "oot_late_fee_amount",
-    "reactivation_fee",
-    "low_funds_threshold",
-    "fraud_daily_limit",
-    "vat_rate",
-    "measured_service_quota",
-    "measured_service_overage_rate",
-}
-EXTERNAL_BILLING = (
-    "postpaid_billed_externally",
-    "reset_balance_every_period",
-    "hide_balance_reset_xdr",
-)
 
-
-def _model_field(name: str) -> models.Field[Any, Any]:
-    field = CustomerClass._meta.get_field(name)
-    assert isinstance(field, models.Field)
-    return field
-
-
-def _class_field(name: str) -> forms.Field:
-    label, help_text = CLASS_LABELS[name]
-    show_if = CLASS_SHOW_IF.get(name, "")
-    model_field = _model_field(name)
-    if name == "notifications":
-        return Multi(label, Notification.choices, help_text=help_text)
-    if name == "taxes":
+def _class_field(setting: Setting) -> forms.Field:
+    label, help_text = setting.label, setting.help
+    rule = setting.page_rule
+    show_if = rule.when if rule is not None else ""
+    kind = setting.kind
+    choices = cast(Choices, setting.choices.choices if setting.choices else [])
+    if kind is Kind.CHOICES:
+        return Multi(label, choices, help_text=help_text)
+    if kind is Kind.TAXES:
         return Rows(label, help_text=help_text, show_if=show_if)
-    if isinstance(model_field, models.BooleanField):
+    if kind is Kind.BOOL:
         return Toggle(label, help_text=help_text, show_if=show_if)
-    if model_field.choices:
-        choices = cast(Choices, list(model_field.choices))
+    if kind is Kind.CHOICE:
         return Choice(label, choices, help_text=help_text, show_if=show_if)
-    if name == "description":
+    if kind is Kind.TEXT and not setting.single_line:
         return Area(label, help_text=help_text, show_if=show_if)
     attrs: dict[str, str] = {}
-    if name in NUMERIC_FIELDS:
+    if kind is Kind.INT:
         attrs = {"inputmode": "numeric", "class": "input-short"}
-    elif name in AMOUNT_FIELDS:
+    elif kind in DECIMAL_KINDS:
         attrs = {"inputmode": "decimal", "class": "input-short"}
-    elif name == "invoice_rounding_pattern":
-        attrs = {"placeholder": "XXXXX.X5000", "class": "input-short mono", "maxlength": "11"}
+    attrs.update(setting.page_attrs)
     return Text(label, help_text=help_text, show_if=show_if, **attrs)
 
 
@@ -576,35 +344,26 @@ class ClassForm(PageForm):
         super().__init__(data, initial=dict(initial or {}))
         self.is_new = is_new
         f = self.fields
-        f["name"] = Text("Name", help_text=CLASS_LABELS["name"][1], maxlength="100")
-        if is_admin:
-            f["managed_by"] = Choice(
-                "Managed by",
-                [("", ADMIN_ONLY), *resellers],
-                help_text=CLASS_LABELS["managed_by"][1],
-            )
-        f["business_model"] = Choice("Business model", [("", "—"), *business_models])
-        if is_new:
-            f["currency"] = Choice(
-                "Currency", [("", ANY_CURRENCY), *currencies], help_text=CLASS_LABELS["currency"][1]
-            )
-        for name in CLASS_TOP:
-            if name not in ("name", "managed_by", "business_model", "currency"):
-                f[name] = _class_field(name)
-        hidden: set[str] = set()
-        if not allow_external_billing:
-            hidden.update(EXTERNAL_BILLING)
-        if not show_financial_documents_page:
-            hidden.add("generate_financial_documentation")
-        for _slug, _title, sections in CLASS_TABS:
-            for _section, names in sections:
-                for name in names:
-                    if name in hidden:
-                        continue
-                    if name == "mandatory_custom_fields":
-                        f[name] = Multi(CLASS_LABELS[name][0], custom_fields)
-                    else:
-                        f[name] = _class_field(name)
+        options = {
+            "allow_external_billing": allow_external_billing,
+            "show_financial_documents_page": show_financial_documents_page,
+        }
+        for setting in CLASS_SETTINGS:
+            name, label, help_text = setting.name, setting.label, setting.help
+            if not all(options[o] for o in setting.installation_options):
+                continue  # not rendered while the installation option is off (CC-12, CC-16)
+            if name == "managed_by":
+                if is_admin:
+                    f[name] = Choice(label, [("", ADMIN_ONLY), *resellers], help_text=help_text)
+            elif name == "business_model":
+                f[name] = Choice(label, [("", "—"), *business_models], help_text=help_text)
+            elif name == "currency":
+                if is_new:
+                    f[name] = Choice(label, [("", ANY_CURRENCY), *currencies], help_text=help_text)
+            elif name == "mandatory_custom_fields":
+                f[name] = Multi(label, custom_fields, help_text=help_text)
+            else:
+                f[name] = _class_field(setting)
 
     def top(self) -> list[forms.BoundField]:
         return self.bound(CLASS_TOP)
@@ -629,41 +388,34 @@ class ClassForm(PageForm):
 
 # --------------------------------------------------------------------------- customers
 
-CUSTOMER_TOP_NEW = (
-    "name",
-    "customer_type",
-    "reseller",
-    "blocked",
-    "balance_control",
-    "currency",
-    "credit_limit",
-    "available_funds",
-    "customer_class",
-    "billing_period",
-    "time_zone",
+# The customer page is drawn from the customer settings' declaration (customers.settings):
+# labels, help, sections; the inputs a page offers depend on new / edit and on the user.
+CUSTOMER_TOP_NEW = tuple(s.name for s in CUSTOMER_SETTINGS if s.section == CUSTOMER_TOP)
+# (On an existing customer, "blocked" is a status action of its own: the form has no input.)
+CUSTOMER_TOP_EDIT = tuple(
+    s.name for s in CUSTOMER_SETTINGS if s.section == CUSTOMER_TOP and not s.new_only
 )
-CUSTOMER_TOP_EDIT = (
-    "name",
-    "balance_control",
-    "credit_limit",
-    "customer_class",
-    "billing_period",
-    "time_zone",
-)
-ADDRESS_FIELDS = (
-    ("company_name", "Company name"),
-    ("first_name", "First name"),
-    ("last_name", "Last name"),
-    ("address_line1", "Address line 1"),
-    ("address_line2", "Address line 2"),
-    ("city", "City"),
-    ("state", "State / province"),
-    ("zip_code", "ZIP / postal code"),
-    ("country", "Country (ISO code)"),
-    ("phone", "Phone"),
-    ("email", "E-mail"),
-)
+ADDRESS_FIELDS = tuple((s.name, s.label) for s in CUSTOMER_SETTINGS if s.section == ADDRESS)
 CUSTOM_PREFIX = "custom_fields."
+
+
+def _customer_field(name: str, choices: Choices | None = None) -> forms.Field:
+    """The input of customer setting ``name``; ``choices`` for a select whose options the
+    page supplies (its own first option, or rows of the database)."""
+    setting = CUSTOMERS[name]
+    label, help_text = setting.label, setting.help
+    rule = setting.show_if
+    show_if = rule.when if rule is not None else ""
+    if setting.kind is Kind.BOOL:
+        return Toggle(label, help_text=help_text, show_if=show_if)
+    if choices is not None or setting.kind is Kind.CHOICE or setting.choices is not None:
+        if choices is None:
+            assert setting.choices is not None
+            choices = cast(Choices, setting.choices.choices)
+        return Choice(label, choices, help_text=help_text, show_if=show_if)
+    if setting.kind is Kind.TEXT and not setting.single_line:
+        return Area(label, help_text=help_text, show_if=show_if)
+    return Text(label, help_text=help_text, show_if=show_if, **setting.page_attrs)
 
 
 @dataclass(frozen=True)
@@ -713,39 +465,22 @@ class CustomerForm(PageForm):
         self.is_new = is_new
         self.custom_field_defs = list(custom_fields)
         f = self.fields
-        f["name"] = Text("Customer ID", help_text="Unique name of the customer.", maxlength="100")
+        f["name"] = _customer_field("name")
         if is_new and is_admin:
-            f["customer_type"] = Choice("Customer type", CustomerType.choices)
-            f["reseller"] = Choice("Reseller", [("", "— none (direct customer) —"), *resellers])
-        if is_new:
-            f["blocked"] = Toggle(
-                "Blocked",
-                help_text="All accounts unusable, no self-care; fees and invoices continue.",
+            f["customer_type"] = _customer_field("customer_type")
+            f["reseller"] = _customer_field(
+                "reseller", [("", "— none (direct customer) —"), *resellers]
             )
-        f["balance_control"] = Choice("Balance control", BalanceControl.choices)
         if is_new:
-            f["currency"] = Choice(
-                "Currency",
-                [("", "— choose —"), *currencies],
-                help_text="Chosen at creation, never changed.",
-            )
-        f["credit_limit"] = Text(
-            "Permanent credit limit",
-            help_text="Empty: no limit.",
-            show_if="balance_control=postpaid",
-            inputmode="decimal",
-            **{"class": "input-short"},
-        )
+            f["blocked"] = _customer_field("blocked")
+        f["balance_control"] = _customer_field("balance_control")
         if is_new:
-            f["available_funds"] = Text(
-                "Available funds",
-                help_text="The initial payment.",
-                show_if="balance_control=prepaid",
-                inputmode="decimal",
-                **{"class": "input-short"},
-            )
+            f["currency"] = _customer_field("currency", [("", "— choose —"), *currencies])
+        f["credit_limit"] = _customer_field("credit_limit")
+        if is_new:
+            f["available_funds"] = _customer_field("available_funds")
         f["customer_class"] = Choice(
-            "Customer class",
+            CUSTOMERS["customer_class"].label,
             [("", "— choose —"), *((c.id, c.name) for c in classes)],
             option_attrs={
                 str(c.id): {"data-currency": c.currency, "data-mandatory": " ".join(c.mandatory)}
@@ -759,19 +494,17 @@ class CustomerForm(PageForm):
             ].help_text = (
                 "The class is managed by a reseller: only that reseller assigns it (CC-07)."
             )
-        f["billing_period"] = Choice("Billing period", BillingPeriod.choices)
-        f["time_zone"] = Choice("Billing time zone", [(z, z) for z in time_zones])
+        f["billing_period"] = _customer_field("billing_period")
+        f["time_zone"] = _customer_field("time_zone", [(z, z) for z in time_zones])
         selected = str(self["customer_class"].value() or "")
         mandatory = next((c.mandatory for c in classes if str(c.id) == selected), ())
         for cf in self.custom_field_defs:
             f[CUSTOM_PREFIX + cf.name] = _custom_input(cf, mandatory=cf.name in mandatory)
-        for name, label in ADDRESS_FIELDS:
-            attrs = {"maxlength": "2", "class": "input-short"} if name == "country" else {}
-            f[name] = Text(label, **attrs)
-        f["note"] = Area("Note")
-        f["send_statistics"] = Choice(
-            "Send statistics via e-mail",
-            [("", "As the customer class says"), *SendStatistics.choices],
+        for name, _label in ADDRESS_FIELDS:
+            f[name] = _customer_field(name)
+        f["note"] = _customer_field("note")
+        f["send_statistics"] = _customer_field(
+            "send_statistics", [("", "As the customer class says"), *SendStatistics.choices]
         )
 
     def top(self) -> list[forms.BoundField]:
