@@ -342,6 +342,7 @@ def bulk_load(
 
     from billcore.audit.models import AuditEntry
     from billcore.charging.models import Xdr
+    from billcore.core.text import name_key
     from billcore.customers.models import Customer
     from billcore.customers.services import open_period_end
     from billcore.ledger.models import Transaction
@@ -413,6 +414,7 @@ def bulk_load(
             ins_c.add(
                 id=cid,
                 name=name,
+                name_key=name_key(name),  # what Customer.save() keeps (db.NameKeyed)
                 balance=balance,
                 fraud_day=ins_c.prep("fraud_day", last_day),
                 fraud_day_spent=day_spent[last_day] if last_day else 0,

@@ -36,6 +36,7 @@ from django.db import transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from billcore.accounts.access import Actor
 from billcore.accounts.models import User
 from billcore.classes.models import CustomerClass
 from billcore.classes.services import create_class
@@ -908,7 +909,9 @@ class _Loader:
         fee = Decimal(rng.randint(*segment.fee)) * scale
         self._history(customer, actor=actor, monthly=fee, first=created)
 
-    def _history(self, customer: Any, *, actor: Any, monthly: Decimal, first: dt.datetime) -> None:
+    def _history(
+        self, customer: Any, *, actor: Actor, monthly: Decimal, first: dt.datetime
+    ) -> None:
         """1-6 balance adjustments after ``first``, in time order, that make sense for the
         customer's balance control and current balance."""
 

@@ -22,9 +22,9 @@ from billcore.cli import main
 from billcore.customers.models import Customer
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
-from billcore.ledger.selectors import ledger_sum
 from billcore.subscribers.models import Account
 from billcore.subscribers.services import create_account
+from tests.support import ledger_sum
 
 pytestmark = pytest.mark.django_db
 

@@ -595,10 +595,8 @@ class Player:
         record_transaction(actor=self.admin, now=at, customer_id=self.cid(customer), **body)
 
     def do_fee(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
-        from billcore.invoicing.issuing import charge_subscription_fee
-
         customer = body.pop("customer")
-        charge_subscription_fee(actor=self.admin, now=at, customer_id=self.cid(customer), **body)
+        _charge_fee(actor=self.admin, now=at, customer_id=self.cid(customer), **body)
 
     def do_approve(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
         from billcore.invoicing.closing import approve_period
@@ -881,7 +879,7 @@ class Player:
             PaymentAttempt,
         )
         from billcore.ledger.models import Transaction
-        from billcore.ledger.selectors import ledger_sum
+        from tests.support import ledger_sum
 
         expect = self.data["expect"]
         ids = [self.cid(k) for k in self.customers]
@@ -1020,3 +1018,34 @@ def play(data: Mapping[str, Any], *, admin: Any) -> None:
         for i, event in enumerate(data["timeline"]):
             player.play_event(i, event)
         player.check_expectations()
+
+
+def _charge_fee(
+    *, actor: Any, now: dt.datetime, customer_id: int, amount: Any, description: Any = ""
+) -> None:
+    """A scenario's ``fee``: a subscription (recurring) fee as a ledger row of its own, the
+    kind of row CC-14's recurring-fee invoices bill apart. The product posts these from the
+    subscriptions engine; a scenario posts one at a time it chooses, through the ledger."""
+    from django.db import transaction
+
+    from billcore.customers.selectors import get_customer
+    from billcore.ledger.models import Action
+    from billcore.ledger.postings import post_locked
+    from billcore.locks import lock_row
+    from billcore.validation import as_money, as_str
+
+    fee = as_money("amount", amount, allow_none=False)
+    assert fee is not None and fee > 0, f"fee amount {amount!r} must be positive"
+    text = (
+        as_str("description", description, max_length=500, single_line=False) or "Subscription fee"
+    )
+    with transaction.atomic():
+        visible = get_customer(actor=actor, customer_id=customer_id)
+        lock_row(type(visible).objects.all(), visible.pk)
+        post_locked(
+            customer_id=visible.pk,
+            action=Action.SUBSCRIPTION,
+            amount=fee,
+            now=now,
+            visible_comment=text,
+        )

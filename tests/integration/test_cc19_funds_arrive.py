@@ -21,10 +21,10 @@ from billcore.errors import ValidationFailed
 from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
-from billcore.ledger.selectors import ledger_sum
 from billcore.subscriptions.engine import charge_step
 from billcore.subscriptions.models import Subscription
 from billcore.subscriptions.services import create_plan, subscribe
+from tests.support import ledger_sum
 
 pytestmark = pytest.mark.django_db
 

@@ -23,10 +23,10 @@ from billcore.errors import Conflict, NotFound, ValidationFailed
 from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
-from billcore.ledger.selectors import ledger_sum
 from billcore.ledger.transfers import transfer
 from billcore.subscribers.models import Account
 from billcore.subscribers.services import create_account, update_account
+from tests.support import ledger_sum
 
 
 def _customer(admin, now, control="prepaid", name="Caller", cls=None, **extra):

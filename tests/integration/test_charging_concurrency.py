@@ -12,7 +12,7 @@ from django.db import connections
 from billcore.charging.models import Xdr
 from billcore.classes.models import CustomerClass
 from billcore.ledger.customers import create_customer
-from billcore.ledger.selectors import ledger_sum
+from tests.support import ledger_sum
 
 PROCESSES = 8
 PER_PROCESS = 500

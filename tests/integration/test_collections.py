@@ -26,8 +26,8 @@ from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
 from billcore.ledger.postings import post_locked
-from billcore.ledger.selectors import ledger_sum
 from billcore.notifications.models import OutboundEmail
+from tests.support import ledger_sum
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from billcore.invoicing.models import ClosedPeriod, Invoice, InvoiceLine
 from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
-from billcore.ledger.selectors import ledger_sum
+from tests.support import ledger_sum
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from billcore.errors import Conflict, ValidationFailed
 from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
-from billcore.ledger.selectors import ledger_sum
+from tests.support import ledger_sum
 
 
 def _customer(admin, now, control="postpaid", **extra):

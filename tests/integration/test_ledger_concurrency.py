@@ -12,7 +12,7 @@ from billcore.classes.models import CustomerClass
 from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
-from billcore.ledger.selectors import ledger_sum
+from tests.support import ledger_sum
 
 THREADS = 4
 PER_THREAD = 25

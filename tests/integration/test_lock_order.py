@@ -38,12 +38,12 @@ from billcore.customers import lifecycle
 from billcore.customers.models import Customer
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
-from billcore.ledger.selectors import ledger_sum
 from billcore.ledger.services import post_transaction
 from billcore.ledger.transfers import transfer
 from billcore.locks import LOCK_ORDER
 from billcore.subscribers.models import Account
 from billcore.subscribers.services import create_account, update_account
+from tests.support import ledger_sum
 
 # Each locked table and its stage (1-based), from the order ``billcore.locks`` states.
 STAGES = {

@@ -3,7 +3,7 @@ from decimal import Decimal
 from billcore.classes.models import CustomerClass
 from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
-from billcore.ledger.selectors import ledger_sum
+from tests.support import ledger_sum
 
 
 def test_default_class_exists_after_migrate(db):

@@ -22,7 +22,6 @@ from billcore.invoicing.models import Invoice, InvoiceLine
 from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
-from billcore.ledger.selectors import ledger_sum
 from billcore.subscriptions import selectors
 from billcore.subscriptions.engine import charge_step, prorated_fee
 from billcore.subscriptions.models import Subscription, SubscriptionCharge, SubscriptionPlan
@@ -33,6 +32,7 @@ from billcore.subscriptions.services import (
     subscribe,
     update_plan,
 )
+from tests.support import ledger_sum
 
 pytestmark = pytest.mark.django_db
 

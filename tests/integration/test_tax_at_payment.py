@@ -18,7 +18,7 @@ from billcore.errors import ValidationFailed
 from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
-from billcore.ledger.selectors import ledger_sum
+from tests.support import ledger_sum
 
 pytestmark = pytest.mark.django_db
 

@@ -46,7 +46,7 @@ from typing import IO, Any
 
 from django.db import DatabaseError, DataError, IntegrityError, transaction
 
-from billcore.accounts.access import is_admin, require_user
+from billcore.accounts.access import Actor, is_admin, require_user
 from billcore.charging import services
 from billcore.core.text import name_key
 from billcore.customers.models import Customer
@@ -243,8 +243,8 @@ class _Targets:
     actor may see them (a reseller's user: its own customers only). Looked up in bulk per
     batch; hits and misses are remembered in a bounded cache."""
 
-    def __init__(self, actor: Any) -> None:
-        self.reseller_id = None if is_admin(actor) else actor.reseller_id
+    def __init__(self, actor: Actor) -> None:
+        self.reseller_id = None if is_admin(actor) else require_user(actor).reseller_id
         self.scoped = not is_admin(actor)
         self.accounts: dict[str, tuple[int, int] | None] = {}
         self.customer_ids: dict[int, int | None] = {}
@@ -362,7 +362,7 @@ class _Importer:
         self,
         *,
         path: Path,
-        actor: Any,
+        actor: Actor,
         now_fn: Callable[[], dt.datetime],
         batch: int,
         reject_path: Path,
@@ -619,7 +619,7 @@ class _Importer:
 def import_xdrs(
     *,
     path: str | Path,
-    actor: Any,
+    actor: Actor,
     now_fn: Callable[[], dt.datetime],
     on_progress: Callable[[ImportProgress], None] | None = None,
     reject_path: str | Path | None = None,

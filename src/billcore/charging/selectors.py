@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db.models import Count, QuerySet, Sum
 
+from billcore.accounts.access import Actor
 from billcore.charging.models import Xdr, XdrStatus
 from billcore.customers.selectors import get_customer
 
@@ -32,7 +33,7 @@ CSV_COLUMNS = (
 
 def customer_xdrs(
     *,
-    actor: Any,
+    actor: Actor,
     customer_id: int,
     service: str | None = None,
     status: str | None = None,

@@ -28,7 +28,7 @@ from django.db.models import Exists, F, OuterRef, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
-from billcore.accounts.access import is_admin, require_user
+from billcore.accounts.access import Actor, is_admin, require_user
 from billcore.charging.models import (
     FraudAlert,
     Reservation,
@@ -110,18 +110,18 @@ class ReservationResult:
 # --------------------------------------------------------------------------- helpers
 
 
-def _account_target(actor: Any, aid: int, row: Any, customer_id: Any) -> tuple[int, int]:
+def _account_target(actor: Actor, aid: int, row: Any, customer_id: Any) -> tuple[int, int]:
     """``row``: (customer id, its reseller id) of account ``aid``, or None."""
-    if row is None or (not is_admin(actor) and row[1] != actor.reseller_id):
+    if row is None or (not is_admin(actor) and row[1] != require_user(actor).reseller_id):
         raise NotFound(f"account {aid} not found", field="account")
     if customer_id not in (None, "") and as_int("customer", customer_id) != row[0]:
         raise ValidationFailed("account: the account belongs to another customer", field="account")
     return row[0], aid
 
 
-def _customer_target(actor: Any, cid: int, row: Any) -> tuple[int, None]:
+def _customer_target(actor: Actor, cid: int, row: Any) -> tuple[int, None]:
     """``row``: (reseller id,) of customer ``cid``, or None."""
-    if row is None or (not is_admin(actor) and row[0] != actor.reseller_id):
+    if row is None or (not is_admin(actor) and row[0] != require_user(actor).reseller_id):
         raise NotFound(f"customer {cid} not found", field="customer")
     return cid, None
 
@@ -135,7 +135,7 @@ def _target_id(account_id: Any, customer_id: Any) -> tuple[str, int]:
     return "customer", as_int("customer", customer_id, minimum=1)
 
 
-def _target(*, actor: Any, account_id: Any, customer_id: Any) -> tuple[int, int | None]:
+def _target(*, actor: Actor, account_id: Any, customer_id: Any) -> tuple[int, int | None]:
     """(customer id, account id) the actor may charge; a 404 for anything else."""
     require_user(actor)
     kind, pk = _target_id(account_id, customer_id)
@@ -426,7 +426,7 @@ def _close_reservations(rows: list[Reservation], *, status: str, now: dt.datetim
 
 def _post_usage(
     *,
-    actor: Any,
+    actor: Actor,
     now: dt.datetime,
     customer: _Customer,
     account: _Account | None,
@@ -471,7 +471,7 @@ def _ledger_row(
     customer: _Customer,
     account: _Account | None,
     units: int,
-    actor: Any,
+    actor: Actor,
     created: Any,
     fraud_alert: bool,
 ) -> tuple[Any, ...]:
@@ -601,7 +601,7 @@ def parse_usage(
 
 def charge(
     *,
-    actor: Any,
+    actor: Actor,
     now: dt.datetime,
     account_id: Any = None,
     customer_id: Any = None,
@@ -630,7 +630,7 @@ def charge(
 
 
 def _target_seen(
-    actor: Any, account_id: Any, customer_id: Any, key: str | None
+    actor: Actor, account_id: Any, customer_id: Any, key: str | None
 ) -> tuple[int, int | None, int, bool]:
     """``_target``, its owner (``Xdr.owner``) and whether the owner has an xDR with
     ``external_id`` ``key``, in one query."""
@@ -672,7 +672,7 @@ def _current_customer(cid: int) -> _Customer:
 
 def _charge_locked(
     *,
-    actor: Any,
+    actor: Actor,
     now: dt.datetime,
     cid: int,
     aid: int | None,
@@ -739,7 +739,7 @@ def _in_chunks(items: Sequence[Any], sql_type: str = "bigint") -> Iterator[Any]:
 
 
 def _targets_many(
-    actor: Any, requests: Sequence[ChargeRequest]
+    actor: Actor, requests: Sequence[ChargeRequest]
 ) -> list[tuple[int, int | None] | BillcoreError]:
     """``_target`` for many records with one query per kind: the same answers, errors
     included, in the same order of checks."""
@@ -838,7 +838,7 @@ def _write_batch(
 
 
 def charge_many(
-    *, actor: Any, requests: Sequence[ChargeRequest]
+    *, actor: Actor, requests: Sequence[ChargeRequest]
 ) -> list[ChargeResult | BillcoreError]:
     """Charge many usage records in one database transaction, with exactly the results of
     calling ``charge`` for each in turn (balances after each, denials and their reasons,
@@ -866,7 +866,7 @@ def charge_many(
 
 
 def _charge_many_locked(
-    actor: Any,
+    actor: Actor,
     todo: list[tuple[int, ChargeRequest, int, int | None]],
     results: list[ChargeResult | BillcoreError | None],
 ) -> None:
@@ -1003,7 +1003,7 @@ def _charge_many_locked(
 
 def authorize(
     *,
-    actor: Any,
+    actor: Actor,
     now: dt.datetime,
     account_id: Any = None,
     customer_id: Any = None,
@@ -1055,7 +1055,7 @@ def _reservation_result(
 
 def reserve(
     *,
-    actor: Any,
+    actor: Actor,
     now: dt.datetime,
     account_id: Any = None,
     customer_id: Any = None,
@@ -1119,7 +1119,7 @@ def reserve(
 
 
 def _locked_reservation(
-    actor: Any, reservation_id: Any
+    actor: Actor, reservation_id: Any
 ) -> tuple[Reservation, _Customer, _Account | None]:
     rid = as_int("reservation", reservation_id, minimum=1)
     row = (
@@ -1128,7 +1128,7 @@ def _locked_reservation(
         .first()
     )
     require_user(actor)
-    if row is None or (not is_admin(actor) and row[2] != actor.reseller_id):
+    if row is None or (not is_admin(actor) and row[2] != require_user(actor).reseller_id):
         raise NotFound(f"reservation {rid} not found", field="reservation")
     customer, account = _lock(row[0], row[1])
     # billcore.locks: the customer, then the account, then the reservation.
@@ -1137,7 +1137,7 @@ def _locked_reservation(
 
 def commit_reservation(
     *,
-    actor: Any,
+    actor: Actor,
     now: dt.datetime,
     reservation_id: Any,
     amount: Any,
@@ -1214,7 +1214,9 @@ def commit_reservation(
     return _reservation_result(r, customer, now)
 
 
-def release_reservation(*, actor: Any, now: dt.datetime, reservation_id: Any) -> ReservationResult:
+def release_reservation(
+    *, actor: Actor, now: dt.datetime, reservation_id: Any
+) -> ReservationResult:
     """Free the whole hold. Releasing twice is harmless."""
     with transaction.atomic():
         r, customer, _account = _locked_reservation(actor, reservation_id)

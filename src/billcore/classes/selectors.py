@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import Count, F, Q, QuerySet
 
-from billcore.accounts.access import is_admin, require_user
+from billcore.accounts.access import Actor, is_admin, require_user
 from billcore.classes.models import CustomerClass
 from billcore.errors import NotFound
 
 
-def visible_classes(*, actor: Any) -> QuerySet[CustomerClass]:
+def visible_classes(*, actor: Actor) -> QuerySet[CustomerClass]:
     """Administrators see every class; a reseller's user only the reseller's own."""
     require_user(actor)
     qs = CustomerClass.objects.select_related("currency", "business_model", "managed_by")
     if is_admin(actor):
         return qs
-    return qs.filter(managed_by_id=actor.reseller_id)
+    return qs.filter(managed_by_id=require_user(actor).reseller_id)
 
 
-def get_class(*, actor: Any, class_id: int) -> CustomerClass:
+def get_class(*, actor: Actor, class_id: int) -> CustomerClass:
     try:
         return visible_classes(actor=actor).get(pk=class_id)
     except (CustomerClass.DoesNotExist, ValueError, TypeError):
@@ -29,7 +27,7 @@ def get_class(*, actor: Any, class_id: int) -> CustomerClass:
 
 def list_classes(
     *,
-    actor: Any,
+    actor: Actor,
     search: str = "",
     currency: str | None = None,
     managed_by: int | None = None,
@@ -63,7 +61,7 @@ def list_classes(
     return qs.order_by(expression, "name", "id")
 
 
-def assignable_classes(*, actor: Any, currency: str | None = None) -> QuerySet[CustomerClass]:
+def assignable_classes(*, actor: Actor, currency: str | None = None) -> QuerySet[CustomerClass]:
     """Classes the actor may give a customer of ``currency`` (CU-09,
     CC-06, CC-07): the class's currency is empty or equal, and the class is the
     administrator's (for administrators) or the reseller's own (for its users)."""
@@ -71,7 +69,7 @@ def assignable_classes(*, actor: Any, currency: str | None = None) -> QuerySet[C
     if is_admin(actor):
         qs = qs.filter(managed_by__isnull=True)
     else:
-        qs = qs.filter(managed_by_id=actor.reseller_id)
+        qs = qs.filter(managed_by_id=require_user(actor).reseller_id)
     if currency:
         qs = qs.filter(Q(currency__isnull=True) | Q(currency_id=currency))
     return qs.order_by("name")

@@ -15,7 +15,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as ModelValidationError
 from django.db import IntegrityError, transaction
 
-from billcore.accounts.access import is_admin
+from billcore.accounts.access import Actor, is_admin, require_user
 from billcore.audit.services import record, snapshot
 from billcore.classes.models import CustomerClass, PeriodCloseMode, RoundingMode, TaxationMethod
 from billcore.classes.selectors import get_class
@@ -153,16 +153,16 @@ def _is_reseller(cls: CustomerClass, reseller_id: int) -> bool:
     return True
 
 
-def _set_managed_by(actor: Any, cls: CustomerClass, value: Any) -> None:
+def _set_managed_by(actor: Actor, cls: CustomerClass, value: Any) -> None:
     if not is_admin(actor):
         # A reseller's user always creates classes for its own reseller.
-        if value not in (None, "", actor.reseller_id):
+        if value not in (None, "", require_user(actor).reseller_id):
             raise ValidationFailed(
                 "managed_by: a reseller's user can only manage its own classes",
                 field="managed_by",
                 code="not_found",
             )
-        cls.managed_by_id = actor.reseller_id
+        cls.managed_by_id = require_user(actor).reseller_id
         return
     if value in (None, ""):
         if cls.pk and cls.managed_by_id is not None and cls.customers.exists():
@@ -189,7 +189,7 @@ def _set_managed_by(actor: Any, cls: CustomerClass, value: Any) -> None:
     cls.managed_by_id = reseller_id
 
 
-def _apply_changes(actor: Any, cls: CustomerClass, data: Mapping[str, Any]) -> list[int] | None:
+def _apply_changes(actor: Actor, cls: CustomerClass, data: Mapping[str, Any]) -> list[int] | None:
     reject_unknown(dict(data), EDITABLE_FIELDS)
     if "name" in data or not cls.pk:
         _set_name(cls, data.get("name"))
@@ -255,7 +255,7 @@ def _save(cls: CustomerClass) -> None:
 
 
 @transaction.atomic
-def create_class(*, actor: Any, now: dt.datetime, data: Mapping[str, Any]) -> CustomerClass:
+def create_class(*, actor: Actor, now: dt.datetime, data: Mapping[str, Any]) -> CustomerClass:
     """Create a class from ``data`` (field name → value); unspecified fields take defaults."""
     if actor is None:
         raise NotFound("not found")
@@ -270,7 +270,7 @@ def create_class(*, actor: Any, now: dt.datetime, data: Mapping[str, Any]) -> Cu
 
 @transaction.atomic
 def update_class(
-    *, actor: Any, now: dt.datetime, class_id: int, changes: Mapping[str, Any]
+    *, actor: Actor, now: dt.datetime, class_id: int, changes: Mapping[str, Any]
 ) -> CustomerClass:
     """Apply ``changes`` (only the given fields); the currency never changes (CC-06)."""
     cls = get_class(actor=actor, class_id=class_id)
@@ -287,7 +287,7 @@ def update_class(
 
 
 @transaction.atomic
-def delete_class(*, actor: Any, now: dt.datetime, class_id: int) -> None:
+def delete_class(*, actor: Actor, now: dt.datetime, class_id: int) -> None:
     """CC-02: Default cannot be deleted; neither can a class that customers use."""
     cls = get_class(actor=actor, class_id=class_id)
     if cls.is_default:
@@ -326,7 +326,7 @@ def copy_data(cls: CustomerClass) -> dict[str, Any]:
     return data
 
 
-def copy_class(*, actor: Any, now: dt.datetime, class_id: int, name: str) -> CustomerClass:
+def copy_class(*, actor: Actor, now: dt.datetime, class_id: int, name: str) -> CustomerClass:
     """A new class with every setting of ``class_id`` and a new name."""
     source = get_class(actor=actor, class_id=class_id)
     data = copy_data(source)

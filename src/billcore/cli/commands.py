@@ -137,9 +137,10 @@ def cmd_unlock(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    # Building the WSGI application loads every middleware: only the server needs it.
     from gunicorn.app.base import BaseApplication
 
+    # Deferred: importing billcore.wsgi builds the WSGI application (every middleware), which
+    # only the server needs.
     from billcore.wsgi import application
 
     class Server(BaseApplication):  # type: ignore[misc]

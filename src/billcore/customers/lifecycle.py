@@ -24,6 +24,7 @@ from typing import Any
 
 from django.db import transaction
 
+from billcore.accounts.access import Actor, user_row
 from billcore.audit.services import record, snapshot
 from billcore.core import statuses
 from billcore.core.statuses import Op
@@ -60,7 +61,7 @@ def display_status(customer: Customer) -> str:
     return str(Status(customer.status).label)
 
 
-def _locked(actor: Any, customer_id: int) -> Customer:
+def _locked(actor: Actor, customer_id: int) -> Customer:
     visible = get_customer(actor=actor, customer_id=customer_id)
     customer: Customer = for_update(
         Customer.objects.select_related("customer_class").filter(pk=visible.pk)
@@ -75,13 +76,13 @@ def _locked(actor: Any, customer_id: int) -> Customer:
 
 
 def record_status_change(
-    *, actor: Any, now: dt.datetime, customer: Customer, from_status: str, reason: str
+    *, actor: Actor, now: dt.datetime, customer: Customer, from_status: str, reason: str
 ) -> StatusChange:
     """One row of the status history; the customer already holds its new status."""
     return StatusChange.objects.create(
         customer=customer,
         at=now,
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=user_row(actor),
         actor_name=getattr(actor, "username", "") or "system",
         from_status=from_status,
         to_status=customer.status,
@@ -99,7 +100,7 @@ def _next(op: Op, customer: Customer, refusal: str, code: str) -> str:
 
 
 def _save(
-    actor: Any, now: dt.datetime, customer: Customer, before: dict[str, Any], reason: str
+    actor: Actor, now: dt.datetime, customer: Customer, before: dict[str, Any], reason: str
 ) -> Customer:
     customer.updated_at = now
     customer.save()
@@ -119,7 +120,7 @@ def _save(
 
 @transaction.atomic
 def set_blocked(
-    *, actor: Any, now: dt.datetime, customer_id: int, blocked: bool, reason: str = ""
+    *, actor: Actor, now: dt.datetime, customer_id: int, blocked: bool, reason: str = ""
 ) -> Customer:
     """CU-14."""
     customer = _locked(actor, customer_id)
@@ -131,7 +132,7 @@ def set_blocked(
 
 @transaction.atomic
 def suspend(
-    *, actor: Any, now: dt.datetime, customer_id: int, reason: str = "manual", note: str = ""
+    *, actor: Actor, now: dt.datetime, customer_id: int, reason: str = "manual", note: str = ""
 ) -> Customer:
     """Suspend: "overdue" (an invoice is overdue, CU-15) and "insufficient_funds" (a prepaid
     customer cannot cover a subscription fee, CC-19) are the engine's; "manual" is the
@@ -165,7 +166,7 @@ def suspend(
 
 
 @transaction.atomic
-def unsuspend(*, actor: Any, now: dt.datetime, customer_id: int, paid: bool = False) -> Customer:
+def unsuspend(*, actor: Actor, now: dt.datetime, customer_id: int, paid: bool = False) -> Customer:
     """Lift a suspension. An overdue-invoice suspension lifts only when paid (``paid`` is
     the engine's word for it); by hand it can only be delayed (CU-15)."""
     customer = _locked(actor, customer_id)
@@ -201,7 +202,7 @@ def unsuspend(*, actor: Any, now: dt.datetime, customer_id: int, paid: bool = Fa
 
 @transaction.atomic
 def lift_suspension_until(
-    *, actor: Any, now: dt.datetime, customer_id: int, until: dt.datetime | None
+    *, actor: Actor, now: dt.datetime, customer_id: int, until: dt.datetime | None
 ) -> Customer:
     """CU-15: delay the (next) suspension for an overdue invoice until ``until``."""
     customer = _locked(actor, customer_id)
@@ -226,7 +227,7 @@ def lift_suspension_until(
 @transaction.atomic
 def terminate(
     *,
-    actor: Any,
+    actor: Actor,
     now: dt.datetime,
     customer_id: int,
     permanent: bool = False,
@@ -289,7 +290,7 @@ def terminate(
 
 
 def close_now(
-    *, actor: Any, now: dt.datetime, customer: Customer, before: dict[str, Any]
+    *, actor: Actor, now: dt.datetime, customer: Customer, before: dict[str, Any]
 ) -> Customer:
     """Permanently terminate the locked ``customer`` now (CU-17). Runs inside the caller's
     transaction; the midterm invoice (``customer.midterm_invoice``) is the caller's
@@ -303,7 +304,7 @@ def close_now(
 
 
 @transaction.atomic
-def terminate_due(*, actor: Any, now: dt.datetime, customer_id: int) -> Customer | None:
+def terminate_due(*, actor: Actor, now: dt.datetime, customer_id: int) -> Customer | None:
     """The engine: permanent termination whose date has come (CC-20 after a provisional
     termination, or a scheduled one). None when nothing is due (idempotent)."""
     customer = _locked(actor, customer_id)
@@ -316,7 +317,7 @@ def terminate_due(*, actor: Any, now: dt.datetime, customer_id: int) -> Customer
 
 
 @transaction.atomic
-def reactivate(*, actor: Any, now: dt.datetime, customer_id: int) -> Customer:
+def reactivate(*, actor: Actor, now: dt.datetime, customer_id: int) -> Customer:
     """Restore a provisionally terminated customer before its permanent date (CU-16), or call
     off a scheduled permanent termination (CU-17)."""
     customer = _locked(actor, customer_id)
@@ -341,7 +342,7 @@ def reactivate(*, actor: Any, now: dt.datetime, customer_id: int) -> Customer:
 
 
 @transaction.atomic
-def set_exported(*, actor: Any, now: dt.datetime, customer_id: int, exported: bool) -> Customer:
+def set_exported(*, actor: Actor, now: dt.datetime, customer_id: int, exported: bool) -> Customer:
     """CU-18: exported customers are not operational; clearing the flag reactivates."""
     customer = _locked(actor, customer_id)
     before = snapshot(customer)
@@ -356,6 +357,6 @@ def set_exported(*, actor: Any, now: dt.datetime, customer_id: int, exported: bo
     return _save(actor, now, customer, before, "exported" if exported else "export cleared")
 
 
-def status_history(*, actor: Any, customer_id: int) -> list[StatusChange]:
+def status_history(*, actor: Actor, customer_id: int) -> list[StatusChange]:
     customer = get_customer(actor=actor, customer_id=customer_id)
     return list(StatusChange.objects.filter(customer=customer).order_by("-at", "-id"))

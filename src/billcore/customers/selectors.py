@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import Q, QuerySet
 
-from billcore.accounts.access import is_admin, require_user
+from billcore.accounts.access import Actor, is_admin, require_user
 from billcore.customers.models import Customer, Status
 from billcore.errors import NotFound
 
 
-def visible_customers(*, actor: Any) -> QuerySet[Customer]:
+def visible_customers(*, actor: Actor) -> QuerySet[Customer]:
     require_user(actor)
     qs = Customer.objects.select_related("customer_class", "currency", "reseller")
     if is_admin(actor):
         return qs
-    return qs.filter(reseller_id=actor.reseller_id)
+    return qs.filter(reseller_id=require_user(actor).reseller_id)
 
 
-def get_customer(*, actor: Any, customer_id: int) -> Customer:
+def get_customer(*, actor: Actor, customer_id: int) -> Customer:
     try:
         return visible_customers(actor=actor).get(pk=customer_id)
     except (Customer.DoesNotExist, ValueError, TypeError):
@@ -31,7 +29,7 @@ ORDERINGS = {"name", "id", "currency", "balance", "created_at", "status", "balan
 
 def list_customers(
     *,
-    actor: Any,
+    actor: Actor,
     search: str = "",
     name: str | None = None,
     customer_class: int | None = None,

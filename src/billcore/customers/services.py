@@ -10,7 +10,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, RestrictedError
 
-from billcore.accounts.access import is_admin
+from billcore.accounts.access import Actor, is_admin, require_user
 from billcore.audit.services import record, snapshot
 from billcore.classes.models import CustomerClass
 from billcore.classes.services import get_default_class
@@ -63,13 +63,13 @@ def _set_name(customer: Customer, value: Any) -> None:
     customer.name = name
 
 
-def default_class(*, actor: Any) -> CustomerClass | None:
+def default_class(*, actor: Actor) -> CustomerClass | None:
     """The class a new customer gets when none is given: the Default class when an
     administrator creates it; none for a reseller's user, who names one of its own classes."""
     return get_default_class() if is_admin(actor) else None
 
 
-def _resolve_class(actor: Any, customer: Customer, value: Any) -> CustomerClass:
+def _resolve_class(actor: Actor, customer: Customer, value: Any) -> CustomerClass:
     """CU-09 and CC-07: currency must match, and only the owner may assign a class. A new
     customer given no class (absent or null) gets the default class, if there is one."""
     if value is None and customer.pk is None:
@@ -83,7 +83,7 @@ def _resolve_class(actor: Any, customer: Customer, value: Any) -> CustomerClass:
     class_id = as_int("customer_class", value, minimum=1)
     cls = CustomerClass.objects.filter(pk=class_id).first()
     admin = is_admin(actor)
-    visible = cls is not None and (admin or cls.managed_by_id == actor.reseller_id)
+    visible = cls is not None and (admin or cls.managed_by_id == require_user(actor).reseller_id)
     if cls is None or not visible:
         raise ValidationFailed(
             f"customer_class: class {class_id} not found", field="customer_class", code="not_found"
@@ -127,7 +127,7 @@ def _custom_fields(customer: Customer, value: Any, *, given: bool) -> None:
     customer.custom_fields = values
 
 
-def _apply_common(actor: Any, customer: Customer, data: Mapping[str, Any]) -> None:
+def _apply_common(actor: Actor, customer: Customer, data: Mapping[str, Any]) -> None:
     if "name" in data or not customer.pk:
         _set_name(customer, data.get("name"))
     if "blocked" in data:
@@ -281,7 +281,7 @@ OpeningBalance = Callable[[Customer, Decimal], None]
 @transaction.atomic
 def create_customer(
     *,
-    actor: Any,
+    actor: Actor,
     now: dt.datetime,
     data: Mapping[str, Any],
     post_opening_balance: OpeningBalance | None = None,
@@ -309,7 +309,7 @@ def create_customer(
                 )
             customer.reseller_id = rid
     else:
-        if data.get("reseller") not in (None, "", actor.reseller_id):
+        if data.get("reseller") not in (None, "", require_user(actor).reseller_id):
             raise ValidationFailed(
                 "reseller: a reseller's user creates only its own customers",
                 field="reseller",
@@ -321,7 +321,7 @@ def create_customer(
                 field="customer_type",
                 code="not_allowed",
             )
-        customer.reseller_id = actor.reseller_id
+        customer.reseller_id = require_user(actor).reseller_id
     customer.customer_type = ctype
     _apply_common(actor, customer, data)
     funds = data.get("available_funds")
@@ -361,7 +361,7 @@ def create_customer(
 
 @transaction.atomic
 def update_customer(
-    *, actor: Any, now: dt.datetime, customer_id: int, changes: Mapping[str, Any]
+    *, actor: Actor, now: dt.datetime, customer_id: int, changes: Mapping[str, Any]
 ) -> Customer:
     """Partial update; the currency never changes (CU-06); the balance and available funds
     change only through transactions (CU-12)."""
@@ -432,7 +432,7 @@ def update_customer(
 
 
 @transaction.atomic
-def delete_customer(*, actor: Any, now: dt.datetime, customer_id: int) -> None:
+def delete_customer(*, actor: Actor, now: dt.datetime, customer_id: int) -> None:
     """Only a customer with no money history can be deleted; others are terminated."""
     customer = get_customer(actor=actor, customer_id=customer_id)
     n = customer.transactions.count()

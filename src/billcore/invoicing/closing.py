@@ -27,6 +27,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q, Sum
 
+from billcore.accounts.access import Actor, user_row
 from billcore.audit.services import record, snapshot
 from billcore.classes.models import PeriodCloseMode
 from billcore.customers import lifecycle
@@ -67,7 +68,7 @@ def _close(
     period: ClosedPeriod,
     now: dt.datetime,
     inst: InstallationSettings,
-    actor: Any = None,
+    actor: Actor | None = None,
     adjustments_until: dt.datetime | None = None,
     kind: str = InvoiceKind.REGULAR,
 ) -> list[Invoice]:
@@ -153,7 +154,7 @@ def _close(
             customer.balance = row.balance_after
     period.status = PeriodStatus.CLOSED
     period.closed_at = now
-    period.approved_by = actor if actor is not None and getattr(actor, "pk", None) else None
+    period.approved_by = user_row(actor)
     period.balance_after = customer.balance
     period.statement_wanted = bool(
         inst.show_financial_documents_page and cls.generate_financial_documentation
@@ -248,7 +249,9 @@ def close_due_periods(
     return result
 
 
-def close_open_period_now(*, customer: Customer, now: dt.datetime, actor: Any = None) -> None:
+def close_open_period_now(
+    *, customer: Customer, now: dt.datetime, actor: Actor | None = None
+) -> None:
     """CU-17 midterm invoice: at a permanent termination, periods waiting for approval are
     closed (in order) and the open period is closed early, at ``now``, and invoiced. For the
     locked ``customer`` (with its class and currency), in the caller's transaction; its
@@ -300,7 +303,7 @@ def _older_waiting(period: ClosedPeriod) -> bool:
 # Operator actions
 
 
-def _visible_period(actor: Any, period_id: Any) -> ClosedPeriod:
+def _visible_period(actor: Actor, period_id: Any) -> ClosedPeriod:
     try:
         pid = int(period_id)
     except (TypeError, ValueError):
@@ -313,7 +316,7 @@ def _visible_period(actor: Any, period_id: Any) -> ClosedPeriod:
 
 
 @transaction.atomic
-def approve_period(*, actor: Any, now: dt.datetime, period_id: Any) -> list[Invoice]:
+def approve_period(*, actor: Actor, now: dt.datetime, period_id: Any) -> list[Invoice]:
     """CC-18: close a period waiting for approval now (its adjustments until now included)."""
     period = _visible_period(actor, period_id)
     customer = lock_customer(period.customer_id)
@@ -356,7 +359,7 @@ def approve_period(*, actor: Any, now: dt.datetime, period_id: Any) -> list[Invo
 # Termination with a midterm invoice (CU-17)
 
 
-def _midterm(customer: Customer, *, now: dt.datetime, actor: Any) -> Customer:
+def _midterm(customer: Customer, *, now: dt.datetime, actor: Actor) -> Customer:
     """The midterm invoice of a customer ``lifecycle`` has just closed, when it asked for one:
     the customer re-read under its lock (with its class and currency), its open period closed
     at ``now`` and invoiced."""
@@ -371,7 +374,7 @@ def _midterm(customer: Customer, *, now: dt.datetime, actor: Any) -> Customer:
 @transaction.atomic
 def terminate(
     *,
-    actor: Any,
+    actor: Actor,
     now: dt.datetime,
     customer_id: int,
     permanent: bool = False,
@@ -392,7 +395,7 @@ def terminate(
 
 
 @transaction.atomic
-def terminate_due(*, actor: Any, now: dt.datetime, customer_id: int) -> Customer | None:
+def terminate_due(*, actor: Actor, now: dt.datetime, customer_id: int) -> Customer | None:
     """The engine: a permanent termination whose date has come
     (``customers.lifecycle.terminate_due``), with the midterm invoice it asked for. None when
     nothing is due."""

@@ -18,6 +18,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Count, Sum
 
+from billcore.accounts.access import Actor, user_row
 from billcore.audit.services import record, snapshot
 from billcore.classes.models import CustomerClass, RoundingMode, SendStatistics, TaxationMethod
 from billcore.core.invoices import (
@@ -51,7 +52,6 @@ from billcore.ledger.postings import post_locked
 from billcore.notifications.models import EmailKind
 from billcore.notifications.outbox import queue_email
 from billcore.notifications.services import notify
-from billcore.validation import as_money, as_str
 
 ZERO = Decimal(0)
 
@@ -181,7 +181,7 @@ def issue_invoice(
     period_start: dt.datetime,
     period_end: dt.datetime,
     inst: InstallationSettings,
-    actor: Any = None,
+    actor: Actor | None = None,
     previous_balance: Decimal | None = None,
     payments: Decimal = ZERO,
 ) -> Invoice | None:
@@ -246,7 +246,7 @@ def issue_invoice(
         balance_after=previous_balance + payments + totals.total,
         status=InvoiceStatus.ISSUED,
         template=template,
-        created_by=actor if actor is not None and getattr(actor, "pk", None) else None,
+        created_by=user_row(actor),
     )
     # The rows are billed by this invoice, once.
     rows.filter(action__in=INVOICEABLE).update(invoice=invoice)
@@ -330,7 +330,7 @@ def queue_emails(
 
 
 @transaction.atomic
-def issue_out_of_turn_invoice(*, actor: Any, now: dt.datetime, customer_id: Any) -> Invoice:
+def issue_out_of_turn_invoice(*, actor: Actor, now: dt.datetime, customer_id: Any) -> Invoice:
     """CC-15: an invoice now for every charge no invoice has billed yet."""
     visible = get_customer(actor=actor, customer_id=customer_id)
     customer = lock_customer(visible.pk)
@@ -378,48 +378,3 @@ def issue_out_of_turn_invoice(*, actor: Any, now: dt.datetime, customer_id: Any)
         actor=actor, now=now, operation="create", obj=invoice, before=None, after=snapshot(invoice)
     )
     return invoice
-
-
-@transaction.atomic
-def charge_subscription_fee(
-    *,
-    actor: Any,
-    now: dt.datetime,
-    customer_id: Any,
-    amount: Any,
-    description: Any = "",
-    idempotency_key: str | None = None,
-) -> Transaction:
-    """A subscription (recurring) fee as a ledger row of its own (CC-14 bills these apart).
-    The same ``idempotency_key`` twice returns the first row."""
-
-    visible = get_customer(actor=actor, customer_id=customer_id)
-    fee = as_money("amount", amount, allow_none=False)
-    assert fee is not None
-    if fee <= 0:
-        raise ValidationFailed("amount must be greater than 0", field="amount")
-    text = (
-        as_str("description", description, max_length=500, single_line=False) or "Subscription fee"
-    )
-    customer = lock_customer(visible.pk)
-    assert customer is not None
-    if customer.status in (Status.CLOSED, Status.EXPORTED):
-        raise ValidationFailed(
-            f"customer is {customer.get_status_display().lower()}: no fee can be charged",
-            field="customer_id",
-            code="not_operational",
-        )
-    if idempotency_key is not None:
-        earlier = Transaction.objects.filter(
-            customer_id=customer.pk, idempotency_key=idempotency_key
-        ).first()
-        if earlier is not None:
-            return earlier
-    return post_locked(
-        customer_id=customer.pk,
-        action=Action.SUBSCRIPTION,
-        amount=fee,
-        now=now,
-        visible_comment=text,
-        idempotency_key=idempotency_key,
-    )

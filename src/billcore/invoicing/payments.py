@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.db import transaction
 
+from billcore.accounts.access import Actor
 from billcore.audit.services import record, snapshot
 from billcore.customers.selectors import get_customer
 from billcore.errors import NotFound, ValidationFailed
@@ -152,7 +153,7 @@ PAYMENT_METHOD_FIELDS = {"card_number", "exp_month", "exp_year", "holder_name"}
 
 @transaction.atomic
 def save_payment_method(
-    *, actor: Any, now: dt.datetime, customer_id: Any, data: dict[str, Any]
+    *, actor: Actor, now: dt.datetime, customer_id: Any, data: dict[str, Any]
 ) -> PaymentMethod:
     """Save (or replace) the customer's card: tokenized by the gateway, only the token, brand,
     last four digits and expiry are kept."""
@@ -208,7 +209,7 @@ def save_payment_method(
 
 
 @transaction.atomic
-def remove_payment_method(*, actor: Any, now: dt.datetime, customer_id: Any) -> None:
+def remove_payment_method(*, actor: Actor, now: dt.datetime, customer_id: Any) -> None:
     customer = get_customer(actor=actor, customer_id=customer_id)
     method = PaymentMethod.objects.filter(customer=customer).first()
     if method is None:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 
-from billcore.accounts.access import is_admin, require_user
+from billcore.accounts.access import Actor, is_admin, require_user
 from billcore.customers.selectors import get_customer, visible_customers
 from billcore.db import MoneyField
 from billcore.errors import NotFound
@@ -51,7 +51,7 @@ def _pk(value: Any, what: str) -> int:
 M = TypeVar("M", Invoice, ClosedPeriod)
 
 
-def _scoped(qs: QuerySet[M], actor: Any) -> QuerySet[M]:
+def _scoped(qs: QuerySet[M], actor: Actor) -> QuerySet[M]:
     """``qs`` (rows with a ``customer``) limited to the actor's customers."""
     require_user(actor)
     if is_admin(actor):
@@ -62,7 +62,7 @@ def _scoped(qs: QuerySet[M], actor: Any) -> QuerySet[M]:
 # --------------------------------------------------------------------------- invoices
 
 
-def customer_invoices(*, actor: Any, customer_id: Any) -> QuerySet[Invoice]:
+def customer_invoices(*, actor: Actor, customer_id: Any) -> QuerySet[Invoice]:
     """The customer's invoices, newest first (NotFound for a customer the actor cannot see)."""
     customer = get_customer(actor=actor, customer_id=customer_id)
     return (
@@ -73,13 +73,13 @@ def customer_invoices(*, actor: Any, customer_id: Any) -> QuerySet[Invoice]:
     )
 
 
-def visible_invoices(*, actor: Any) -> QuerySet[Invoice]:
+def visible_invoices(*, actor: Actor) -> QuerySet[Invoice]:
     """Every invoice the actor may see, newest first (without the PDFs)."""
     qs = Invoice.objects.select_related("customer").defer("pdf").order_by("-issued_at", "-id")
     return _scoped(qs, actor)
 
 
-def get_invoice(*, actor: Any, invoice_id: Any, with_pdf: bool = False) -> Invoice:
+def get_invoice(*, actor: Actor, invoice_id: Any, with_pdf: bool = False) -> Invoice:
     """One invoice with its customer and lines (the lines in their positions)."""
     pk = _pk(invoice_id, "invoice")
     qs = Invoice.objects.select_related("customer__currency", "customer__customer_class")
@@ -158,7 +158,7 @@ def _waiting_unbilled() -> Subquery:
 
 
 def list_periods(
-    *, actor: Any, status: str = PeriodStatus.AWAITING_APPROVAL, customer_id: Any = None
+    *, actor: Actor, status: str = PeriodStatus.AWAITING_APPROVAL, customer_id: Any = None
 ) -> QuerySet[ClosedPeriod]:
     """Ended periods of ``status`` (for CC-18, the ones waiting for an administrator's
     approval: the earliest deadline first, a period without a deadline last; closed ones:
@@ -188,7 +188,7 @@ def list_periods(
     )
 
 
-def periods_awaiting_approval(*, actor: Any) -> QuerySet[ClosedPeriod]:
+def periods_awaiting_approval(*, actor: Actor) -> QuerySet[ClosedPeriod]:
     """CC-18: the periods waiting for approval the actor may approve."""
     return list_periods(actor=actor, status=PeriodStatus.AWAITING_APPROVAL)
 
@@ -198,7 +198,7 @@ def unbilled(period: ClosedPeriod) -> Decimal:
     return value if value is not None else Decimal("0.00000")
 
 
-def get_period(*, actor: Any, period_id: Any) -> ClosedPeriod:
+def get_period(*, actor: Actor, period_id: Any) -> ClosedPeriod:
     pk = _pk(period_id, "period")
     qs = ClosedPeriod.objects.select_related("customer__currency")
     period = _scoped(qs, actor).filter(pk=pk).first()
@@ -207,7 +207,7 @@ def get_period(*, actor: Any, period_id: Any) -> ClosedPeriod:
     return period
 
 
-def customer_periods(*, actor: Any, customer_id: Any) -> QuerySet[ClosedPeriod]:
+def customer_periods(*, actor: Actor, customer_id: Any) -> QuerySet[ClosedPeriod]:
     """The customer's ended periods (closed and waiting), newest first, without the PDF
     bytes; ``has_statement`` says whether a closing statement was rendered (CC-16)."""
     from django.db.models import BooleanField, Case, Value, When
@@ -230,7 +230,7 @@ def customer_periods(*, actor: Any, customer_id: Any) -> QuerySet[ClosedPeriod]:
 # --------------------------------------------------------------------------- payment method
 
 
-def payment_method(*, actor: Any, customer_id: Any) -> PaymentMethod | None:
+def payment_method(*, actor: Actor, customer_id: Any) -> PaymentMethod | None:
     """The customer's saved payment method, or None."""
     customer = get_customer(actor=actor, customer_id=customer_id)
     return PaymentMethod.objects.filter(customer_id=customer.pk).first()

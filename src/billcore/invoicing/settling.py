@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db import transaction
 
+from billcore.accounts.access import Actor
 from billcore.classes.models import TaxationMethod
 from billcore.core.rounding import round_down, round_half_up
 from billcore.core.taxes import TaxResult, custom_taxes, fixed_vat
@@ -64,7 +65,7 @@ def adjustments_refused(customer: Customer) -> str | None:
 @transaction.atomic
 def record_transaction(
     *,
-    actor: Any,
+    actor: Actor,
     now: dt.datetime,
     customer_id: Any,
     action: Any,

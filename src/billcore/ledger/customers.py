@@ -11,13 +11,14 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from billcore.accounts.access import Actor, user_row
 from billcore.customers import services as customers
 from billcore.customers.models import Customer
 from billcore.ledger.balances import move_customer_balance
 from billcore.ledger.models import Action, Transaction
 
 
-def create_customer(*, actor: Any, now: dt.datetime, data: Mapping[str, Any]) -> Customer:
+def create_customer(*, actor: Actor, now: dt.datetime, data: Mapping[str, Any]) -> Customer:
     """``customers.services.create_customer``, the opening funds posted by the ledger inside
     its transaction (one transaction: no savepoint of our own)."""
 
@@ -30,7 +31,7 @@ def create_customer(*, actor: Any, now: dt.datetime, data: Mapping[str, Any]) ->
 
 
 def record_opening_balance(
-    *, actor: Any, now: dt.datetime, customer: Customer, funds: Decimal
+    *, actor: Actor, now: dt.datetime, customer: Customer, funds: Decimal
 ) -> Transaction:
     """A prepaid customer's initial payment (CU-08) as the ledger's first row, for a customer
     row just inserted in the caller's transaction with a zero balance (nobody else sees the
@@ -43,6 +44,6 @@ def record_opening_balance(
         amount=-funds,
         balance_after=customer.balance,
         visible_comment="Opening balance",
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=user_row(actor),
         created_at=now,
     )

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
 
-from django.db.models import QuerySet, Sum
+from django.db.models import QuerySet
 
+from billcore.accounts.access import Actor
 from billcore.customers.models import Customer
 from billcore.customers.selectors import get_customer
 from billcore.ledger.models import Action, Transaction
 
 
-def customer_transactions(*, actor: Any, customer_id: int) -> QuerySet[Transaction]:
+def customer_transactions(*, actor: Actor, customer_id: int) -> QuerySet[Transaction]:
     customer = get_customer(actor=actor, customer_id=customer_id)
     return (
         Transaction.objects.filter(customer=customer)
@@ -30,11 +30,3 @@ def opening_balances(*, customers: Iterable[Customer]) -> dict[int, Decimal]:
         customer_id__in=[c.pk for c in customers], action=Action.OPENING_BALANCE
     ).values_list("customer_id", "amount")
     return {customer_id: Decimal(amount) for customer_id, amount in rows}
-
-
-def ledger_sum(*, customer_id: int) -> Any:
-    """Sum of every ledger row of the customer: always equals its balance."""
-    from decimal import Decimal
-
-    total = Transaction.objects.filter(customer_id=customer_id).aggregate(s=Sum("amount"))["s"]
-    return total if total is not None else Decimal("0.00000")

@@ -21,6 +21,7 @@ from typing import Any
 
 from django.db import transaction
 
+from billcore.accounts.access import Actor, user_row
 from billcore.audit.services import record, snapshot
 from billcore.customers.models import Customer, Status
 from billcore.customers.selectors import get_customer
@@ -110,7 +111,7 @@ def _result(tx: Transaction, customer: Customer, *, replayed: bool) -> PostedTra
 
 def _apply(
     *,
-    actor: Any,
+    actor: Actor,
     now: dt.datetime,
     customer: Customer,
     action: str,
@@ -137,7 +138,7 @@ def _apply(
         account_amount=delta if account is not None else Decimal(0),
         visible_comment=visible_comment,
         internal_comment=internal_comment,
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=user_row(actor),
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
         created_at=now,
@@ -201,7 +202,7 @@ def _card_step(
 @transaction.atomic
 def post_transaction(
     *,
-    actor: Any,
+    actor: Actor,
     now: dt.datetime,
     customer_id: int,
     action: Any,

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import transaction
 
+from billcore.accounts.access import Actor, user_row
 from billcore.audit.services import record
 from billcore.customers.models import Customer
 from billcore.errors import Conflict, ValidationFailed
@@ -31,7 +32,7 @@ def _can_transfer(account: Account) -> bool:
 @transaction.atomic
 def transfer(
     *,
-    actor: Any,
+    actor: Actor,
     now: dt.datetime,
     from_account_id: int,
     to_account_id: int,
@@ -120,7 +121,7 @@ def transfer(
                 account=acc,
                 account_amount=delta,
                 visible_comment=note,
-                actor=actor if getattr(actor, "pk", None) else None,
+                actor=user_row(actor),
                 created_at=now,
                 reference=rows[0] if rows else None,
                 idempotency_key=None if rows else (idempotency_key or None),

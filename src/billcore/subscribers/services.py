@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from billcore.accounts.access import is_admin, require_user
+from billcore.accounts.access import Actor, is_admin, require_user
 from billcore.audit.services import record, snapshot
 from billcore.customers.selectors import get_customer
 from billcore.errors import NotFound, ValidationFailed
@@ -21,13 +21,13 @@ from billcore.validation import as_bool, as_choice, as_money, as_str, reject_unk
 ZERO = Decimal(0)
 
 
-def visible_accounts(*, actor: Any) -> Any:
-    require_user(actor)
+def visible_accounts(*, actor: Actor) -> Any:
+    me = require_user(actor)
     qs = Account.objects.select_related("customer")
-    return qs if is_admin(actor) else qs.filter(customer__reseller_id=actor.reseller_id)
+    return qs if is_admin(me) else qs.filter(customer__reseller_id=me.reseller_id)
 
 
-def get_account(*, actor: Any, account_id: int) -> Account:
+def get_account(*, actor: Actor, account_id: int) -> Account:
     try:
         account: Account = visible_accounts(actor=actor).get(pk=account_id)
     except (Account.DoesNotExist, ValueError, TypeError):
@@ -37,7 +37,7 @@ def get_account(*, actor: Any, account_id: int) -> Account:
 
 @transaction.atomic
 def create_account(
-    *, actor: Any, now: dt.datetime, customer_id: int, data: Mapping[str, Any]
+    *, actor: Actor, now: dt.datetime, customer_id: int, data: Mapping[str, Any]
 ) -> Account:
     reject_unknown(dict(data), ("identifier", "account_type", "blocked", "credit_limit"))
     customer = get_customer(actor=actor, customer_id=customer_id)
@@ -75,7 +75,7 @@ def create_account(
 
 @transaction.atomic
 def update_account(
-    *, actor: Any, now: dt.datetime, account_id: int, changes: Mapping[str, Any]
+    *, actor: Actor, now: dt.datetime, account_id: int, changes: Mapping[str, Any]
 ) -> Account:
     reject_unknown(dict(changes), ("blocked", "credit_limit", "custom_fields"))
     account = for_update(
@@ -119,7 +119,7 @@ def _refuse_terminated(account: Account) -> None:
 
 
 @transaction.atomic
-def terminate_account(*, actor: Any, now: dt.datetime, account_id: int) -> Account:
+def terminate_account(*, actor: Actor, now: dt.datetime, account_id: int) -> Account:
     """Close the account for good: it is blocked (no more charges) and refuses further
     changes; its row, balance and history stay. Terminating it twice is refused."""
     account = for_update(

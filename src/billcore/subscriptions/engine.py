@@ -65,6 +65,7 @@ from django.db.models import Q
 from billcore.accounts.access import ENGINE
 from billcore.audit.services import record, snapshot
 from billcore.core.periods import BillingPeriod, Period, local_day_start, period_containing
+from billcore.customers import lifecycle
 from billcore.customers.models import Customer, Status
 from billcore.errors import BillcoreError
 from billcore.ledger.models import Action
@@ -230,8 +231,6 @@ def _save_subscription(sub: Subscription, before: dict[str, Any], now: dt.dateti
 
 def charge_customer(*, customer_id: int, now: dt.datetime) -> CustomerResult:
     """Everything due for one customer up to ``now``, in one transaction."""
-    from billcore.customers import lifecycle
-
     result = CustomerResult()
     with transaction.atomic():
         customer = _lock(customer_id)

@@ -8,21 +8,21 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from billcore.accounts.access import is_admin, require_user
+from billcore.accounts.access import Actor, is_admin, require_user
 from billcore.customers.selectors import get_customer
 from billcore.errors import NotFound
 from billcore.subscriptions.models import Subscription, SubscriptionPlan
 
 
-def visible_plans(*, actor: Any) -> QuerySet[SubscriptionPlan]:
+def visible_plans(*, actor: Actor) -> QuerySet[SubscriptionPlan]:
     require_user(actor)
     qs = SubscriptionPlan.objects.select_related("currency", "managed_by")
     if is_admin(actor):
         return qs
-    return qs.filter(managed_by_id=actor.reseller_id)
+    return qs.filter(managed_by_id=require_user(actor).reseller_id)
 
 
-def get_plan(*, actor: Any, plan_id: Any) -> SubscriptionPlan:
+def get_plan(*, actor: Actor, plan_id: Any) -> SubscriptionPlan:
     try:
         return visible_plans(actor=actor).get(pk=int(plan_id))
     except (SubscriptionPlan.DoesNotExist, ValueError, TypeError, OverflowError):
@@ -30,7 +30,7 @@ def get_plan(*, actor: Any, plan_id: Any) -> SubscriptionPlan:
 
 
 def list_plans(
-    *, actor: Any, search: str = "", currency: str | None = None
+    *, actor: Actor, search: str = "", currency: str | None = None
 ) -> QuerySet[SubscriptionPlan]:
     """Plans by name, each with ``used_by``: how many subscriptions use it."""
     qs = visible_plans(actor=actor)
@@ -41,7 +41,7 @@ def list_plans(
     return qs.annotate(used_by=Count("subscriptions")).order_by("name", "id")
 
 
-def plans_for_customer(*, actor: Any, customer_id: Any) -> QuerySet[SubscriptionPlan]:
+def plans_for_customer(*, actor: Actor, customer_id: Any) -> QuerySet[SubscriptionPlan]:
     """The plans a customer can subscribe to: of its owner (the administrator's plans for a
     customer of the administrator, the reseller's own for a reseller's customer) and in the
     customer's currency."""
@@ -53,15 +53,15 @@ def plans_for_customer(*, actor: Any, customer_id: Any) -> QuerySet[Subscription
     )
 
 
-def visible_subscriptions(*, actor: Any) -> QuerySet[Subscription]:
+def visible_subscriptions(*, actor: Actor) -> QuerySet[Subscription]:
     require_user(actor)
     qs = Subscription.objects.select_related("plan", "customer", "customer__currency")
     if is_admin(actor):
         return qs
-    return qs.filter(customer__reseller_id=actor.reseller_id)
+    return qs.filter(customer__reseller_id=require_user(actor).reseller_id)
 
 
-def get_subscription(*, actor: Any, subscription_id: Any) -> Subscription:
+def get_subscription(*, actor: Actor, subscription_id: Any) -> Subscription:
     try:
         return visible_subscriptions(actor=actor).get(pk=int(subscription_id))
     except (Subscription.DoesNotExist, ValueError, TypeError, OverflowError):
@@ -69,7 +69,7 @@ def get_subscription(*, actor: Any, subscription_id: Any) -> Subscription:
 
 
 def customer_subscriptions(
-    *, actor: Any, customer_id: Any, status: str | None = None
+    *, actor: Actor, customer_id: Any, status: str | None = None
 ) -> QuerySet[Subscription]:
     """The customer's subscriptions, newest start first."""
     customer = get_customer(actor=actor, customer_id=customer_id)

@@ -28,7 +28,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils.dateparse import parse_datetime
 
-from billcore.accounts.access import is_admin
+from billcore.accounts.access import Actor, is_admin, require_user
 from billcore.audit.services import record, snapshot
 from billcore.customers.models import Customer, CustomerType, Status
 from billcore.customers.selectors import get_customer
@@ -111,15 +111,16 @@ def _set_name(plan: SubscriptionPlan, value: Any) -> None:
     plan.name = name
 
 
-def _set_managed_by(actor: Any, plan: SubscriptionPlan, value: Any) -> None:
+def _set_managed_by(actor: Actor, plan: SubscriptionPlan, value: Any) -> None:
     if not is_admin(actor):
-        if value not in (None, "", actor.reseller_id, str(actor.reseller_id)):
+        reseller_id = require_user(actor).reseller_id
+        if value not in (None, "", reseller_id, str(reseller_id)):
             raise ValidationFailed(
                 "managed_by: a reseller's user can only manage its own plans",
                 field="managed_by",
                 code="not_found",
             )
-        plan.managed_by_id = actor.reseller_id
+        plan.managed_by_id = reseller_id
         return
     reseller_id = None
     if value not in (None, ""):
@@ -141,7 +142,7 @@ def _set_managed_by(actor: Any, plan: SubscriptionPlan, value: Any) -> None:
     plan.managed_by_id = reseller_id
 
 
-def _apply(actor: Any, plan: SubscriptionPlan, data: Mapping[str, Any]) -> None:
+def _apply(actor: Actor, plan: SubscriptionPlan, data: Mapping[str, Any]) -> None:
     reject_unknown(dict(data), PLAN_FIELDS)
     if "name" in data or not plan.pk:
         _set_name(plan, data.get("name"))
@@ -184,7 +185,7 @@ def _save_plan(plan: SubscriptionPlan) -> None:
 
 
 @transaction.atomic
-def create_plan(*, actor: Any, now: dt.datetime, data: Mapping[str, Any]) -> SubscriptionPlan:
+def create_plan(*, actor: Actor, now: dt.datetime, data: Mapping[str, Any]) -> SubscriptionPlan:
     """A plan from ``data`` (name, currency and fee required; flags default as the model)."""
     if actor is None:
         raise NotFound("not found")
@@ -197,7 +198,7 @@ def create_plan(*, actor: Any, now: dt.datetime, data: Mapping[str, Any]) -> Sub
 
 @transaction.atomic
 def update_plan(
-    *, actor: Any, now: dt.datetime, plan_id: Any, changes: Mapping[str, Any]
+    *, actor: Actor, now: dt.datetime, plan_id: Any, changes: Mapping[str, Any]
 ) -> SubscriptionPlan:
     """Apply ``changes`` (only the given fields). A new fee applies to fees charged from now
     on; fees already charged stay as they are."""
@@ -212,7 +213,7 @@ def update_plan(
 
 
 @transaction.atomic
-def delete_plan(*, actor: Any, now: dt.datetime, plan_id: Any) -> None:
+def delete_plan(*, actor: Actor, now: dt.datetime, plan_id: Any) -> None:
     """A plan no subscription ever used can be deleted."""
     plan = get_plan(actor=actor, plan_id=plan_id)
     used = plan.subscriptions.count()
@@ -243,7 +244,7 @@ def _lock(customer_id: int) -> Customer:
 
 @transaction.atomic
 def subscribe(
-    *, actor: Any, now: dt.datetime, customer_id: Any, data: Mapping[str, Any]
+    *, actor: Actor, now: dt.datetime, customer_id: Any, data: Mapping[str, Any]
 ) -> Subscription:
     """Subscribe the customer to ``data["plan"]`` from ``start_at`` until ``end_at``;
     ``account`` (optional) is the customer's account it is taken for (the fees stay the
@@ -332,7 +333,7 @@ def subscribe(
 
 @transaction.atomic
 def end_subscription(
-    *, actor: Any, now: dt.datetime, subscription_id: Any, end_at: Any
+    *, actor: Actor, now: dt.datetime, subscription_id: Any, end_at: Any
 ) -> Subscription:
     """Set (or move, or with None clear) the end of a subscription that has not ended. When
     everything up to the new end is already charged, the subscription ends at once; the
@@ -363,7 +364,7 @@ def end_subscription(
 
 
 @transaction.atomic
-def terminate_account(*, actor: Any, now: dt.datetime, account_id: int) -> Account:
+def terminate_account(*, actor: Actor, now: dt.datetime, account_id: int) -> Account:
     """Terminate an account (``subscribers.services.terminate_account``) and end the
     subscriptions taken for it: a running one ends now (what is charged stays, nothing is
     refunded), one that has not started yet ends before it starts."""

@@ -31,7 +31,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from billcore.accounts.access import is_admin
+from billcore.accounts.access import Actor, is_admin
 from billcore.core.money import format_money
 from billcore.customers.models import Customer, CustomerType
 from billcore.customers.selectors import list_customers
@@ -118,7 +118,7 @@ def time_zones() -> tuple[str, ...]:
     return tuple(sorted(zoneinfo.available_timezones()))
 
 
-def reseller_choices(actor: Any) -> list[tuple[Any, str]]:
+def reseller_choices(actor: Actor) -> list[tuple[Any, str]]:
     """(id, name) of the resellers ``actor`` sees, for a "Managed by" or "Role" choice."""
     rows = list_customers(actor=actor, customer_type=CustomerType.RESELLER).values_list(
         "id", "name"

@@ -22,8 +22,8 @@ from django.shortcuts import render
 from billcore.accounts.access import is_admin
 from billcore.classes.models import CustomerClass
 from billcore.classes.selectors import assignable_classes
-from billcore.classes.services import get_default_class
 from billcore.customers.models import BalanceControl, Customer, CustomerType
+from billcore.customers.services import default_class
 from billcore.installation.models import Currency, CustomField
 from billcore.ledger.selectors import customer_transactions
 from billcore.web.base import paginate, reseller_choices, time_zones
@@ -122,8 +122,9 @@ def customer_form(
             "billing_period": Customer._meta.get_field("billing_period").default,
             "time_zone": Customer._meta.get_field("time_zone").default,
         }
-        default = get_default_class()
-        if any(c.pk == default.pk for c in classes):
+        # The class create_customer gives when none is chosen, pre-selected when listed.
+        default = default_class(actor=actor)
+        if default is not None and any(c.pk == default.pk for c in classes):
             initial["customer_class"] = default.pk
     else:
         initial = customer_initial(customer)

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from billcore.accounts.access import is_admin
+from billcore.accounts.access import Actor, is_admin
 from billcore.classes.models import CustomerClass
 from billcore.classes.selectors import get_class, list_classes, usage_counts
 from billcore.classes.services import (
@@ -29,7 +29,7 @@ from billcore.web.base import fail, not_found, page, paginate, query, query_id, 
 from billcore.web.forms import ClassForm, class_initial
 
 
-def _class_form_options(actor: Any) -> dict[str, Any]:
+def _class_form_options(actor: Actor) -> dict[str, Any]:
     installation = get_settings()
     admin = is_admin(actor)
     return {

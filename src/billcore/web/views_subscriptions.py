@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from billcore.accounts.access import is_admin
+from billcore.accounts.access import Actor, is_admin
 from billcore.customers.models import Customer, CustomerType
 from billcore.customers.selectors import get_customer
 from billcore.errors import BillcoreError, NotFound
@@ -74,7 +74,7 @@ class PlanForm(PageForm):
             f["managed_by"] = Choice("Managed by", [("", "Administrator"), *resellers])
 
 
-def _resellers(actor: Any) -> list[tuple[Any, str]] | None:
+def _resellers(actor: Actor) -> list[tuple[Any, str]] | None:
     if not is_admin(actor):
         return None
     return list(
@@ -88,7 +88,7 @@ def _currencies() -> list[str]:
     return list(Currency.objects.order_by("code").values_list("code", flat=True))
 
 
-def _plan_form(actor: Any, data: Any = None, plan: SubscriptionPlan | None = None) -> PlanForm:
+def _plan_form(actor: Actor, data: Any = None, plan: SubscriptionPlan | None = None) -> PlanForm:
     initial: dict[str, Any] = {"in_advance": "true", "prorate": True, "charge_while_blocked": True}
     if plan is not None:
         initial = {

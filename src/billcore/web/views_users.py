@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from billcore.accounts import selectors, services
-from billcore.accounts.access import is_admin
+from billcore.accounts.access import Actor, is_admin
 from billcore.accounts.models import User
 from billcore.accounts.tokens import default_lifetime
 from billcore.errors import BillcoreError
@@ -41,7 +41,7 @@ class UserForm(PageForm):
         self,
         data: Any = None,
         *,
-        actor: Any,
+        actor: Actor,
         creating: bool,
         initial: dict[str, Any] | None = None,
     ) -> None:
@@ -221,7 +221,7 @@ def user_password(request: HttpRequest, user_id: int) -> HttpResponse:
 # --------------------------------------------------------------------------- tokens
 
 
-def _token_users(actor: Any) -> list[tuple[Any, str]]:
+def _token_users(actor: Actor) -> list[tuple[Any, str]]:
     users = selectors.list_users(actor=actor, active=True)
     return [(u.pk, u.username) for u in users]
 
