@@ -138,3 +138,48 @@ def fill_name_keys(app_label: str, model_name: str) -> Any:
             row.save(update_fields=["name", "name_key"])
 
     return run
+
+
+class RowInsert:
+    """``INSERT INTO table (every concrete column but the id) VALUES … [RETURNING id]`` for a
+    model, on a DB-API cursor taking ``%s`` (the plain-SQL paths: ``ledger.batch``,
+    ``invoicing.fastclose``). Values are prepared the way the model's fields prepare them
+    (money as integer units, date-times adapted by the backend, defaults from the fields),
+    with the converters chosen once instead of per value."""
+
+    def __init__(self, model: type[models.Model], conn: Any) -> None:
+        self.fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+        self.table = model._meta.db_table
+        self.columns = ", ".join(conn.ops.quote_name(f.column) for f in self.fields)
+        self.row = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
+        self.prepare: list[tuple[str, Any, Any]] = []
+        for f in self.fields:
+            if isinstance(f, DecimalUnitsField):
+                convert: Any = exact_units
+            elif isinstance(f, models.DateTimeField):
+                convert = conn.ops.adapt_datetimefield_value
+            else:
+                convert = None
+            default = f.get_default()
+            prepared_default = convert(default) if convert and default is not None else default
+            self.prepare.append((f.attname, convert, prepared_default))
+
+    def sql(self, rows: int, *, returning: bool = False) -> str:
+        values = ", ".join([self.row] * rows)
+        sql = f"INSERT INTO {self.table} ({self.columns}) VALUES {values}"  # noqa: S608
+        return sql + (" RETURNING id" if returning else "")
+
+    def params(self, values: dict[str, Any]) -> list[Any]:
+        out = []
+        for name, convert, default in self.prepare:
+            if name in values:
+                value = values[name]
+                out.append(convert(value) if convert is not None and value is not None else value)
+            else:
+                out.append(default)
+        return out
+
+
+def exact_units(value: Any) -> int:
+    """A money value (Decimal, or its text) as integer 10⁻⁵ units, exactly."""
+    return to_units(value if isinstance(value, Decimal) else Decimal(value))

@@ -21,16 +21,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils.dateparse import parse_datetime
 
 from billcore.classes.models import CustomerClass, PeriodCloseMode, SendStatistics, TaxationMethod
 from billcore.core.invoices import ZERO, Group, Payable, allocate, invoice_status, line_order
 from billcore.core.invoices import line_values as _lines
-from billcore.core.money import from_units, to_units
+from billcore.core.money import from_units
 from billcore.core.periods import period_containing
 from billcore.customers.models import Customer, Status
-from billcore.db import DecimalUnitsField
+from billcore.db import RowInsert, exact_units
 from billcore.installation.models import Currency, InstallationSettings
 from billcore.invoicing.allocation import PAYMENTS, taxed_at_close
 from billcore.invoicing.closing import CustomerRun
@@ -83,49 +83,6 @@ def _money(value: Any) -> Decimal:
     return from_units(int(value)) if value is not None else ZERO
 
 
-class _Insert:
-    """``INSERT INTO table (every concrete column but the id) VALUES … RETURNING id`` for a
-    model. Values are prepared the way the model's fields prepare them (money as integer
-    units, date-times adapted by the backend, defaults from the fields), with the converters
-    chosen once instead of per value."""
-
-    def __init__(self, model: type[models.Model], conn: Any) -> None:
-        self.fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-        self.table = model._meta.db_table
-        self.columns = ", ".join(conn.ops.quote_name(f.column) for f in self.fields)
-        self.row = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
-        self.prepare: list[tuple[str, Any, Any]] = []
-        for f in self.fields:
-            if isinstance(f, DecimalUnitsField):
-                convert: Any = _units
-            elif isinstance(f, models.DateTimeField):
-                convert = conn.ops.adapt_datetimefield_value
-            else:
-                convert = None
-            default = f.get_default()
-            prepared_default = convert(default) if convert and default is not None else default
-            self.prepare.append((f.attname, convert, prepared_default))
-
-    def sql(self, rows: int, *, returning: bool) -> str:
-        values = ", ".join([self.row] * rows)
-        sql = f"INSERT INTO {self.table} ({self.columns}) VALUES {values}"  # noqa: S608
-        return sql + (" RETURNING id" if returning else "")
-
-    def params(self, values: dict[str, Any]) -> list[Any]:
-        out = []
-        for name, convert, default in self.prepare:
-            if name in values:
-                value = values[name]
-                out.append(convert(value) if convert is not None and value is not None else value)
-            else:
-                out.append(default)
-        return out
-
-
-def _units(value: Any) -> int:
-    return to_units(value if isinstance(value, Decimal) else Decimal(value))
-
-
 @dataclass
 class _Customer:
     id: int
@@ -157,9 +114,9 @@ class FastCloser:
         self.conn = connections[DEFAULT_DB_ALIAS]
         self.sql_cache: dict[str, str] = {}
         self.adapt = self.conn.ops.adapt_datetimefield_value
-        self.period_insert = _Insert(ClosedPeriod, self.conn)
-        self.invoice_insert = _Insert(Invoice, self.conn)
-        self.line_insert = _Insert(InvoiceLine, self.conn)
+        self.period_insert = RowInsert(ClosedPeriod, self.conn)
+        self.invoice_insert = RowInsert(Invoice, self.conn)
+        self.line_insert = RowInsert(InvoiceLine, self.conn)
         self.ledger = CloseSql(self.conn)
         q = connection.ops.quote_name
         self.select_customer = (
@@ -486,7 +443,7 @@ class FastCloser:
             cur.execute(
                 self.update_invoice,
                 [
-                    _units(paid_x),
+                    exact_units(paid_x),
                     status_x,
                     adapt(paid_at_x),
                     inv_id,

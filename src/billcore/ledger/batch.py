@@ -25,11 +25,11 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db import DatabaseError, connection, models
+from django.db import DatabaseError, connection
 
 from billcore.core.money import MAX_ABS_UNITS, MONEY_PLACES, to_units
 from billcore.customers.models import Customer
-from billcore.db import DecimalUnitsField
+from billcore.db import RowInsert, exact_units
 from billcore.ledger.models import Action, Transaction
 from billcore.subscribers.models import Account
 
@@ -228,48 +228,6 @@ def move_usage_balances(
         )
 
 
-class RowInsert:
-    """``INSERT INTO table (every concrete column but the id) VALUES …`` for a model, on a
-    DB-API cursor taking ``%s``. Values are prepared the way the model's fields prepare them
-    (money as integer units, date-times adapted by the backend, defaults from the fields),
-    with the converters chosen once instead of per value."""
-
-    def __init__(self, model: type[models.Model], conn: Any) -> None:
-        self.fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-        self.table = model._meta.db_table
-        self.columns = ", ".join(conn.ops.quote_name(f.column) for f in self.fields)
-        self.row = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
-        self.prepare: list[tuple[str, Any, Any]] = []
-        for f in self.fields:
-            if isinstance(f, DecimalUnitsField):
-                convert: Any = _exact_units
-            elif isinstance(f, models.DateTimeField):
-                convert = conn.ops.adapt_datetimefield_value
-            else:
-                convert = None
-            default = f.get_default()
-            prepared_default = convert(default) if convert and default is not None else default
-            self.prepare.append((f.attname, convert, prepared_default))
-
-    def sql(self, rows: int) -> str:
-        values = ", ".join([self.row] * rows)
-        return f"INSERT INTO {self.table} ({self.columns}) VALUES {values}"  # noqa: S608
-
-    def params(self, values: dict[str, Any]) -> list[Any]:
-        out = []
-        for name, convert, default in self.prepare:
-            if name in values:
-                value = values[name]
-                out.append(convert(value) if convert is not None and value is not None else value)
-            else:
-                out.append(default)
-        return out
-
-
-def _exact_units(value: Any) -> int:
-    return to_units(value if isinstance(value, Decimal) else Decimal(value))
-
-
 class CloseSql:
     """The ledger's writes of a period close on the fast path (``invoicing.fastclose``): its
     ledger rows (taxes, invoice rounding) in one insert and the customer's balance moved by
@@ -316,7 +274,7 @@ class CloseSql:
         delta = sum((amount for _, amount, _, _ in rows), Decimal(0))
         cursor.execute(
             self.update_customer,
-            [_exact_units(delta), billed_to, next_billed_to, updated_at, customer_id],
+            [exact_units(delta), billed_to, next_billed_to, updated_at, customer_id],
         )
 
 
