@@ -100,11 +100,11 @@ _BOUNDS: Final[dict[str, tuple[int, int]]] = {
     "mo": (1, 12),
 }
 _SCALE_NAMES: Final[dict[str, str]] = {
-    "hr": "hour",
-    "min": "minute",
-    "wd": "weekday",
-    "md": "day of month",
-    "mo": "month",
+    "hr": "an hour",
+    "min": "a minute",
+    "wd": "a weekday",
+    "md": "a day of month",
+    "mo": "a month",
 }
 _WEEKDAYS: Final = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WEEKDAY_NAMES: Final[dict[str, int]] = {
@@ -257,12 +257,12 @@ class _Parser:
         match = _VALUE_RE.match(self.text, self.pos)
         if match is None:
             found = self.text[self.pos] if self.pos < len(self.text) else "the end"
-            raise self.error(f"expected a {_SCALE_NAMES[scale]}, found {found!r}")
+            raise self.error(f"expected {_SCALE_NAMES[scale]}, found {found!r}")
         self.pos = match.end()
         word = match.group().lower()
         number = _convert(scale, word)
         if number is None:
-            raise self.error(f"{match.group()!r} is not a {_SCALE_NAMES[scale]}", at=start)
+            raise self.error(f"{match.group()!r} is not {_SCALE_NAMES[scale]}", at=start)
         return number
 
     def range_(self, scale: str) -> set[int]:
