@@ -278,6 +278,8 @@ def test_result_does_not_depend_on_the_callers_decimal_context() -> None:
         ctx.prec = 3
         ctx.rounding = decimal.ROUND_DOWN
         _exact(amount(61, per_second("0.10")), "0.10167")
+        assert to_base_units(D("123456.5"), base_unit="second") == 123457
+        assert to_base_units(123_456_001, base_unit="second", reported="millisecond") == 123457
         assert max_duration(D(10), example1(), BIG_CAP) == max_duration(D(10), example1(), BIG_CAP)
 
 
