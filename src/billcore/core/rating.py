@@ -400,13 +400,10 @@ def max_duration(money: Decimal | None, terms: PriceTerms, cap: int) -> int:
         return 0
     free, first, step = terms.free_seconds, terms.interval_first, terms.interval_next
 
-    def costs(k: int) -> Decimal:  # the stored amount of the candidate F + I1 + k*In
-        return amount(free + first + k * step, terms)
-
     # Candidates from F + I1 + k_cap*In on are all cut to ``cap``: no need to look further.
     k_cap = max(0, -(-(cap - free - first) // step))
     k = _largest_fitting(
-        lambda k: amount(free + first + k * step, terms) <= money,
+        lambda k: amount(free + first + k * step, terms) <= money,  # candidate k affordable
         guess=_first_guess(money, terms),
         last=k_cap,
     )
