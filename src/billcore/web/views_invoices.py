@@ -30,7 +30,9 @@ class InvoiceFilterForm(PageForm):
 
     def __init__(self, data: Any, *, resellers: list[tuple[Any, str]]) -> None:
         super().__init__(data)
-        self.fields["number"] = Text("Number", maxlength="40", placeholder="INV-0000001")
+        self.fields["number"] = Text(
+            "Number", maxlength="40", placeholder="A number or a part of it"
+        )
         self.fields["status"] = Choice("Status", [("", "Any status"), *InvoiceStatus.choices])
         self.fields["kind"] = Choice("Kind", [("", "Any kind"), *InvoiceKind.choices])
         self.fields["customer"] = Text("Customer id", inputmode="numeric", maxlength="20")
