@@ -132,6 +132,8 @@ class Invoice(models.Model):
 
     @property
     def amount_due(self) -> Decimal:
+        if self.status == InvoiceStatus.VOID:
+            return Decimal(0)  # cancelled by its credit note (issue 17)
         due: Decimal = self.total - self.amount_paid
         return max(due, Decimal(0))
 
