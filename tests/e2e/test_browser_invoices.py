@@ -152,6 +152,8 @@ def test_list_filter_open_and_void(live_server: Any, browser: Any) -> None:
     note_row = page.locator("#credit-note-table tbody tr").first
     assert note_row.locator("td").nth(0).inner_text() == "CN-0000001"
     assert note_row.locator("td").nth(1).inner_text() == "INV-0000002"
+    page.locator("#credit-notes").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "customer-credit-notes-1400.png"))
     page.goto(f"{base}/invoices/?status=void")
     assert page.locator("#invoice-list-table tbody tr td:first-child").all_inner_texts() == [
         "INV-0000002"
