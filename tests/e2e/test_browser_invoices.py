@@ -165,4 +165,7 @@ def test_list_filter_open_and_void(live_server: Any, browser: Any) -> None:
     page.screenshot(path=str(SHOTS / "invoice-list-390.png"), full_page=True)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
+    page.locator("#invoice-list-table a.row-link").first.click()
+    page.wait_for_url(re.compile(r".*/invoices/\d+/$"))
+    page.screenshot(path=str(SHOTS / "invoice-void-390.png"), full_page=True)
     assert errors == []

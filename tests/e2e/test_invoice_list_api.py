@@ -202,3 +202,37 @@ def test_the_page_filters_and_isolates(client: Any, books: Any) -> None:
     assert f"R{ra}-0000001" in html and "INV-0000001" not in html
     assert client.get(f"/invoices/{books['inv']['own1'].pk}/").status_code == 404
     assert client.post(f"/invoices/{books['inv']['own2'].pk}/void/").status_code == 404
+
+
+def test_the_invoice_page_actions(client: Any, books: Any) -> None:
+    client.force_login(books["admin"])
+    own1, own2, a1 = (books["inv"][k] for k in ("own1", "own2", "a1"))
+    page = client.get(f"/invoices/{own2.pk}/")
+    html = page.content.decode()
+    assert 'value="15.00"' in html  # the amount due, ready to pay
+    assert "settles the oldest unpaid invoice first" in html
+    # A bad amount: the form again, the error beside the amount, nothing posted.
+    bad = client.post(f"/invoices/{own2.pk}/pay/", {"amount": "ten", "action": "manual_payment"})
+    assert bad.status_code == 400
+    assert 'id="id_amount-error"' in bad.content.decode()
+    paid = client.post(f"/invoices/{own2.pk}/pay/", {"amount": "15", "action": "manual_payment"})
+    assert paid.status_code == 302
+    own2.refresh_from_db()
+    assert own2.status == "paid"
+    # Resend: refused without an e-mail address, with the reason.
+    refused = client.post(f"/invoices/{a1.pk}/resend/", follow=True)
+    assert "not sent" in refused.content.decode() and "has no e-mail address" in (
+        refused.content.decode()
+    )
+    sent = client.post(f"/invoices/{own1.pk}/resend/", follow=True)
+    assert "queued for own@example.com" in sent.content.decode()
+    # Re-render twice: versions 1 and 2, both listed, the download serves the newest.
+    client.post(f"/invoices/{own1.pk}/render/")
+    again = client.post(f"/invoices/{own1.pk}/render/", follow=True).content.decode()
+    assert "rendered again as version 2" in again
+    assert f"/invoices/{own1.pk}/pdf/v1/" in again and f"/invoices/{own1.pk}/pdf/v2/" in again
+    assert client.get(f"/invoices/{own1.pk}/pdf/v1/").status_code == 200
+    assert client.get(f"/invoices/{own1.pk}/pdf/v3/").status_code == 404
+    # A paid invoice is not voided: the reason names its status.
+    refused = client.post(f"/invoices/{own1.pk}/void/", follow=True).content.decode()
+    assert "Invoice INV-0000001 not voided: invoice INV-0000001 is paid" in refused
