@@ -10,9 +10,13 @@ from billcore.ledger.models import Action
 
 
 def test_core_names_are_the_models_choices() -> None:
-    assert {invoices.ISSUED, invoices.PARTLY_PAID, invoices.PAID, invoices.OVERDUE} == set(
-        InvoiceStatus.values
-    )
+    assert {
+        invoices.ISSUED,
+        invoices.PARTLY_PAID,
+        invoices.PAID,
+        invoices.OVERDUE,
+        invoices.VOID,
+    } == set(InvoiceStatus.values)
     kinds = {
         *invoices.LINE_OF_ACTION.values(),
         invoices.LINE_TAX,

@@ -14,9 +14,10 @@ from pydantic import ConfigDict, Field
 from billcore.api.base import AuthedRequest, now
 from billcore.engine import run_for
 from billcore.errors import NotFound, ValidationFailed
-from billcore.invoicing import closing, issuing, payments, selectors
+from billcore.invoicing import actions, closing, issuing, payments, selectors
 from billcore.invoicing.models import (
     ClosedPeriod,
+    CreditNote,
     Invoice,
     InvoiceLine,
     PaymentMethod,
@@ -94,9 +95,24 @@ class InvoiceOut(Schema):
         return obj.amount_due.quantize(Q5)
 
 
+class CreditNoteRef(Schema):
+    id: int
+    number: str
+    issued_at: dt.datetime
+
+
+class PdfVersionOut(Schema):
+    version: int = Field(description="1: the PDF the engine stored first (never replaced)")
+    created_at: dt.datetime | None
+
+
 class InvoiceDetailOut(InvoiceOut):
     customer_name: str
     lines: list[InvoiceLineOut]
+    credit_note: CreditNoteRef | None = Field(None, description="The credit note of a void")
+    pdf_versions: list[PdfVersionOut] = Field(
+        description="Stored PDFs, newest first; the download serves the newest"
+    )
 
     @staticmethod
     def resolve_customer_name(obj: Invoice) -> str:
@@ -105,6 +121,46 @@ class InvoiceDetailOut(InvoiceOut):
     @staticmethod
     def resolve_lines(obj: Invoice) -> list[InvoiceLine]:
         return list(obj.lines.all())
+
+    @staticmethod
+    def resolve_credit_note(obj: Invoice) -> CreditNote | None:
+        return selectors.credit_note_of(obj)
+
+    @staticmethod
+    def resolve_pdf_versions(obj: Invoice) -> list[dict[str, Any]]:
+        return selectors.pdf_versions(obj)
+
+
+class InvoiceListOut(InvoiceOut):
+    customer_name: str
+    reseller: int | None
+
+    @staticmethod
+    def resolve_customer_name(obj: Invoice) -> str:
+        return obj.customer.name
+
+    @staticmethod
+    def resolve_reseller(obj: Invoice) -> int | None:
+        return obj.customer.reseller_id
+
+
+class InvoiceListPage(Schema):
+    count: int
+    limit: int
+    offset: int
+    items: list[InvoiceListOut]
+
+
+class InvoiceFilters(Schema):
+    status: str = Field("", description="issued | partly_paid | paid | overdue | void")
+    kind: str = Field("", description="regular | out_of_turn | recurring | midterm")
+    customer: str = Field("", description="A customer's id")
+    reseller: str = Field("", description="A reseller's id (0: customers of no reseller)")
+    issued_from: str = Field("", description="Issued on or after this day (YYYY-MM-DD, UTC)")
+    issued_to: str = Field("", description="Issued on or before this day (YYYY-MM-DD, UTC)")
+    number: str = Field("", description="The invoice number, or a part of it")
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0)
 
 
 class InvoicePage(Schema):
@@ -147,9 +203,144 @@ def issue_out_of_turn(request: AuthedRequest, customer_id: int) -> Status[Invoic
     return Status(201, selectors.get_invoice(actor=request.auth, invoice_id=invoice.pk))
 
 
+@router.get("/invoices", response=InvoiceListPage, tags=["invoices"])
+def list_all_invoices(request: AuthedRequest, filters: Query[InvoiceFilters]) -> dict[str, Any]:
+    """Every invoice the caller may see (a reseller's user: its customers'), newest first,
+    filtered; a bad filter is a 400 naming it."""
+    parsed = selectors.invoice_filters(filters.model_dump())
+    qs = selectors.list_invoices(actor=request.auth, **parsed)
+    return {
+        "count": qs.count(),
+        "limit": filters.limit,
+        "offset": filters.offset,
+        "items": list(qs[filters.offset : filters.offset + filters.limit]),
+    }
+
+
 @router.get("/invoices/{invoice_id}", response=InvoiceDetailOut, tags=["invoices"])
 def get_invoice(request: AuthedRequest, invoice_id: int) -> Invoice:
     return selectors.get_invoice(actor=request.auth, invoice_id=invoice_id)
+
+
+class InvoicePaymentIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    amount: str = Field(description="Positive decimal string")
+    action: str = Field("manual_payment", description="manual_payment | ecommerce_payment")
+    visible_comment: str = ""
+    internal_comment: str = ""
+    idempotency_key: str | None = Field(None, description="A retry with the same key posts once")
+
+
+class InvoicePaymentOut(Schema):
+    transaction: int
+    amount: Decimal
+    balance: Decimal
+    replayed: bool
+    invoice: InvoiceDetailOut
+
+
+@router.post(
+    "/invoices/{invoice_id}/payments",
+    response={201: InvoicePaymentOut, 200: InvoicePaymentOut},
+    tags=["invoices"],
+)
+def pay_invoice(
+    request: AuthedRequest, invoice_id: int, payload: InvoicePaymentIn
+) -> Status[dict[str, Any]]:
+    """Record a payment from the invoice. It is a payment of the customer: it settles the
+    oldest unpaid invoice first, as every payment does (not necessarily this one)."""
+    posted = actions.pay_invoice(
+        actor=request.auth, now=now(), invoice_id=invoice_id, **payload.model_dump()
+    )
+    return Status(
+        200 if posted.replayed else 201,
+        {
+            "transaction": posted.transaction_id,
+            "amount": posted.amount,
+            "balance": posted.balance,
+            "replayed": posted.replayed,
+            "invoice": selectors.get_invoice(actor=request.auth, invoice_id=invoice_id),
+        },
+    )
+
+
+class VoidIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field("", description="Kept on the credit note (up to 500 characters)")
+
+
+class CreditNoteOut(Schema):
+    id: int
+    number: str
+    invoice: int = Field(alias="invoice_id")
+    invoice_number: str
+    customer: int = Field(alias="customer_id")
+    issued_at: dt.datetime
+    currency: str
+    reason: str
+    charges: Decimal
+    taxes: Decimal
+    rounding: Decimal
+    total: Decimal = Field(description="The invoice's total, credited")
+    paid_before: Decimal = Field(description="What had been paid of the invoice (now credit)")
+    status_before: str
+    balance_after: Decimal
+
+    @staticmethod
+    def resolve_invoice_number(obj: CreditNote) -> str:
+        return obj.invoice.number
+
+
+@router.post("/invoices/{invoice_id}/void", response={201: CreditNoteOut}, tags=["invoices"])
+def void_invoice(request: AuthedRequest, invoice_id: int, payload: VoidIn) -> Status[CreditNote]:
+    """Void an issued, partly paid or overdue invoice (else 409 naming ``status``): it keeps
+    its number, a credit note reverses its charges, taxes and rounding in the ledger, what
+    was paid of it stays as credit, collections re-evaluate the customer at once."""
+    note = actions.void_invoice(
+        actor=request.auth, now=now(), invoice_id=invoice_id, reason=payload.reason
+    )
+    return Status(201, selectors.get_credit_note(actor=request.auth, credit_note_id=note.pk))
+
+
+@router.get("/credit-notes/{credit_note_id}", response=CreditNoteOut, tags=["invoices"])
+def get_credit_note(request: AuthedRequest, credit_note_id: int) -> CreditNote:
+    return selectors.get_credit_note(actor=request.auth, credit_note_id=credit_note_id)
+
+
+@router.get(
+    "/credit-notes/{credit_note_id}/pdf",
+    response={200: None},
+    tags=["invoices"],
+    openapi_extra={"responses": {200: {"description": "The credit note", "content": {PDF: {}}}}},
+)
+def get_credit_note_pdf(request: AuthedRequest, credit_note_id: int) -> HttpResponse:
+    note = selectors.get_credit_note(actor=request.auth, credit_note_id=credit_note_id)
+    return pdf_response(selectors.credit_note_pdf(note), f"{note.number}.pdf")
+
+
+class ResentOut(Schema):
+    email: int = Field(alias="id")
+    to_address: str
+    status: str
+
+
+@router.post("/invoices/{invoice_id}/resend", response={202: ResentOut}, tags=["invoices"])
+def resend_invoice(request: AuthedRequest, invoice_id: int) -> Status[Any]:
+    """Queue the invoice's e-mail again (the engine's mail step sends it, with the newest
+    PDF); 400 naming ``email`` when the customer has none."""
+    email = actions.resend_invoice(actor=request.auth, now=now(), invoice_id=invoice_id)
+    return Status(202, email)
+
+
+class RenderedOut(Schema):
+    version: int
+
+
+@router.post("/invoices/{invoice_id}/pdf/render", response={201: RenderedOut}, tags=["invoices"])
+def rerender_invoice_pdf(request: AuthedRequest, invoice_id: int) -> Status[dict[str, int]]:
+    """Render the PDF again: a new version; the first stored PDF is kept."""
+    version = actions.rerender_invoice_pdf(actor=request.auth, now=now(), invoice_id=invoice_id)
+    return Status(201, {"version": version})
 
 
 @router.get(
@@ -158,10 +349,13 @@ def get_invoice(request: AuthedRequest, invoice_id: int) -> Invoice:
     tags=["invoices"],
     openapi_extra={"responses": {200: {"description": "The invoice as PDF", "content": {PDF: {}}}}},
 )
-def get_invoice_pdf(request: AuthedRequest, invoice_id: int) -> HttpResponse:
-    """The invoice as a PDF (rendered from its template when the engine has not yet)."""
+def get_invoice_pdf(
+    request: AuthedRequest, invoice_id: int, version: int | None = None
+) -> HttpResponse:
+    """The invoice as a PDF: the newest version (rendered from its template when the engine
+    has not yet); ``version``: an older one."""
     invoice = selectors.get_invoice(actor=request.auth, invoice_id=invoice_id, with_pdf=True)
-    return pdf_response(selectors.invoice_pdf(invoice), f"{invoice.number}.pdf")
+    return pdf_response(selectors.invoice_pdf(invoice, version), f"{invoice.number}.pdf")
 
 
 def pdf_response(content: bytes, filename: str) -> HttpResponse:

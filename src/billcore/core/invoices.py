@@ -51,6 +51,7 @@ ISSUED = "issued"
 PARTLY_PAID = "partly_paid"
 PAID = "paid"
 OVERDUE = "overdue"
+VOID = "void"  # cancelled by a credit note (issue 17): never settled, never collected
 
 # Ledger actions an invoice bills (ledger.models.Action) and the line kinds they become
 # (invoicing.models.LineKind), in the order the lines are shown.

@@ -71,13 +71,19 @@ def settle(*, customer_id: int, now: dt.datetime) -> list[Invoice]:
     is a credit) goes into one pool that pays invoices in the order they were issued, so a
     payment always settles the oldest unpaid invoice first. A recurring-fee invoice (CC-14) is
     paid only by the saved payment method: its card payment pays it and nothing else, and the
-    pool never pays it. Returns the invoices that changed."""
+    pool never pays it. A void invoice is left out (issue 17). Returns the invoices that
+    changed."""
     paid_in = (
         Transaction.objects.filter(customer_id=customer_id)
         .filter(Q(action__in=PAYMENTS) | Q(balance_reset=True))
         .aggregate(s=Sum("amount"))["s"]
     )
-    invoices = list(Invoice.objects.filter(customer_id=customer_id).order_by("issued_at", "id"))
+    # A void invoice (issue 17) takes no payment: what paid it pays the next ones.
+    invoices = list(
+        Invoice.objects.filter(customer_id=customer_id)
+        .exclude(status=InvoiceStatus.VOID)
+        .order_by("issued_at", "id")
+    )
     dedicated: dict[int, Decimal] = {}
     if any(inv.kind == InvoiceKind.RECURRING for inv in invoices):
         for inv in invoices:

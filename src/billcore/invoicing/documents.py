@@ -36,6 +36,7 @@ from billcore.core.money import QUANTUM, format_money
 from billcore.installation.models import InstallationSettings
 from billcore.invoicing.models import (
     ClosedPeriod,
+    CreditNote,
     Invoice,
     InvoiceLine,
     LineKind,
@@ -218,6 +219,7 @@ def invoice_context(invoice: Invoice) -> dict[str, Any]:
         "kind_label": invoice.get_kind_display(),
         "status": invoice.status,
         "status_label": invoice.get_status_display(),
+        "voided_by": _voided_by(invoice),
         "template": template,
         "time_zone": str(zone),
         "issued_date": local_day(invoice.issued_at, zone),
@@ -262,6 +264,62 @@ def _pdf(html: str) -> bytes:
 
 def render_invoice_pdf(invoice: Invoice) -> bytes:
     return _pdf(invoice_html(invoice))
+
+
+def _voided_by(invoice: Invoice) -> str:
+    """The credit note that voided the invoice, in words, or "" (issue 17)."""
+    note = CreditNote.objects.filter(invoice_id=invoice.pk).values_list("number", "issued_at")
+    found = note.first()
+    if found is None:
+        return ""
+    zone = customer_zone(invoice.customer)
+    return f"Void: cancelled by credit note {found[0]} of {local_day(found[1], zone)}"
+
+
+# --------------------------------------------------------------------------------------------
+# Credit notes (issue 17)
+
+
+def credit_note_context(note: CreditNote) -> dict[str, Any]:
+    """What the credit note's PDF shows: the invoice it voids and what it reverses."""
+    invoice = note.invoice
+    customer = note.customer
+    zone = customer_zone(customer)
+    d = note.decimals
+    parts = [
+        (f"Charges of invoice {invoice.number}", note.charges),
+        (f"Taxes of invoice {invoice.number}", note.taxes),
+        (f"Rounding of invoice {invoice.number}", note.rounding),
+    ]
+    return {
+        "legal_name": _installation().legal_name,
+        "customer": _customer_block(customer),
+        "number": note.number,
+        "invoice_number": invoice.number,
+        "invoice_issued": local_day(invoice.issued_at, zone),
+        "issued_date": local_day(note.issued_at, zone),
+        "reason": note.reason,
+        "currency": note.currency,
+        "time_zone": str(zone),
+        "lines": [
+            {"description": text, "amount": format_money(-amount, d)}
+            for text, amount in parts
+            if amount
+        ],
+        "total": format_money(-note.total, d),
+        "paid_before": format_money(note.paid_before, d) if note.paid_before else "",
+        "balance_after": format_money(note.balance_after, d),
+    }
+
+
+def render_credit_note_pdf(note: CreditNote) -> bytes:
+    return _pdf(render_to_string("invoicing/credit_note.html", credit_note_context(note)))
+
+
+def save_credit_note_pdf(note_id: int, pdf: bytes) -> bool:
+    """Store ``pdf`` unless the credit note has one already. True if stored."""
+    with transaction.atomic():
+        return CreditNote.objects.filter(pk=note_id, pdf__isnull=True).update(pdf=pdf) == 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -348,6 +406,19 @@ def render_pending(*, now: dt.datetime, limit: int | None = None) -> int:
         if invoice is None:
             continue  # another process stored it meanwhile
         if save_invoice_pdf(pk, render_invoice_pdf(invoice)):
+            done += 1
+    for pk in (
+        CreditNote.objects.filter(pdf__isnull=True).order_by("id").values_list("pk", flat=True)
+    ):
+        if limit is not None and done >= limit:
+            return done
+        note = (
+            CreditNote.objects.select_related("invoice", "customer")
+            .defer("pdf", "invoice__pdf")
+            .filter(pk=pk, pdf__isnull=True)
+            .first()
+        )
+        if note is not None and save_credit_note_pdf(pk, render_credit_note_pdf(note)):
             done += 1
     period_ids = list(
         ClosedPeriod.objects.filter(statement_wanted=True, statement_pdf__isnull=True)

@@ -41,6 +41,7 @@ from billcore.invoicing.models import (
     InvoiceCounter,
     InvoiceKind,
     InvoiceLine,
+    InvoiceStatus,
     PeriodStatus,
 )
 from billcore.ledger.batch import CloseSql
@@ -138,7 +139,8 @@ class FastCloser:
         )
         self.select_invoices = (
             f"SELECT id, total, amount_paid, status, due_at, paid_at, kind "  # noqa: S608
-            f"FROM {Invoice._meta.db_table} WHERE customer_id = %s ORDER BY issued_at, id"
+            f"FROM {Invoice._meta.db_table} WHERE customer_id = %s "
+            f"AND status <> '{InvoiceStatus.VOID.value}' ORDER BY issued_at, id"
         )
         self.counter = (
             f"UPDATE {InvoiceCounter._meta.db_table} SET last = last + 1 "  # noqa: S608

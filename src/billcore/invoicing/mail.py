@@ -24,7 +24,7 @@ from billcore.invoicing.documents import (
     render_invoice_pdf,
     save_invoice_pdf,
 )
-from billcore.invoicing.models import ClosedPeriod, Invoice, InvoiceLine, LineKind
+from billcore.invoicing.models import ClosedPeriod, Invoice, InvoiceLine, InvoicePdf, LineKind
 from billcore.invoicing.summary import summary_labels
 from billcore.notifications import outbox
 from billcore.notifications.models import EmailKind, OutboundEmail
@@ -40,7 +40,15 @@ def _row(label: str, value: str, width: int = 34) -> str:
 
 
 def _invoice_pdf(invoice: Invoice) -> bytes:
-    stored = Invoice.objects.filter(pk=invoice.pk).values_list("pdf", flat=True).first()
+    # The newest version (issue 17: a re-render is a new version; the first is kept).
+    stored = (
+        InvoicePdf.objects.filter(invoice_id=invoice.pk)
+        .order_by("-version")
+        .values_list("pdf", flat=True)
+        .first()
+    )
+    if stored is None:
+        stored = Invoice.objects.filter(pk=invoice.pk).values_list("pdf", flat=True).first()
     if stored is not None:
         return bytes(stored)
     pdf = render_invoice_pdf(invoice)

@@ -69,6 +69,11 @@ class InvoiceStatus(models.TextChoices):
     PARTLY_PAID = "partly_paid", "Partly paid"
     PAID = "paid", "Paid"
     OVERDUE = "overdue", "Overdue"
+    VOID = "void", "Void"  # issue 17: cancelled by a credit note; keeps its number
+
+
+# Statuses a void may start from (issue 17): an invoice not yet paid in full.
+VOIDABLE = (InvoiceStatus.ISSUED, InvoiceStatus.PARTLY_PAID, InvoiceStatus.OVERDUE)
 
 
 class Invoice(models.Model):
@@ -127,6 +132,8 @@ class Invoice(models.Model):
 
     @property
     def amount_due(self) -> Decimal:
+        if self.status == InvoiceStatus.VOID:
+            return Decimal(0)  # cancelled by its credit note (issue 17)
         due: Decimal = self.total - self.amount_paid
         return max(due, Decimal(0))
 
@@ -255,3 +262,80 @@ class CollectionStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice_id} {self.kind}"
+
+
+class InvoicePdf(models.Model):
+    """A re-rendered PDF of an invoice (issue 17). The PDF the engine stored first (the one an
+    e-mail may have carried) stays in ``Invoice.pdf`` as version 1 and is never replaced; each
+    re-render is a new row here, version 2, 3, …; the download serves the newest."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="pdf_versions")
+    version = models.PositiveIntegerField()
+    pdf = models.BinaryField()
+    template = models.CharField(max_length=20)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        ordering = ["invoice_id", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "version"], name="invoice_pdf_version_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} v{self.version}"
+
+
+class CreditNote(models.Model):
+    """The document that voids an invoice (issue 17): its own gapless number series
+    (``CN-0000001``, per reseller ``R<id>-CN-0000001``), the amounts it reverses, and what had
+    been paid of the invoice (it stays on the balance as credit for the next invoices)."""
+
+    invoice = models.OneToOneField(Invoice, on_delete=models.PROTECT, related_name="credit_note")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="credit_notes"
+    )
+    numbering_scope = models.BigIntegerField()
+    sequence = models.BigIntegerField()
+    number = models.CharField(max_length=40)
+    issued_at = models.DateTimeField()
+    currency = models.CharField(max_length=3)
+    decimals = models.PositiveSmallIntegerField()
+    reason = models.CharField(max_length=500, blank=True, default="")
+    # What is reversed: the invoice's charges, its taxes on top, its roundings; total = sum.
+    charges = MoneyField()
+    taxes = MoneyField()
+    rounding = MoneyField()
+    total = MoneyField()
+    paid_before = MoneyField()  # what payments had settled of the invoice
+    status_before = models.CharField(max_length=12)
+    balance_after = MoneyField()
+    pdf = models.BinaryField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["numbering_scope", "sequence"], name="credit_note_number_gapless_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class CreditNoteCounter(models.Model):
+    """The last credit-note number used in a numbering scope (as ``InvoiceCounter``)."""
+
+    scope = models.BigIntegerField(primary_key=True)
+    last = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.scope}: {self.last}"

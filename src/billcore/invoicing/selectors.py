@@ -4,6 +4,7 @@ anything else is ``NotFound``, exactly as for an object that does not exist."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -12,17 +13,26 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 from billcore.accounts.access import Actor, is_admin, require_user
 from billcore.customers.selectors import get_customer, visible_customers
 from billcore.db import MoneyField
-from billcore.errors import NotFound
-from billcore.invoicing.documents import render_invoice_pdf
+from billcore.errors import NotFound, ValidationFailed
+from billcore.invoicing.documents import (
+    render_credit_note_pdf,
+    render_invoice_pdf,
+    save_credit_note_pdf,
+)
 from billcore.invoicing.models import (
     ClosedPeriod,
+    CreditNote,
     Invoice,
+    InvoiceKind,
+    InvoicePdf,
+    InvoiceStatus,
     PaymentMethod,
     PeriodStatus,
 )
 from billcore.invoicing.payments import GATEWAYS, GatewayNotConfigured, gateway
 from billcore.invoicing.summary import summary_labels as summary_labels
 from billcore.ledger.models import Action, Transaction
+from billcore.validation import as_choice, as_int, as_str, check_instant
 
 MAX_ID = 2**63 - 1
 
@@ -48,7 +58,7 @@ def _pk(value: Any, what: str) -> int:
     return pk
 
 
-M = TypeVar("M", Invoice, ClosedPeriod)
+M = TypeVar("M", Invoice, ClosedPeriod, CreditNote)
 
 
 def _scoped(qs: QuerySet[M], actor: Actor) -> QuerySet[M]:
@@ -91,12 +101,158 @@ def get_invoice(*, actor: Actor, invoice_id: Any, with_pdf: bool = False) -> Inv
     return invoice
 
 
-def invoice_pdf(invoice: Invoice) -> bytes:
-    """The invoice's PDF: the one the engine stored, or one rendered now from the invoice's
-    template (nothing is written)."""
+def invoice_pdf(invoice: Invoice, version: int | None = None) -> bytes:
+    """The invoice's PDF: the newest version (issue 17: a re-render is a new version), else
+    the one the engine stored, else one rendered now from the invoice's template (nothing is
+    written). ``version``: that one (1 is the first stored; NotFound when there is none)."""
+    if version is not None and version != 1:
+        pdf = (
+            InvoicePdf.objects.filter(invoice_id=invoice.pk, version=version)
+            .values_list("pdf", flat=True)
+            .first()
+        )
+        if pdf is None:
+            raise NotFound(
+                f"invoice {invoice.number} has no PDF version {version}", field="version"
+            )
+        return bytes(pdf)
+    if version is None:
+        newest = (
+            InvoicePdf.objects.filter(invoice_id=invoice.pk)
+            .order_by("-version")
+            .values_list("pdf", flat=True)
+            .first()
+        )
+        if newest is not None:
+            return bytes(newest)
     if invoice.pdf is not None:
         return bytes(invoice.pdf)
+    if version == 1:
+        raise NotFound(f"invoice {invoice.number} has no stored PDF yet", field="version")
     return bytes(render_invoice_pdf(invoice))
+
+
+def pdf_versions(invoice: Invoice) -> list[dict[str, Any]]:
+    """The invoice's stored PDFs, newest first: version, when and by whom (issue 17)."""
+    rows: list[dict[str, Any]] = [
+        {"version": v.version, "created_at": v.created_at, "by": v.created_by}
+        for v in InvoicePdf.objects.filter(invoice_id=invoice.pk)
+        .select_related("created_by")
+        .defer("pdf")
+        .order_by("-version")
+    ]
+    if Invoice.objects.filter(pk=invoice.pk, pdf__isnull=False).exists():
+        rows.append({"version": 1, "created_at": None, "by": None})
+    return rows
+
+
+def credit_note_of(invoice: Invoice) -> CreditNote | None:
+    """The credit note that voided the invoice, or None."""
+    return CreditNote.objects.defer("pdf").filter(invoice_id=invoice.pk).first()
+
+
+def customer_credit_notes(*, actor: Actor, customer_id: Any) -> QuerySet[CreditNote]:
+    customer = get_customer(actor=actor, customer_id=customer_id)
+    return (
+        CreditNote.objects.filter(customer_id=customer.pk)
+        .select_related("invoice")
+        .defer("pdf", "invoice__pdf")
+        .order_by("-issued_at", "-id")
+    )
+
+
+def get_credit_note(*, actor: Actor, credit_note_id: Any) -> CreditNote:
+    pk = _pk(credit_note_id, "credit note")
+    qs = CreditNote.objects.select_related("invoice", "customer__currency").defer("invoice__pdf")
+    note = _scoped(qs, actor).filter(pk=pk).first()
+    if note is None:
+        raise NotFound(f"credit note {pk} not found", field="id")
+    return note
+
+
+def credit_note_pdf(note: CreditNote) -> bytes:
+    """The credit note's PDF: stored, or rendered now and stored (first download wins)."""
+    if note.pdf is not None:
+        return bytes(note.pdf)
+    pdf = render_credit_note_pdf(note)
+    save_credit_note_pdf(note.pk, pdf)
+    return pdf
+
+
+# --------------------------------------------------------------------------- the invoice list
+
+
+INVOICE_FILTERS = ("status", "kind", "customer", "reseller", "issued_from", "issued_to", "number")
+
+
+def list_invoices(
+    *,
+    actor: Actor,
+    status: str | None = None,
+    kind: str | None = None,
+    customer: int | None = None,
+    reseller: int | None = None,
+    issued_from: dt.date | None = None,
+    issued_to: dt.date | None = None,
+    number: str | None = None,
+) -> QuerySet[Invoice]:
+    """Every invoice the actor may see (a reseller's user: its customers' only), newest first,
+    filtered: ``status`` and ``kind`` (the models' values; checked by the caller), the
+    customer, the customer's reseller (``0``: customers of no reseller), issued on or after
+    ``issued_from`` / on or before ``issued_to`` (days in UTC), the number (a part of it,
+    any case)."""
+    qs = visible_invoices(actor=actor).select_related("customer__currency")
+    if status:
+        qs = qs.filter(status=status)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if customer is not None:
+        qs = qs.filter(customer_id=customer)
+    if reseller is not None:
+        qs = qs.filter(customer__reseller_id=reseller or None)
+    if issued_from is not None:
+        qs = qs.filter(issued_at__gte=_day_start(issued_from))
+    if issued_to is not None:
+        qs = qs.filter(issued_at__lt=_day_start(issued_to) + dt.timedelta(days=1))
+    if number:
+        qs = qs.filter(number__icontains=number.strip())
+    return qs
+
+
+def invoice_filters(params: Any) -> dict[str, Any]:
+    """The list's filters parsed from query parameters (``params.get``): blank means no
+    filter; a bad value is a ValidationFailed naming its parameter."""
+    out: dict[str, Any] = {}
+
+    def text(key: str) -> str:
+        value = params.get(key)
+        return value.strip() if isinstance(value, str) else ""
+
+    for key, choices in (("status", InvoiceStatus.values), ("kind", InvoiceKind.values)):
+        if text(key):
+            out[key] = as_choice(key, text(key), choices)
+    for key in ("customer", "reseller"):
+        if text(key):
+            out[key] = as_int(key, text(key), minimum=0)
+    for key in ("issued_from", "issued_to"):
+        if text(key):
+            try:
+                day = dt.date.fromisoformat(text(key))
+            except ValueError:
+                raise ValidationFailed(
+                    f"{key} must be a date, YYYY-MM-DD (got {text(key)!r})", field=key
+                ) from None
+            check_instant(key, day)
+            out[key] = day
+    if out.get("issued_from") and out.get("issued_to") and out["issued_to"] < out["issued_from"]:
+        raise ValidationFailed("issued_to is before issued_from", field="issued_to")
+    if text("number"):
+        out["number"] = as_str("number", text("number"), max_length=40)
+    return out
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
 # --------------------------------------------------------------------------- periods

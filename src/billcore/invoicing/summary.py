@@ -28,9 +28,9 @@ def summary_labels(invoice: Invoice) -> dict[str, str]:
     rows = Transaction.objects.filter(period_id=invoice.period_id)
     others = list(
         Invoice.objects.filter(
-            pk__in=rows.filter(invoice__isnull=False, invoice_id__lt=invoice.pk).values(
-                "invoice_id"
-            )
+            pk__in=rows.filter(invoice__isnull=False, invoice_id__lt=invoice.pk)
+            .exclude(action=Action.INVOICE_VOID)
+            .values("invoice_id")
         )
         .order_by("id")
         .values_list("number", flat=True)
@@ -39,6 +39,21 @@ def summary_labels(invoice: Invoice) -> dict[str, str]:
         labels["previous_balance"] = (
             f"Previous balance, with invoice{'s' if len(others) > 1 else ''} "
             f"{', '.join(others)} of this period"
+        )
+    # Issue 17: an invoice voided within the period (its credit note's reversal rows).
+    voided = list(
+        Invoice.objects.filter(
+            pk__in=rows.filter(action=Action.INVOICE_VOID, invoice_id__lt=invoice.pk).values(
+                "invoice_id"
+            )
+        )
+        .order_by("id")
+        .values_list("credit_note__number", flat=True)
+    )
+    if voided:
+        labels["previous_balance"] += (
+            f"{' and' if others else ', with'} credit note{'s' if len(voided) > 1 else ''} "
+            f"{', '.join(voided)} of this period"
         )
     if rows.filter(action=Action.TAX, invoice__isnull=True).exists():
         labels["payments"] = "Payments and refunds, net of the tax they contained"

@@ -29,6 +29,9 @@ class Action(models.TextChoices):
     SUBSCRIPTION = "subscription", "Subscription fee"
     TAX = "tax", "Tax"
     INVOICE_ROUNDING = "invoice_rounding", "Invoice rounding"
+    # Issue 17: the reversal of a void invoice's charges, taxes and roundings (linked to the
+    # invoice, never billed again).
+    INVOICE_VOID = "invoice_void", "Void invoice reversal"
 
 
 class Transaction(models.Model):

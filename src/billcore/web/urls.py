@@ -8,6 +8,7 @@ from billcore.web import (
     views_customer_tabs,
     views_customers,
     views_installation,
+    views_invoices,
     views_invoicing,
     views_notifications,
     views_status,
@@ -84,8 +85,28 @@ urlpatterns = [
         views_invoicing.customer_payment_method_remove,
         name="customer-payment-method-remove",
     ),
+    path("invoices/", views_invoices.invoice_list, name="invoice-list"),
     path("invoices/<int:invoice_id>/", views_invoicing.invoice_detail, name="invoice-detail"),
     path("invoices/<int:invoice_id>/pdf/", views_invoicing.invoice_pdf, name="invoice-pdf"),
+    # The invoice's actions (issue 17).
+    path("invoices/<int:invoice_id>/pay/", views_invoices.invoice_pay, name="invoice-pay"),
+    path("invoices/<int:invoice_id>/void/", views_invoices.invoice_void, name="invoice-void"),
+    path("invoices/<int:invoice_id>/resend/", views_invoices.invoice_resend, name="invoice-resend"),
+    path(
+        "invoices/<int:invoice_id>/render/",
+        views_invoices.invoice_rerender,
+        name="invoice-rerender",
+    ),
+    path(
+        "invoices/<int:invoice_id>/pdf/v<int:version>/",
+        views_invoices.invoice_pdf_version,
+        name="invoice-pdf-version",
+    ),
+    path(
+        "credit-notes/<int:credit_note_id>/pdf/",
+        views_invoices.credit_note_pdf,
+        name="credit-note-pdf",
+    ),
     path("periods/", views_invoicing.periods_awaiting, name="periods-awaiting"),
     path(
         "periods/<int:period_id>/approve/",

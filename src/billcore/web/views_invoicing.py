@@ -22,14 +22,16 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from billcore.classes.models import InvoiceTemplate
+from billcore.core.money import format_money
 from billcore.customers.models import Customer
 from billcore.customers.selectors import get_customer
 from billcore.customers.services import update_customer
 from billcore.errors import BillcoreError, NotFound
 from billcore.invoicing import selectors
+from billcore.invoicing.actions import INVOICE_PAYMENTS
 from billcore.invoicing.closing import approve_period
 from billcore.invoicing.issuing import issue_out_of_turn_invoice
-from billcore.invoicing.models import ClosedPeriod
+from billcore.invoicing.models import VOIDABLE, ClosedPeriod, Invoice, InvoiceStatus
 from billcore.invoicing.payments import remove_payment_method, save_payment_method
 from billcore.web import base
 from billcore.web.base import (
@@ -96,6 +98,23 @@ class PaymentMethodForm(PageForm):
         self.fields["holder_name"] = Text("Cardholder name", maxlength="200", **common)
 
 
+class InvoicePaymentForm(PageForm):
+    """A payment recorded from the invoice page (issue 17): a payment of the customer, so it
+    settles the oldest unpaid invoice first."""
+
+    def __init__(self, data: Any = None, *, initial: Mapping[str, Any] | None = None) -> None:
+        super().__init__(data, initial=dict(initial or {}))
+        self.fields["amount"] = Text("Amount", inputmode="decimal", maxlength="30")
+        self.fields["action"] = Choice(
+            "Payment type", [(str(a.value), str(a.label)) for a in INVOICE_PAYMENTS]
+        )
+        self.fields["visible_comment"] = Text(
+            "Comment",
+            maxlength="500",
+            help_text="Shown to the customer; names the invoice if empty.",
+        )
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -151,6 +170,10 @@ def invoicing_tab_context(
         "invoice_page": invoices,
         "invoice_rows": _invoice_rows(invoices, zone),
         "out_of_turn_allowed": cls.allow_out_of_turn_invoices,
+        "credit_notes": [
+            {"note": n, "issued": local_time(n.issued_at, zone, DAY)}
+            for n in selectors.customer_credit_notes(actor=actor, customer_id=customer.pk)[:24]
+        ],
         "closed_periods": [
             {
                 "period": p,
@@ -237,9 +260,36 @@ def period_statement(request: HttpRequest, period_id: int) -> HttpResponse:
 @page
 def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
     invoice = selectors.get_invoice(actor=request.user, invoice_id=invoice_id)
+    return invoice_page(request, invoice)
+
+
+def invoice_page(
+    request: HttpRequest, invoice: Invoice, *, pay_form: Any = None, status: int = 200
+) -> HttpResponse:
+    """The invoice page: figures, lines, its credit note and PDF versions, and the actions
+    (issue 17; ``pay_form``: the payment form with the errors a service raised)."""
     customer = invoice.customer
     zone = customer_zone(customer)
+    note = selectors.credit_note_of(invoice)
+    versions = [
+        {**v, "created": local_time(v["created_at"], zone) if v["created_at"] else ""}
+        for v in selectors.pdf_versions(invoice)
+    ]
     context = {
+        "pay_form": pay_form
+        or InvoicePaymentForm(
+            initial={
+                "amount": format_money(invoice.amount_due, invoice.decimals).replace(",", "")
+                if invoice.amount_due
+                else "",
+                "action": "manual_payment",
+            }
+        ),
+        "credit_note": note,
+        "credit_note_issued": local_time(note.issued_at, zone) if note else "",
+        "pdf_versions": versions,
+        "voidable": invoice.status in VOIDABLE,
+        "is_void": invoice.status == InvoiceStatus.VOID,
         "invoice": invoice,
         "customer": customer,
         "lines": list(invoice.lines.all()),
@@ -249,9 +299,9 @@ def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
         "paid": local_time(invoice.paid_at, zone),
         "zone": zone.key,
         "labels": selectors.summary_labels(invoice),
-        "nav_section": "customers",
+        "nav_section": "invoices",
     }
-    return render(request, "web/invoicing/invoice.html", context)
+    return render(request, "web/invoicing/invoice.html", context, status=status)
 
 
 @page
