@@ -463,7 +463,7 @@ def test_account_products(cat: Any, world: Any) -> None:
         actor=admin, now=T0, account_id=account.pk, product=None, addons=[]
     )
     assert not AccountProduct.objects.exists()
-    assert AuditEntry.objects.filter(operation="set_products").count() == 2
+    assert AuditEntry.objects.filter(object_type="account products").count() == 2
 
 
 def test_product_currency_fixed_while_it_has_entries(cat: Any, world: Any) -> None:

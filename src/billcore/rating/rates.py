@@ -585,8 +585,9 @@ def import_rates(
     record(
         actor=actor,
         now=now,
-        operation="import_rates",
+        operation="update",
         obj=tariff,
+        object_type="rate upload",
         before=None,
         after={"replace": replace, **result.as_dict()},
     )

@@ -864,8 +864,9 @@ def set_account_products(
     record(
         actor=actor,
         now=now,
-        operation="set_products",
+        operation="update",
         obj=account,
+        object_type="account products",
         before=before,
         after=after,
     )
