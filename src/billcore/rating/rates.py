@@ -48,6 +48,7 @@ from billcore.accounts.access import Actor, is_admin, require_user
 from billcore.audit.services import record, snapshot
 from billcore.core.money import to_units
 from billcore.errors import NotAllowed, ValidationFailed
+from billcore.locks import lock_row
 from billcore.rating.models import Rate, Tariff
 from billcore.rating.selectors import get_rate, get_tariff
 from billcore.validation import EARLIEST, LATEST, as_bool, as_int, as_money, check_text
@@ -534,7 +535,11 @@ def import_rates(
     module's docstring has the format and the rules). One transaction; one audit row."""
     tariff = get_tariff(actor=actor, tariff_id=tariff_id)
     _check_writable(actor, tariff)
-    tariff = Tariff.objects.select_for_update().get(pk=tariff.pk)  # one upload at a time
+    # One upload per tariff at a time (a catalogue row, locked alone: no customer or
+    # account is locked in this transaction).
+    locked = lock_row(Tariff.objects.all(), tariff.pk)
+    assert locked is not None
+    tariff = locked
     reader = _reader(file)
     try:
         names = _header(reader)
