@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from billcore.errors import ValidationFailed
+from billcore.errors import NotFound, ValidationFailed
 from billcore.rating import services
 from billcore.rating.models import Rate
 
@@ -198,8 +198,6 @@ def test_download_uploads_back_unchanged(world: Any, tariff: Any) -> None:
 
 
 def test_a_reseller_uploads_only_to_its_own_tariffs(world: Any, tariff: Any) -> None:
-    from billcore.errors import NotFound
-
     with pytest.raises(NotFound):
         services.import_rates(
             actor=world["ua"], now=T0, tariff_id=tariff.pk, file=io.StringIO(FILE)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Length
 
 from billcore.accounts.access import Actor, is_admin, require_user
@@ -145,7 +145,7 @@ def list_tariffs(
         qs = qs.filter(service__code=service)
     if managed_by is not None:
         qs = qs.filter(managed_by_id=managed_by)
-    return qs.annotate(rate_count=Count("rates")).order_by("name", "id")
+    return qs.order_by("name", "id")
 
 
 def number_prefixes(number: str) -> list[str]:
