@@ -239,3 +239,36 @@ def test_memory_stays_flat_on_a_large_file(world: Any, tariff: Any) -> None:
         tracemalloc.stop()
     print(f"\npeak {peak / 2**20:.1f} MiB traced for 30,000 lines")
     assert peak < 24 * 2**20
+
+
+def test_replace_marks_versions_from_the_files_date_on(world: Any, tariff: Any) -> None:
+    """An absent prefix with a version at the file's date and a later one: both are marked
+    discontinued (no copy added); one already discontinued before is left alone."""
+    dec, jan = "2026-12-01", "2027-01-01"
+    _upload(
+        world,
+        tariff,
+        HEADER
+        + f"44,60,60,0.1,0.1,{dec}\n44,60,60,0.2,0.2,{jan}\n"
+        + "45,60,60,0.1,0.1,2026-11-01\n"
+        + "46,60,60,0.1,0.1,2026-11-01\n"
+        + f"46,60,60,0.1,0.1,{dec}\n",
+    )
+    services.update_rate(
+        actor=world["admin"],
+        now=T0,
+        rate_id=Rate.objects.get(prefix="46", effective_from__date=dt.date(2026, 12, 1)).pk,
+        changes={"discontinued": True},
+    )
+    result = _upload(world, tariff, HEADER + f"12,60,6,0.03,0.03,{dec}\n", replace=True)
+    assert _counts(result) == (1, 0, 0, 2, 0)  # 44 and 45; 46 was already discontinued
+    flags = {(r[0], r[1].date().isoformat()): r[4] for r in _rows(tariff)}
+    assert flags == {
+        ("12", dec): False,
+        ("44", dec): True,
+        ("44", jan): True,
+        ("45", "2026-11-01"): False,
+        ("45", dec): True,
+        ("46", "2026-11-01"): False,
+        ("46", dec): True,
+    }
