@@ -24,8 +24,8 @@ that cannot be read at all (no header, a required column missing, an unknown col
 that are not UTF-8) saves nothing. Uploading the same file again changes nothing.
 
 The file is read as a stream, ``BATCH`` lines at a time; each batch costs one query for the
-rates it may touch, one multi-row ``INSERT`` and one ``UPDATE`` per changed row sent together
-(``executemany``), in plain SQL. What stays in memory for the
+rates it may touch, then one ``INSERT`` for the new rows and one ``UPDATE`` for the changed
+ones, each sent for the whole batch (``executemany``), in plain SQL. What stays in memory for the
 whole file is the set of (prefix, effective_from) keys seen (to refuse a key given twice and,
 with ``replace``, to know which prefixes the file holds).
 """
@@ -420,8 +420,8 @@ def _column(name: str) -> str:
 
 
 def _insert(tariff: Tariff, rows: list[dict[str, Any]]) -> None:
-    """The rows in one multi-row statement per call (plain SQL: the ORM's ``bulk_create``
-    spends most of an upload compiling its statements)."""
+    """The rows, one ``INSERT`` sent for all of them (``executemany``: plain SQL, because the
+    ORM's ``bulk_create`` spends most of an upload compiling its statements)."""
     names = ("prefix", "effective_from", *VALUE_FIELDS)
     columns = ", ".join([_column("tariff"), *(_column(n) for n in names)])
     marks = ", ".join(["%s"] * (len(names) + 1))
