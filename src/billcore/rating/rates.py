@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -141,17 +142,46 @@ def as_instant(field_name: str, value: Any) -> dt.datetime:
 
 
 def _interval(name: str, value: Any) -> int:
+    if isinstance(value, str):
+        return _interval_text(name, value)
     return as_int(name, value, minimum=1, maximum=INTERVAL_MAX)
 
 
 def _price(name: str, value: Any) -> Decimal:
+    if isinstance(value, str):
+        return _price_text(name, value)
     price = as_money(name, value, allow_none=False, minimum=ZERO)
     assert price is not None
     return price
 
 
+# A price list repeats a few intervals, prices and dates on every line: each text is parsed
+# once (an error is raised again, never cached).
+@functools.lru_cache(maxsize=4096)
+def _interval_text(name: str, value: str) -> int:
+    return as_int(name, value, minimum=1, maximum=INTERVAL_MAX)
+
+
+@functools.lru_cache(maxsize=4096)
+def _price_text(name: str, value: str) -> Decimal:
+    price = as_money(name, value, allow_none=False, minimum=ZERO)
+    assert price is not None
+    return price
+
+
+@functools.lru_cache(maxsize=1024)
+def _instant_text(name: str, value: str) -> dt.datetime:
+    return as_instant(name, value)
+
+
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _effective_from(value: Any) -> dt.datetime:
+    if isinstance(value, str):
+        return _instant_text("effective_from", value)
+    return as_instant("effective_from", value)
 
 
 def parse_rate(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -159,7 +189,7 @@ def parse_rate(data: Mapping[str, Any]) -> dict[str, Any]:
     blank). Raises ``ValidationFailed`` naming the first bad field."""
     values: dict[str, Any] = {
         "prefix": as_prefix("prefix", data.get("prefix")),
-        "effective_from": as_instant("effective_from", data.get("effective_from")),
+        "effective_from": _effective_from(data.get("effective_from")),
     }
     for key in ("interval_first", "interval_next"):
         if _blank(data.get(key)):
