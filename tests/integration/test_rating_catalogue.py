@@ -17,6 +17,7 @@ from billcore.ledger.customers import create_customer
 from billcore.rating import selectors, services
 from billcore.rating.models import (
     AccountProduct,
+    OffpeakPeriod,
     OverrideTariff,
     Product,
     Rate,
@@ -211,6 +212,14 @@ def test_offpeak_period_expression_is_stored_and_length_checked(world: Any) -> N
         data={"name": "Empty", "expression": " "},
         code="required",
     )
+    # §1.3: a malformed expression is refused when saved, naming where (core.offpeak).
+    with pytest.raises(ValidationFailed) as bad:
+        services.create_offpeak_period(
+            actor=admin, now=T0, data={"name": "Bad", "expression": "hr{6pm-5am"}
+        )
+    assert (bad.value.field, bad.value.code) == ("expression", "invalid")
+    assert bad.value.message.startswith("expression: position ")
+    assert not OffpeakPeriod.objects.filter(name="Bad").exists()
     tariff = services.create_tariff(
         actor=admin, now=T0, data={"name": "T", "currency": "USD", "offpeak_period": period.pk}
     )

@@ -33,6 +33,7 @@ from django.db import IntegrityError, models, transaction
 from billcore.accounts.access import Actor, is_admin, require_user
 from billcore.audit.services import record, snapshot
 from billcore.core.countries import is_country_code
+from billcore.core.offpeak import OffpeakSyntaxError, parse_offpeak
 from billcore.customers.models import Customer, CustomerType
 from billcore.customers.selectors import get_customer
 from billcore.db import NameKeyed, name_taken
@@ -370,9 +371,18 @@ def _apply_offpeak(period: OffpeakPeriod, data: Mapping[str, Any]) -> None:
     if "name" in data or not period.pk:
         _name(OffpeakPeriod, period, data.get("name"), "off-peak period")
     if "expression" in data or not period.pk:
-        period.expression = as_str(
+        expression = as_str(
             "expression", data.get("expression"), max_length=EXPRESSION_MAX, required=True
         )
+        try:
+            parse_offpeak(expression)  # §1.3: rejected here, never at rating time
+        except OffpeakSyntaxError as exc:
+            raise ValidationFailed(
+                f"expression: position {exc.position}: {exc.reason}",
+                field="expression",
+                code="invalid",
+            ) from None
+        period.expression = expression
     _description(period, data)
 
 
