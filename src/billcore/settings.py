@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "billcore.invoicing",
     "billcore.subscriptions",
     "billcore.notifications",
+    "billcore.engine",
     "billcore.web",
     "billcore.porta",
     "axes",
