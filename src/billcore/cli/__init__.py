@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         "when more exist. Money in the invoice's currency decimals.",
     )
     i.add_argument("--customer", type=_id, metavar="ID", help="one customer's invoices")
-    i.add_argument("--status", help="issued, partly_paid, paid, overdue")
+    i.add_argument("--status", help="issued, partly_paid, paid, overdue, … (see the error)")
     _add_paging(i)
     i.set_defaults(func="commands.cmd_invoice_list")
 
