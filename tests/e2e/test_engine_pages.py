@@ -20,6 +20,7 @@ from billcore.errors import ValidationFailed
 from billcore.invoicing.fastclose import FastCloser
 from billcore.ledger.customers import create_customer
 from tests.e2e.test_browser import PASSWORD, browser  # noqa: F401 - the Chromium fixture
+from tests.e2e.test_csp_browser import WATCH
 
 T0 = dt.datetime(2026, 1, 10, 9, 0, tzinfo=dt.UTC)
 
@@ -128,6 +129,7 @@ def test_the_engine_page_in_the_browser(
     data: dict[str, Any],
 ) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.add_init_script(WATCH)  # Content-Security-Policy violations, as the CSP test does
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     base = live_server.url
@@ -143,6 +145,7 @@ def test_the_engine_page_in_the_browser(
     assert f"(the oldest period ended {data['oldest']})." in warning
     assert page.inner_text("#engine-last-run") == "Never"
     assert page.inner_text("#engine-periods") == "0"
+    assert page.evaluate("window.__csp") == []
 
     reply = page.request.post(
         f"{base}/api/v1/engine/run",
@@ -170,6 +173,7 @@ def test_the_engine_page_in_the_browser(
     page.wait_for_selector("#run-steps")
     assert page.locator("#run-steps tbody tr").all_inner_texts()[0].split("\t")[0] == "close"
     assert page.inner_text("#run-errors tbody") == "No errors."
+    assert page.evaluate("window.__csp") == []
     assert errors == []
 
 

@@ -16,7 +16,7 @@ from billcore.engine.status import engine_status, get_run, list_runs
 router = Router(tags=["engine"])
 
 
-class StepOut(Schema):
+class EngineStepOut(Schema):
     step: str
     seconds: float
     figures: dict[str, int] = Field(description="What the step did: counts by name")
@@ -24,7 +24,7 @@ class StepOut(Schema):
     errors: int = Field(description="Errors the step reported (see the run's errors)")
 
 
-class RunErrorOut(Schema):
+class EngineRunErrorOut(Schema):
     customer_id: int
     message: str
     step: str
@@ -41,33 +41,33 @@ class EngineRunOut(Schema):
     now: dt.datetime = Field(description="the engine's clock (moved only in test mode)")
     steps: list[str]
     report: dict[str, Any] = Field(description="the run's figures (POST /engine/run's reply)")
-    step_log: list[StepOut]
+    step_log: list[EngineStepOut]
     error_count: int
-    errors: list[RunErrorOut] = Field(description="errors per customer, with their step")
+    errors: list[EngineRunErrorOut] = Field(description="errors per customer, with their step")
     failure: str = Field(description="why a failed run stopped")
 
 
-class RunPage(Schema):
+class EngineRunPage(Schema):
     count: int
     limit: int
     offset: int
     items: list[EngineRunOut]
 
 
-class RunFilters(Schema):
+class EngineRunFilters(Schema):
     trigger: Trigger | None = None
     limit: int = Field(50, ge=1, le=500)
     offset: int = Field(0, ge=0)
 
 
-class BacklogOut(Schema):
+class EngineBacklogOut(Schema):
     customers: int = Field(description="customers whose open period has ended")
     oldest_period_end: dt.datetime
     days_back: int
     message: str
 
 
-class StatusOut(Schema):
+class EngineStatusOut(Schema):
     now: dt.datetime
     last_run: EngineRunOut | None
     schedule: str = Field(description="the scheduler (billcore serve) in words")
@@ -76,13 +76,13 @@ class StatusOut(Schema):
     emails_pending: int
     emails_pending_reasons: list[str] = Field(description="why they wait, e.g. no SMTP host")
     periods_awaiting_approval: int
-    backlog: BacklogOut | None = Field(
+    backlog: EngineBacklogOut | None = Field(
         description="before the first run: what it would invoice (a warning)"
     )
 
 
-@router.get("/engine/runs", response=RunPage)
-def engine_runs(request: AuthedRequest, filters: Query[RunFilters]) -> dict[str, Any]:
+@router.get("/engine/runs", response=EngineRunPage)
+def engine_runs(request: AuthedRequest, filters: Query[EngineRunFilters]) -> dict[str, Any]:
     """The engine's runs, newest first."""
     qs = list_runs(actor=request.auth, trigger=filters.trigger)
     items: list[EngineRun] = list(qs[filters.offset : filters.offset + filters.limit])
@@ -95,7 +95,7 @@ def engine_run_detail(request: AuthedRequest, run_id: int) -> EngineRun:
     return get_run(actor=request.auth, run_id=run_id)
 
 
-@router.get("/engine/status", response=StatusOut)
+@router.get("/engine/status", response=EngineStatusOut)
 def status(request: AuthedRequest) -> Any:
     """The last run, the next scheduled one, the e-mails pending and why, the periods
     awaiting approval, and the backlog a first run would issue."""
