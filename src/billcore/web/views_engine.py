@@ -34,6 +34,8 @@ FIGURES = {
     "emails_pending": "e-mails pending",
 }
 
+_ORDER = {name: i for i, name in enumerate(FIGURES)}
+
 
 def _summary(run: EngineRun) -> str:
     """A run's main figures in words: what it did."""
@@ -67,7 +69,11 @@ def engine_run_page(request: HttpRequest, run_id: int) -> HttpResponse:
         {
             "step": s["step"],
             "seconds": s["seconds"],
-            "figures": [(FIGURES.get(k, k), v) for k, v in s["figures"].items()],
+            # In the report's order (PostgreSQL's jsonb keeps no key order).
+            "figures": [
+                (FIGURES.get(k, k), v)
+                for k, v in sorted(s["figures"].items(), key=lambda kv: _ORDER.get(kv[0], 99))
+            ],
             "notes": s["notes"],
             "errors": s["errors"],
         }
