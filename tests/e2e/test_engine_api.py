@@ -198,3 +198,23 @@ def test_only_administrators_see_the_engine(client: Any, world: dict[str, Any]) 
     for path in ("/engine/status", "/engine/runs", f"/engine/runs/{record.pk}"):
         assert reseller.get(path).status_code == 404, path
         assert Api(client).get(path).status_code == 401, path
+
+
+def test_a_run_keeps_the_first_errors_and_counts_them_all(
+    two: list[Customer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from billcore.engine import runs
+
+    monkeypatch.setattr(runs, "MAX_ERRORS", 1)
+
+    def broken(self: FastCloser, *, customer_id: int, **kw: Any) -> Any:
+        raise ValidationFailed(f"customer {customer_id} cannot be closed")
+
+    monkeypatch.setattr(FastCloser, "close", broken)
+    run(now=timezone.now(), steps=["close"])
+    record = EngineRun.objects.get()
+    first = min(c.pk for c in two)
+    assert (record.error_count, record.errors) == (
+        2,
+        [{"customer_id": first, "message": f"customer {first} cannot be closed", "step": "close"}],
+    )

@@ -43,7 +43,9 @@ class EngineRunOut(Schema):
     report: dict[str, Any] = Field(description="the run's figures (POST /engine/run's reply)")
     step_log: list[EngineStepOut]
     error_count: int
-    errors: list[EngineRunErrorOut] = Field(description="errors per customer, with their step")
+    errors: list[EngineRunErrorOut] = Field(
+        description="errors per customer, with their step (the first 1000 of error_count)"
+    )
     failure: str = Field(description="why a failed run stopped")
 
 

@@ -32,6 +32,11 @@ STEP_FIGURES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Errors kept per run (error_count counts them all): a run where every customer fails (a tax
+# engine down) must not write a row the size of the customer base.
+MAX_ERRORS = 1000
+
+
 def start_run(
     *,
     now: dt.datetime,
@@ -77,7 +82,7 @@ def finish_run(
 ) -> None:
     errors = [dict(e) for e in report.get("errors", [])]
     record.report = {k: v for k, v in report.items() if k != "errors"}
-    record.errors = errors
+    record.errors = errors[:MAX_ERRORS]
     record.error_count = len(errors)
     record.step_log = step_log
     record.state = RunState.FINISHED
@@ -95,8 +100,9 @@ def fail_run(
     """The run stopped on an exception: say so (unless the database itself is gone)."""
     try:
         record.report = {k: v for k, v in report.items() if k != "errors"}
-        record.errors = [dict(e) for e in report.get("errors", [])]
-        record.error_count = len(record.errors)
+        errors = [dict(e) for e in report.get("errors", [])]
+        record.errors = errors[:MAX_ERRORS]
+        record.error_count = len(errors)
         record.step_log = step_log
         record.state = RunState.FAILED
         record.failure = failure[:2000]
