@@ -116,11 +116,11 @@ def test_customer_list_prints_each_customer_with_exact_values(
         f"{'-' * w}  ---------------  -------  --------  ---------------  "
         "-------------------------  -------",
         f"{acme.pk:>{w}}  Acme Dental LLC  Default  USD       Postpaid         "
-        "                120.50000  Open",
+        "                   120.50  Open",
         f"{bob.pk:>{w}}  Bob Example      Default  EUR       Prepaid          "
-        "                 25.00000  Open",
+        "                    25.00  Open",
         f"{zed.pk:>{w}}  Zed Blocked Ltd  Default  GBP       Postpaid         "
-        "                  0.00000  blocked",
+        "                     0.00  blocked",
     ]
 
 

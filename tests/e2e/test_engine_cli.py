@@ -12,6 +12,7 @@ import pytest
 
 from billcore.classes.services import create_class
 from billcore.cli import build_parser, main
+from billcore.installation.services import get_settings
 from billcore.invoicing.models import Invoice
 from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
@@ -19,6 +20,12 @@ from billcore.ledger.customers import create_customer
 pytestmark = pytest.mark.django_db
 
 T0 = dt.datetime(2027, 1, 10, 9, 0, tzinfo=dt.UTC)
+
+
+def set_test_mode(on: bool) -> None:
+    inst = get_settings()
+    inst.test_mode = on
+    inst.save()
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -58,6 +65,7 @@ def customer(admin: Any) -> Any:
 def test_engine_run_at_a_given_now_prints_its_report(
     capsys: pytest.CaptureFixture[str], customer: Any
 ) -> None:
+    set_test_mode(True)  # --now moves the engine's clock: only in test mode (issue 17 §5)
     code, out, err = _run(
         capsys, "engine", "run", "--now", "2027-02-01T00:00:00Z", "--steps", "close,collections"
     )

@@ -10,7 +10,13 @@ billcore lockouts                                    user names locked out of si
 billcore unlock USERNAME [--address A]               lift a sign-in lockout (audited)
 billcore demo [--customers N]                        a realistic demo data set
 billcore class list                                  customer classes as a table
-billcore customer list [--class ID] [--currency C] [--status S] [--limit N]
+billcore customer list [--class ID] [--currency C] [--status S] [--limit N] [--offset N]
+                      [--format table|json|csv]   customers (says when more exist)
+billcore customer show ID [--format table|json]      one customer
+billcore invoice list [--customer ID] [--status S] [--limit N] [--offset N]
+                      [--format table|json|csv]   invoices, newest first
+billcore engine run [--now T] [--steps S]            the engine once (--now: test mode only)
+billcore engine loop [--interval SECONDS]            the engine on a schedule
 billcore xdrs import FILE.csv [--user NAME] [--reject-file PATH] [--batch N] [--no-progress]
                                                      charge a CSV file of usage records
 """
@@ -89,12 +95,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("customer", help="customers")
     csub = p.add_subparsers(dest="customer_command", required=True)
-    c = csub.add_parser("list")
-    c.add_argument("--class", dest="class_id", type=int)
-    c.add_argument("--currency")
-    c.add_argument("--status")
-    c.add_argument("--limit", type=int, default=100)
+    c = csub.add_parser(
+        "list",
+        help="customers, by name (permanently terminated ones only with --status closed)",
+        description="Customers by name, --limit at a time from --offset; says on stderr when "
+        "more exist. Money in the currency's decimals.",
+    )
+    c.add_argument("--class", dest="class_id", type=_id, metavar="ID", help="a class's id")
+    c.add_argument("--currency", metavar="CODE", help="e.g. USD")
+    c.add_argument(
+        "--status",
+        help="open, suspended, provisionally_terminated, closed (permanently terminated), exported",
+    )
+    _add_paging(c)
     c.set_defaults(func="commands.cmd_customer_list")
+    c = csub.add_parser("show", help="one customer: its settings, balance and status")
+    c.add_argument("id", type=_id, metavar="ID")
+    c.add_argument("--format", choices=("table", "json"), default="table")
+    c.set_defaults(func="commands.cmd_customer_show")
+
+    p = sub.add_parser("invoice", help="invoices")
+    isub = p.add_subparsers(dest="invoice_command", required=True)
+    i = isub.add_parser(
+        "list",
+        help="invoices, newest first",
+        description="Invoices, newest first, --limit at a time from --offset; says on stderr "
+        "when more exist. Money in the invoice's currency decimals.",
+    )
+    i.add_argument("--customer", type=_id, metavar="ID", help="one customer's invoices")
+    i.add_argument("--status", help="issued, partly_paid, paid, overdue, … (see the error)")
+    _add_paging(i)
+    i.set_defaults(func="commands.cmd_invoice_list")
 
     p = sub.add_parser("xdrs", help="usage records (xDRs)")
     xsub = p.add_subparsers(dest="xdrs_command", required=True)
@@ -245,6 +276,18 @@ def _add_user_commands(sub: Any) -> None:
     t.set_defaults(func="users.cmd_token_revoke")
 
 
+def _add_paging(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--limit", type=_positive_int, default=100, metavar="N", help="rows (default 100)"
+    )
+    p.add_argument(
+        "--offset", type=_non_negative_int, default=0, metavar="N", help="rows to skip first"
+    )
+    p.add_argument(
+        "--format", choices=("table", "json", "csv"), default="table", help="default: table"
+    )
+
+
 def _id(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**63:
         raise argparse.ArgumentTypeError(f"{text!r} is not an id")
@@ -252,13 +295,23 @@ def _id(text: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    _setup()
-    # The command modules import Django models, which exist only after django.setup(): they
-    # are loaded here, by name, once the arguments are parsed and Django is set up.
-    module_name, function = args.func.split(".")
-    command = getattr(importlib.import_module(f"billcore.cli.{module_name}"), function)
-    return int(command(args))
+    try:
+        args = build_parser().parse_args(argv)
+        _setup()
+        # The command modules import Django models, which exist only after django.setup():
+        # they are loaded here, by name, once the arguments are parsed and Django is set up.
+        module_name, function = args.func.split(".")
+        command = getattr(importlib.import_module(f"billcore.cli.{module_name}"), function)
+        code = int(command(args))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``billcore customer list | head``): stop quietly, as any
+        # Unix tool does. Python would flush stdout again at exit and print a trace: point
+        # it at /dev/null first.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool a pipe stopped
+    return code
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import secrets
 import sys
 from typing import Any
 
-from billcore.accounts.access import SystemActor
+from billcore.accounts.access import CLI, SystemActor
 from billcore.accounts.lockout import list_lockouts, unlock
 from billcore.accounts.models import User, username_key
 from billcore.accounts.passwords import set_password
@@ -22,11 +22,17 @@ from billcore.charging.importer import (
     import_xdrs,
 )
 from billcore.classes.models import CustomerClass
-from billcore.cli.base import table
-from billcore.customers.models import Customer, Status
+from billcore.cli.base import emit, more_rows_note, table
+from billcore.core.money import format_money
+from billcore.customers.models import Status
+from billcore.customers.selectors import get_customer, list_customers
 from billcore.demo import load_demo
-from billcore.engine import STEPS, run
-from billcore.errors import NotFound, ValidationFailed
+from billcore.engine.models import Trigger
+from billcore.engine.steps import STEPS, engine_clock, run
+from billcore.errors import BillcoreError, NotFound, ValidationFailed
+from billcore.installation.models import Currency
+from billcore.invoicing.models import Invoice, InvoiceStatus
+from billcore.invoicing.selectors import customer_invoices, visible_invoices
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -221,19 +227,53 @@ def cmd_class_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bad_choice(option: str, value: str, valid: list[str], what: str) -> int:
+    print(
+        f"error: {option}: {value!r} is not {what}; choose from {', '.join(valid)}",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def _plain(text: str, fmt: str) -> str:
+    """Money for CSV and JSON: the same places as the table, without thousands commas."""
+    return text if fmt == "table" else text.replace(",", "")
+
+
+def _print_page(fmt: str, what: str, out: str, *, total: int, offset: int, shown: int) -> None:
+    print(out)
+    note = more_rows_note(what, total=total, offset=offset, shown=shown)
+    if note:
+        sys.stdout.flush()
+        print(note, file=sys.stderr)
+
+
 def cmd_customer_list(args: argparse.Namespace) -> int:
-    qs = Customer.objects.select_related("customer_class").order_by("name")
-    if args.status:
-        qs = qs.filter(status=args.status)
-    else:
-        qs = qs.exclude(status=Status.CLOSED)
-    if args.class_id:
-        qs = qs.filter(customer_class_id=args.class_id)
+    """Exit 0: listed; 2: a filter names nothing that exists (the option and the valid
+    values are named)."""
+    if args.status and args.status not in Status.values:
+        return _bad_choice("--status", args.status, list(Status.values), "a customer status")
+    if args.class_id and not CustomerClass.objects.filter(pk=args.class_id).exists():
+        print(f"error: --class: no customer class {args.class_id}", file=sys.stderr)
+        return 2
     if args.currency:
-        qs = qs.filter(currency_id=args.currency)
-    rows = []
-    for c in qs[: args.limit]:
+        codes = list(Currency.objects.order_by("code").values_list("code", flat=True))
+        if args.currency.upper() not in codes:
+            return _bad_choice("--currency", args.currency, codes, "a currency in use")
+    qs = list_customers(
+        actor=CLI,
+        status=args.status or None,
+        customer_class=args.class_id,
+        currency=args.currency.upper() if args.currency else None,
+    ).select_related("customer_class", "currency")
+    total = qs.count()
+    page = list(qs[args.offset : args.offset + args.limit])
+    fmt = args.format
+    rows, records = [], []
+    for c in page:
         funds = c.available_funds if c.is_prepaid else c.balance
+        money = _plain(format_money(funds, c.currency.decimals), fmt)
+        status = "blocked" if c.blocked else c.get_status_display()
         rows.append(
             (
                 c.pk,
@@ -241,24 +281,156 @@ def cmd_customer_list(args: argparse.Namespace) -> int:
                 c.customer_class.name,
                 c.currency_id,
                 c.get_balance_control_display(),
-                funds,
-                "blocked" if c.blocked else c.get_status_display(),
+                money,
+                status,
             )
         )
-    print(
-        table(
-            [
-                "ID",
-                "Name",
-                "Class",
-                "Currency",
-                "Balance control",
-                "Balance / available funds",
-                "Status",
-            ],
-            rows,
+        records.append(
+            {
+                "id": c.pk,
+                "name": c.name,
+                "class": c.customer_class.name,
+                "class_id": c.customer_class_id,
+                "currency": c.currency_id,
+                "balance_control": c.balance_control,
+                "balance_or_available_funds": money,
+                "status": c.status,
+                "blocked": c.blocked,
+            }
         )
-    )
+    headers = [
+        "ID",
+        "Name",
+        "Class",
+        "Currency",
+        "Balance control",
+        "Balance / available funds",
+        "Status",
+    ]
+    out = emit(fmt, headers, rows, records)
+    _print_page(fmt, "customers", out, total=total, offset=args.offset, shown=len(page))
+    return 0
+
+
+def cmd_customer_show(args: argparse.Namespace) -> int:
+    """Exit 0: shown; 1: no such customer."""
+    try:
+        c = get_customer(actor=CLI, customer_id=args.id)
+    except NotFound:
+        print(f"error: customer {args.id} not found", file=sys.stderr)
+        return 1
+    decimals = c.currency.decimals
+
+    def money(value: Any) -> str:
+        return "" if value is None else _plain(format_money(value, decimals), args.format)
+
+    def stamp(value: Any) -> str:
+        return "" if value is None else f"{value:%Y-%m-%d %H:%M} UTC"
+
+    unpaid = Invoice.objects.filter(customer_id=c.pk).exclude(status=InvoiceStatus.PAID)
+    fields: list[tuple[str, str, Any]] = [
+        ("id", "ID", c.pk),
+        ("name", "Name", c.name),
+        ("company_name", "Company", c.company_name),
+        ("email", "E-mail", c.email),
+        ("customer_type", "Type", c.get_customer_type_display()),
+        ("class", "Class", f"{c.customer_class.name} (ID {c.customer_class_id})"),
+        ("reseller", "Reseller", f"{c.reseller.name} (ID {c.reseller_id})" if c.reseller else ""),
+        ("currency", "Currency", c.currency_id),
+        ("balance_control", "Balance control", c.get_balance_control_display()),
+        ("balance", "Balance", money(c.balance)),
+        ("available_funds", "Available funds", money(c.available_funds)),
+        (
+            "credit_limit",
+            "Credit limit",
+            "" if c.is_prepaid else (money(c.credit_limit) or "no limit"),
+        ),
+        ("status", "Status", c.get_status_display()),
+        ("blocked", "Blocked", "yes" if c.blocked else "no"),
+        ("billed_to", "Billed to", stamp(c.billed_to)),
+        ("next_billed_to", "Open period ends", stamp(c.next_billed_to)),
+        ("unpaid_invoices", "Unpaid invoices", unpaid.count()),
+        ("created_at", "Created", stamp(c.created_at)),
+    ]
+    if args.format == "json":
+        import json
+
+        record = {key: value for key, _, value in fields}
+        record.update(status=c.status, blocked=c.blocked, balance_control=c.balance_control)
+        print(json.dumps(record, indent=2, ensure_ascii=False))
+        return 0
+    width = max(len(label) for _, label, _ in fields)
+    for _, label, value in fields:
+        print(f"{label:<{width}}  {value}".rstrip())
+    return 0
+
+
+def cmd_invoice_list(args: argparse.Namespace) -> int:
+    """Exit 0: listed; 1: no such customer; 2: an unknown status (the valid ones named)."""
+    if args.status and args.status not in InvoiceStatus.values:
+        return _bad_choice("--status", args.status, list(InvoiceStatus.values), "an invoice status")
+    if args.customer is not None:
+        try:
+            qs = customer_invoices(actor=CLI, customer_id=args.customer)
+        except NotFound:
+            print(f"error: --customer: customer {args.customer} not found", file=sys.stderr)
+            return 1
+    else:
+        qs = visible_invoices(actor=CLI)
+    if args.status:
+        qs = qs.filter(status=args.status)
+    total = qs.count()
+    page = list(qs.select_related("customer")[args.offset : args.offset + args.limit])
+    fmt = args.format
+    rows, records = [], []
+    for inv in page:
+
+        def money(value: Any, inv: Invoice = inv) -> str:
+            return _plain(format_money(value, inv.decimals), fmt)
+
+        rows.append(
+            (
+                inv.pk,
+                inv.number,
+                f"{inv.issued_at:%Y-%m-%d}",
+                f"{inv.due_at:%Y-%m-%d}",
+                inv.customer.name,
+                inv.get_kind_display(),
+                inv.get_status_display(),
+                inv.currency,
+                money(inv.total),
+                money(inv.amount_due),
+            )
+        )
+        records.append(
+            {
+                "id": inv.pk,
+                "number": inv.number,
+                "issued_at": inv.issued_at.isoformat(),
+                "due_at": inv.due_at.isoformat(),
+                "customer_id": inv.customer_id,
+                "customer": inv.customer.name,
+                "kind": inv.kind,
+                "status": inv.status,
+                "currency": inv.currency,
+                "total": money(inv.total),
+                "amount_due": money(inv.amount_due),
+            }
+        )
+    headers = [
+        "ID",
+        "Number",
+        "Issued",
+        "Due",
+        "Customer",
+        "Kind",
+        "Status",
+        "Currency",
+        "Total",
+        "Amount due",
+    ]
+    out = emit(fmt, headers, rows, records)
+    _print_page(fmt, "invoices", out, total=total, offset=args.offset, shown=len(page))
     return 0
 
 
@@ -345,7 +517,12 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
 
     from django.utils import timezone
 
-    now = args.now or timezone.now()
+    try:
+        # The API's rule: the engine's clock moves only in test mode (engine_clock).
+        now = engine_clock(now=timezone.now(), clock=args.now)
+    except BillcoreError as exc:
+        print(f"error: --{exc.message}", file=sys.stderr)
+        return 2
 
     steps = [s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else list(STEPS)
     show = not args.no_progress and sys.stderr.isatty()
@@ -355,7 +532,13 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
             print(f"\rclosing periods: {done}/{total}", end="", file=sys.stderr, flush=True)
 
     try:
-        report = run(now=now, steps=steps, progress=progress)
+        report = run(
+            now=now,
+            steps=steps,
+            progress=progress,
+            trigger=Trigger.CLI,
+            started_by=_command_line_actor().username,
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -376,7 +559,12 @@ def cmd_engine_loop(args: argparse.Namespace) -> int:
     try:
         while not (args.exit_with_parent and os.getppid() != parent):
             try:
-                report = run(now=timezone.now())
+                report = run(
+                    now=timezone.now(),
+                    trigger=Trigger.SCHEDULER,
+                    started_by=f"engine loop (pid {os.getpid()})",
+                    interval_seconds=args.interval,
+                )
             except Exception as exc:  # a database outage: say so, try again next time
                 print(f"billcore engine: run failed: {exc!r}", file=sys.stderr, flush=True)
             else:

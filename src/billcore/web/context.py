@@ -14,6 +14,7 @@ SECTIONS = {
     "business-models": "business-models",
     "settings": "settings",
     "audit": "audit",
+    "engine": "engine",
 }
 
 

@@ -7,6 +7,7 @@ from billcore.web import (
     views_classes,
     views_customer_tabs,
     views_customers,
+    views_engine,
     views_installation,
     views_invoices,
     views_invoicing,
@@ -151,6 +152,9 @@ urlpatterns = [
         "settings/custom-fields/add/", views_installation.custom_field_add, name="custom-field-add"
     ),
     path("audit/", views_audit.audit_list, name="audit"),
+    # The billing engine's runs and status (issue 17 §5), administrators only.
+    path("engine/", views_engine.engine_page, name="engine"),
+    path("engine/runs/<int:run_id>/", views_engine.engine_run_page, name="engine-run"),
     path("settings/lockouts/", lockouts.lockout_list, name="lockouts"),
     # Users and API tokens (issue 10 §3).
     path("users/", views_users.user_list, name="user-list"),

@@ -24,8 +24,10 @@ and the later steps pick up whatever the earlier ones left (a PDF missing, an e-
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import DatabaseError, connection
 from django.db.models import Q
@@ -33,6 +35,8 @@ from django.db.models import Q
 from billcore.accounts.access import Actor, is_admin
 from billcore.core.taxes import TaxEngineNotConfigured
 from billcore.customers.models import Customer, Status
+from billcore.engine.models import Trigger
+from billcore.engine.runs import fail_run, finish_run, start_run, step_entry
 from billcore.errors import BillcoreError, NotAllowed, NotFound, ValidationFailed
 from billcore.installation.services import get_settings
 from billcore.invoicing.allocation import mark_overdue
@@ -79,6 +83,7 @@ class EngineReport:
     emails_pending: int = 0
     notes: list[str] = field(default_factory=list)
     errors: list[tuple[int, str]] = field(default_factory=list)
+    run_id: int | None = None  # the EngineRun row recording this run
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -178,9 +183,16 @@ def run(
     steps: Iterable[str] = STEPS,
     progress: Callable[[int, int], None] | None = None,
     fast: bool = True,
+    trigger: str = Trigger.OTHER,
+    started_by: str = "",
+    interval_seconds: int | None = None,
 ) -> EngineReport:
     """Run the engine's ``steps`` for ``now`` (aware datetime). ``fast=False`` closes every
-    period through the ORM path (the reference the fast path is tested against)."""
+    period through the ORM path (the reference the fast path is tested against).
+
+    Every run is recorded (``EngineRun``): ``trigger`` says what started it (the scheduler,
+    the command line, the API, another program), ``started_by`` who, ``interval_seconds``
+    the scheduler's interval (its next run is due that long after this one ends)."""
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
     wanted = list(steps)
@@ -188,27 +200,116 @@ def run(
     if unknown:
         raise ValueError(f"unknown engine step(s) {unknown}; steps are {', '.join(STEPS)}")
     report = EngineReport(now=now)
-    if "subscriptions" in wanted:
-        charge_step(now=now, report=report)
-    if "close" in wanted:
-        close_step(now=now, report=report, progress=progress, fast=fast)
-    if "collections" in wanted:
-        collections_step(now=now, report=report)
-    if "collect" in wanted:
-        collect_step(now=now, report=report)
-    if "notifications" in wanted:
-        scan_step(now=now, report=report)
-        card_expiring_step(now=now, report=report)
-    if "documents" in wanted:
-        report.pdfs += render_pending(now=now)
-    if "mail" in wanted:
-        mail = send_pending(now=now)
-        report.emails_sent += mail.sent
-        report.emails_failed += mail.failed
-        report.emails_pending += mail.pending
-        if mail.note:
-            report.notes.append(mail.note)
+    record = start_run(
+        now=now,
+        steps=[s for s in STEPS if s in wanted],
+        trigger=trigger,
+        started_by=started_by,
+        interval_seconds=interval_seconds,
+    )
+    step_log: list[dict[str, object]] = []
+    error_steps: list[str] = []
+    try:
+        for step in STEPS:
+            if step not in wanted:
+                continue
+            before = report.as_dict()
+            started = time.monotonic()
+            _STEP_FUNCTIONS[step](now=now, report=report, progress=progress, fast=fast)
+            after = report.as_dict()
+            step_log.append(
+                step_entry(step, seconds=time.monotonic() - started, before=before, after=after)
+            )
+            error_steps += [step] * (len(report.errors) - len(error_steps))
+    except BaseException as exc:
+        fail_run(
+            record,
+            report=_with_steps(report, error_steps),
+            step_log=step_log,
+            failure=f"{type(exc).__name__}: {exc}",
+        )
+        raise
+    finish_run(record, report=_with_steps(report, error_steps), step_log=step_log)
+    report.run_id = record.pk
     return report
+
+
+def _with_steps(report: EngineReport, error_steps: list[str]) -> dict[str, Any]:
+    """The report with each error's step (the one that reported it)."""
+    data = report.as_dict()
+    data["errors"] = [
+        {"customer_id": c, "message": m, "step": error_steps[i] if i < len(error_steps) else ""}
+        for i, (c, m) in enumerate(report.errors)
+    ]
+    return data
+
+
+def _subscriptions(*, now: dt.datetime, report: EngineReport, **_: Any) -> None:
+    charge_step(now=now, report=report)
+
+
+def _close(
+    *,
+    now: dt.datetime,
+    report: EngineReport,
+    progress: Callable[[int, int], None] | None,
+    fast: bool,
+) -> None:
+    close_step(now=now, report=report, progress=progress, fast=fast)
+
+
+def _collections(*, now: dt.datetime, report: EngineReport, **_: Any) -> None:
+    collections_step(now=now, report=report)
+
+
+def _collect(*, now: dt.datetime, report: EngineReport, **_: Any) -> None:
+    collect_step(now=now, report=report)
+
+
+def _notifications(*, now: dt.datetime, report: EngineReport, **_: Any) -> None:
+    scan_step(now=now, report=report)
+    card_expiring_step(now=now, report=report)
+
+
+def _documents(*, now: dt.datetime, report: EngineReport, **_: Any) -> None:
+    report.pdfs += render_pending(now=now)
+
+
+def _mail(*, now: dt.datetime, report: EngineReport, **_: Any) -> None:
+    mail = send_pending(now=now)
+    report.emails_sent += mail.sent
+    report.emails_failed += mail.failed
+    report.emails_pending += mail.pending
+    if mail.note:
+        report.notes.append(mail.note)
+
+
+_STEP_FUNCTIONS: dict[str, Callable[..., None]] = {
+    "subscriptions": _subscriptions,
+    "close": _close,
+    "collections": _collections,
+    "collect": _collect,
+    "notifications": _notifications,
+    "documents": _documents,
+    "mail": _mail,
+}
+
+
+def engine_clock(*, now: dt.datetime, clock: dt.datetime | None) -> dt.datetime:
+    """The time an operator's run is for: the real ``now``, or the engine's clock ``clock``
+    only while the installation is in test mode (the API's and the command line's rule)."""
+    if clock is None:
+        return now
+    if not get_settings().test_mode:
+        raise NotAllowed(
+            "now: the engine's clock can be moved only when the installation is in test "
+            "mode (settings: test_mode)",
+            field="now",
+            code="not_test_mode",
+        )
+    if clock.tzinfo is None:
+        raise ValidationFailed("now needs a time zone (e.g. Z)", field="now")
+    return clock.astimezone(dt.UTC)
 
 
 def run_for(
@@ -223,17 +324,7 @@ def run_for(
 
     if not is_admin(actor):
         raise NotFound("not found")
-    if clock is not None:
-        if not get_settings().test_mode:
-            raise NotAllowed(
-                "now: the engine's clock can be moved only when the installation is in test "
-                "mode (settings: test_mode)",
-                field="now",
-                code="not_test_mode",
-            )
-        if clock.tzinfo is None:
-            raise ValidationFailed("now needs a time zone (e.g. Z)", field="now")
-        now = clock.astimezone(dt.UTC)
+    now = engine_clock(now=now, clock=clock)
     wanted = list(STEPS) if steps is None else steps
     bad = [s for s in wanted if s not in STEPS]
     if bad:
@@ -241,4 +332,4 @@ def run_for(
             f"steps: unknown step(s) {', '.join(bad)}; steps are {', '.join(STEPS)}",
             field="steps",
         )
-    return run(now=now, steps=wanted)
+    return run(now=now, steps=wanted, trigger=Trigger.API, started_by=str(actor.username))
