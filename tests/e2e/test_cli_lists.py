@@ -275,7 +275,7 @@ def test_invoice_list_refuses_unknown_filters(
     assert (code, out) == (2, "")
     assert err == (
         "error: --status: 'unpaid' is not an invoice status; choose from issued, partly_paid, "
-        "paid, overdue\n"
+        "paid, overdue, void\n"
     )
     code, out, err = run(capsys, "invoice", "list", "--customer", "999999")
     assert (code, out, err) == (1, "", "error: --customer: customer 999999 not found\n")
