@@ -6,6 +6,7 @@ from django.db.models import Count, F, Q, QuerySet
 
 from billcore.accounts.access import Actor, is_admin, require_user
 from billcore.classes.models import CustomerClass
+from billcore.core.text import name_key
 from billcore.errors import NotFound
 
 
@@ -59,6 +60,15 @@ def list_classes(
     descending = order.startswith("-")
     expression = F(column).desc(nulls_last=True) if descending else F(column).asc(nulls_first=True)
     return qs.order_by(expression, "name", "id")
+
+
+def search_classes(*, actor: Actor, q: str) -> QuerySet[CustomerClass]:
+    """The search box (issue 17): classes whose name contains ``q`` (by ``name_key``:
+    Unicode-aware, case-insensitive) or whose id is ``q``; by name."""
+    match = Q(name_key__contains=name_key(q))
+    if q.isdigit() and len(q) < 19:
+        match |= Q(pk=int(q))
+    return visible_classes(actor=actor).filter(match).order_by("name", "id")
 
 
 def assignable_classes(*, actor: Actor, currency: str | None = None) -> QuerySet[CustomerClass]:

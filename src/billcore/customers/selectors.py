@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from billcore.accounts.access import Actor, is_admin, require_user
+from billcore.core.text import name_key
 from billcore.customers.models import Customer, Status
 from billcore.errors import NotFound
 
@@ -69,3 +70,14 @@ def list_customers(
     if key not in ORDERINGS:
         key = "name"
     return qs.order_by(("-" if order.startswith("-") else "") + key, "id")
+
+
+def search_customers(*, actor: Actor, q: str) -> QuerySet[Customer]:
+    """The search box (issue 17): customers whose name (Unicode-aware, by ``name_key``),
+    company or e-mail contains ``q``, or whose id is ``q``; permanently terminated customers
+    only by their exact id (CU-17). By name, then id."""
+    text = Q(name_key__contains=name_key(q)) | Q(company_name__icontains=q) | Q(email__icontains=q)
+    match = text & ~Q(status=Status.CLOSED)
+    if q.isdigit() and len(q) < 19:
+        match |= Q(pk=int(q))
+    return visible_customers(actor=actor).filter(match).order_by("name", "id")

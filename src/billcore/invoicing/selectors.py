@@ -89,6 +89,12 @@ def visible_invoices(*, actor: Actor) -> QuerySet[Invoice]:
     return _scoped(qs, actor)
 
 
+def search_invoices(*, actor: Actor, q: str) -> QuerySet[Invoice]:
+    """The search box (issue 17): invoices whose number contains ``q`` (case-insensitive),
+    newest first."""
+    return visible_invoices(actor=actor).filter(number__icontains=q.strip())
+
+
 def get_invoice(*, actor: Actor, invoice_id: Any, with_pdf: bool = False) -> Invoice:
     """One invoice with its customer and lines (the lines in their positions)."""
     pk = _pk(invoice_id, "invoice")

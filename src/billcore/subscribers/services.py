@@ -27,6 +27,16 @@ def visible_accounts(*, actor: Actor) -> Any:
     return qs if is_admin(me) else qs.filter(customer__reseller_id=me.reseller_id)
 
 
+def search_accounts(*, actor: Actor, q: str) -> Any:
+    """The search box (issue 17): accounts whose identifier contains ``q``
+    (case-insensitive), by identifier."""
+    return (
+        visible_accounts(actor=actor)
+        .filter(identifier__icontains=q.strip())
+        .order_by("identifier", "id")
+    )
+
+
 def get_account(*, actor: Actor, account_id: int) -> Account:
     try:
         account: Account = visible_accounts(actor=actor).get(pk=account_id)
