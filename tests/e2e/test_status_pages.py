@@ -280,8 +280,8 @@ def test_template_pages_edit_preview_and_reset(signed_in: Any, customer: Custome
     assert r.status_code == 200
     assert 'href="/notifications/templates/"' in r.content.decode()  # the navigation link
     assert rows(r.content, "templates-table")[0] == (
-        "Invoice issued Invoice {{ invoice_number }} from {{ sender_name }} Default"
-    )
+        "Invoice issued Invoice INV-0000042 from Northwind Telecom Ltd Default"
+    )  # issue 17: an example subject, not the template's raw {{ }}
     url = "/notifications/templates/suspended/"
     r = signed_in.get(url)
     assert r.status_code == 200

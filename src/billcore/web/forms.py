@@ -75,6 +75,8 @@ class _PageField:
         self.show_if = show_if
         self.mandatory = False
         self.needed = False  # an empty value is an error the form shows itself
+        self.limit: int | None = None  # the service's length limit (not rendered)
+        self.is_email = False
         kwargs.setdefault("required", False)
         super().__init__(*args, **kwargs)
 
@@ -293,14 +295,15 @@ def _check_input(name: str, field: forms.Field, value: str) -> None:
         if offered and value not in offered:
             as_choice(name, value, [v for v in offered if v])
         return
-    limit = widget.attrs.get("maxlength")
-    if limit and limit.isdigit() and len(value) > int(limit):
+    attr = str(widget.attrs.get("maxlength", ""))
+    limit = getattr(field, "limit", None) or (int(attr) if attr.isdigit() else None)
+    if limit and len(value) > limit:
         raise ValidationFailed(
             f"{name} is longer than {limit} characters", field=name, code="too_long"
         )
     if widget.attrs.get("inputmode") == "decimal":
         as_money(name, value)
-    elif getattr(widget, "input_type", "") == "email":
+    elif getattr(field, "is_email", False) or getattr(widget, "input_type", "") == "email":
         as_email(name, value)
 
 
@@ -489,7 +492,10 @@ def _customer_field(name: str, choices: Choices | None = None) -> forms.Field:
         return Choice(label, choices, help_text=help_text, show_if=show_if)
     if setting.kind is Kind.TEXT and not setting.single_line:
         return Area(label, help_text=help_text, show_if=show_if)
-    return Text(label, help_text=help_text, show_if=show_if, **setting.page_attrs)
+    text = Text(label, help_text=help_text, show_if=show_if, **setting.page_attrs)
+    text.limit = setting.max_length
+    text.is_email = setting.kind is Kind.EMAIL
+    return text
 
 
 @dataclass(frozen=True)
