@@ -110,14 +110,16 @@ def test_the_customer_page_links_to_change_status(signed_in: Any, customer: Cust
 
 
 def test_block_then_unblock(signed_in: Any, customer: Customer) -> None:
-    r = signed_in.post(_url(customer), {"action": "block", "reason": "fraud check"})
+    r = signed_in.post(
+        _url(customer), {"action": "block", "confirmed": "1", "reason": "fraud check"}
+    )
     assert (r.status_code, r["Location"]) == (302, _url(customer))
     r = signed_in.get(_url(customer))
     assert messages_of(r) == ["Customer blocked."]
     assert _display(r.content) == "Blocked"
     assert forms_shown(r.content) == ["form-unblock", "form-terminate", "form-export"]
     [row] = rows(r.content, "status-history-table")
-    assert row.endswith("open open yes fraud check admin")
+    assert row.endswith("Open Open yes fraud check admin")
     r = signed_in.post(_url(customer), {"action": "unblock"}, follow=True)
     assert messages_of(r) == ["Customer unblocked."]
     assert _display(r.content) == "Open"
@@ -171,13 +173,14 @@ def test_lift_the_suspension_until_a_day(signed_in: Any, admin: Any, customer: C
 def test_terminate_provisionally_and_reactivate(signed_in: Any, customer: Customer) -> None:
     far = (_today() + dt.timedelta(days=25)).isoformat()
     r = signed_in.post(
-        _url(customer), {"action": "terminate", "permanent": "0", "terminate_on": far}
+        _url(customer),
+        {"action": "terminate", "confirmed": "1", "permanent": "0", "terminate_on": far},
     )
     assert r.status_code == 400
-    assert messages_of(r) == [
-        "Terminate_on can be at most 20 days after provisional termination (CC-20)"
-    ]
-    r = signed_in.post(_url(customer), {"action": "terminate", "permanent": "0"}, follow=True)
+    assert messages_of(r) == ["Terminate_on can be at most 20 days after provisional termination"]
+    r = signed_in.post(
+        _url(customer), {"action": "terminate", "confirmed": "1", "permanent": "0"}, follow=True
+    )
     customer.refresh_from_db()
     assert customer.status == "provisionally_terminated"
     when = customer.terminate_on.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo"))
@@ -199,32 +202,36 @@ def test_terminate_provisionally_and_reactivate(signed_in: Any, customer: Custom
     )
     history = rows(r.content, "status-history-table")
     assert [h.split(" ", 2)[2] for h in history] == [
-        "provisionally_terminated open no reactivated admin",
-        "open provisionally_terminated no provisionally terminated admin",
+        "Provisionally terminated Open no reactivated admin",
+        "Open Provisionally terminated no provisionally terminated admin",
     ]
 
 
 def test_terminate_permanently_then_nothing_is_possible(signed_in: Any, customer: Customer) -> None:
     r = signed_in.post(
         _url(customer),
-        {"action": "terminate", "permanent": "1", "terminate_on": "", "midterm_invoice": "1"},
+        {
+            "action": "terminate",
+            "confirmed": "1",
+            "permanent": "1",
+            "terminate_on": "",
+            "midterm_invoice": "1",
+        },
         follow=True,
     )
     assert messages_of(r) == ["Customer permanently terminated."]
     assert _display(r.content) == "Permanently terminated"
     assert forms_shown(r.content) == []
-    assert "no operation is possible (CU-17)" in block(r.content, "no-operation")
-    r = signed_in.post(_url(customer), {"action": "block"})
+    assert "no operation is possible." in block(r.content, "no-operation")
+    r = signed_in.post(_url(customer), {"action": "block", "confirmed": "1"})
     assert r.status_code == 400
-    assert messages_of(r) == [
-        "The customer is permanently terminated: no operation is possible (CU-17)"
-    ]
+    assert messages_of(r) == ["The customer is permanently terminated: no operation is possible"]
     customer.refresh_from_db()
     assert (customer.status, customer.blocked) == ("closed", False)
 
 
 def test_export_and_clear(signed_in: Any, customer: Customer) -> None:
-    r = signed_in.post(_url(customer), {"action": "export"}, follow=True)
+    r = signed_in.post(_url(customer), {"action": "export", "confirmed": "1"}, follow=True)
     assert messages_of(r) == ["Customer marked as exported."]
     assert _display(r.content) == "Exported"
     assert forms_shown(r.content) == ["form-block", "form-clear-export"]
@@ -258,11 +265,11 @@ def test_another_resellers_customer_is_a_404(client: Any, world: dict[str, Any])
     )
     client.force_login(world["ub"])
     assert client.get(_url(theirs)).status_code == 404
-    assert client.post(_url(theirs), {"action": "block"}).status_code == 404
+    assert client.post(_url(theirs), {"action": "block", "confirmed": "1"}).status_code == 404
     theirs.refresh_from_db()
     assert theirs.blocked is False
     client.force_login(world["ua"])
-    assert client.post(_url(theirs), {"action": "block"}).status_code == 302
+    assert client.post(_url(theirs), {"action": "block", "confirmed": "1"}).status_code == 302
 
 
 # --------------------------------------------------------------------------- templates
@@ -273,8 +280,8 @@ def test_template_pages_edit_preview_and_reset(signed_in: Any, customer: Custome
     assert r.status_code == 200
     assert 'href="/notifications/templates/"' in r.content.decode()  # the navigation link
     assert rows(r.content, "templates-table")[0] == (
-        "Invoice issued Invoice {{ invoice_number }} from {{ sender_name }} Default"
-    )
+        "Invoice issued Invoice INV-0000042 from Northwind Telecom Ltd Default"
+    )  # issue 17: an example subject, not the template's raw {{ }}
     url = "/notifications/templates/suspended/"
     r = signed_in.get(url)
     assert r.status_code == 200

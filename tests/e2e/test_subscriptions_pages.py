@@ -105,7 +105,7 @@ def test_plans_page_in_navigation_add_edit_delete(signed_in: Any, admin: Any) ->
     assert rows(r.content, "subscription-plan-table") == [
         "Gold 7.25 USD In arrears No Administrator 0"
     ]
-    r = signed_in.post(f"/subscription-plans/{plan.pk}/delete/", follow=True)
+    r = signed_in.post(f"/subscription-plans/{plan.pk}/delete/", {"confirmed": "1"}, follow=True)
     assert messages_of(r) == ["Subscription plan “Gold” deleted."]
     assert not SubscriptionPlan.objects.exists()
 
@@ -130,7 +130,7 @@ def test_plan_form_errors_beside_the_input(
 def test_used_plan_cannot_be_deleted(signed_in: Any, admin: Any, acme: Customer) -> None:
     plan = _plan(admin)
     subscribe(actor=admin, now=T0, customer_id=acme.pk, data={"plan": plan.pk, "start_at": T0})
-    r = signed_in.post(f"/subscription-plans/{plan.pk}/delete/", follow=True)
+    r = signed_in.post(f"/subscription-plans/{plan.pk}/delete/", {"confirmed": "1"}, follow=True)
     assert messages_of(r) == ["subscription plan 'Gold' has 1 subscription and cannot be deleted"]
     assert SubscriptionPlan.objects.filter(pk=plan.pk).exists()
 
@@ -142,7 +142,7 @@ def test_reseller_sees_its_own_plans_only(client: Any, world: dict[str, Any]) ->
     r = client.get("/subscription-plans/")
     assert rows(r.content, "subscription-plan-table") == ["No subscription plans yet."]
     assert client.get(f"/subscription-plans/{a.pk}/").status_code == 404
-    assert client.post(f"/subscription-plans/{a.pk}/delete/").status_code == 404
+    assert client.post(f"/subscription-plans/{a.pk}/delete/", {"confirmed": "1"}).status_code == 404
     client.force_login(world["ua"])
     r = client.get("/subscription-plans/")
     assert rows(r.content, "subscription-plan-table") == [

@@ -28,6 +28,7 @@ from billcore.classes.settings import BY_NAME as CLASS_BY_NAME
 from billcore.classes.settings import DECIMAL_KINDS, TOP, Kind, Setting
 from billcore.classes.settings import SETTINGS as CLASS_SETTINGS
 from billcore.classes.settings import TABS as CLASS_TAB_LIST
+from billcore.core.countries import COUNTRIES
 from billcore.customers.models import Status
 from billcore.customers.settings import ADDRESS
 from billcore.customers.settings import BY_NAME as CUSTOMERS
@@ -37,8 +38,19 @@ from billcore.errors import BillcoreError, ValidationFailed
 from billcore.installation.models import CustomField
 from billcore.ledger.models import Action
 from billcore.ledger.services import MANUAL_ACTIONS
+from billcore.validation import as_choice, as_email, as_money
 
 Choices = Sequence[tuple[Any, str]]
+
+# A specification code in a message, e.g. " (CC-06)", " (CU-16, CC-20)": the services keep
+# them in their messages (the API, the docs and the golden scenarios name the rule), the
+# pages drop them: a clerk reads the sentence, not the reference.
+SPEC_CODE = re.compile(r"\s*\((?:CC|CU)-\d+(?:[,;:]?\s*(?:CC|CU)-\d+)*[^()]*\)")
+
+
+def clerk_text(message: str) -> str:
+    """``message`` as a page shows it: without specification codes."""
+    return SPEC_CODE.sub("", message)
 
 
 def input_amount(value: Decimal | None) -> str:
@@ -62,6 +74,9 @@ class _PageField:
     def __init__(self, *args: Any, show_if: str = "", **kwargs: Any) -> None:
         self.show_if = show_if
         self.mandatory = False
+        self.needed = False  # an empty value is an error the form shows itself
+        self.limit: int | None = None  # the service's length limit (not rendered)
+        self.is_email = False
         kwargs.setdefault("required", False)
         super().__init__(*args, **kwargs)
 
@@ -196,7 +211,7 @@ class PageForm(forms.Form):
         A leading ``field: `` is dropped and a leading bare field name becomes the input's
         label; a message about a part of an input (``taxes[0].rate``) is kept as it is."""
         target = self.target_field(exc.field)
-        message = exc.message
+        message = clerk_text(exc.message)
         if target and exc.field:
             if message.startswith(f"{exc.field}: "):
                 rest = message[len(exc.field) + 2 :]
@@ -207,6 +222,43 @@ class PageForm(forms.Form):
             widget.attrs["aria-invalid"] = "true"
             widget.attrs["aria-describedby"] = f"{self[target].auto_id}-error"
         self.add_error(target, message)
+        if not self._collecting:
+            self._collecting = True
+            self.attach_input_errors(skip=target)
+
+    _collecting = False
+
+    def input_errors(self) -> list[ValidationFailed]:
+        """The errors the form sees in what was posted without asking the service, one per
+        input at most: required (``field.needed``), length (the input's ``maxlength``),
+        format (an amount, an e-mail address) and choices (a value the select does not
+        offer). They are a subset of the service's own checks, with the same wording
+        (``billcore.validation``)."""
+        found: list[ValidationFailed] = []
+        for name, field in self.fields.items():
+            kind = getattr(field, "kind", "")
+            if field.disabled or name not in self.data or kind not in ("text", "select"):
+                continue
+            value = str(self.data.get(name, ""))
+            try:
+                _check_input(name, field, value)
+            except ValidationFailed as exc:
+                found.append(exc)
+        return found
+
+    def attach_input_errors(self, *, skip: str | None = None) -> int:
+        """Show every error :meth:`input_errors` finds (but on ``skip``, which already has
+        the service's); the number shown. The services stop at their first error; so that a
+        submit with four bad inputs shows four errors, the page adds what the form can see
+        itself. The service's own rules (a setting that needs another, a class of another
+        currency…) still come one at a time: only the service knows them."""
+        shown = 0
+        for exc in self.input_errors():
+            if exc.field == skip or (exc.field and self.has_error(exc.field)):
+                continue
+            self.attach_error(exc)
+            shown += 1
+        return shown
 
     def posted(self) -> dict[str, Any]:
         """The values the page submitted, by field name (see the module docstring).
@@ -228,6 +280,31 @@ class PageForm(forms.Form):
 
     def bound(self, names: Iterable[str]) -> list[forms.BoundField]:
         return [self[n] for n in names if n in self.fields]
+
+
+def _check_input(name: str, field: forms.Field, value: str) -> None:
+    """Raise the first error :meth:`PageForm.input_errors` sees in ``value`` of ``field``."""
+    text = value.strip()
+    if not text:
+        if getattr(field, "needed", False):
+            raise ValidationFailed(f"{name} is required", field=name, code="required")
+        return
+    widget = field.widget
+    if getattr(field, "kind", "") == "select":
+        offered = [str(v) for v, _ in getattr(widget, "choices", ())]
+        if offered and value not in offered:
+            as_choice(name, value, [v for v in offered if v])
+        return
+    attr = str(widget.attrs.get("maxlength", ""))
+    limit = getattr(field, "limit", None) or (int(attr) if attr.isdigit() else None)
+    if limit and len(value) > limit:
+        raise ValidationFailed(
+            f"{name} is longer than {limit} characters", field=name, code="too_long"
+        )
+    if widget.attrs.get("inputmode") == "decimal":
+        as_money(name, value)
+    elif getattr(field, "is_email", False) or getattr(widget, "input_type", "") == "email":
+        as_email(name, value)
 
 
 def posted_rows(data: QueryDict, prefix: str, columns: Sequence[str]) -> list[dict[str, str]]:
@@ -276,7 +353,7 @@ CLASS_TABS: list[tuple[str, str, list[tuple[str, list[str]]]]] = _class_tabs()
 
 SECTION_NOTES = {
     "Fraud protection": (
-        "Fraud protection needs a class currency to watch daily spending (CC-06).",
+        "Fraud protection needs a class currency to watch daily spending.",
         "!currency",
     ),
 }
@@ -415,7 +492,10 @@ def _customer_field(name: str, choices: Choices | None = None) -> forms.Field:
         return Choice(label, choices, help_text=help_text, show_if=show_if)
     if setting.kind is Kind.TEXT and not setting.single_line:
         return Area(label, help_text=help_text, show_if=show_if)
-    return Text(label, help_text=help_text, show_if=show_if, **setting.page_attrs)
+    text = Text(label, help_text=help_text, show_if=show_if, **setting.page_attrs)
+    text.limit = setting.max_length
+    text.is_email = setting.kind is Kind.EMAIL
+    return text
 
 
 @dataclass(frozen=True)
@@ -491,9 +571,7 @@ class CustomerForm(PageForm):
             f["customer_class"].disabled = True
             f[
                 "customer_class"
-            ].help_text = (
-                "The class is managed by a reseller: only that reseller assigns it (CC-07)."
-            )
+            ].help_text = "The class is managed by a reseller: only that reseller assigns it."
         f["billing_period"] = _customer_field("billing_period")
         f["time_zone"] = _customer_field("time_zone", [(z, z) for z in time_zones])
         selected = str(self["customer_class"].value() or "")
@@ -502,6 +580,9 @@ class CustomerForm(PageForm):
             f[CUSTOM_PREFIX + cf.name] = _custom_input(cf, mandatory=cf.name in mandatory)
         for name, _label in ADDRESS_FIELDS:
             f[name] = _customer_field(name)
+        # A select of countries: a name typed into a 2-letter box was cut short silently.
+        f["country"] = _customer_field("country", [("", "— none —"), *COUNTRIES])
+        f["country"].label = "Country"
         f["note"] = _customer_field("note")
         f["send_statistics"] = _customer_field(
             "send_statistics", [("", "As the customer class says"), *SendStatistics.choices]
@@ -559,10 +640,17 @@ class AdjustmentForm(PageForm):
 
     def __init__(self, data: QueryDict | None = None, *, initial: Mapping[str, Any]) -> None:
         super().__init__(data, initial=dict(initial))
-        self.fields["action"] = Choice("Action", [(a, Action(a).label) for a in MANUAL_ACTIONS])
-        self.fields["amount"] = Text(
-            "Amount", inputmode="decimal", autocomplete="off", **{"class": "input-short"}
+        # No default: a clerk typing "Top-up" must not post a charge because the select
+        # happened to start on it. Nothing chosen is refused by the service, naming ``action``.
+        action = Choice(
+            "Action",
+            [("", "— choose the action —"), *((a, Action(a).label) for a in MANUAL_ACTIONS)],
         )
+        action.needed = True
+        amount = Text("Amount", inputmode="decimal", autocomplete="off", **{"class": "input-short"})
+        amount.needed = True
+        self.fields["action"] = action
+        self.fields["amount"] = amount
         self.fields["visible_comment"] = Text(
             "Visible comment", help_text="Shown to the customer.", maxlength="500"
         )
@@ -589,21 +677,21 @@ class SettingsForm(PageForm):
         f["legal_name"] = Text("Legal name", maxlength="200")
         f["notification_from_name"] = Text(
             "Name in customer notifications",
-            help_text="The default “From” name of every customer class (CC-08).",
+            help_text="The default “From” name of every customer class.",
             maxlength="200",
         )
         f["notification_from_address"] = Text(
             "“From” address in customer notifications",
-            help_text="The default “From” address of every customer class (CC-08).",
+            help_text="The default “From” address of every customer class.",
             maxlength="254",
         )
         f["allow_external_billing"] = Toggle(
             "AllowExternalBilling",
-            help_text="Offers the external-billing options on customer classes (CC-12).",
+            help_text="Offers the external-billing options on customer classes.",
         )
         f["show_financial_documents_page"] = Toggle(
             "ShowFinancialDocumentsPage",
-            help_text="Offers “Generate financial documentation” on customer classes (CC-16).",
+            help_text="Offers “Generate financial documentation” on customer classes.",
         )
         f["test_mode"] = Toggle(
             "Test mode",

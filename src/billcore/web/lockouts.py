@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods
 from billcore.accounts import lockout
 from billcore.errors import BillcoreError
 from billcore.web.base import admin_page
+from billcore.web.forms import clerk_text
 
 API_PREFIXES = ("/api/", "/rest/")
 
@@ -60,7 +61,7 @@ def lockout_list(request: HttpRequest) -> HttpResponse:
                 actor=request.user, now=now, username=username, address=address or None
             )
         except BillcoreError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, clerk_text(exc.message))
             status = 400
         else:
             where = f" from {address}" if address else f" from {cleared} address(es)"

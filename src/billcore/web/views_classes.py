@@ -24,9 +24,9 @@ from billcore.classes.services import (
 from billcore.errors import BillcoreError, NotFound
 from billcore.installation.models import BusinessModel, Currency, CustomField
 from billcore.installation.services import get_settings
-from billcore.web import base
+from billcore.web import base, confirm
 from billcore.web.base import fail, not_found, page, paginate, query, query_id, reseller_choices
-from billcore.web.forms import ClassForm, class_initial
+from billcore.web.forms import ClassForm, class_initial, clerk_text
 
 
 def _class_form_options(actor: Actor) -> dict[str, Any]:
@@ -123,12 +123,20 @@ def class_edit(request: HttpRequest, class_id: int) -> HttpResponse:
 def class_delete(request: HttpRequest, class_id: int) -> HttpResponse:
     """CC-02: the Default class and classes in use cannot be deleted (the service says)."""
     cls = get_class(actor=request.user, class_id=class_id)
+    if not confirm.confirmed(request):
+        return confirm.ask(
+            request,
+            title="Delete customer class",
+            question=f"Delete the customer class “{cls.name}”? This cannot be undone.",
+            button="Delete",
+            back_url=reverse("class-edit", args=[cls.pk]),
+        )
     try:
         delete_class(actor=request.user, now=base.now(), class_id=cls.pk)
     except NotFound:
         raise
     except BillcoreError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, clerk_text(exc.message))
         return redirect("class-edit", class_id=cls.pk)
     messages.success(request, f"Customer class “{cls.name}” deleted.")
     return redirect("class-list")

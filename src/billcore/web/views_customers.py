@@ -22,10 +22,10 @@ from billcore.installation.models import Currency
 from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Action
-from billcore.web import base
+from billcore.web import base, confirm
 from billcore.web.base import fail, page, paginate, query, query_id, reseller_choices
 from billcore.web.customer_page import adjustment_form, customer_form, customer_page
-from billcore.web.forms import STATUS_FILTER_CHOICES
+from billcore.web.forms import STATUS_FILTER_CHOICES, clerk_text
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -118,6 +118,10 @@ def customer_adjust(request: HttpRequest, customer_id: int) -> HttpResponse:
     """CU-12: one ledger transaction; the dialog's token makes a double submit post once."""
     customer = get_customer(actor=request.user, customer_id=customer_id)
     form = adjustment_form(request.POST)
+    if form.attach_input_errors():
+        # Every error the dialog can see at once (no action chosen, no amount, a malformed
+        # one); the service's own rules come after, one at a time.
+        return customer_page(request, customer, adjust_form=form, status=400)
     try:
         data = form.posted()
         result = record_transaction(
@@ -154,12 +158,21 @@ def customer_adjust(request: HttpRequest, customer_id: int) -> HttpResponse:
 @require_POST
 def customer_delete(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = get_customer(actor=request.user, customer_id=customer_id)
+    if not confirm.confirmed(request):
+        return confirm.ask(
+            request,
+            title="Delete customer",
+            question=f"Delete the customer “{customer.name}”? This cannot be undone. Only a "
+            "customer without transactions can be deleted.",
+            button="Delete",
+            back_url=reverse("customer-edit", args=[customer.pk]),
+        )
     try:
         delete_customer(actor=request.user, now=base.now(), customer_id=customer.pk)
     except NotFound:
         raise
     except BillcoreError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, clerk_text(exc.message))
         return redirect("customer-edit", customer_id=customer.pk)
     messages.success(request, f"Customer “{customer.name}” deleted.")
     return redirect("customer-list")

@@ -23,9 +23,15 @@ from billcore.installation.services import (
     update_business_model,
     update_settings,
 )
-from billcore.web import base
+from billcore.web import base, confirm
 from billcore.web.base import admin_page, fail, not_found
-from billcore.web.forms import BusinessModelForm, CurrencyForm, CustomFieldForm, SettingsForm
+from billcore.web.forms import (
+    BusinessModelForm,
+    CurrencyForm,
+    CustomFieldForm,
+    SettingsForm,
+    clerk_text,
+)
 
 # --------------------------------------------------------------------------- business models
 
@@ -95,12 +101,20 @@ def business_model_edit(request: HttpRequest, business_model_id: int) -> HttpRes
 @require_POST
 def business_model_delete(request: HttpRequest, business_model_id: int) -> HttpResponse:
     bm = _business_model(business_model_id)
+    if not confirm.confirmed(request):
+        return confirm.ask(
+            request,
+            title="Delete business model",
+            question=f"Delete the business model “{bm.name}”? This cannot be undone.",
+            button="Delete",
+            back_url=reverse("business-model-edit", args=[bm.pk]),
+        )
     try:
         delete_business_model(actor=request.user, now=base.now(), business_model_id=bm.pk)
     except NotFound:
         raise
     except BillcoreError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, clerk_text(exc.message))
         return redirect("business-model-edit", business_model_id=bm.pk)
     messages.success(request, f"Business model “{bm.name}” deleted.")
     return redirect("business-model-list")
@@ -172,7 +186,7 @@ def currency_remove(request: HttpRequest, code: str) -> HttpResponse:
     except NotFound:
         raise
     except BillcoreError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, clerk_text(exc.message))
     else:
         messages.success(request, f"Currency {code} removed.")
     return redirect(reverse("settings") + "#currencies")

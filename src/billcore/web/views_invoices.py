@@ -21,7 +21,7 @@ from billcore.invoicing import actions, selectors
 from billcore.invoicing.models import InvoiceKind, InvoiceStatus
 from billcore.web import base
 from billcore.web.base import customer_money, customer_zone, local_time, page, paginate
-from billcore.web.forms import Choice, PageForm, Text
+from billcore.web.forms import Choice, PageForm, Text, clerk_text
 from billcore.web.views_invoicing import DAY, InvoicePaymentForm, invoice_page, period_text
 
 
@@ -132,7 +132,7 @@ def invoice_void(request: HttpRequest, invoice_id: int) -> HttpResponse:
     except NotFound:
         raise
     except BillcoreError as exc:
-        messages.error(request, f"Invoice {invoice.number} not voided: {exc.message}.")
+        messages.error(request, f"Invoice {invoice.number} not voided: {clerk_text(exc.message)}.")
         return _back(invoice.pk)
     messages.success(
         request,
@@ -151,7 +151,7 @@ def invoice_resend(request: HttpRequest, invoice_id: int) -> HttpResponse:
     except NotFound:
         raise
     except BillcoreError as exc:
-        messages.error(request, f"Invoice {invoice.number} not sent: {exc.message}.")
+        messages.error(request, f"Invoice {invoice.number} not sent: {clerk_text(exc.message)}.")
         return _back(invoice.pk)
     messages.success(
         request,

@@ -44,7 +44,7 @@ from billcore.web.base import (
     paginate,
 )
 from billcore.web.customer_page import customer_page, customer_tab
-from billcore.web.forms import Choice, PageForm, Text
+from billcore.web.forms import Choice, PageForm, Text, clerk_text
 
 # The <form> elements the tab panels' inputs belong to (drawn after the customer form).
 TEMPLATE_FORM = "invoice-template-form"
@@ -226,7 +226,7 @@ def period_approve(request: HttpRequest, period_id: int) -> HttpResponse:
     except NotFound:
         raise
     except BillcoreError as exc:
-        messages.error(request, f"Period of {what} not approved: {exc.message}.")
+        messages.error(request, f"Period of {what} not approved: {clerk_text(exc.message)}.")
         return redirect("periods-awaiting")
     if invoices:
         issued = ", ".join(
@@ -349,7 +349,7 @@ def customer_out_of_turn(request: HttpRequest, customer_id: int) -> HttpResponse
     except NotFound:
         raise
     except BillcoreError as exc:
-        messages.error(request, f"No out-of-turn invoice issued: {exc.message}.")
+        messages.error(request, f"No out-of-turn invoice issued: {clerk_text(exc.message)}.")
         return back_to_tab(customer, "invoices")
     messages.success(
         request,

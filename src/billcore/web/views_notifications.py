@@ -52,7 +52,18 @@ def _edit_page(
 @admin_page
 def template_list(request: HttpRequest) -> HttpResponse:
     templates = services.list_templates(actor=request.user)
-    context = {"nav_section": "notifications", "templates": templates}
+    rows = []
+    for t in templates:
+        # The subject as a customer reads it (rendered with the sample values), never the
+        # raw ``{{ }}`` of the template; the template's text is in the row's tooltip.
+        try:
+            example, _ = services.preview(
+                actor=request.user, kind=t.kind, subject=t.subject, body=t.body
+            )
+        except BillcoreError:
+            example = ""
+        rows.append((t, example))
+    context = {"nav_section": "notifications", "templates": rows}
     return render(request, "web/notifications/template_list.html", context)
 
 

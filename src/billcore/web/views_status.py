@@ -20,6 +20,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from billcore.customers import lifecycle
@@ -29,8 +30,31 @@ from billcore.errors import BillcoreError, NotFound, ValidationFailed
 from billcore.invoicing.closing import terminate
 from billcore.notifications.selectors import notification_log
 from billcore.notifications.status import change_status, midterm_invoice_supported
-from billcore.web import base
+from billcore.web import base, confirm
 from billcore.web.base import customer_zone, local_time, page
+from billcore.web.forms import clerk_text
+
+# The operations that take something away from the customer: they ask first (confirm.py).
+QUESTIONS = {
+    "block": (
+        "Block the customer “{name}”? Its accounts become unusable and self-care is closed; "
+        "subscriptions are still charged and invoiced.",
+        "Block",
+    ),
+    "terminate": (
+        "Terminate the customer “{name}”? Its services stop.",
+        "Terminate",
+    ),
+    "terminate_permanently": (
+        "Terminate the customer “{name}” permanently? Nothing is possible afterwards; this "
+        "cannot be undone.",
+        "Terminate permanently",
+    ),
+    "export": (
+        "Mark the customer “{name}” as exported? It is no longer operational here.",
+        "Mark as exported",
+    ),
+}
 
 DONE = {
     "block": "Customer blocked.",
@@ -148,6 +172,20 @@ def customer_status(request: HttpRequest, customer_id: int) -> HttpResponse:
     if request.method == "GET":
         return _status_page(request, customer)
     action = request.POST.get("action", "")
+    key = (
+        "terminate_permanently"
+        if action == "terminate" and request.POST.get("permanent") == "1"
+        else action
+    )
+    if key in QUESTIONS and not confirm.confirmed(request):
+        question, button = QUESTIONS[key]
+        return confirm.ask(
+            request,
+            title=button,
+            question=question.format(name=customer.name),
+            button=button,
+            back_url=reverse("customer-status", args=[customer.pk]),
+        )
     zone = customer_zone(customer)
     try:
         given = _given(request, action, zone)
@@ -162,7 +200,8 @@ def customer_status(request: HttpRequest, customer_id: int) -> HttpResponse:
     except BillcoreError as exc:
         if isinstance(exc, NotFound):
             raise
-        messages.error(request, exc.message[:1].upper() + exc.message[1:])
+        text = clerk_text(exc.message)
+        messages.error(request, text[:1].upper() + text[1:])
         fresh = get_customer(actor=request.user, customer_id=customer.pk)
         return _status_page(request, fresh, status=exc.status)
     messages.success(request, _done(action, saved, zone))

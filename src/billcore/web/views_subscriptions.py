@@ -15,6 +15,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from billcore.accounts.access import Actor, is_admin
@@ -24,10 +25,10 @@ from billcore.errors import BillcoreError, NotFound
 from billcore.installation.models import Currency
 from billcore.subscriptions import selectors, services
 from billcore.subscriptions.models import SubscriptionPlan, SubscriptionStatus
-from billcore.web import base
+from billcore.web import base, confirm
 from billcore.web.base import back_to_tab, customer_zone, fail, local_time, page, wall_clock
 from billcore.web.customer_page import customer_page, customer_tab
-from billcore.web.forms import Area, Choice, PageForm, Text, Toggle, input_amount
+from billcore.web.forms import Area, Choice, PageForm, Text, Toggle, clerk_text, input_amount
 
 SUBSCRIBE_FORM = "subscribe-form"
 LOCAL_MINUTE = "%Y-%m-%dT%H:%M"
@@ -68,8 +69,8 @@ class PlanForm(PageForm):
         f["prorate"] = Toggle(
             "Prorate", help_text="A subscription for part of a period pays part of the fee."
         )
-        f["charge_while_suspended"] = Toggle("Charge while the customer is suspended (CU-15)")
-        f["charge_while_blocked"] = Toggle("Charge while the customer is blocked (CU-02)")
+        f["charge_while_suspended"] = Toggle("Charge while the customer is suspended")
+        f["charge_while_blocked"] = Toggle("Charge while the customer is blocked")
         if resellers is not None:
             f["managed_by"] = Choice("Managed by", [("", "Administrator"), *resellers])
 
@@ -182,12 +183,20 @@ def plan_edit(request: HttpRequest, plan_id: int) -> HttpResponse:
 @require_POST
 def plan_delete(request: HttpRequest, plan_id: int) -> HttpResponse:
     plan = selectors.get_plan(actor=request.user, plan_id=plan_id)
+    if not confirm.confirmed(request):
+        return confirm.ask(
+            request,
+            title="Delete subscription plan",
+            question=f"Delete the subscription plan “{plan.name}”? This cannot be undone.",
+            button="Delete",
+            back_url=reverse("subscription-plan-edit", args=[plan.pk]),
+        )
     try:
         services.delete_plan(actor=request.user, now=base.now(), plan_id=plan.pk)
     except NotFound:
         raise
     except BillcoreError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, clerk_text(exc.message))
         return redirect("subscription-plan-edit", plan_id=plan.pk)
     messages.success(request, f"Subscription plan “{plan.name}” deleted.")
     return redirect("subscription-plan-list")
@@ -265,7 +274,7 @@ def subscription_end(request: HttpRequest, subscription_id: int) -> HttpResponse
     except NotFound:
         raise
     except BillcoreError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, clerk_text(exc.message))
         return back_to_tab(sub.customer, "subscriptions")
     messages.success(request, f"Subscription to “{sub.plan.name}” ended.")
     return back_to_tab(sub.customer, "subscriptions")

@@ -23,7 +23,7 @@ from billcore.accounts.tokens import default_lifetime
 from billcore.errors import BillcoreError
 from billcore.web import base
 from billcore.web.base import fail, page, paginate, query, reseller_choices
-from billcore.web.forms import Choice, PageForm, Text
+from billcore.web.forms import Choice, PageForm, Text, clerk_text
 
 ADMINISTRATOR = ""
 
@@ -189,7 +189,7 @@ def user_active(request: HttpRequest, user_id: int) -> HttpResponse:
             user = services.deactivate_user(actor=request.user, now=base.now(), user_id=user.pk)
     except BillcoreError as exc:
         fail(PageForm(), exc)  # a NotFound is the 404 page
-        messages.error(request, exc.message.removeprefix("id: "))
+        messages.error(request, clerk_text(exc.message).removeprefix("id: "))
         return redirect("user-edit", user_id=user.pk)
     state = "activated" if activate else "deactivated: it can no longer sign in"
     messages.success(request, f"User “{user.username}” {state}.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from billcore.core.money import format_money
+from billcore.customers.models import Status
+from billcore.web.forms import clerk_text
 
 register = template.Library()
 
@@ -23,6 +26,31 @@ def money(value: Decimal | None, decimals: Any = 2) -> str:
     except (TypeError, ValueError):
         places = 2
     return format_money(value, places)
+
+
+@register.filter
+def plain(value: Any) -> str:
+    """``{{ message|plain }}``: a service's message as a clerk reads it, without the
+    specification codes (CC-06, CU-14) it carries for the API and the docs."""
+    return clerk_text(str(value))
+
+
+STATUS_WORDS = dict(Status.choices)
+CODE = re.compile(r"[a-z]+(?:_[a-z]+)+")
+
+
+@register.filter
+def status_words(value: Any) -> str:
+    """``{{ h.to_status|status_words }}``: a customer status (or another snake_case code such
+    as a suspension reason) in words: ``provisionally_terminated`` → "Provisionally
+    terminated"; any other text is shown as it is."""
+    text = "" if value is None else str(value)
+    if text in STATUS_WORDS:
+        return str(STATUS_WORDS[text])
+    if CODE.fullmatch(text):
+        words = text.replace("_", " ")
+        return words[:1].upper() + words[1:]
+    return text
 
 
 @register.filter

@@ -268,7 +268,20 @@
     initDialogs();
     document.addEventListener("click", function (event) {
       var button = event.target.closest("[data-confirm]");
-      if (button && !window.confirm(button.dataset.confirm)) event.preventDefault();
+      if (!button) return;
+      if (!window.confirm(button.dataset.confirm)) {
+        event.preventDefault();
+        return;
+      }
+      // Answered here: the server's confirmation page (the step without JavaScript) is skipped.
+      var form = button.form;
+      if (form && !form.querySelector('input[name="confirmed"]')) {
+        var yes = document.createElement("input");
+        yes.type = "hidden";
+        yes.name = "confirmed";
+        yes.value = "1";
+        form.appendChild(yes);
+      }
     });
   }
 
