@@ -278,6 +278,18 @@ def _save(customer: Customer) -> None:
 OpeningBalance = Callable[[Customer, Decimal], None]
 
 
+def existing_reseller(value: Any, *, field: str) -> int:
+    """The id of an existing reseller given as ``field`` (an owner chosen by an
+    administrator: a sub-customer's reseller, the reseller managing a plan, tariff or
+    product); a 400 naming ``field`` otherwise."""
+    rid = as_int(field, value, minimum=1)
+    if not Customer.objects.filter(pk=rid, customer_type=CustomerType.RESELLER).exists():
+        raise ValidationFailed(
+            f"{field}: reseller {rid} does not exist", field=field, code="not_found"
+        )
+    return rid
+
+
 @transaction.atomic
 def create_customer(
     *,
@@ -302,12 +314,7 @@ def create_customer(
     if is_admin(actor):
         reseller = data.get("reseller")
         if reseller not in (None, ""):
-            rid = as_int("reseller", reseller, minimum=1)
-            if not Customer.objects.filter(pk=rid, customer_type=CustomerType.RESELLER).exists():
-                raise ValidationFailed(
-                    f"reseller: reseller {rid} does not exist", field="reseller", code="not_found"
-                )
-            customer.reseller_id = rid
+            customer.reseller_id = existing_reseller(reseller, field="reseller")
     else:
         if data.get("reseller") not in (None, "", require_user(actor).reseller_id):
             raise ValidationFailed(

@@ -34,8 +34,9 @@ from billcore.accounts.access import Actor, is_admin, require_user
 from billcore.audit.services import record, snapshot
 from billcore.core.countries import is_country_code
 from billcore.core.offpeak import OffpeakSyntaxError, parse_offpeak
-from billcore.customers.models import Customer, CustomerType
+from billcore.customers.models import Customer
 from billcore.customers.selectors import get_customer
+from billcore.customers.services import existing_reseller
 from billcore.db import NameKeyed, name_taken
 from billcore.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from billcore.installation.services import get_currency_in_use
@@ -433,15 +434,7 @@ def _owner(actor: Actor, value: Any, *, in_use: Callable[[], bool], current: int
         return me.reseller_id
     reseller_id = None
     if value not in (None, ""):
-        reseller_id = as_int("managed_by", value, minimum=1)
-        if not Customer.objects.filter(
-            pk=reseller_id, customer_type=CustomerType.RESELLER
-        ).exists():
-            raise ValidationFailed(
-                f"managed_by: reseller {reseller_id} does not exist",
-                field="managed_by",
-                code="not_found",
-            )
+        reseller_id = existing_reseller(value, field="managed_by")
     if reseller_id != current and in_use():
         raise _in_use("managed_by", "it is in use")
     return reseller_id

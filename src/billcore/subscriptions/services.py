@@ -30,8 +30,9 @@ from django.utils.dateparse import parse_datetime
 
 from billcore.accounts.access import Actor, is_admin, require_user
 from billcore.audit.services import record, snapshot
-from billcore.customers.models import Customer, CustomerType, Status
+from billcore.customers.models import Customer, Status
 from billcore.customers.selectors import get_customer
+from billcore.customers.services import existing_reseller
 from billcore.db import name_taken
 from billcore.errors import Conflict, NotFound, ValidationFailed
 from billcore.installation.services import get_currency_in_use
@@ -124,15 +125,7 @@ def _set_managed_by(actor: Actor, plan: SubscriptionPlan, value: Any) -> None:
         return
     reseller_id = None
     if value not in (None, ""):
-        reseller_id = as_int("managed_by", value, minimum=1)
-        if not Customer.objects.filter(
-            pk=reseller_id, customer_type=CustomerType.RESELLER
-        ).exists():
-            raise ValidationFailed(
-                f"managed_by: reseller {reseller_id} does not exist",
-                field="managed_by",
-                code="not_found",
-            )
+        reseller_id = existing_reseller(value, field="managed_by")
     if plan.pk and reseller_id != plan.managed_by_id and plan.subscriptions.exists():
         raise ValidationFailed(
             "managed_by cannot change while customers subscribe to this plan",
