@@ -136,8 +136,28 @@ def test_tariff_faults_name_the_field_and_save_nothing(porta, world):
         "Client.Tariff.update_tariff.required_i_tariff",
         "i_tariff is required",
     )
+    fault(
+        porta.call("Tariff", "add_tariff", {"tariff_info": {"name": "X", "iso_4217": "XXX"}}),
+        m + "unknown_currency",
+    )
+    fault(
+        porta.call(
+            "Tariff", "add_tariff", {"tariff_info": {"name": "X", "iso_4217": "USD", "i_parent": 9}}
+        ),
+        m + "not_found_i_parent",
+        "i_parent: reseller 9 does not exist",
+    )
     assert (Tariff.objects.count(), AuditEntry.objects.count()) == before
     assert Tariff.objects.get(pk=tid).name == "Taken"
+    add_rate(porta, tid, destination="1", price_1="1")
+    fault(
+        porta.call(
+            "Tariff", "update_tariff", {"tariff_info": {"i_tariff": tid, "iso_4217": "EUR"}}
+        ),
+        "Client.Tariff.update_tariff.in_use_iso_4217",
+        "iso_4217 cannot change while the tariff has rates (prices are in its currency)",
+    )
+    assert Tariff.objects.get(pk=tid).currency_id == "USD"
 
 
 def test_tariff_list_filters_and_pages(porta, world):
