@@ -349,7 +349,7 @@ def test_demo_acts_as_the_existing_superuser(admin: User) -> None:
     }
     assert Customer.objects.filter(customer_type=CustomerType.RETAIL).count() == 3
     dates = Transaction.objects.values_list("created_at", flat=True)
-    assert min(dates) >= now - dt.timedelta(days=90) and max(dates) < now
+    assert min(dates) >= now - dt.timedelta(days=90) and max(dates) <= now
     assert sum(Customer.objects.values_list("balance", flat=True), Decimal(0)) == sum(
         Transaction.objects.values_list("amount", flat=True), Decimal(0)
     )
