@@ -14,7 +14,20 @@ What it loads (on top of what the migrations seed):
   and that creates its reseller's class and sub-customers itself (CC-07);
 * ``customers`` end customers (companies and people, prepaid and postpaid, a few blocked)
   whose currency, country, address and phone fit their class's region, each with a history
-  of 1-6 balance adjustments over the last 90 days (CU-12), all through the ledger.
+  of 1-6 balance adjustments over the last 90 days (CU-12), all through the ledger;
+* a running business (``demo.business``, issue 17 item 14): voice tariffs per currency
+  (1, 44, 4420, 447, 49, 33, 60 and ``|``; off-peak on USD, 60/6 on EUR, a connection fee on
+  GBP), data and messaging tariffs, a main product per currency, the add-on International
+  Saver, one business customer's override tariff, each reseller's product with the
+  administrator's wholesale tariff; 1-5 accounts per customer with their products;
+  subscriptions for most postpaid customers; ~90 days of calls, data and messages priced by
+  the catalogue and charged at their times;
+* the engine's history: test mode on, the engine run every 3 days over the past (periods
+  closed, invoices issued, fees, collections that suspend customers with overdue invoices),
+  payments recorded between the runs (most invoices paid, some partly, some overdue), one
+  invoice voided, a last run at ``now`` and test mode off. Nothing is dated after ``now``, so
+  the first real engine run closes nothing that ended before the load (no backlog); it
+  renders the invoices' PDFs, and the invoice e-mails wait until SMTP is configured.
 
 Everything is drawn from ``random.Random(seed)``: the same seed gives the same data set.
 The whole load is one database transaction: it is there entirely or not at all. A second
