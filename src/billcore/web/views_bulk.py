@@ -194,7 +194,7 @@ def customer_bulk(request: HttpRequest) -> HttpResponse:
         )
 
     done, failures, _results = run_each([(i, labels[i]) for i in ids], act)
-    noun = "customer" if done == 1 else "customers"
+    noun = "customer" if len(ids) == 1 else "customers"
     return result_page(
         request,
         title=title,
@@ -249,7 +249,7 @@ def period_bulk_approve(request: HttpRequest) -> HttpResponse:
 
     done, failures, results = run_each([(i, labels[i]) for i in ids], act)
     numbers = [inv.number for invoices in results for inv in invoices]
-    noun = "period" if done == 1 else "periods"
+    noun = "period" if len(ids) == 1 else "periods"
     summary = f"{done} of {len(ids)} {noun} approved and closed."
     if numbers:
         summary += f" {len(numbers)} invoice{'s' if len(numbers) != 1 else ''} issued."
