@@ -228,7 +228,6 @@ def test_bulk_change_class_and_form_errors(client: Any, world: dict[str, Any]) -
 
 
 def test_bulk_is_scoped_to_the_resellers_own_customers(client: Any, world: dict[str, Any]) -> None:
-    admin = world["admin"]
     mine = _customer(world["ua"], world["classes"]["a"], "Mine", reseller=world["ra"].pk)
     theirs = _customer(
         world["ub"], world["classes"]["b"], "Theirs", currency="EUR", reseller=world["rb"].pk
