@@ -1097,7 +1097,7 @@ def authorize(
     zero-priced destination). Refused with the rating reason (``no_product``, ``no_rate``,
     ``forbidden_destination``, …), or ``insufficient_funds`` when it is 0. ``amount``, when
     given too, must be affordable as before; without ``cld`` it is required."""
-    money = as_money("amount", amount, allow_none=cld in (None, ""), minimum=ZERO)
+    money = as_money("amount", amount, allow_none=cld not in (None, ""), minimum=ZERO)
     cid, aid = _target(actor=actor, account_id=account_id, customer_id=customer_id)
     pricing = None
     if cld not in (None, ""):
