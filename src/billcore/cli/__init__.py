@@ -22,6 +22,8 @@ billcore xdrs import FILE.csv [--user NAME] [--reject-file PATH] [--batch N] [--
 billcore rates import TARIFF FILE.csv [--replace] [--reject-file PATH] [--user NAME]
                       [--no-progress]             merge a CSV price list into a tariff
 billcore rates export TARIFF [FILE|-] [--user NAME]  a tariff's rates as CSV (see cli/rating.py)
+billcore rate --account A --cld NUMBER --duration S [--service voice] [--at ISO]
+              [--access-code X] [--format table|json]   price a session (nothing charged)
 """
 
 from __future__ import annotations
@@ -129,6 +131,21 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--status", help="issued, partly_paid, paid, overdue, … (see the error)")
     _add_paging(i)
     i.set_defaults(func="commands.cmd_invoice_list")
+
+    p = sub.add_parser(
+        "rate",
+        help="price a session and the longest one the account affords now (nothing charged)",
+        description="Tariff, rate prefix, price set, charged quantity, amount and the maximum "
+        "duration the account affords now. Exit 1 when refused (the reason is printed).",
+    )
+    p.add_argument("--account", required=True, help="account id or identifier")
+    p.add_argument("--cld", required=True, metavar="NUMBER", help="the called number")
+    p.add_argument("--duration", required=True, metavar="S", help="seconds (the quantity)")
+    p.add_argument("--service", default="voice", help="service code (default voice)")
+    p.add_argument("--at", metavar="ISO", help="start instant, ISO 8601 (default now)")
+    p.add_argument("--access-code", default="", metavar="X", help="INCOMING, FOLLOWME, …")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func="rating_quote.cmd_rate")
 
     p = sub.add_parser("xdrs", help="usage records (xDRs)")
     xsub = p.add_subparsers(dest="xdrs_command", required=True)
