@@ -169,7 +169,9 @@ def test_class_copy_and_customer_currency_filter(live_server: Any, browser: Any)
     page.wait_for_url(f"{base}/customers/")
     assert page.inner_text(".alert-success") == "Customer “Eurocorp” saved."
     row = page.locator("#customer-table tr", has_text="Eurocorp")
+    # The first cell is the bulk-selection checkbox (issue 17 item 4).
     assert row.locator("td").all_inner_texts() == [
+        "",
         "Eurocorp",
         "Euro Retail",
         "EUR",
