@@ -243,23 +243,19 @@ def _subscription_items(invoice: Invoice, zone: dt.tzinfo) -> list[dict[str, Any
     out = []
     rows = (
         Transaction.objects.filter(invoice=invoice, action=Action.SUBSCRIPTION)
+        .select_related("subscription_charge__subscription__plan")
         .order_by("created_at", "id")
-        .values_list(
-            "amount",
-            "visible_comment",
-            "subscription_charge__period_start",
-            "subscription_charge__period_end",
-            "subscription_charge__subscription__plan__name",
-        )
     )
-    for amount, comment, start, end, plan in rows:
-        if start is not None and end is not None:
+    for row in rows:
+        fee = getattr(row, "subscription_charge", None)
+        if fee is not None:
+            start, end = fee.period_start, fee.period_end
             first, last = local_day(start, zone), last_day(end, start, zone)
-            period = first if first == last else f"{first} – {last}"
-            text = f"{plan}, {period}" if plan else period
+            period = first if first == last else f"{first} \u2013 {last}"
+            text = f"{fee.subscription.plan.name}, {period}"
         else:
-            text = comment or "Subscription fee"
-        out.append({"description": text, "amount": format_money(amount, invoice.decimals)})
+            text = row.visible_comment or "Subscription fee"
+        out.append({"description": text, "amount": format_money(row.amount, invoice.decimals)})
     return out
 
 

@@ -152,7 +152,9 @@ def _credit_note_message(email: OutboundEmail, inst: InstallationSettings, sende
         _row("Total credited", f"{format_money(-note.total, d)} {cur}"),
     ]
     if note.paid_before:
-        body.append(_row("Paid before, kept as credit", f"{format_money(note.paid_before, d)} {cur}"))
+        body.append(
+            _row("Paid before, kept as credit", f"{format_money(note.paid_before, d)} {cur}")
+        )
     body += [
         _row("Balance after the credit note", f"{format_money(note.balance_after, d)} {cur}"),
         "",

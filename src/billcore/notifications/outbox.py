@@ -98,7 +98,9 @@ def seller_missing(customer_class: CustomerClass, inst: InstallationSettings) ->
     lacks: the installation's legal name, and a From address (the class's own, when its
     override gives one, counts)."""
     missing = inst.missing_seller_details()
-    own_from = customer_class.notification_from_override and customer_class.notification_from_address
+    own_from = (
+        customer_class.notification_from_override and customer_class.notification_from_address
+    )
     if own_from and "From address" in missing:
         missing.remove("From address")
     return missing

@@ -22,9 +22,7 @@ urlpatterns = [
     path("", views_customers.home, name="home"),
     path(
         "login/",
-        auth_views.LoginView.as_view(
-            template_name="web/login.html", redirect_authenticated_user=True
-        ),
+        views_installation.SignInView.as_view(),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
