@@ -27,7 +27,10 @@ from billcore.invoicing.models import Invoice
 from billcore.ledger.customers import create_customer
 from billcore.notifications.models import OutboundEmail
 from billcore.notifications.selectors import notification_log
-from tests.integration.test_invoice_mail import Inbox, inbox  # noqa: F401  (fixture)
+from tests.integration import test_invoice_mail
+from tests.integration.test_invoice_mail import Inbox
+
+inbox = test_invoice_mail.inbox  # the loopback SMTP server fixture
 
 pytestmark = pytest.mark.django_db
 
