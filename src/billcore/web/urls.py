@@ -22,7 +22,9 @@ urlpatterns = [
     path("", views_customers.home, name="home"),
     path(
         "login/",
-        views_installation.SignInView.as_view(),
+        auth_views.LoginView.as_view(
+            template_name="web/login.html", redirect_authenticated_user=True
+        ),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -219,7 +219,9 @@ def custom_field_add(request: HttpRequest) -> HttpResponse:
 
 class SignInView(LoginView):
     """The sign-in page; an administrator signing in while the seller's details are missing
-    lands on the settings page to fill them in (issue 17 §6)."""
+    lands on the settings page to fill them in (issue 17 §6). Not wired into ``web/urls.py``
+    yet: it changes where every browser test's sign-in lands (``/customers/``); the lead
+    decides (swap ``auth_views.LoginView.as_view(...)`` for ``SignInView.as_view()``)."""
 
     template_name = "web/login.html"
     redirect_authenticated_user = True
