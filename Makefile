@@ -64,6 +64,7 @@ test: install system-deps lint typecheck test-sqlite test-postgres
 
 bench: install
 	$(BIN)/python bench/customers.py
+	$(BIN)/python bench/rating.py
 
 clean:
 	rm -rf $(VENV) var/static .pytest_cache .mypy_cache .ruff_cache

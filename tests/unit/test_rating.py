@@ -430,13 +430,13 @@ def test_charged_duration_is_whole_units(terms: PriceTerms, duration: int) -> No
 
 
 def _next_candidate(duration: int, terms: PriceTerms) -> int:
-    """The candidate after ``duration``: F, then F + I1, then one next-unit more each time."""
+    """The candidate after ``duration``: F, G (the grace period alone), F + I1, then one
+    next-unit more each time, whichever comes first after ``duration``."""
     start = terms.free_seconds + terms.interval_first
-    if duration < terms.free_seconds:
-        return terms.free_seconds
     if duration < start:
-        return start
-    return duration + terms.interval_next
+        shorter = [c for c in (terms.free_seconds, terms.grace_period) if duration < c < start]
+        return min(shorter, default=start)
+    return start + ((duration - start) // terms.interval_next + 1) * terms.interval_next
 
 
 @settings(max_examples=300)
@@ -463,11 +463,90 @@ def _walk(money: Decimal, terms: PriceTerms, cap: int) -> int:
     best = 0
     if terms.free_seconds and amount(terms.free_seconds, terms) <= money:
         best = terms.free_seconds
+    if terms.grace_period > best and money >= 0:  # the grace period alone costs 0 (§7.2)
+        best = terms.grace_period
     candidate = terms.free_seconds + terms.interval_first
     while True:
         if amount(candidate, terms) > money:
-            return min(best, cap)
+            return min(max(best, terms.grace_period if money >= 0 else 0), cap)
         best = candidate
         if candidate >= cap:
             return cap
         candidate += terms.interval_next
+
+
+# --- the grace period when nothing longer fits (issue 12's decision on §7.1) ---------------
+
+
+def test_grace_is_granted_when_not_even_the_first_unit_fits() -> None:
+    # 60/6 at $0.10/min, $0.02 fee: the first unit costs 0.12. A 5-second grace period costs
+    # nothing (§7.2), so an account with less than 0.12 is granted the 5 s, not refused.
+    terms = example1(grace_period=5)
+    assert max_duration(D("0.05"), terms, BIG_CAP) == 5
+    assert max_duration(D(0), terms, BIG_CAP) == 5
+    _exact(amount(5, terms), "0.00000")
+    _exact(amount(6, terms), "0.12000")
+    assert max_duration(D("0.12"), terms, BIG_CAP) == 60
+    assert max_duration(D("1.00"), terms, BIG_CAP) == 1116
+
+
+def test_grace_is_capped_and_overdrawn_money_gets_nothing() -> None:
+    terms = example1(grace_period=30)
+    assert max_duration(D(0), terms, 20) == 20
+    assert max_duration(D("-0.01"), terms, BIG_CAP) == 0
+    assert max_duration(D(0), example1(), BIG_CAP) == 0  # no grace: refused as before
+
+
+def test_grace_longer_than_the_free_seconds_wins() -> None:
+    # F = 3 costs the fee (0.02); G = 10 costs nothing: with 0.02 the longer, G, is granted.
+    terms = example1(free_seconds=3, grace_period=10)
+    assert max_duration(D("0.02"), terms, BIG_CAP) == 10
+    assert max_duration(D("0.01"), terms, BIG_CAP) == 10
+    # Free seconds longer than the grace period: F when the fee is covered, else G.
+    terms = example1(free_seconds=30, grace_period=10)
+    assert max_duration(D("0.02"), terms, BIG_CAP) == 30
+    assert max_duration(D("0.01"), terms, BIG_CAP) == 10
+
+
+def test_grace_longer_than_a_charged_candidate_is_granted() -> None:
+    # 1-minute units, G = 100 s: 60 s costs nothing (within the grace), 120 s costs 0.20;
+    # with 0 the grace period itself (100 s) is the longest free call.
+    terms = PriceTerms(
+        interval_first=60,
+        interval_next=60,
+        price_first=D("0.10"),
+        price_next=D("0.10"),
+        grace_period=100,
+    )
+    assert max_duration(D(0), terms, BIG_CAP) == 100
+    _exact(amount(100, terms), "0.00000")
+    _exact(amount(120, terms), "0.20000")
+    assert max_duration(D("0.20"), terms, BIG_CAP) == 120
+
+
+@settings(max_examples=300)
+@given(
+    terms=st.builds(
+        PriceTerms,
+        interval_first=st.integers(min_value=1, max_value=120),
+        interval_next=st.integers(min_value=1, max_value=60),
+        price_first=st.decimals(min_value=D("0.00001"), max_value=D(5), places=5),
+        price_next=prices,
+        connection_fee=st.decimals(min_value=D(0), max_value=D(1), places=5),
+        free_seconds=st.integers(min_value=0, max_value=30),
+        grace_period=st.integers(min_value=1, max_value=200),
+        surcharge_percent=st.decimals(min_value=D(0), max_value=D(50), places=2),
+        per_minute=st.booleans(),
+    ),
+    money=st.decimals(min_value=D(0), max_value=D(2), places=5),
+    cap=st.integers(min_value=1, max_value=20_000),
+)
+def test_max_duration_with_grace_fits_and_the_next_candidate_does_not(
+    terms: PriceTerms, money: Decimal, cap: int
+) -> None:
+    duration = max_duration(money, terms, cap)
+    assert duration >= min(terms.grace_period, cap)  # the grace period is always affordable
+    assert amount(duration, terms) <= money
+    if duration < cap:
+        assert amount(_next_candidate(duration, terms), terms) > money
+    assert duration == _walk(money, terms, cap)

@@ -75,7 +75,22 @@ class AuthorizeIn(Schema):
     model_config = ConfigDict(extra="forbid")
     account: int | None = None
     customer: int | None = None
-    amount: str
+    amount: str | None = Field(
+        None, description="Decimal string >= 0: may it be spent now (optional with cld)"
+    )
+    cld: str | None = Field(
+        None, description="Called number: answer the longest session affordable now"
+    )
+    service: str | None = Field(None, description="Service of the session (default voice)")
+    access_code: str = Field("", description="Empty (outgoing), INCOMING, FOLLOWME, TRANSFER…")
+
+
+class AuthorizeOut(ChargeOut):
+    max_duration: int | None = Field(
+        None,
+        description="With cld: the longest session (seconds) the money available now pays "
+        "for, capped by the installation's max_session_seconds; amount is then its cost",
+    )
 
 
 class ReserveIn(Schema):
@@ -214,15 +229,19 @@ def post_xdr_batch(request: AuthedRequest, payload: BatchIn) -> dict[str, Any]:
     return {**counts, "items": items}
 
 
-@router.post("/authorize", response=ChargeOut)
+@router.post("/authorize", response=AuthorizeOut)
 def post_authorize(request: AuthedRequest, payload: AuthorizeIn) -> Any:
-    """May this account (or customer) spend this amount now? Changes nothing."""
+    """May this account (or customer) spend this amount now? With `cld` (an account's call
+    to that number): for how long (`max_duration`, seconds)? Changes nothing."""
     return services.authorize(
         actor=request.auth,
         now=now(),
         account_id=payload.account,
         customer_id=payload.customer,
         amount=payload.amount,
+        cld=payload.cld,
+        service=payload.service,
+        access_code=payload.access_code,
     )
 
 

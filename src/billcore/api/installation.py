@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ninja import Router, Schema, Status
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from billcore.api.base import AuthedRequest, now
 from billcore.installation import services
@@ -111,6 +111,7 @@ class SettingsOut(Schema):
     suretax_endpoint: str
     tax_rounding_half_up: bool
     test_mode: bool
+    max_session_seconds: int = Field(description="Longest session /authorize grants, seconds")
 
     @staticmethod
     def resolve_seller_details_missing(obj: InstallationSettings) -> list[str]:
@@ -136,6 +137,9 @@ class SettingsPatch(Schema):
     suretax_endpoint: str | None = None
     tax_rounding_half_up: bool | None = None
     test_mode: bool | None = None
+    max_session_seconds: int | None = Field(
+        None, description="Longest session /authorize grants: 1 to 86400 seconds (default 10800)"
+    )
 
 
 class CustomFieldOut(Schema):

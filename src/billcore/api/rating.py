@@ -34,6 +34,7 @@ from billcore.rating.models import (
     Service,
     Tariff,
 )
+from billcore.rating.quote import quote as quote_session
 from billcore.validation import blank_is_none
 
 router = Router(tags=["rating"])
@@ -902,3 +903,72 @@ def delete_override(request: AuthedRequest, customer_id: int, override_id: int) 
         actor=request.auth, now=now(), customer_id=customer_id, override_id=override_id
     )
     return Status(204, None)
+
+
+# --------------------------------------------------------------------------------------------
+# Quote (issue 12 §2): the price of a hypothetical session, nothing written
+
+
+class QuoteIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    account: int | str = Field(description="Account id, or its identifier (as usage names it)")
+    service: str = Field("voice", description="Service code (default voice)")
+    cld: str = Field(description="Called number: digits, a leading + and spaces allowed")
+    quantity: int | str | None = Field(
+        None, description="Usage in `unit` (seconds for voice); or give duration"
+    )
+    duration: int | str | None = Field(None, description="Seconds (voice): quantity in seconds")
+    unit: str = Field("", description="The unit of quantity (empty: the service's natural one)")
+    started_at: dt.datetime | None = Field(None, description="Start instant (default now)")
+    access_code: str = Field("", description="Empty (outgoing), INCOMING, FOLLOWME, TRANSFER…")
+
+
+class QuotedPriceOut(Schema):
+    allowed: bool
+    reason: str
+    message: str
+    tariff_id: int | None
+    tariff_name: str
+    rate_id: int | None
+    prefix: str
+    source: str = Field(description="master (the product's tariff) or override")
+    price_set: str = Field(description="peak, offpeak1 or offpeak2")
+    charged_quantity: int | None
+    amount: Decimal | None
+    currency: str
+
+
+class QuoteOut(Schema):
+    allowed: bool
+    reason: str = Field(description="Why it cannot be priced: no_product, no_rate, …")
+    message: str
+    account_id: int
+    customer_id: int
+    service: str
+    cld: str
+    started_at: dt.datetime
+    access_code: str
+    base_quantity: int = Field(description="The quantity in whole base units, rounded up")
+    price: QuotedPriceOut
+    reseller_id: int | None
+    reseller_price: QuotedPriceOut | None = Field(
+        description="The reseller's own (wholesale) price, for a reseller's customer"
+    )
+
+
+@router.post("/rating/quote", response=QuoteOut)
+def post_quote(request: AuthedRequest, payload: QuoteIn) -> Any:
+    """What a session would cost, without charging it (nothing is written). A session that
+    cannot be priced answers `allowed` false with the reason; bad input is a 400."""
+    return quote_session(
+        actor=request.auth,
+        now=now(),
+        account=payload.account,
+        cld=payload.cld,
+        quantity=payload.quantity,
+        duration=payload.duration,
+        service=payload.service,
+        unit=payload.unit,
+        started_at=payload.started_at,
+        access_code=payload.access_code,
+    )

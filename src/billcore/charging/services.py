@@ -45,10 +45,13 @@ from billcore.core.charging import (
     Decision,
     FraudState,
     decide,
+    status_reason,
 )
+from billcore.core.rating import max_duration, rate_usage
 from billcore.customers.models import BalanceControl, Customer
 from billcore.db import money_value
 from billcore.errors import BillcoreError, Conflict, NotFound, ValidationFailed
+from billcore.installation.services import max_session_seconds
 from billcore.ledger.batch import datetime_adapter as _datetime_adapter
 from billcore.ledger.batch import (
     insert_ledger_rows,
@@ -59,6 +62,7 @@ from billcore.ledger.batch import (
 )
 from billcore.ledger.batch import units as _units
 from billcore.locks import for_update, lock_row
+from billcore.rating.pricing import REFUSALS, Priced, Pricer
 from billcore.subscribers.models import Account, AccountType
 from billcore.validation import (
     as_choice,
@@ -1001,32 +1005,178 @@ def _charge_many_locked(
         )
 
 
+#: Why ``authorize`` with a called number refuses, beyond ``core.charging.REASONS`` and the
+#: rating refusals of ``rating.pricing.REFUSALS``.
+AUTHORIZE_REASONS: dict[str, str] = {
+    "insufficient_funds": "the money available does not pay for the first unit of the call",
+    "reseller_insufficient_funds": "the reseller's money available does not pay for the call",
+    "reseller_blocked": "the customer's reseller is blocked",
+    "reseller_suspended": "the customer's reseller is suspended",
+    "reseller_terminated": "the customer's reseller is terminated or exported",
+}
+
+
+@dataclass(frozen=True)
+class AuthorizeResult:
+    """``authorize``'s answer: a ``ChargeResult``'s fields and, when a called number was
+    given, the longest session the account can afford now (seconds, capped) and what that
+    session would cost (``amount``)."""
+
+    allowed: bool
+    reason: str
+    message: str
+    amount: Decimal
+    balance: Decimal
+    available_funds: Decimal | None
+    max_duration: int | None = None
+    xdr_id: None = None
+    replayed: bool = False
+
+
+def _money_available(
+    customer: _Customer, account: _Account | None, now: dt.datetime
+) -> Decimal | None:
+    """The money a session may spend now (rating-and-tabs.md §4.2 step 6), None for no limit:
+    the customer's available funds (prepaid) or credit left (postpaid with a limit), each
+    minus open reservations; a debit account's own funds or a credit account's own limit
+    when less; a blocking daily fraud limit's remainder when less."""
+    money = _available(customer, customer.balance, customer.reserved, now)
+    bounds: list[Decimal] = [] if money is None else [money]
+    if account is not None:
+        if account.account_type == AccountType.DEBIT:
+            bounds.append(-account.balance - account.reserved)
+        elif account.credit_limit is not None:
+            bounds.append(account.credit_limit - account.balance - account.reserved)
+    fraud = _fraud(customer, now)
+    if fraud is not None and fraud.blocks and fraud.daily_limit is not None:
+        bounds.append(fraud.daily_limit - fraud.spent_today)
+    return min(bounds) if bounds else None
+
+
+def _reseller_refusal(reseller: _Customer) -> str:
+    reason = status_reason(
+        status=reseller.status,
+        blocked=reseller.blocked,
+        suspension_reason=reseller.suspension_reason,
+    )
+    if not reason:
+        return ""
+    if reason == "customer_blocked":
+        return "reseller_blocked"
+    if reason.startswith("customer_suspended"):
+        return "reseller_suspended"
+    return "reseller_terminated"
+
+
+def _seconds_for(money: Decimal | None, terms: Any, cap: int) -> int:
+    """``max_duration`` with §4.2 step 5: a zero-priced destination lasts until the cap."""
+    if not (terms.price_first or terms.price_next or terms.connection_fee):
+        return cap
+    return max_duration(money, terms, cap)
+
+
 def authorize(
     *,
     actor: Actor,
     now: dt.datetime,
     account_id: Any = None,
     customer_id: Any = None,
-    amount: Any,
-) -> ChargeResult:
-    """May this amount be spent now? Changes nothing (expired holds aside)."""
-    money = as_money("amount", amount, allow_none=False, minimum=ZERO)
-    assert money is not None
+    amount: Any = None,
+    cld: Any = None,
+    service: Any = None,
+    access_code: Any = "",
+) -> AuthorizeResult:
+    """May this amount be spent now, and, with a called number (``cld``), for how long may
+    the account call it? Changes nothing (expired holds aside).
+
+    With ``cld`` (issue 12 §2, rating-and-tabs.md §4.2-4.3, §7.1) the session is priced as
+    usage of ``service`` (default voice) would be, and ``max_duration`` is the longest session
+    whose stored amount fits the money available now (:func:`_money_available`), for a
+    reseller's customer also the reseller's on its own price (the less of the two), capped by
+    the installation's ``max_session_seconds`` (also the answer without a limit or for a
+    zero-priced destination). Refused with the rating reason (``no_product``, ``no_rate``,
+    ``forbidden_destination``, …), or ``insufficient_funds`` when it is 0. ``amount``, when
+    given too, must be affordable as before; without ``cld`` it is required."""
+    money = as_money("amount", amount, allow_none=cld not in (None, ""), minimum=ZERO)
     cid, aid = _target(actor=actor, account_id=account_id, customer_id=customer_id)
+    pricing = None
+    if cld not in (None, ""):
+        if aid is None:
+            raise ValidationFailed(
+                "account: rating a called number needs the account (products are per account)",
+                field="account",
+            )
+        pricing = Pricer().price(
+            account_id=aid,
+            service=as_str("service", service or "voice", max_length=32),
+            cld=cld,
+            quantity=ZERO,
+            started_at=now,
+            access_code=as_str("access_code", access_code or "", max_length=16).upper(),
+        )
+    cap = max_session_seconds()
     with transaction.atomic():
         customer, account = _lock(cid, aid)
-        decision = _decide(customer, account, money, now)
-        if not decision.allowed and _sweep_expired(customer, account, now):
-            decision = _decide(customer, account, money, now)
-    return ChargeResult(
-        allowed=decision.allowed,
-        reason=decision.reason,
-        message=decision.message,
-        xdr_id=None,
-        amount=money,
-        balance=customer.balance,
-        available_funds=_available(customer, customer.balance, customer.reserved, now),
-    )
+        _sweep_expired(customer, account, now)
+        reseller = None
+        if pricing is not None and customer.reseller_id is not None:
+            row = _query("customer-now").row({_SENTINEL_ID: customer.reseller_id})
+            reseller = _Customer(*row) if row is not None else None
+    funds = _available(customer, customer.balance, customer.reserved, now)
+
+    def answer(
+        reason: str, seconds: int | None = None, cost: Decimal | None = None
+    ) -> AuthorizeResult:
+        message = AUTHORIZE_REASONS.get(reason) or REASONS.get(reason, "")
+        if not message and reason in REFUSALS:
+            message = REFUSALS[reason]
+        return AuthorizeResult(
+            allowed=not reason,
+            reason=reason,
+            message=message if reason else "",
+            amount=cost if cost is not None else (money if money is not None else ZERO),
+            balance=customer.balance,
+            available_funds=funds,
+            max_duration=seconds,
+        )
+
+    # Statuses first (as an amount's decision checks them), then the amount, then rating.
+    decision = _decide(customer, account, money if money is not None else ZERO, now)
+    if not decision.allowed and (money is not None or decision.reason not in _FUNDS_REASONS):
+        return answer(decision.reason)
+    if pricing is None:
+        return answer("")
+    if reseller is not None and _reseller_refusal(reseller):
+        return answer(_reseller_refusal(reseller))
+    refusal = pricing.refusal
+    if refusal is not None:
+        return answer(refusal.reason)
+    assert isinstance(pricing.customer, Priced)
+    terms = pricing.customer.terms
+    seconds = _seconds_for(_money_available(customer, account, now), terms, cap)
+    if seconds == 0:
+        return answer("insufficient_funds", 0)
+    if reseller is not None and isinstance(pricing.reseller, Priced):
+        reseller_seconds = _seconds_for(
+            _money_available(reseller, None, now), pricing.reseller.terms, cap
+        )
+        if reseller_seconds == 0:
+            return answer("reseller_insufficient_funds", 0)
+        seconds = min(seconds, reseller_seconds)
+    return answer("", seconds, rate_usage(seconds, terms).amount)
+
+
+# The reasons an amount of 0 can be refused for want of money: with a called number the
+# maximum duration decides instead (a zero-priced destination needs no funds, §4.2 step 5).
+_FUNDS_REASONS = frozenset(
+    {
+        "insufficient_funds",
+        "credit_limit_exceeded",
+        "account_insufficient_funds",
+        "account_limit_exceeded",
+        "fraud_daily_limit",
+    }
+)
 
 
 def _reservation_result(

@@ -19,6 +19,11 @@ billcore engine run [--now T] [--steps S]            the engine once (--now: tes
 billcore engine loop [--interval SECONDS]            the engine on a schedule
 billcore xdrs import FILE.csv [--user NAME] [--reject-file PATH] [--batch N] [--no-progress]
                                                      charge a CSV file of usage records
+billcore rates import TARIFF FILE.csv [--replace] [--reject-file PATH] [--user NAME]
+                      [--no-progress]             merge a CSV price list into a tariff
+billcore rates export TARIFF [FILE|-] [--user NAME]  a tariff's rates as CSV (see cli/rating.py)
+billcore rate --account A --cld NUMBER --duration S [--service voice] [--at ISO]
+              [--access-code X] [--format table|json]   price a session (nothing charged)
 """
 
 from __future__ import annotations
@@ -127,6 +132,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_paging(i)
     i.set_defaults(func="commands.cmd_invoice_list")
 
+    p = sub.add_parser(
+        "rate",
+        help="price a session and the longest one the account affords now (nothing charged)",
+        description="Tariff, rate prefix, price set, charged quantity, amount and the maximum "
+        "duration the account affords now. Exit 1 when refused (the reason is printed).",
+    )
+    p.add_argument("--account", required=True, help="account id or identifier")
+    p.add_argument("--cld", required=True, metavar="NUMBER", help="the called number")
+    p.add_argument("--duration", required=True, metavar="S", help="seconds (the quantity)")
+    p.add_argument("--service", default="voice", help="service code (default voice)")
+    p.add_argument("--at", metavar="ISO", help="start instant, ISO 8601 (default now)")
+    p.add_argument("--access-code", default="", metavar="X", help="INCOMING, FOLLOWME, …")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func="rating_quote.cmd_rate")
+
     p = sub.add_parser("xdrs", help="usage records (xDRs)")
     xsub = p.add_subparsers(dest="xdrs_command", required=True)
     x = xsub.add_parser(
@@ -151,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     x.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     x.set_defaults(func="commands.cmd_xdrs_import")
+
+    _add_rates_commands(sub)  # billcore rates import|export (cli/rating.py)
 
     p = sub.add_parser("engine", help="the billing engine (period closing, invoices, e-mail)")
     esub = p.add_subparsers(dest="engine_command", required=True)
@@ -274,6 +296,47 @@ def _add_user_commands(sub: Any) -> None:
     t = tsub.add_parser("revoke", help="revoke a token (it stops working)")
     t.add_argument("id", type=_id)
     t.set_defaults(func="users.cmd_token_revoke")
+
+
+def _add_rates_commands(sub: Any) -> None:
+    """The ``rates`` sub-commands of ``billcore``: a tariff's price list as CSV."""
+    p = sub.add_parser("rates", help="a tariff's rates: CSV upload and download")
+    rsub = p.add_subparsers(dest="rates_command", required=True)
+    r = rsub.add_parser(
+        "import",
+        help="merge a CSV price list into a tariff",
+        description="Merge the rates of a CSV file (header row: prefix, interval_first, "
+        "interval_next, price_first, price_next, effective_from; optional off-peak sets and "
+        "forbidden, discontinued, hidden) into TARIFF, keyed by (prefix, effective_from); "
+        "importing the same file again changes nothing. Exit 1 when lines were rejected "
+        "(the others are saved), 2 when nothing could be imported.",
+    )
+    r.add_argument("tariff", metavar="TARIFF", help="the tariff's id, or else its exact name")
+    r.add_argument("file", metavar="FILE.csv")
+    r.add_argument(
+        "--replace",
+        action="store_true",
+        help="discontinue the tariff's prefixes absent from the file, from its earliest "
+        "effective_from",
+    )
+    r.add_argument(
+        "--reject-file",
+        metavar="PATH",
+        help="rejected lines as CSV: line, field, reason (default: FILE.rejects.csv)",
+    )
+    r.add_argument("--user", help="act as this user (default: the first administrator)")
+    r.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    r.set_defaults(func="rating.cmd_rates_import")
+    r = rsub.add_parser(
+        "export",
+        help="a tariff's rates as CSV (the import's format)",
+        description="Write TARIFF's rates as CSV, every version, ordered by prefix and "
+        "effective_from; the file imports back unchanged.",
+    )
+    r.add_argument("tariff", metavar="TARIFF", help="the tariff's id, or else its exact name")
+    r.add_argument("file", metavar="FILE", nargs="?", default="-", help="default: - (stdout)")
+    r.add_argument("--user", help="act as this user (default: the first administrator)")
+    r.set_defaults(func="rating.cmd_rates_export")
 
 
 def _add_paging(p: argparse.ArgumentParser) -> None:

@@ -44,13 +44,22 @@ Maximum duration (:func:`max_duration`, §4.3 as a first guess, §7.1 as the def
 =====================================================================================
 
 The candidates are the durations a network can be told: 0, the free seconds alone
-(``F``, when ``F > 0``: the call stays within them), and ``F + I1 + k*In`` for ``k >= 0``.
+(``F``, when ``F > 0``: the call stays within them), the grace period alone (``G``, when
+``G > 0``: a call that ends within it costs 0, §7.2), and ``F + I1 + k*In`` for ``k >= 0``.
 ``max_duration`` returns the longest candidate whose amount **as stored** (:func:`amount`) is
 ``<= money``, capped by ``cap``: ``rate(T) <= A < rate(next candidate)``. §4.3's inversion
 gives the first guess; the stored amount decides, moving by whole next-units. Consequences
 (§7.1): ``A / (1 + S/100)`` is never rounded on its own; when ``A`` covers only the
 connection fee, a call within the free seconds is granted ``F`` (not refused); a candidate
-that ends inside the grace period costs 0 (§7.2) and is therefore affordable. ``money`` of
+that ends inside the grace period costs 0 (§7.2) and is therefore affordable.
+
+**Grace period (the decision of issue 12).** §7.1 defines ``T_max`` by the stored amount,
+and a call no longer than ``G`` is stored at 0 whatever the money (§7.2): so when nothing
+longer fits (not the first unit, nor the free seconds), a ``G > 0`` is still granted
+(capped), also with ``money`` 0; the network cuts the call at ``G`` and it costs nothing.
+A negative ``money`` (already overdrawn) affords nothing, not even the grace period: 0 is
+more than it. Example: 60/6 at $0.10/min, $0.02 fee, ``G`` = 5 s, ``A`` = $0.05 -> 5 s
+(the first unit would cost 0.12); ``A`` = $0.12 -> 60 s. ``money`` of
 ``None`` (no limit: a postpaid customer without a credit limit) and a zero next-price
 (every further unit is free) give ``cap``. 0 means "not affordable": refuse.
 
@@ -408,11 +417,16 @@ def max_duration(money: Decimal | None, terms: PriceTerms, cap: int) -> int:
         last=k_cap,
     )
     if k >= 0:
-        return min(free + first + k * step, cap)
-    # Not even the first unit: the free seconds alone are what is left (§7.1).
-    if free > 0 and amount(free, terms) <= money:
-        return min(free, cap)
-    return 0
+        longest = free + first + k * step
+    elif free > 0 and amount(free, terms) <= money:
+        longest = free  # not even the first unit: the free seconds alone (§7.1)
+    else:
+        longest = 0
+    # The grace period alone costs 0 (§7.2; the grace decision in the module docstring):
+    # granted when it is longer than what the money pays for.
+    if terms.grace_period > longest:  # amount(G) == 0 <= money (money >= 0 here)
+        longest = terms.grace_period
+    return min(longest, cap)
 
 
 def _largest_fitting(fits: Callable[[int], bool], *, guess: int, last: int) -> int:

@@ -7,6 +7,10 @@ from django.db import models
 
 from billcore.db import NameKeyed
 
+#: The default longest session authorised (3 hours) and the range an administrator may set.
+DEFAULT_MAX_SESSION_SECONDS = 10_800
+MAX_SESSION_SECONDS_RANGE = (1, 86_400)
+
 
 class InstallationSettings(models.Model):
     """One row (pk=1): what PortaBilling keeps on its Configuration server and Legal info panel."""
@@ -31,6 +35,9 @@ class InstallationSettings(models.Model):
     tax_rounding_half_up = models.BooleanField(default=False)
     # Test mode: the engine's clock can be moved through the API (tests and demos only).
     test_mode = models.BooleanField(default=False)
+    # The longest session /authorize grants (issue 12 §2): the cap of the maximum duration,
+    # and the answer for a postpaid customer without a credit limit or a zero-priced call.
+    max_session_seconds = models.PositiveIntegerField(default=DEFAULT_MAX_SESSION_SECONDS)
     updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

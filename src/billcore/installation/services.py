@@ -16,6 +16,8 @@ from billcore.core.currencies import UnknownCurrencyError, get_currency
 from billcore.db import name_taken
 from billcore.errors import NotFound, ValidationFailed
 from billcore.installation.models import (
+    DEFAULT_MAX_SESSION_SECONDS,
+    MAX_SESSION_SECONDS_RANGE,
     BusinessModel,
     Currency,
     CustomField,
@@ -32,6 +34,16 @@ def _require_admin(actor: Actor) -> None:
 def get_settings() -> InstallationSettings:
     settings, _ = InstallationSettings.objects.get_or_create(pk=1)
     return settings
+
+
+def max_session_seconds() -> int:
+    """The longest session authorised (seconds): the installation's setting, else 3 hours."""
+    value = (
+        InstallationSettings.objects.filter(pk=1)
+        .values_list("max_session_seconds", flat=True)
+        .first()
+    )
+    return DEFAULT_MAX_SESSION_SECONDS if value is None else int(value)
 
 
 SETTINGS_FIELDS: dict[str, Callable[[str, Any], Any]] = {
@@ -51,6 +63,9 @@ SETTINGS_FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "suretax_endpoint": lambda f, v: _url(f, v),
     "tax_rounding_half_up": as_bool,
     "test_mode": as_bool,
+    "max_session_seconds": lambda f, v: as_int(
+        f, v, minimum=MAX_SESSION_SECONDS_RANGE[0], maximum=MAX_SESSION_SECONDS_RANGE[1]
+    ),
 }
 
 

@@ -10,9 +10,6 @@ CATALOGUE = (
 )
 SERVICES: dict[str, str] = {
     "DID": CATALOGUE.format(what="DID inventory"),
-    "Product": CATALOGUE.format(what="products"),
-    "Tariff": CATALOGUE.format(what="tariffs"),
-    "Rate": CATALOGUE.format(what="rates"),
     "Destination": CATALOGUE.format(what="destinations"),
     "DiscountPlan": CATALOGUE.format(what="discount plans"),
     "VolumeDiscountPlan": CATALOGUE.format(what="volume discount plans"),

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from billcore.errors import BillcoreError
-from billcore.porta import accounts, billing, classes, customers, session, unsupported
+from billcore.porta import accounts, billing, classes, customers, rating, session, unsupported
 from billcore.porta.mapping import (
     ACCOUNT_FIELDS_OUT,
     CLASS_FIELDS_OUT,
@@ -38,6 +38,9 @@ SERVICES: dict[str, dict[str, tuple[Handler, bool]]] = {
     "Account": accounts.METHODS,
     "Invoice": billing.INVOICE_METHODS,
     "Currency": billing.CURRENCY_METHODS,
+    "Tariff": rating.TARIFF_METHODS,
+    "Rate": rating.RATE_METHODS,
+    "Product": rating.PRODUCT_METHODS,
 }
 FIELD_NAMES: dict[str, Mapping[str, str]] = {
     "Session": {},
@@ -46,6 +49,9 @@ FIELD_NAMES: dict[str, Mapping[str, str]] = {
     "Account": ACCOUNT_FIELDS_OUT,
     "Invoice": billing.INVOICE_FIELDS_OUT,
     "Currency": {},
+    "Tariff": rating.TARIFF_FIELDS_OUT,
+    "Rate": rating.RATE_FIELDS_OUT,
+    "Product": rating.PRODUCT_FIELDS_OUT,
 }
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
 

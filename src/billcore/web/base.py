@@ -38,6 +38,7 @@ from billcore.customers.selectors import list_customers
 from billcore.errors import BillcoreError, NotFound
 
 PAGE_SIZE = 50
+PAGE_SIZES = (25, 50, 100, 200)
 MAX_ID = 2**63 - 1
 
 View = Callable[..., HttpResponse]
@@ -97,8 +98,25 @@ def query(request: HttpRequest, key: str, default: str = "") -> str:
     return request.GET.get(key, default).replace("\x00", "")
 
 
+def per_page_param(param: str) -> str:
+    """The query key of a list's page size: ``per_page`` beside ``page``, ``tx_per_page``
+    beside a tab's ``tx_page``."""
+    return "per_page" if param == "page" else f"{param.removesuffix('page')}per_page"
+
+
 def paginate(request: HttpRequest, items: Any, *, param: str = "page") -> Page[Any]:
-    return Paginator(items, PAGE_SIZE).get_page(query(request, param))
+    """One page of ``items``; its size is the query's choice of ``PAGE_SIZES`` (issue 17),
+    otherwise ``PAGE_SIZE``. The page carries ``per_page`` and ``per_page_param`` for
+    ``_pagination.html``."""
+    size_param = per_page_param(param)
+    size = query_id(query(request, size_param))
+    if size not in PAGE_SIZES:
+        size = PAGE_SIZE
+    result = Paginator(items, size).get_page(query(request, param))
+    result.per_page = size  # type: ignore[attr-defined]
+    result.per_page_param = size_param  # type: ignore[attr-defined]
+    result.page_sizes = PAGE_SIZES  # type: ignore[attr-defined]
+    return result
 
 
 def fail(form: Any, exc: BillcoreError) -> int:

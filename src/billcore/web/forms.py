@@ -710,6 +710,12 @@ class SettingsForm(PageForm):
             help_text="Lets the billing engine's clock be moved through the API "
             "(POST /api/v1/engine/run with “now”), for tests and demos. Off in production.",
         )
+        f["max_session_seconds"] = Text(
+            "Longest session (seconds)",
+            help_text="The most a session is authorised for: 1 to 86400 (default 10800, 3 hours).",
+            inputmode="numeric",
+            **{"class": "input-short"},
+        )
         f["eztax_endpoint"] = Text("EZTax endpoint", placeholder="https://…")
         f["suretax_endpoint"] = Text("SureTax endpoint", placeholder="https://…")
         f["tax_rounding_half_up"] = Toggle(
@@ -742,6 +748,7 @@ class SettingsForm(PageForm):
                     ("allow_external_billing", "show_financial_documents_page", "test_mode")
                 ),
             ),
+            Section("Real-time authorization", self.bound(("max_session_seconds",))),
             Section(
                 "Taxes",
                 self.bound(("eztax_endpoint", "suretax_endpoint", "tax_rounding_half_up")),

@@ -4,6 +4,7 @@ from django.urls import path
 from billcore.web import (
     lockouts,
     views_audit,
+    views_bulk,
     views_classes,
     views_customer_tabs,
     views_customers,
@@ -35,6 +36,7 @@ urlpatterns = [
     path("classes/<int:class_id>/delete/", views_classes.class_delete, name="class-delete"),
     path("customers/", views_customers.customer_list, name="customer-list"),
     path("customers/add/", views_customers.customer_add, name="customer-add"),
+    path("customers/bulk/", views_bulk.customer_bulk, name="customer-bulk"),
     path("customers/<int:customer_id>/", views_customers.customer_edit, name="customer-edit"),
     # The tabs' own forms and views (Balance & Credits, Fraud Protection, Accounts).
     path(
@@ -111,6 +113,7 @@ urlpatterns = [
         name="credit-note-pdf",
     ),
     path("periods/", views_invoicing.periods_awaiting, name="periods-awaiting"),
+    path("periods/approve/", views_bulk.period_bulk_approve, name="period-bulk-approve"),
     path(
         "periods/<int:period_id>/approve/",
         views_invoicing.period_approve,

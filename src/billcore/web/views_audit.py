@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.db.models import QuerySet
@@ -9,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from billcore.audit.models import AuditEntry
+from billcore.web import exports
 from billcore.web.base import admin_page, paginate, query
 
 
@@ -26,6 +28,33 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     entries: QuerySet[AuditEntry] = AuditEntry.objects.order_by("-id")
     if object_type:
         entries = entries.filter(object_type=object_type)
+    if exports.wanted(request):
+        header = (
+            "id",
+            "at",
+            "actor",
+            "operation",
+            "object_type",
+            "object_id",
+            "object",
+            "before",
+            "after",
+        )
+        csv_rows = (
+            (
+                e.pk,
+                e.at,
+                e.actor_name,
+                e.operation,
+                e.object_type,
+                e.object_id,
+                e.object_repr,
+                json.dumps(e.before, sort_keys=True, default=str) if e.before is not None else "",
+                json.dumps(e.after, sort_keys=True, default=str) if e.after is not None else "",
+            )
+            for e in exports.rows_of(entries)
+        )
+        return exports.csv_response("audit-log.csv", header, csv_rows)
     page_obj = paginate(request, entries)
     rows = [(entry, _changes(entry)) for entry in page_obj]
     types = AuditEntry.objects.order_by("object_type").values_list("object_type", flat=True)

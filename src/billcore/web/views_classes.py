@@ -24,7 +24,7 @@ from billcore.classes.services import (
 from billcore.errors import BillcoreError, NotFound
 from billcore.installation.models import BusinessModel, Currency, CustomField
 from billcore.installation.services import get_settings
-from billcore.web import base, confirm
+from billcore.web import base, confirm, exports
 from billcore.web.base import fail, not_found, page, paginate, query, query_id, reseller_choices
 from billcore.web.forms import ClassForm, class_initial, clerk_text
 
@@ -60,6 +60,31 @@ def class_list(request: HttpRequest) -> HttpResponse:
     """CC-01: Name, Currency, Archive xDRs, Invoices, Taxation, Description, Managed by."""
     search = query(request, "q").strip()
     classes = list_classes(actor=request.user, search=search, order=query(request, "order"))
+    if exports.wanted(request):
+        header = (
+            "id",
+            "name",
+            "currency",
+            "statistics",
+            "invoices",
+            "taxation",
+            "description",
+            "managed_by",
+        )
+        rows = (
+            (
+                c.pk,
+                c.name,
+                c.currency_id,
+                c.generate_statistics,
+                c.generate_regular_invoices,
+                c.taxation_method,
+                c.description,
+                c.managed_by.name if c.managed_by else "",
+            )
+            for c in exports.rows_of(classes)
+        )
+        return exports.csv_response("customer-classes.csv", header, rows)
     return render(
         request,
         "web/class_list.html",

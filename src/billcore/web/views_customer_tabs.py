@@ -25,13 +25,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 
 from billcore.charging.models import Service, XdrStatus
-from billcore.charging.selectors import customer_xdrs, summary, xdrs_csv
+from billcore.charging.selectors import CSV_COLUMNS, customer_xdrs, summary
 from billcore.classes.models import FraudAction
 from billcore.core.charging import REASONS
 from billcore.customers.models import Customer
@@ -47,7 +47,7 @@ from billcore.subscribers.services import (
     visible_accounts,
 )
 from billcore.validation import as_int
-from billcore.web import base
+from billcore.web import base, exports
 from billcore.web.base import (
     back_to_tab,
     customer_money,
@@ -370,10 +370,24 @@ def customer_xdrs_csv(request: HttpRequest, customer_id: int) -> Any:
     which ``page``'s HttpResponse typing does not name)."""
     customer = get_customer(actor=request.user, customer_id=customer_id)
     args, _shown, _errors = _xdr_filters(request, customer_zone(customer))
-    rows = customer_xdrs(actor=request.user, customer_id=customer.pk, **args)
-    response = StreamingHttpResponse(xdrs_csv(rows), content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="xdrs-{customer.pk}.csv"'
-    return response
+    xdrs = customer_xdrs(actor=request.user, customer_id=customer.pk, **args)
+    rows = (
+        (
+            x.pk,
+            x.started_at,
+            x.account.identifier if x.account else "",
+            x.service,
+            x.quantity,
+            x.unit,
+            x.amount,
+            x.status,
+            x.deny_reason,
+            x.external_id or "",
+            ";".join(f"{k}={v}" for k, v in sorted(x.details.items())),
+        )
+        for x in exports.rows_of(xdrs.select_related("account"))
+    )
+    return exports.csv_response(f"xdrs-{customer.pk}.csv", CSV_COLUMNS, rows)
 
 
 # --------------------------------------------------------------------------- accounts

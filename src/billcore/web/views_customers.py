@@ -22,7 +22,8 @@ from billcore.installation.models import Currency
 from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Action
-from billcore.web import base, confirm
+from billcore.ledger.selectors import customer_transactions
+from billcore.web import base, confirm, exports
 from billcore.web.base import fail, page, paginate, query, query_id, reseller_choices
 from billcore.web.customer_page import adjustment_form, customer_form, customer_page
 from billcore.web.forms import STATUS_FILTER_CHOICES, clerk_text
@@ -54,6 +55,8 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         filters["reseller"] = query_id(get("reseller"))
         filters["customer_type"] = get("customer_type") or None
     customers = list_customers(actor=actor, **filters)
+    if exports.wanted(request):
+        return customers_csv(customers)
     context = {
         "page": paginate(request, customers),
         "q": search,
@@ -72,6 +75,50 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "closed": Status.CLOSED,
     }
     return render(request, "web/customer_list.html", context)
+
+
+CUSTOMER_COLUMNS = (
+    "id",
+    "name",
+    "type",
+    "company",
+    "email",
+    "class",
+    "currency",
+    "balance_control",
+    "balance",
+    "available_funds",
+    "credit_limit",
+    "status",
+    "blocked",
+    "reseller_id",
+    "created_at",
+)
+
+
+def customers_csv(customers: Any) -> HttpResponse:
+    """The filtered list as CSV (issue 17): every matching customer, streamed."""
+    rows = (
+        (
+            c.pk,
+            c.name,
+            c.customer_type,
+            c.company_name,
+            c.email,
+            c.customer_class.name if c.customer_class_id else "",
+            c.currency_id,
+            c.balance_control,
+            exports.money(c.balance, c.currency.decimals),
+            exports.money(c.available_funds, c.currency.decimals) if c.is_prepaid else None,
+            exports.money(c.credit_limit, c.currency.decimals),
+            c.status,
+            c.blocked,
+            c.reseller_id,
+            c.created_at,
+        )
+        for c in exports.rows_of(customers)
+    )
+    return exports.csv_response("customers.csv", CUSTOMER_COLUMNS, rows)
 
 
 @page
@@ -109,7 +156,45 @@ def customer_edit(request: HttpRequest, customer_id: int) -> HttpResponse:
         if "_save" in request.POST:
             return redirect("customer-list")
         return redirect("customer-edit", customer_id=saved.pk)
+    if exports.wanted(request):
+        return transactions_csv(request, customer)
     return customer_page(request, customer)
+
+
+TRANSACTION_COLUMNS = (
+    "id",
+    "created_at",
+    "action",
+    "currency",
+    "amount",
+    "balance_after",
+    "account",
+    "visible_comment",
+    "internal_comment",
+    "by",
+)
+
+
+def transactions_csv(request: HttpRequest, customer: Any) -> HttpResponse:
+    """The customer's transactions (the Balance & Credits tab's list) as CSV (issue 17)."""
+    places = customer.currency.decimals
+    txs = customer_transactions(actor=request.user, customer_id=customer.pk)
+    rows = (
+        (
+            tx.pk,
+            tx.created_at,
+            tx.action,
+            customer.currency_id,
+            exports.money(tx.amount, places),
+            exports.money(tx.balance_after, places),
+            tx.account.identifier if tx.account_id else "",
+            tx.visible_comment,
+            tx.internal_comment,
+            tx.actor.get_username() if tx.actor_id else "system",
+        )
+        for tx in exports.rows_of(txs)
+    )
+    return exports.csv_response(f"transactions-{customer.pk}.csv", TRANSACTION_COLUMNS, rows)
 
 
 @page

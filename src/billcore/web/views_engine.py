@@ -12,7 +12,7 @@ from django.shortcuts import render
 from billcore.customers.models import Customer
 from billcore.engine.models import EngineRun
 from billcore.engine.status import engine_status, get_run, list_runs
-from billcore.web import base
+from billcore.web import base, exports
 from billcore.web.base import admin_page, paginate
 
 # The report's figures in words (the step that moves each: engine/runs.py STEP_FIGURES).
@@ -51,7 +51,35 @@ def _summary(run: EngineRun) -> str:
 @admin_page
 def engine_page(request: HttpRequest) -> HttpResponse:
     status = engine_status(actor=request.user, now=base.now())
-    page_obj = paginate(request, list_runs(actor=request.user))
+    runs = list_runs(actor=request.user)
+    if exports.wanted(request):
+        header = (
+            "id",
+            "started_at",
+            "finished_at",
+            "engine_clock",
+            "trigger",
+            "started_by",
+            "state",
+            "what_it_did",
+            "errors",
+        )
+        csv_rows = (
+            (
+                r.pk,
+                r.started_at,
+                r.finished_at,
+                r.now,
+                r.trigger,
+                r.started_by,
+                r.state,
+                _summary(r),
+                r.error_count,
+            )
+            for r in exports.rows_of(runs)
+        )
+        return exports.csv_response("engine-runs.csv", header, csv_rows)
+    page_obj = paginate(request, runs)
     rows = [(run, _summary(run)) for run in page_obj]
     context: dict[str, Any] = {
         "status": status,

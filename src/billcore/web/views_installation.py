@@ -25,7 +25,7 @@ from billcore.installation.services import (
     update_business_model,
     update_settings,
 )
-from billcore.web import base, confirm
+from billcore.web import base, confirm, exports
 from billcore.web.base import admin_page, fail, not_found
 from billcore.web.forms import (
     BusinessModelForm,
@@ -42,6 +42,10 @@ from billcore.web.forms import (
 def business_model_list(request: HttpRequest) -> HttpResponse:
     """CC-05: the catalogue the administrator maintains."""
     models = BusinessModel.objects.annotate(used_by=Count("customerclass")).order_by("name")
+    if exports.wanted(request):
+        rows = ((m.pk, m.name, m.description, m.used_by) for m in exports.rows_of(models))
+        header = ("id", "name", "description", "customer_classes")
+        return exports.csv_response("business-models.csv", header, rows)
     return render(request, "web/business_model_list.html", {"models": models})
 
 

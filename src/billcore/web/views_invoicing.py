@@ -33,7 +33,7 @@ from billcore.invoicing.closing import approve_period
 from billcore.invoicing.issuing import issue_out_of_turn_invoice
 from billcore.invoicing.models import VOIDABLE, ClosedPeriod, Invoice, InvoiceStatus
 from billcore.invoicing.payments import remove_payment_method, save_payment_method
-from billcore.web import base
+from billcore.web import base, exports
 from billcore.web.base import (
     back_to_tab,
     customer_money,
@@ -197,7 +197,33 @@ def invoicing_tab_context(
 def periods_awaiting(request: HttpRequest) -> HttpResponse:
     """CC-18: every period waiting for approval the user may approve, the earliest deadline
     first, with its unbilled charges and an Approve button."""
-    periods = paginate(request, selectors.periods_awaiting_approval(actor=request.user))
+    waiting = selectors.periods_awaiting_approval(actor=request.user)
+    if exports.wanted(request):
+        header = (
+            "id",
+            "customer_id",
+            "customer",
+            "start",
+            "end",
+            "approve_by",
+            "currency",
+            "unbilled",
+        )
+        csv_rows = (
+            (
+                p.pk,
+                p.customer_id,
+                p.customer.name,
+                p.start,
+                p.end,
+                p.approve_by,
+                p.customer.currency_id,
+                exports.money(selectors.unbilled(p), p.customer.currency.decimals),
+            )
+            for p in exports.rows_of(waiting)
+        )
+        return exports.csv_response("periods-awaiting-approval.csv", header, csv_rows)
+    periods = paginate(request, waiting)
     rows = []
     for p in periods:
         zone = customer_zone(p.customer)

@@ -25,7 +25,7 @@ from billcore.errors import BillcoreError, NotFound
 from billcore.installation.models import Currency
 from billcore.subscriptions import selectors, services
 from billcore.subscriptions.models import SubscriptionPlan, SubscriptionStatus
-from billcore.web import base, confirm
+from billcore.web import base, confirm, exports
 from billcore.web.base import back_to_tab, customer_zone, fail, local_time, page, wall_clock
 from billcore.web.customer_page import customer_page, customer_tab
 from billcore.web.forms import Area, Choice, PageForm, Text, Toggle, clerk_text, input_amount
@@ -134,6 +134,31 @@ class SubscribeForm(PageForm):
 @page
 def plan_list(request: HttpRequest) -> HttpResponse:
     plans = selectors.list_plans(actor=request.user)
+    if exports.wanted(request):
+        header = (
+            "id",
+            "name",
+            "currency",
+            "fee",
+            "charged",
+            "prorated",
+            "managed_by",
+            "subscriptions",
+        )
+        rows = (
+            (
+                p.pk,
+                p.name,
+                p.currency_id,
+                exports.money(p.fee, p.currency.decimals),
+                "in_advance" if p.in_advance else "in_arrears",
+                p.prorate,
+                p.managed_by.name if p.managed_by else "",
+                getattr(p, "used_by", None),
+            )
+            for p in exports.rows_of(plans)
+        )
+        return exports.csv_response("subscription-plans.csv", header, rows)
     return render(request, "web/subscriptions/plan_list.html", {"plans": plans})
 
 

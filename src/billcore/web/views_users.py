@@ -21,7 +21,7 @@ from billcore.accounts.access import Actor, is_admin
 from billcore.accounts.models import User
 from billcore.accounts.tokens import default_lifetime
 from billcore.errors import BillcoreError
-from billcore.web import base
+from billcore.web import base, exports
 from billcore.web.base import fail, page, paginate, query, reseller_choices
 from billcore.web.forms import Choice, PageForm, Text, clerk_text
 
@@ -118,6 +118,31 @@ def user_list(request: HttpRequest) -> HttpResponse:
     show = query(request, "show", "active")
     active = {"active": True, "inactive": False}.get(show)
     users = selectors.list_users(actor=request.user, search=q, active=active)
+    if exports.wanted(request):
+        header = (
+            "id",
+            "username",
+            "name",
+            "reseller_id",
+            "reseller",
+            "email",
+            "active",
+            "last_login",
+        )
+        rows = (
+            (
+                u.pk,
+                u.username,
+                u.get_full_name(),
+                u.reseller_id,
+                u.reseller.name if u.reseller_id else "",
+                u.email,
+                u.is_active,
+                u.last_login,
+            )
+            for u in exports.rows_of(users)
+        )
+        return exports.csv_response("users.csv", header, rows)
     context = _context(request, page=paginate(request, users), q=q, show=show)
     return render(request, "web/users/user_list.html", context)
 

@@ -14,7 +14,20 @@ What it loads (on top of what the migrations seed):
   and that creates its reseller's class and sub-customers itself (CC-07);
 * ``customers`` end customers (companies and people, prepaid and postpaid, a few blocked)
   whose currency, country, address and phone fit their class's region, each with a history
-  of 1-6 balance adjustments over the last 90 days (CU-12), all through the ledger.
+  of 1-6 balance adjustments over the last 90 days (CU-12), all through the ledger;
+* a running business (``demo.business``, issue 17 item 14): voice tariffs per currency
+  (1, 44, 4420, 447, 49, 33, 60 and ``|``; off-peak on USD, 60/6 on EUR, a connection fee on
+  GBP), data and messaging tariffs, a main product per currency, the add-on International
+  Saver, one business customer's override tariff, each reseller's product with the
+  administrator's wholesale tariff; 1-5 accounts per customer with their products;
+  subscriptions for most postpaid customers; ~90 days of calls, data and messages priced by
+  the catalogue and charged at their times;
+* the engine's history: test mode on, the engine run every 3 days over the past (periods
+  closed, invoices issued, fees, collections that suspend customers with overdue invoices),
+  payments recorded between the runs (most invoices paid, some partly, some overdue), one
+  invoice voided, a last run at ``now`` and test mode off. Nothing is dated after ``now``, so
+  the first real engine run closes nothing that ended before the load (no backlog); it
+  renders the invoices' PDFs, and the invoice e-mails wait until SMTP is configured.
 
 Everything is drawn from ``random.Random(seed)``: the same seed gives the same data set.
 The whole load is one database transaction: it is there entirely or not at all. A second
@@ -33,14 +46,18 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Count
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from billcore.accounts.access import Actor
 from billcore.accounts.models import User
+from billcore.charging.models import Xdr
 from billcore.classes.models import CustomerClass
 from billcore.classes.services import create_class
 from billcore.customers.models import Customer, CustomerType
+from billcore.demo.business import BusinessLoader
+from billcore.engine.models import EngineRun
 from billcore.errors import BillcoreError, ValidationFailed
 from billcore.installation.models import BusinessModel, Currency, CustomField
 from billcore.installation.services import (
@@ -48,9 +65,13 @@ from billcore.installation.services import (
     create_business_model,
     create_custom_field,
 )
+from billcore.invoicing.models import Invoice
 from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
+from billcore.rating.models import Product, Tariff
+from billcore.subscribers.models import Account
+from billcore.subscriptions.models import Subscription
 
 FIRST_CUSTOMER = "Northwind Telecom"
 SYSTEM_USER = "demo-admin"
@@ -74,6 +95,14 @@ class DemoSummary:
     resellers: int
     customers: int  # end customers (not resellers)
     transactions: int
+    tariffs: int
+    products: int
+    accounts: int
+    subscriptions: int
+    xdrs: int
+    engine_runs: int
+    invoices: tuple[tuple[str, int], ...]  # (status, count)
+    voided: str
     actor: str
     created_system_user: bool
     reseller_users: tuple[str, ...]
@@ -82,7 +111,12 @@ class DemoSummary:
         lines = [
             f"Demo loaded: {self.business_models} business models, {self.classes} classes, "
             f"{self.resellers} resellers, {self.customers} customers, "
-            f"{self.transactions} transactions."
+            f"{self.transactions} transactions.",
+            f"Catalogue: {self.tariffs} tariffs, {self.products} products; {self.accounts} "
+            f"accounts, {self.subscriptions} subscriptions, {self.xdrs} xDRs.",
+            f"History: {self.engine_runs} engine runs in test mode (now off); invoices "
+            + ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in self.invoices)
+            + (f" (void: {self.voided})." if self.voided else "."),
         ]
         if self.created_system_user:
             lines.append(
@@ -588,6 +622,7 @@ ADMIN_CLASSES: tuple[dict[str, Any], ...] = (
         "send_statistics": "summary",
         "generate_regular_invoices": True,
         "auto_charge_invoices": True,
+        "suspend_after_days": 10,
         "notifications": ["invoice_issued", "payment_due_soon", "low_funds"],
     },
     {
@@ -718,6 +753,8 @@ class _Loader:
         self.reseller_users: dict[str, Any] = {}  # reseller key -> its user
         self.taken: set[str] = set()
         self.serial = 0
+        self.business: BusinessLoader | None = None
+        self.overridden = False
 
     # -- setup ---------------------------------------------------------------------------
 
@@ -726,17 +763,37 @@ class _Loader:
         self._catalogues()
         self._admin_classes()
         self._resellers()
+        self.business = BusinessLoader(
+            rng=self.rng, now=self.now, start=self.start, admin=self.admin
+        )
+        self.business.catalogue(self.resellers, self.reseller_users)
+        self.business.plans(self.resellers, self.reseller_users)
         self.taken = {n.lower() for n in Customer.objects.values_list("name", flat=True)}
         weights = [s.weight for s in SEGMENTS]
         for _ in range(customers):
             segment = self.rng.choices(SEGMENTS, weights=weights)[0]
             self._customer(segment)
+        self.business.usage()
+        self.business.history()
+        made = self.business.made
+        invoices = dict(Invoice.objects.values_list("status").annotate(n=Count("id")).order_by())
         return DemoSummary(
             business_models=BusinessModel.objects.count(),
             classes=CustomerClass.objects.count(),
             resellers=Customer.objects.filter(customer_type=CustomerType.RESELLER).count(),
             customers=Customer.objects.filter(customer_type=CustomerType.RETAIL).count(),
             transactions=Transaction.objects.count(),
+            tariffs=Tariff.objects.count(),
+            products=Product.objects.count(),
+            accounts=Account.objects.count(),
+            subscriptions=Subscription.objects.count(),
+            xdrs=Xdr.objects.count(),
+            engine_runs=EngineRun.objects.count(),
+            invoices=tuple(
+                (status, invoices.get(status, 0))
+                for status in ("issued", "partly_paid", "paid", "overdue", "void")
+            ),
+            voided=made.voided,
             actor=self.admin.username,
             created_system_user=self.created_system_user,
             reseller_users=tuple(r.username for r in RESELLERS),
@@ -907,6 +964,11 @@ class _Loader:
         actor = self.reseller_users[owner] if owner else self.admin
         customer = create_customer(actor=actor, now=created, data=data)
         fee = Decimal(rng.randint(*segment.fee)) * scale
+        assert self.business is not None
+        self.business.accounts_of(customer, actor)
+        if segment.key == "business_eu" and not self.overridden:
+            self.business.override(customer)
+            self.overridden = True
         self._history(customer, actor=actor, monthly=fee, first=created)
 
     def _history(
