@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('installation', '0004_name_key'),
+        ('installation', '0005_max_session_seconds'),
     ]
 
     operations = [
