@@ -165,6 +165,7 @@ def test_notification_log(api: FullApi, client: Any, world: dict[str, Any]) -> N
             "last_error": "",
             "created_at": "2026-01-11T09:00:00Z",
             "sent_at": None,
+            "waiting": "",
         },
         {
             "kind": "notification",
@@ -177,6 +178,7 @@ def test_notification_log(api: FullApi, client: Any, world: dict[str, Any]) -> N
             "last_error": "",
             "created_at": "2026-01-10T09:00:00Z",
             "sent_at": "2026-01-10T09:01:00Z",
+            "waiting": "",
         },
     ]
     # Another reseller's user: 404, as for a missing customer.

@@ -194,8 +194,10 @@ def test_standard_invoice_context_html_and_pdf(admin: Any) -> None:
     }
     assert ctx["customer"] == {
         "name": "Acme",
-        "address": ["Acme Trading KK", "1-2-3 Marunouchi", "100-0005 Chiyoda-ku", "JP"],
+        "address": ["Acme Trading KK", "1-2-3 Marunouchi", "100-0005 Chiyoda-ku", "Japan"],
         "email": "billing@acme.example",
+        "tax_id": "",
+        "tax_id_label": "Tax ID",
     }
     expected_lines = [
         ("Data", "5.50"),
@@ -214,11 +216,16 @@ def test_standard_invoice_context_html_and_pdf(admin: Any) -> None:
     html = invoice_html(inv)
     assert "<title>Invoice INV-0000001</title>" in html
     assert '<td class="num">21.02 USD</td>' in html
-    rows = [f'<tr><td>{t}</td><td class="num">{a}</td></tr>' for t, a in expected_lines[:3]] + [
-        '<tr><td colspan="1">VAT 20% <span class="muted">on 17.51</span></td>'
+    quantities = ["250 MB", "0.29 min", ""]  # 250 (MB) of data, 17.5 s of voice
+    rows = [
+        f'<tr><td>{t}</td><td class="num">{q}</td><td class="num">{a}</td></tr>'
+        for (t, a), q in zip(expected_lines[:3], quantities, strict=True)
+    ] + [
+        '<tr class="subtotal"><td colspan="2">Subtotal</td><td class="num">17.50123</td></tr>',
+        '<tr><td colspan="2">VAT 20% <span class="muted">on 17.51</span></td>'
         '<td class="num">3.51</td></tr>',
-        '<tr><td colspan="1">Invoice rounding</td><td class="num">0.00877</td></tr>',
-        '<tr class="total"><td colspan="1">Total</td><td class="num">21.02 USD</td></tr>',
+        '<tr><td colspan="2">Invoice rounding</td><td class="num">0.00877</td></tr>',
+        '<tr class="total"><td colspan="2">Total</td><td class="num">21.02 USD</td></tr>',
     ]
     for row in rows:
         assert row in html, row
@@ -256,11 +263,11 @@ def test_detailed_and_compact_templates_are_distinct(admin: Any) -> None:
     detailed = invoice_html(inv_a)
     # per-service usage: records and quantities
     assert (
-        '<tr><td>Data</td><td class="num">1</td><td class="num">250</td><td></td>'
+        '<tr><td>Data</td><td class="num">1</td><td class="num">250 MB</td>'
         '<td class="num">5.50</td></tr>'
     ) in detailed
     assert (
-        '<tr><td>Voice calls</td><td class="num">2</td><td class="num">17.5</td><td></td>'
+        '<tr><td>Voice calls</td><td class="num">2</td><td class="num">0.29 min</td>'
         '<td class="num">10.00123</td></tr>'
     ) in detailed
     # the period's largest charges, biggest first (never the taxes), in Tokyo dates

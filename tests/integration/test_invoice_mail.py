@@ -285,16 +285,17 @@ def test_statistics_full_csv_and_summary_from_class_override(admin: Any, inbox: 
     assert len(inbox.envelopes) == 2
 
 
-def test_no_from_address_fails_the_email(admin: Any, inbox: Inbox) -> None:
-    """CC-08: neither the class's override nor the installation's legal info gives a From."""
+def test_no_from_address_makes_the_invoice_email_wait(admin: Any, inbox: Inbox) -> None:
+    """CC-08, issue 17 §6: neither the class's override nor the installation's legal info
+    gives a From: the invoice e-mail waits (pending, no attempt) instead of failing."""
     InstallationSettings.objects.update_or_create(pk=1, defaults={"legal_name": "Northwind"})
     cls = create_class(actor=admin, now=T0, data={"name": "Plain USD", "currency": "USD"})
     c = _customer(admin, cls)
     _usage(admin, c)
     report = run(now=FEB1, steps=["close", "mail"])
-    assert (report.emails_sent, report.emails_failed, report.emails_pending) == (0, 1, 0)
+    assert (report.emails_sent, report.emails_failed, report.emails_pending) == (0, 0, 1)
     row = OutboundEmail.objects.get(customer=c)
-    assert (row.status, row.last_error, row.attempts, row.sent_at) == ("failed", NO_FROM, 0, None)
+    assert (row.status, row.last_error, row.attempts, row.sent_at) == ("pending", "", 0, None)
     assert NO_FROM == "no From address: set the installation's legal info (CC-08)"
     assert inbox.envelopes == []
 

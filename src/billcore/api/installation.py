@@ -97,6 +97,14 @@ class SettingsOut(Schema):
     legal_name: str
     notification_from_name: str
     notification_from_address: str
+    seller_address_line1: str
+    seller_address_line2: str
+    seller_city: str
+    seller_postal_code: str
+    seller_country: str
+    seller_tax_number: str
+    payment_instructions: str
+    seller_details_missing: list[str]
     allow_external_billing: bool
     show_financial_documents_page: bool
     eztax_endpoint: str
@@ -105,12 +113,24 @@ class SettingsOut(Schema):
     test_mode: bool
     max_session_seconds: int = Field(description="Longest session /authorize grants, seconds")
 
+    @staticmethod
+    def resolve_seller_details_missing(obj: InstallationSettings) -> list[str]:
+        """What invoice e-mails wait for (issue 17 §6): "legal name", "From address"."""
+        return obj.missing_seller_details()
+
 
 class SettingsPatch(Schema):
     model_config = ConfigDict(extra="forbid")
     legal_name: str | None = None
     notification_from_name: str | None = None
     notification_from_address: str | None = None
+    seller_address_line1: str | None = None
+    seller_address_line2: str | None = None
+    seller_city: str | None = None
+    seller_postal_code: str | None = None
+    seller_country: str | None = None
+    seller_tax_number: str | None = None
+    payment_instructions: str | None = None
     allow_external_billing: bool | None = None
     show_financial_documents_page: bool | None = None
     eztax_endpoint: str | None = None

@@ -48,7 +48,7 @@ class PreviewOut(Schema):
 
 class EmailOut(Schema):
     id: int
-    kind: str = Field(description="notification | invoice | statistics")
+    kind: str = Field(description="notification | invoice | credit_note | statistics")
     notification: str
     label: str
     subject: str
@@ -58,6 +58,7 @@ class EmailOut(Schema):
     last_error: str
     created_at: dt.datetime
     sent_at: dt.datetime | None
+    waiting: str  # why a pending e-mail waits (seller details missing), or ""
 
 
 class StatusIn(Schema):

@@ -17,6 +17,7 @@ from billcore.errors import NotFound
 from billcore.installation.services import get_settings
 from billcore.invoicing.models import ClosedPeriod, PeriodStatus
 from billcore.notifications.models import EmailStatus, OutboundEmail
+from billcore.notifications.outbox import SELLER_KINDS
 
 # A scheduled run later than this after its due time: the scheduler is presumed stopped.
 LATE = dt.timedelta(seconds=60)
@@ -104,12 +105,24 @@ def _pending_reasons(pending: QuerySet[OutboundEmail]) -> list[str]:
     if not settings.EMAIL_HOST:
         reasons.append("no SMTP host configured (BILLCORE_SMTP_HOST): nothing can be sent")
     inst = get_settings()
-    if not inst.notification_from_address:
-        with_own = Q(
-            customer__customer_class__notification_from_override=True,
-            customer__customer_class__notification_from_address__gt="",
+    with_own = Q(
+        customer__customer_class__notification_from_override=True,
+        customer__customer_class__notification_from_address__gt="",
+    )
+    # Issue 17 §6: invoice and credit-note e-mails wait for the seller's details.
+    missing = inst.missing_seller_details()
+    seller = pending.filter(kind__in=SELLER_KINDS)
+    if missing == ["From address"]:
+        seller = seller.exclude(with_own)
+    waiting = seller.count() if missing else 0
+    if waiting:
+        reasons.append(
+            f"seller details missing: {', '.join(missing)}: {waiting} invoice or credit-note "
+            f"e-mail{'s' if waiting != 1 else ''} wait{'s' if waiting == 1 else ''} until "
+            "they are filled in (Settings)"
         )
-        without = pending.exclude(with_own).count()
+    if not inst.notification_from_address:
+        without = pending.exclude(kind__in=SELLER_KINDS).exclude(with_own).count()
         if without:
             reasons.append(
                 f"no From address: {without} e-mail{'s' if without != 1 else ''} cannot be "

@@ -18,6 +18,14 @@ class InstallationSettings(models.Model):
     legal_name = models.CharField(max_length=200, default="", blank=True)
     notification_from_name = models.CharField(max_length=200, default="", blank=True)
     notification_from_address = models.EmailField(default="", blank=True)
+    # The seller on invoices and credit notes (issue 17 §6): address, tax number, and how to pay.
+    seller_address_line1 = models.CharField(max_length=200, default="", blank=True)
+    seller_address_line2 = models.CharField(max_length=200, default="", blank=True)
+    seller_city = models.CharField(max_length=100, default="", blank=True)
+    seller_postal_code = models.CharField(max_length=20, default="", blank=True)
+    seller_country = models.CharField(max_length=2, default="", blank=True)  # ISO 3166-1
+    seller_tax_number = models.CharField(max_length=50, default="", blank=True)
+    payment_instructions = models.TextField(default="", blank=True)
     allow_external_billing = models.BooleanField(default=False)
     show_financial_documents_page = models.BooleanField(default=False)
     # Tax engines (CC-10): EZTax and SureTax are selectable only with an endpoint.
@@ -38,6 +46,16 @@ class InstallationSettings(models.Model):
 
     def __str__(self) -> str:
         return "Installation settings"
+
+    def missing_seller_details(self) -> list[str]:
+        """What an invoice e-mail needs and the settings lack, in words (issue 17 §6): the
+        seller's legal name and the installation's "From" address."""
+        missing = []
+        if not self.legal_name.strip():
+            missing.append("legal name")
+        if not self.notification_from_address:
+            missing.append("From address")
+        return missing
 
 
 class Currency(models.Model):

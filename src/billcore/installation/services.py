@@ -11,6 +11,7 @@ from django.db import transaction
 
 from billcore.accounts.access import Actor, is_admin
 from billcore.audit.services import record, snapshot
+from billcore.core.countries import is_country_code
 from billcore.core.currencies import UnknownCurrencyError, get_currency
 from billcore.db import name_taken
 from billcore.errors import NotFound, ValidationFailed
@@ -49,6 +50,13 @@ SETTINGS_FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "legal_name": lambda f, v: as_str(f, v, max_length=200),
     "notification_from_name": lambda f, v: as_str(f, v, max_length=200),
     "notification_from_address": as_email,
+    "seller_address_line1": lambda f, v: as_str(f, v, max_length=200),
+    "seller_address_line2": lambda f, v: as_str(f, v, max_length=200),
+    "seller_city": lambda f, v: as_str(f, v, max_length=100),
+    "seller_postal_code": lambda f, v: as_str(f, v, max_length=20),
+    "seller_country": lambda f, v: _country(f, v),
+    "seller_tax_number": lambda f, v: as_str(f, v, max_length=50),
+    "payment_instructions": lambda f, v: as_str(f, v, max_length=2000, single_line=False),
     "allow_external_billing": as_bool,
     "show_financial_documents_page": as_bool,
     "eztax_endpoint": lambda f, v: _url(f, v),
@@ -59,6 +67,17 @@ SETTINGS_FIELDS: dict[str, Callable[[str, Any], Any]] = {
         f, v, minimum=MAX_SESSION_SECONDS_RANGE[0], maximum=MAX_SESSION_SECONDS_RANGE[1]
     ),
 }
+
+
+def _country(field: str, value: Any) -> str:
+    code = as_str(field, value, max_length=100)
+    if code and not is_country_code(code):
+        raise ValidationFailed(
+            f"{field}: {code!r} is not an ISO 3166-1 alpha-2 code (e.g. US, DE)",
+            field=field,
+            code="unknown_country",
+        )
+    return code
 
 
 def _url(field: str, value: Any) -> str:

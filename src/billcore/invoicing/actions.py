@@ -205,6 +205,7 @@ def void_invoice(
         created_by=user_row(actor),
     )
     invoice.status, invoice.amount_paid, invoice.paid_at = InvoiceStatus.VOID, ZERO, None
+    _queue_credit_note_email(customer, invoice, now=now)
     # What paid the invoice pays the next ones (or stays as credit); collections at once.
     settle_after_payment(customer_id=customer.pk, now=now)
     collections.evaluate_customer(customer_id=customer.pk, now=now)
@@ -215,6 +216,18 @@ def void_invoice(
     after.pop("pdf", None)
     record(actor=actor, now=now, operation="create", obj=note, before=None, after=after)
     return note
+
+
+def _queue_credit_note_email(customer: Any, invoice: Invoice, *, now: dt.datetime) -> None:
+    """The credit note goes to the customer like the invoice did (issue 17 §6): when the class
+    e-mails invoices or this invoice was e-mailed, and the customer has an address."""
+    if not customer.email:
+        return
+    mailed = OutboundEmail.objects.filter(
+        customer_id=customer.pk, kind=EmailKind.INVOICE, invoice_id=invoice.pk
+    ).exists()
+    if mailed or customer.customer_class.send_invoices_by_email:
+        queue_email(customer=customer, kind=EmailKind.CREDIT_NOTE, now=now, invoice_id=invoice.pk)
 
 
 # --------------------------------------------------------------------------------------------

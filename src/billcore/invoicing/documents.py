@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
@@ -31,9 +31,10 @@ from django.db.models import Sum
 from django.template.loader import render_to_string
 
 from billcore.classes.models import InvoiceTemplate
+from billcore.core.countries import COUNTRIES
 from billcore.core.invoices import SERVICE_TEXT
 from billcore.core.money import QUANTUM, format_money
-from billcore.installation.models import InstallationSettings
+from billcore.installation.models import CustomField, InstallationSettings
 from billcore.invoicing.models import (
     ClosedPeriod,
     CreditNote,
@@ -95,7 +96,18 @@ def _installation() -> InstallationSettings:
     return inst
 
 
+COUNTRY_NAMES = dict(COUNTRIES)
+# The customer's tax id (issue 17 §6): the custom field of this name (CU-11), as the demo
+# and the product's classes define it.
+TAX_ID_FIELD = "tax_id"
+
+
+def _country(code: str) -> str:
+    return COUNTRY_NAMES.get(code, code)
+
+
 def _customer_block(customer: Any) -> dict[str, Any]:
+    """The customer as the document addresses it: name, billing address, tax id."""
     person = " ".join(p for p in (customer.first_name, customer.last_name) if p)
     city_line = " ".join(p for p in (customer.zip_code, customer.city) if p)
     lines = [
@@ -107,18 +119,94 @@ def _customer_block(customer: Any) -> dict[str, Any]:
             customer.address_line2,
             city_line,
             customer.state,
-            customer.country,
+            _country(customer.country),
         )
         if line
     ]
-    return {"name": customer.name, "address": lines, "email": customer.email}
+    tax_id = str((customer.custom_fields or {}).get(TAX_ID_FIELD, "") or "")
+    label = "Tax ID"
+    if tax_id:
+        defined = CustomField.objects.filter(name=TAX_ID_FIELD).values_list("label", flat=True)
+        label = defined.first() or label
+    return {
+        "name": customer.name,
+        "address": lines,
+        "email": customer.email,
+        "tax_id": tax_id,
+        "tax_id_label": label,
+    }
+
+
+def _seller_block(inst: InstallationSettings) -> dict[str, Any]:
+    """The seller (issue 17 §6): legal name, address, tax number, and how to pay."""
+    city_line = " ".join(p for p in (inst.seller_postal_code, inst.seller_city) if p)
+    lines = [
+        line
+        for line in (
+            inst.seller_address_line1,
+            inst.seller_address_line2,
+            city_line,
+            _country(inst.seller_country),
+        )
+        if line
+    ]
+    return {
+        "name": inst.legal_name,
+        "address": lines,
+        "tax_number": inst.seller_tax_number,
+        "email": inst.notification_from_address,
+        "payment_instructions": [x.rstrip() for x in inst.payment_instructions.splitlines()],
+    }
+
+
+# Usage quantities as an accountant reads them: seconds as minutes, bytes as MB, messages.
+SECOND_UNITS = {"s", "sec", "secs", "second", "seconds"}
+MINUTE_UNITS = {"min", "mins", "minute", "minutes"}
+BYTES_PER = {
+    "b": 1,
+    "byte": 1,
+    "bytes": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+}
+MESSAGE_UNITS = {"message", "messages", "msg", "msgs", "sms"}
+SHOWN_PLACES = Decimal("0.01")
+
+
+def _shown(value: Decimal) -> str:
+    """To 2 decimals half up, without trailing zeros: 12.50 → "12.5", 1.6667 → "1.67"."""
+    return format_quantity(value.quantize(SHOWN_PLACES, rounding=ROUND_HALF_UP))
+
+
+def usage_quantity(service: str, quantity: Decimal | None, unit: str) -> str:
+    """A usage line's quantity with its unit: voice seconds as "12.5 min", data as "250 MB",
+    messaging as "3 messages"; another unit as posted ("4 unit")."""
+    if quantity is None:
+        return ""
+    u = (unit or "").strip().lower()
+    if u in SECOND_UNITS or (not u and service == "voice"):
+        return f"{_shown(quantity / 60)} min"
+    if u in MINUTE_UNITS:
+        return f"{_shown(quantity)} min"
+    if u in BYTES_PER or (not u and service == "data"):
+        return f"{_shown(quantity * BYTES_PER.get(u, 10**6) / 10**6)} MB"
+    if u in MESSAGE_UNITS or (not u and service == "messaging"):
+        n = format_quantity(quantity)
+        return f"{n} message" if n == "1" else f"{n} messages"
+    return f"{format_quantity(quantity)} {unit}".strip()
 
 
 # --------------------------------------------------------------------------------------------
 # Invoices
 
 
-def _line(line: InvoiceLine, decimals: int) -> dict[str, Any]:
+def _line(line: InvoiceLine, decimals: int, unit: str = "") -> dict[str, Any]:
+    """``unit``: the line's usage unit when the line has none (invoices issued before lines
+    kept their unit)."""
     return {
         "position": line.position,
         "kind": line.kind,
@@ -126,6 +214,9 @@ def _line(line: InvoiceLine, decimals: int) -> dict[str, Any]:
         "description": line.description,
         "service": line.service,
         "quantity": format_quantity(line.quantity),
+        "quantity_shown": usage_quantity(line.service, line.quantity, line.unit or unit)
+        if line.kind == LineKind.USAGE
+        else "",
         "count": line.count,
         "rate": format_quantity(line.rate) if line.rate is not None else "",
         "base": format_money(line.base, decimals) if line.base is not None else "",
@@ -144,6 +235,28 @@ def _usage_units(invoice: Invoice) -> dict[str, str]:
     ):
         units.setdefault(service or "", set()).add(unit or "")
     return {s: next(iter(u)) for s, u in units.items() if len(u) == 1}
+
+
+def _subscription_items(invoice: Invoice, zone: dt.tzinfo) -> list[dict[str, Any]]:
+    """The invoice's subscription fees one by one, each with the plan and the days it covers
+    (issue 17 §6)."""
+    out = []
+    rows = (
+        Transaction.objects.filter(invoice=invoice, action=Action.SUBSCRIPTION)
+        .select_related("subscription_charge__subscription__plan")
+        .order_by("created_at", "id")
+    )
+    for row in rows:
+        fee = getattr(row, "subscription_charge", None)
+        if fee is not None:
+            start, end = fee.period_start, fee.period_end
+            first, last = local_day(start, zone), last_day(end, start, zone)
+            period = first if first == last else f"{first} \u2013 {last}"
+            text = f"{fee.subscription.plan.name}, {period}"
+        else:
+            text = row.visible_comment or "Subscription fee"
+        out.append({"description": text, "amount": format_money(row.amount, invoice.decimals)})
+    return out
 
 
 def _largest_charges(invoice: Invoice, zone: dt.tzinfo) -> list[dict[str, Any]]:
@@ -190,13 +303,16 @@ def invoice_context(invoice: Invoice) -> dict[str, Any]:
     inst = _installation()
     d = invoice.decimals
     lines = list(InvoiceLine.objects.filter(invoice=invoice).order_by("position"))
-    shown = [_line(x, d) for x in lines]
+    units = _usage_units(invoice)
+    shown = [_line(x, d, units.get(x.service, "")) for x in lines]
+    subscriptions = _subscription_items(invoice, zone)
+    for x in shown:
+        x["items"] = subscriptions if x["kind"] == LineKind.SUBSCRIPTION else []
     charge_lines = [
         x for x in shown if x["kind"] not in TAX_KINDS and x["kind"] not in ROUNDING_KINDS
     ]
     tax_lines = [x for x in shown if x["kind"] in TAX_KINDS]
     rounding_lines = [x for x in shown if x["kind"] in ROUNDING_KINDS]
-    units = _usage_units(invoice)
     usage = [
         {**x, "unit": units.get(x["service"], "")} for x in shown if x["kind"] == LineKind.USAGE
     ]
@@ -213,6 +329,7 @@ def invoice_context(invoice: Invoice) -> dict[str, Any]:
     template = invoice.template if invoice.template in InvoiceTemplate.values else "standard"
     return {
         "legal_name": inst.legal_name,
+        "seller": _seller_block(inst),
         "customer": _customer_block(customer),
         "number": invoice.number,
         "kind": invoice.kind,
@@ -291,8 +408,10 @@ def credit_note_context(note: CreditNote) -> dict[str, Any]:
         (f"Taxes of invoice {invoice.number}", note.taxes),
         (f"Rounding of invoice {invoice.number}", note.rounding),
     ]
+    inst = _installation()
     return {
-        "legal_name": _installation().legal_name,
+        "legal_name": inst.legal_name,
+        "seller": _seller_block(inst),
         "customer": _customer_block(customer),
         "number": note.number,
         "invoice_number": invoice.number,
@@ -354,8 +473,10 @@ def statement_context(period: ClosedPeriod) -> dict[str, Any]:
                 "balance": format_money(balance, d),
             }
         )
+    inst = _installation()
     return {
-        "legal_name": _installation().legal_name,
+        "legal_name": inst.legal_name,
+        "seller": _seller_block(inst),
         "customer": _customer_block(customer),
         "time_zone": str(zone),
         "period_start": local_day(period.start, zone),

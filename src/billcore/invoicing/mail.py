@@ -21,10 +21,19 @@ from billcore.invoicing.documents import (
     format_quantity,
     last_day,
     local_day,
+    render_credit_note_pdf,
     render_invoice_pdf,
+    save_credit_note_pdf,
     save_invoice_pdf,
 )
-from billcore.invoicing.models import ClosedPeriod, Invoice, InvoiceLine, InvoicePdf, LineKind
+from billcore.invoicing.models import (
+    ClosedPeriod,
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    InvoicePdf,
+    LineKind,
+)
 from billcore.invoicing.summary import summary_labels
 from billcore.notifications import outbox
 from billcore.notifications.models import EmailKind, OutboundEmail
@@ -102,6 +111,67 @@ def _invoice_message(email: OutboundEmail, inst: InstallationSettings, sender: s
     return Built(message, email.to_address, sender, subject)
 
 
+def _credit_note_pdf(note: CreditNote) -> bytes:
+    stored = CreditNote.objects.filter(pk=note.pk).values_list("pdf", flat=True).first()
+    if stored is not None:
+        return bytes(stored)
+    pdf = render_credit_note_pdf(note)
+    save_credit_note_pdf(note.pk, pdf)
+    return pdf
+
+
+def _credit_note_message(email: OutboundEmail, inst: InstallationSettings, sender: str) -> Built:
+    """The credit note that voided an invoice (issue 17), with its PDF; ``invoice_id`` names
+    the voided invoice."""
+    note = (
+        CreditNote.objects.select_related("invoice")
+        .defer("pdf", "invoice__pdf")
+        .filter(invoice_id=email.invoice_id)
+        .first()
+        if email.invoice_id
+        else None
+    )
+    if note is None:
+        raise MailBuildError("credit-note e-mail without a credit note")
+    customer = email.customer
+    zone = customer_zone(customer)
+    d = note.decimals
+    cur = note.currency
+    invoice = note.invoice
+    name = sender_name(customer.customer_class, inst)
+    subject = f"Credit note {note.number} for invoice {invoice.number}" + (
+        f" from {name}" if name else ""
+    )
+    body = [
+        f"Dear {customer.name},",
+        "",
+        f"your invoice {invoice.number} of {local_day(invoice.issued_at, zone)} is void: "
+        f"credit note {note.number} of {local_day(note.issued_at, zone)} cancels it and is "
+        "attached as a PDF.",
+        "",
+        _row("Total credited", f"{format_money(-note.total, d)} {cur}"),
+    ]
+    if note.paid_before:
+        body.append(
+            _row("Paid before, kept as credit", f"{format_money(note.paid_before, d)} {cur}")
+        )
+    body += [
+        _row("Balance after the credit note", f"{format_money(note.balance_after, d)} {cur}"),
+        "",
+    ]
+    if note.reason:
+        body += [f"Reason: {note.reason}", ""]
+    body.append(name)
+    message = EmailMessage(
+        subject=subject,
+        body="\n".join(body).rstrip() + "\n",
+        from_email=sender,
+        to=[email.to_address],
+    )
+    message.attach(f"{note.number}.pdf", _credit_note_pdf(note), "application/pdf")
+    return Built(message, email.to_address, sender, subject)
+
+
 def _statistics_message(email: OutboundEmail, inst: InstallationSettings, sender: str) -> Built:
     period = ClosedPeriod.objects.filter(pk=email.period_id).first() if email.period_id else None
     if period is None:
@@ -157,6 +227,7 @@ def _statistics_message(email: OutboundEmail, inst: InstallationSettings, sender
 
 BUILDERS: dict[str, outbox.Builder] = {
     EmailKind.INVOICE: _invoice_message,
+    EmailKind.CREDIT_NOTE: _credit_note_message,
     EmailKind.STATISTICS: _statistics_message,
 }
 

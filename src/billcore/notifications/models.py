@@ -55,6 +55,7 @@ class NotificationState(models.Model):
 
 class EmailKind(models.TextChoices):
     INVOICE = "invoice", "Invoice"
+    CREDIT_NOTE = "credit_note", "Credit note"  # invoice_id: the invoice it voids
     STATISTICS = "statistics", "Statistics"
     NOTIFICATION = "notification", "Notification"
 

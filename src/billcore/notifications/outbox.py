@@ -19,6 +19,11 @@ describe (``invoicing.mail`` for invoices and usage statistics), so nothing here
 From (CC-08): the class's own name and address when its override is on, otherwise the
 installation's legal-info ones; with neither the e-mail fails at once, naming the fix.
 
+Invoice and credit-note e-mails wait instead (issue 17 §6): while the seller's legal name or
+its From address is missing they stay pending, untouched (no attempt counted), and
+``waiting_reason`` says why (the engine page and the customer's notification log show it);
+the first run after the details are saved sends them.
+
 With no SMTP host configured (``BILLCORE_SMTP_HOST``) nothing is sent and the report says so.
 """
 
@@ -43,6 +48,8 @@ from billcore.notifications.models import EmailKind, EmailStatus, OutboundEmail
 
 MAX_ATTEMPTS = 5
 NO_FROM = "no From address: set the installation's legal info (CC-08)"
+# The e-mails that carry a seller's document: they wait for the seller's details.
+SELLER_KINDS: tuple[str, ...] = (EmailKind.INVOICE, EmailKind.CREDIT_NOTE)
 
 
 @dataclass
@@ -50,6 +57,7 @@ class MailReport:
     sent: int = 0  # e-mails handed to the SMTP server in this run
     failed: int = 0  # e-mails whose sending failed in this run (retried or given up)
     pending: int = 0  # e-mails still pending after this run
+    waiting: int = 0  # invoice/credit-note e-mails left pending: seller details missing
     note: str = ""
 
 
@@ -83,6 +91,32 @@ def from_address(customer: Customer, inst: InstallationSettings) -> str:
     if inst.notification_from_address:
         return formataddr((inst.notification_from_name, inst.notification_from_address))
     raise MailBuildError(NO_FROM)
+
+
+def seller_missing(customer_class: CustomerClass, inst: InstallationSettings) -> list[str]:
+    """The seller's details an invoice or credit-note e-mail to a customer of the class still
+    lacks: the installation's legal name, and a From address (the class's own, when its
+    override gives one, counts)."""
+    missing = inst.missing_seller_details()
+    own_from = (
+        customer_class.notification_from_override and customer_class.notification_from_address
+    )
+    if own_from and "From address" in missing:
+        missing.remove("From address")
+    return missing
+
+
+def waiting_reason(
+    kind: str, status: str, customer_class: CustomerClass, inst: InstallationSettings
+) -> str:
+    """Why a pending e-mail waits, or "": an invoice or credit-note e-mail while the seller's
+    details are missing (issue 17 §6)."""
+    if status != EmailStatus.PENDING or kind not in SELLER_KINDS:
+        return ""
+    missing = seller_missing(customer_class, inst)
+    if not missing:
+        return ""
+    return f"seller details missing: {', '.join(missing)}"
 
 
 def sender_name(customer_class: CustomerClass, inst: InstallationSettings) -> str:
@@ -178,6 +212,11 @@ def send_pending(
     finally:
         _reset(conn)
     report.pending = _pending_count()
+    if report.waiting:
+        report.note = (
+            f"{report.waiting} invoice or credit-note e-mails wait: seller details missing "
+            "(Settings)"
+        )
     return report
 
 
@@ -208,6 +247,9 @@ def _send_one(
     if email is None:
         return  # another process sent it meanwhile
     mine = OutboundEmail.objects.filter(pk=pk, status=EmailStatus.PENDING)
+    if waiting_reason(email.kind, email.status, email.customer.customer_class, inst):
+        report.waiting += 1  # left pending, untouched: sent by the first run after the fix
+        return
     try:
         built = build_message(email, inst, builders)
     except MailBuildError as exc:

@@ -9,8 +9,13 @@ from billcore.accounts.access import Actor
 from billcore.classes.models import Notification
 from billcore.customers.selectors import get_customer
 from billcore.notifications.models import EmailKind, OutboundEmail
+from billcore.notifications.outbox import installation, waiting_reason
 
-KIND_LABELS = {EmailKind.INVOICE: "Invoice", EmailKind.STATISTICS: "Usage statistics"}
+KIND_LABELS = {
+    EmailKind.INVOICE: "Invoice",
+    EmailKind.CREDIT_NOTE: "Credit note",
+    EmailKind.STATISTICS: "Usage statistics",
+}
 
 
 @dataclass
@@ -26,6 +31,8 @@ class LogEntry:
     last_error: str
     created_at: dt.datetime
     sent_at: dt.datetime | None
+    # Why a pending e-mail is not sent yet (issue 17 §6: seller details missing), or "".
+    waiting: str = ""
 
 
 def _label(email: OutboundEmail) -> str:
@@ -55,6 +62,8 @@ def notification_log(*, actor: Actor, customer_id: int, limit: int = 200) -> lis
         )
         .order_by("-created_at", "-id")[:limit]
     )
+    inst = installation()
+    cls = customer.customer_class
     return [
         LogEntry(
             id=e.pk,
@@ -68,6 +77,7 @@ def notification_log(*, actor: Actor, customer_id: int, limit: int = 200) -> lis
             last_error=e.last_error,
             created_at=e.created_at,
             sent_at=e.sent_at,
+            waiting=waiting_reason(e.kind, e.status, cls, inst),
         )
         for e in rows
     ]

@@ -7,6 +7,13 @@ from typing import Any
 from django.http import HttpRequest
 
 from billcore import __version__
+from billcore.installation.services import get_settings
+
+
+def seller_missing() -> list[str]:
+    """The seller's details invoice e-mails wait for (issue 17 §6), in words."""
+    return get_settings().missing_seller_details()
+
 
 SECTIONS = {
     "customers": "customers",
@@ -24,6 +31,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     first = request.path.strip("/").split("/", 1)[0]
     return {
         "nav_is_admin": is_admin,
+        # Called only by a page that shows the banner (base.html, administrators).
+        "seller_missing": seller_missing,
         "nav_section": SECTIONS.get(first, ""),
         "billcore_version": __version__,
     }

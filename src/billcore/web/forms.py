@@ -685,6 +685,18 @@ class SettingsForm(PageForm):
             help_text="The default “From” address of every customer class.",
             maxlength="254",
         )
+        f["seller_address_line1"] = Text("Address line 1", maxlength="200")
+        f["seller_address_line2"] = Text("Address line 2", maxlength="200")
+        f["seller_postal_code"] = Text("Postal code", maxlength="20")
+        f["seller_city"] = Text("City", maxlength="100")
+        f["seller_country"] = Choice("Country", [("", "— none —"), *COUNTRIES])
+        f["seller_tax_number"] = Text(
+            "Tax number", help_text="VAT or tax registration number.", maxlength="50"
+        )
+        f["payment_instructions"] = Area(
+            "Payment instructions",
+            help_text="Printed on every invoice: bank, IBAN, BIC, reference…",
+        )
         f["allow_external_billing"] = Toggle(
             "AllowExternalBilling",
             help_text="Offers the external-billing options on customer classes.",
@@ -714,8 +726,21 @@ class SettingsForm(PageForm):
     def sections(self) -> list[Section]:
         return [
             Section(
-                "Legal info",
-                self.bound(("legal_name", "notification_from_name", "notification_from_address")),
+                "Seller on invoices and e-mails",
+                self.bound(
+                    (
+                        "legal_name",
+                        "notification_from_name",
+                        "notification_from_address",
+                        "seller_address_line1",
+                        "seller_address_line2",
+                        "seller_postal_code",
+                        "seller_city",
+                        "seller_country",
+                        "seller_tax_number",
+                        "payment_instructions",
+                    )
+                ),
             ),
             Section(
                 "Options",

@@ -4,12 +4,14 @@ settings with its currencies and custom fields."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.views import LoginView
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from billcore.accounts.access import is_admin
 from billcore.errors import BillcoreError, NotFound
 from billcore.installation.models import BusinessModel, Currency, CustomField
 from billcore.installation.services import (
@@ -214,3 +216,22 @@ def custom_field_add(request: HttpRequest) -> HttpResponse:
         return _settings_page(request, custom_field_form=form, status=fail(form, exc))
     messages.success(request, f"Custom field “{cf.label}” added.")
     return redirect(reverse("settings") + "#custom-fields")
+
+
+# --------------------------------------------------------------------------- sign-in
+
+
+class SignInView(LoginView):
+    """The sign-in page; an administrator signing in while the seller's details are missing
+    lands on the settings page to fill them in (issue 17 §6). Not wired into ``web/urls.py``
+    yet: it changes where every browser test's sign-in lands (``/customers/``); the lead
+    decides (swap ``auth_views.LoginView.as_view(...)`` for ``SignInView.as_view()``)."""
+
+    template_name = "web/login.html"
+    redirect_authenticated_user = True
+
+    def get_success_url(self) -> str:
+        url = super().get_success_url()
+        if is_admin(self.request.user) and get_settings().missing_seller_details():
+            return reverse("settings") + "#seller"
+        return url
