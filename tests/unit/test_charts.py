@@ -78,7 +78,8 @@ def test_a_negative_bar_hangs_below_zero() -> None:
     # Axis -20 … 60 in steps of 20 over 172 px (212 - 12 - 28): 21.5 px per unit of 10.
     assert texts(svg, "chart-tick") == ["-20", "0", "20", "40", "60"]
     neg, pos = attrs(svg, "rect")
-    assert (neg["class"], neg["y"], neg["height"]) == ("chart-bar chart-negative", "141.00", "43.00")
+    assert neg["class"] == "chart-bar chart-negative"
+    assert (neg["y"], neg["height"]) == ("141.00", "43.00")
     assert (pos["class"], pos["y"], pos["height"]) == ("chart-bar", "12.00", "129.00")
 
 
@@ -120,7 +121,7 @@ def test_line_chart_geometry_and_series() -> None:
     ]
     assert 'data-series="Voice"' in svg and 'class="chart-series chart-series-1"' in svg
     assert (
-        "<desc id=\"use-desc\">Voice: 01 Nov: 10 USD, 02 Nov: 0 USD, 03 Nov: 40 USD, "
+        '<desc id="use-desc">Voice: 01 Nov: 10 USD, 02 Nov: 0 USD, 03 Nov: 40 USD, '
         "04 Nov: 20 USD; Data: 02 Nov: 5 USD, 04 Nov: 0 USD</desc>"
     ) in svg
 
