@@ -83,7 +83,14 @@ def usage_charts(
             }
             for i, s in enumerate(u.services)
         ]
-        out.append({"currency": u.currency, "chart": chart, "rows": rows})
+        out.append(
+            {
+                "currency": u.currency,
+                "chart": chart,
+                "rows": rows,
+                "table_id": f"{prefix}-table-{u.currency.lower()}",
+            }
+        )
     return out
 
 
@@ -105,7 +112,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 title=f"Receivables by age, {r.currency}",
                 bars=[(words, r.buckets[key]) for key, words, *_ in figures.AGE_BUCKETS],
                 unit=r.currency,
-                height=200,
+                height=170,
             ),
         }
         for r in figures.receivables(actor=actor, today=today, zone=zone)
@@ -119,6 +126,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 title=f"Invoiced per month, {m.currency}",
                 bars=[(d.strftime("%b %y"), v) for d, v in m.months],
                 unit=m.currency,
+                height=190,
             ),
         }
         for m in figures.revenue_by_month(actor=actor, today=today, zone=zone)
