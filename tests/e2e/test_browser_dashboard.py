@@ -134,7 +134,7 @@ def test_the_charts_draw_the_real_numbers(live_server: Any, browser: Any, data: 
     assert page.locator("#customer-usage-usd circle").count() == 60
     assert page.evaluate("window.__csp") == []
 
-    # 390 px: the dashboard fits (a chart scrolls inside its box).
+    # 390 px: the dashboard fits (the charts shrink with their box).
     page.set_viewport_size({"width": 390, "height": 800})
     page.goto(f"{base}/")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
