@@ -108,10 +108,11 @@ def test_no_csp_violation_on_the_main_pages(
     seen["/login/ (wrong password)"] = page.evaluate("window.__csp")
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/customers/")
+    page.wait_for_url(f"{base}/")  # the dashboard (issue 17 §2)
 
     customer = data["customer"]
     paths = [
+        "/",
         "/customers/",
         "/customers/add/",
         f"/customers/{customer}/",

@@ -282,12 +282,12 @@ def test_administrator_gets_every_page(client: Any, world: dict[str, Any]) -> No
         assert client.get(url).status_code == 200, url
 
 
-def test_home_redirects_to_customers(client: Any, admin: Any) -> None:
-    """The home page is the customer list."""
+def test_home_is_the_dashboard(client: Any, admin: Any) -> None:
+    """The home page is the dashboard (issue 17 §2; tests/e2e/test_dashboard_pages.py)."""
     client.force_login(admin)
     response = client.get("/")
-    assert response.status_code == 302
-    assert response["Location"] == "/customers/"
+    assert response.status_code == 200
+    assert "<h1>Dashboard</h1>" in response.content.decode()
 
 
 def test_login_page_signs_in_and_sign_out_is_a_post(client: Any, admin: Any) -> None:

@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from billcore.web import (
+    dashboard,
     lockouts,
     views_audit,
     views_bulk,
@@ -20,7 +21,8 @@ from billcore.web import (
 )
 
 urlpatterns = [
-    path("", views_customers.home, name="home"),
+    # The dashboard (issue 17 §2); the customer list stays at /customers/.
+    path("", dashboard.dashboard, name="home"),
     path(
         "login/",
         auth_views.LoginView.as_view(
