@@ -27,7 +27,7 @@ import yaml
 
 GOLDEN_ROOT = Path(__file__).resolve().parents[1] / "golden"
 GOLDEN_DIR = GOLDEN_ROOT / "invoicing"
-SUITES = ("invoicing", "lifecycle")
+SUITES = ("invoicing", "lifecycle", "rating")
 
 FEATURE_ID = re.compile(r"^(CC|CU)-\d{2}$")
 EVENT_KINDS = (
@@ -78,6 +78,20 @@ TOP_KEYS = {
     "timeline",
     "expect",
     "arithmetic",
+    "catalogue",
+    "accounts",
+}
+# Rating scenarios (issue 12): the catalogue's parts and an xDR's expected rating.
+CATALOGUE_KEYS = {"offpeak_periods", "tariffs", "products", "overrides"}
+USAGE_EXPECT_KEYS = {
+    "amount",
+    "charged_quantity",
+    "base_quantity",
+    "rate_prefix",
+    "price_set",
+    "tariff",
+    "reason",
+    "reseller_amount",
 }
 REQUIRED_TOP = ("title", "features", "classes", "customers", "timeline", "expect", "arithmetic")
 INVOICE_REQUIRED = (
@@ -317,9 +331,18 @@ def validate(data: Mapping[str, Any]) -> list[str]:
         if not isinstance(body, dict):
             continue
         kind = kinds[0]
-        if kind not in ("engine", "installation", "check", "plan"):
+        rated = kind == "usage" and "account" in body
+        if rated:
+            accounts = data.get("accounts") or {}
+            check(body["account"] in accounts, f"{where}.usage.account: unknown")
+            check("customer" not in body, f"{where}.usage: account or customer, not both")
+            check(
+                set(body.get("expect") or {}) <= USAGE_EXPECT_KEYS,
+                f"{where}.usage.expect: keys {sorted(USAGE_EXPECT_KEYS)} only",
+            )
+        elif kind not in ("engine", "installation", "check", "plan"):
             check(body.get("customer") in customers, f"{where}.{kind}.customer: unknown")
-        if kind in ("usage", "transaction", "fee"):
+        if kind in ("usage", "transaction", "fee") and not (rated and "amount" not in body):
             guard(lambda b=body, w=where: money(b.get("amount"), f"{w}.amount"))
         if kind == "engine":
             check(
@@ -364,9 +387,20 @@ def validate(data: Mapping[str, Any]) -> list[str]:
     check("invoices" in expect and "balances" in expect, "expect: invoices and balances")
     balances = expect.get("balances") or {}
     check(
-        isinstance(balances, dict) and set(balances) == set(customers),
-        "expect.balances: one balance for every customer",
+        isinstance(balances, dict)
+        and set(customers) <= set(balances) <= set(customers) | set(resellers),
+        "expect.balances: one balance for every customer (and any reseller)",
     )
+    catalogue = data.get("catalogue") or {}
+    check(
+        isinstance(catalogue, dict) and set(catalogue) <= CATALOGUE_KEYS,
+        f"catalogue: keys {sorted(CATALOGUE_KEYS)} only",
+    )
+    for key, acc in (data.get("accounts") or {}).items():
+        check(
+            isinstance(acc, dict) and acc.get("customer") in customers,
+            f"accounts.{key}.customer: unknown",
+        )
     if isinstance(balances, dict):
         for key, value in balances.items():
             guard(lambda v=value, k=key: money(v, f"expect.balances.{k}"))
@@ -379,7 +413,10 @@ def validate(data: Mapping[str, Any]) -> list[str]:
         extra = set(inv) - set(INVOICE_REQUIRED) - set(INVOICE_OPTIONAL)
         check(not missing, f"{where}: missing {missing}")
         check(not extra, f"{where}: unknown keys {sorted(extra)}")
-        check(inv.get("customer") in customers, f"{where}.customer: unknown")
+        check(
+            inv.get("customer") in customers or inv.get("customer") in resellers,
+            f"{where}.customer: unknown",
+        )
         for name in MONEY_FIELDS:
             if name in inv:
                 guard(lambda n=name, v=inv[name], w=where: money(v, f"{w}.{n}"))
@@ -495,6 +532,9 @@ class Player:
         self.reseller_users: dict[str, Any] = {}
         self.classes: dict[str, Any] = {}
         self.plans: dict[str, Any] = {}
+        self.accounts: dict[str, Any] = {}
+        self.tariffs: dict[str, Any] = {}
+        self.products: dict[str, Any] = {}
 
     # ---------------------------------------------------------------- setup
 
@@ -549,10 +589,96 @@ class Player:
             spec["customer_class"] = cls.pk
             self.customers[key] = create_customer(actor=actor, now=created, data=spec)
         # Reseller customers themselves are not part of the scenario's expectations.
+        self.setup_catalogue(setup_at)
+
+    def owner_actor(self, spec: dict[str, Any]) -> Any:
+        owner = spec.pop("owner", None)
+        return self.reseller_users[owner] if owner else self.admin
+
+    def setup_catalogue(self, at: dt.datetime) -> None:
+        """The rating catalogue (issue 12) and the accounts with their products."""
+        from billcore.rating import services as rating
+        from billcore.subscribers.services import create_account
+
+        catalogue = self.data.get("catalogue") or {}
+        periods = {}
+        for key, expression in (catalogue.get("offpeak_periods") or {}).items():
+            periods[key] = rating.create_offpeak_period(
+                actor=self.admin, now=at, data={"name": key, "expression": expression}
+            )
+        for key, spec in (catalogue.get("tariffs") or {}).items():
+            spec = dict(spec)
+            actor = self.owner_actor(spec)
+            rates = spec.pop("rates", [])
+            for name in ("offpeak_period", "second_offpeak_period"):
+                if name in spec:
+                    spec[name] = periods[spec[name]].pk
+            spec.setdefault("name", key)
+            tariff = rating.create_tariff(actor=actor, now=at, data=spec)
+            self.tariffs[key] = tariff
+            for row in rates:
+                row = dict(row)
+                row["effective_from"] = parse_time(row.get("effective_from", at.isoformat()), key)
+                rating.create_rate(actor=actor, now=at, tariff_id=tariff.pk, data=row)
+        for key, spec in (catalogue.get("products") or {}).items():
+            spec = dict(spec)
+            actor = self.owner_actor(spec)
+            entries = spec.pop("entries", [])
+            spec.setdefault("name", key)
+            product = rating.create_product(actor=actor, now=at, data=spec)
+            self.products[key] = product
+            for entry in entries:
+                entry = dict(entry)
+                wholesale = entry.pop("reseller_tariff", None)
+                entry["tariff"] = self.tariffs[entry["tariff"]].pk
+                made = rating.create_entry(actor=actor, now=at, product_id=product.pk, data=entry)
+                if wholesale:
+                    rating.update_entry(
+                        actor=self.admin,
+                        now=at,
+                        product_id=product.pk,
+                        entry_id=made.pk,
+                        changes={"reseller_tariff": self.tariffs[wholesale].pk},
+                    )
+        for key, spec in (self.data.get("accounts") or {}).items():
+            spec = dict(spec)
+            customer = self.customers[spec.pop("customer")]
+            actor = self.reseller_actor(customer)
+            product = spec.pop("product", None)
+            addons = spec.pop("addons", [])
+            spec.setdefault("identifier", key)
+            account = create_account(actor=actor, now=at, customer_id=customer.pk, data=spec)
+            rating.set_account_products(
+                actor=actor,
+                now=at,
+                account_id=account.pk,
+                product=self.products[product].pk if product else None,
+                addons=[self.products[a].pk for a in addons],
+            )
+            self.accounts[key] = account
+        for spec in catalogue.get("overrides") or []:
+            customer = self.customers[spec["customer"]]
+            rating.create_override(
+                actor=self.reseller_actor(customer),
+                now=at,
+                customer_id=customer.pk,
+                data={
+                    "master_tariff": self.tariffs[spec["master_tariff"]].pk,
+                    "override_tariff": self.tariffs[spec["override_tariff"]].pk,
+                },
+            )
+
+    def reseller_actor(self, customer: Any) -> Any:
+        for key, reseller in self.resellers.items():
+            if reseller.pk == customer.reseller_id:
+                return self.reseller_users[key]
+        return self.admin
 
     # ---------------------------------------------------------------- timeline
 
     def cid(self, key: str) -> int:
+        if key not in self.customers and key in self.resellers:
+            return int(self.resellers[key].pk)
         return int(self.customers[key].pk)
 
     def play_event(self, i: int, event: Mapping[str, Any]) -> None:
@@ -580,13 +706,36 @@ class Player:
             raise ScenarioFailure(f"{where}: expected the error {expected_error}, nothing raised")
 
     def do_usage(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
+        from billcore.charging.models import Xdr
         from billcore.charging.services import charge, parse_usage
 
         allowed = body.pop("allowed", True)
-        customer = body.pop("customer")
+        expect = body.pop("expect", None) or {}
+        target: dict[str, Any]
+        if "account" in body:
+            target = {"account_id": self.accounts[body.pop("account")].pk}
+        else:
+            target = {"customer_id": self.cid(body.pop("customer"))}
         usage = parse_usage(started_at=at, now=at, **body)
-        result = charge(actor=self.admin, now=at, customer_id=self.cid(customer), usage=usage)
+        result = charge(actor=self.admin, now=at, usage=usage, **target)
         _eq(result.allowed, allowed, f"{where}: charge allowed ({result.reason})")
+        if not expect:
+            return
+        xdr = Xdr.objects.get(pk=result.xdr_id)
+        got = {
+            "amount": xdr.amount,
+            "charged_quantity": xdr.charged_quantity,
+            "base_quantity": xdr.base_quantity,
+            "rate_prefix": xdr.rate_prefix,
+            "price_set": xdr.price_set,
+            "tariff": next((k for k, t in self.tariffs.items() if t.pk == xdr.tariff_id), None),
+            "reason": xdr.deny_reason,
+            "reseller_amount": xdr.reseller_amount,
+        }
+        for name, value in expect.items():
+            if name in ("amount", "reseller_amount"):
+                value = money(value, f"{where}.expect.{name}")
+            _eq(got[name], value, f"{where}: xdr.{name}")
 
     def do_transaction(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
         from billcore.invoicing.settling import record_transaction

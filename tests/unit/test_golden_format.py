@@ -15,6 +15,7 @@ from tests.integration.golden import load, scenario_paths, validate
 
 PATHS = scenario_paths()
 LIFECYCLE = scenario_paths("lifecycle")
+RATING = scenario_paths("rating")
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
@@ -25,6 +26,26 @@ def test_scenario_is_well_formed(path: Path) -> None:
 @pytest.mark.parametrize("path", LIFECYCLE, ids=[p.stem for p in LIFECYCLE])
 def test_lifecycle_timeline_is_well_formed(path: Path) -> None:
     assert validate(load(path)) == []
+
+
+@pytest.mark.parametrize("path", RATING, ids=[p.stem for p in RATING])
+def test_rating_scenario_is_well_formed(path: Path) -> None:
+    assert validate(load(path)) == []
+
+
+def test_rating_scenarios_cover_issue_12() -> None:
+    """Per-second and 60/6 rates, off-peak in a far time zone, an override tariff, a rate
+    version effective mid-period, a reseller's customer (issue 12 §3)."""
+    data = [load(p) for p in RATING]
+    rates = [r for d in data for t in d["catalogue"]["tariffs"].values() for r in t["rates"]]
+    assert {(r.get("interval_first", 1), r.get("interval_next", 1)) for r in rates} >= {
+        (1, 1),
+        (60, 6),
+    }
+    assert any(d["catalogue"].get("offpeak_periods") for d in data)
+    assert any(d["catalogue"].get("overrides") for d in data)
+    assert any(r.get("discontinued") for r in rates)
+    assert any(d.get("resellers") for d in data)
 
 
 @cache
