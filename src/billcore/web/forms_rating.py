@@ -77,7 +77,7 @@ class RatingForm(PageForm):
                 if getattr(field, "not_negative", False):
                     money = as_money(name, value)
                     if money is not None and money < 0:
-                        raise ValidationFailed(f"{name} must not be negative", field=name)
+                        raise ValidationFailed(f"{name} must be at least 0", field=name)
             except ValidationFailed as exc:
                 found.append(exc)
         return found
@@ -322,6 +322,12 @@ class ProductForm(RatingForm):
         if resellers is not None:
             f["managed_by"] = Choice("Managed by", [("", ADMINISTRATOR), *resellers])
         f["description"] = Area("Description")
+
+    def posted(self) -> dict[str, Any]:
+        out = super().posted()
+        if str(out.get("precedence", "x")).strip() == "":  # empty: the service's default
+            del out["precedence"]
+        return out
 
 
 ACCESS_CODES: list[tuple[str, str]] = [

@@ -17,6 +17,7 @@ import codecs
 import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -591,12 +592,12 @@ def _rate_initial(rate: Rate) -> dict[str, Any]:
         value = getattr(rate, name)
         if name == "effective_from":
             initial[name] = local_time(value, UTC, MINUTE)
+        elif isinstance(value, Decimal):
+            initial[name] = input_amount(value)
         elif value is None or isinstance(value, bool):
             initial[name] = value
-        elif isinstance(value, int):
-            initial[name] = str(value)
         else:
-            initial[name] = input_amount(value)
+            initial[name] = str(value)
     return initial
 
 
