@@ -481,7 +481,7 @@ def test_account_products_on_the_accounts_view(as_admin: Any, cat: Any, world: A
         AccountProduct.objects.filter(account=acc).values_list("product_id", "is_main")
     ) == [(p.pk, True)]
     shown = as_admin.get(f"/customers/{cust.pk}/accounts/")
-    select = block(shown.content, f"account-{acc.pk}-products")
+    select = block(shown.content, f"account-{acc.pk}-product-row")
     assert f'<option value="{p.pk}" selected>Home</option>' in select
 
 

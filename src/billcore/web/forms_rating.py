@@ -397,6 +397,9 @@ class AccountProductsForm(RatingForm):
             widget=forms.SelectMultiple(attrs={"size": min(max(len(addons), 2), 5)}),
         )
         f["addons"].kind = "multi"  # type: ignore[attr-defined]
+        form_id = f"account-{account_id}-products"
+        for field in f.values():
+            field.widget.attrs["form"] = form_id
 
 
 class OverrideForm(RatingForm):

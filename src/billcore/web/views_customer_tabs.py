@@ -404,6 +404,7 @@ def _accounts_page(
     accounts = _customer_accounts(request, customer).prefetch_related("products")
     choices = list(accounts.values_list("id", "identifier"))
     accounts_page = paginate(request, accounts)
+    product_choices = _product_choices(request, customer)
     context = {
         "customer": customer,
         "customer_view": "accounts",
@@ -417,9 +418,15 @@ def _accounts_page(
                 row_form
                 if row_form is not None and row_form.account_id == a.pk
                 else AccountRowForm(account=a),
+            )
+            for a in accounts_page
+        ],
+        "product_rows": [
+            (
+                a,
                 products_form
                 if products_form is not None and products_form.account_id == a.pk
-                else _products_form(request, customer, a),
+                else _products_form(a, choices=product_choices),
             )
             for a in accounts_page
         ],
@@ -482,14 +489,28 @@ def customer_account_update(
     return redirect("customer-accounts", customer_id=customer.pk)
 
 
+def _product_choices(
+    request: HttpRequest, customer: Customer
+) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """(main products, add-ons) an account of ``customer`` may get: its owner's products in
+    its currency (what ``set_account_products`` accepts). One query."""
+    products = rating_selectors.visible_products(actor=request.user).filter(
+        currency_id=customer.currency_id, managed_by_id=customer.reseller_id
+    )
+    rows = list(products.order_by("name", "id").values_list("pk", "name", "kind"))
+    return (
+        [(pk, name) for pk, name, kind in rows if kind == ProductKind.MAIN],
+        [(pk, name) for pk, name, kind in rows if kind == ProductKind.ADDON],
+    )
+
+
 def _products_form(
-    request: HttpRequest, customer: Customer, account: Account, data: Any = None
+    account: Account,
+    data: Any = None,
+    *,
+    choices: tuple[list[tuple[int, str]], list[tuple[int, str]]],
 ) -> AccountProductsForm:
-    """The account's main product and add-ons: the customer's owner's products in its
-    currency (what ``set_account_products`` accepts)."""
-    products = rating_selectors.list_products(
-        actor=request.user, currency=customer.currency_id
-    ).filter(managed_by_id=customer.reseller_id)
+    """The account's main product and add-ons (``account.products`` prefetched)."""
     current = list(account.products.all())
     return AccountProductsForm(
         data,
@@ -498,8 +519,8 @@ def _products_form(
             "product": next((p.product_id for p in current if p.is_main), ""),
             "addons": [p.product_id for p in current if not p.is_main],
         },
-        mains=[(p.pk, p.name) for p in products if p.kind == ProductKind.MAIN],
-        addons=[(p.pk, p.name) for p in products if p.kind == ProductKind.ADDON],
+        mains=choices[0],
+        addons=choices[1],
     )
 
 
@@ -513,7 +534,7 @@ def customer_account_products(
     account = get_account(actor=request.user, account_id=account_id)
     if account.customer_id != customer.pk:
         raise NotFound(f"account {account_id} not found", field="id")
-    form = _products_form(request, customer, account, request.POST)
+    form = _products_form(account, request.POST, choices=_product_choices(request, customer))
     try:
         if any("\x00" in v for v in request.POST.getlist("addons")):
             raise ValidationFailed("addons contains a NUL character", field="addons")
