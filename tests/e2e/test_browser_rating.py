@@ -35,6 +35,7 @@ def data(live_server: Any) -> dict[str, int]:
     from billcore.classes.models import CustomerClass
     from billcore.ledger.customers import create_customer
     from billcore.rating import services
+    from billcore.subscribers.services import create_account
 
     operator = User.objects.create_user(
         username="operator", password=PASSWORD, is_staff=True, is_superuser=True
@@ -55,7 +56,25 @@ def data(live_server: Any) -> dict[str, int]:
             "customer_class": CustomerClass.objects.get(is_default=True).pk,
         },
     )
-    return {"tariff": tariff.pk, "deal": deal.pk, "customer": customer.pk}
+    product = services.create_product(
+        actor=operator, now=T0, data={"name": "Home", "currency": "USD"}
+    )
+    services.create_entry(
+        actor=operator,
+        now=T0,
+        product_id=product.pk,
+        data={"service": "voice", "tariff": tariff.pk},
+    )
+    account = create_account(
+        actor=operator, now=T0, customer_id=customer.pk, data={"identifier": "+4201"}
+    )
+    return {
+        "tariff": tariff.pk,
+        "deal": deal.pk,
+        "customer": customer.pk,
+        "product": product.pk,
+        "account": account.pk,
+    }
 
 
 def test_upload_search_and_override(
@@ -115,4 +134,19 @@ def test_upload_search_and_override(
     page.screenshot(path="/tmp/rating-overrides-1400.png", full_page=True)
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path="/tmp/rating-overrides-390.png", full_page=True)
+
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(f"{base}/customers/{data['customer']}/accounts/")
+    page.select_option(f"#account-{data['account']}-products-product", str(data["product"]))
+    page.click(f"#account-{data['account']}-product-row button[type=submit]")
+    page.wait_for_selector(".alert-success")
+    assert page.inner_text(".alert-success") == "Products of account “+4201” saved."
+    page.screenshot(path="/tmp/rating-accounts-1400.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path="/tmp/rating-accounts-390.png", full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(f"{base}/rating/products/{data['product']}/")
+    page.screenshot(path="/tmp/rating-product-1400.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path="/tmp/rating-product-390.png", full_page=True)
     assert errors == []
