@@ -35,7 +35,6 @@ LATER_CUSTOMER_TABS = (
     "DIDs",
     "Discounts",
     "Abbreviated Dialing",
-    "Override Tariffs",
     "Quotas & Service Wallets",
     "Service Configuration",
     "Web Self-Care",

@@ -39,6 +39,9 @@ from billcore.customers.selectors import get_customer
 from billcore.customers.services import update_customer
 from billcore.errors import BillcoreError, NotFound, ValidationFailed
 from billcore.ledger.transfers import transfer
+from billcore.rating import selectors as rating_selectors
+from billcore.rating.models import ProductKind
+from billcore.rating.services import set_account_products
 from billcore.subscribers.models import Account, AccountType
 from billcore.subscribers.services import (
     create_account,
@@ -61,6 +64,7 @@ from billcore.web.base import (
 )
 from billcore.web.customer_page import adjustment_form, customer_page, customer_tab
 from billcore.web.forms import Choice, PageForm, Text, input_amount
+from billcore.web.forms_rating import AccountProductsForm
 
 # The <form> elements the tab panels' inputs belong to (drawn after the customer form).
 LIMIT_FORM = "temp-limit-form"
@@ -406,13 +410,15 @@ def _accounts_page(
     add_form: AccountForm | None = None,
     row_form: AccountRowForm | None = None,
     transfer_form: TransferForm | None = None,
+    products_form: AccountProductsForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     """CC-21: the customer's accounts in the customer layout, with add, block, limit and
     transfer forms."""
-    accounts = _customer_accounts(request, customer)
+    accounts = _customer_accounts(request, customer).prefetch_related("products")
     choices = list(accounts.values_list("id", "identifier"))
     accounts_page = paginate(request, accounts)
+    product_choices = _product_choices(request, customer)
     context = {
         "customer": customer,
         "customer_view": "accounts",
@@ -426,6 +432,15 @@ def _accounts_page(
                 row_form
                 if row_form is not None and row_form.account_id == a.pk
                 else AccountRowForm(account=a),
+            )
+            for a in accounts_page
+        ],
+        "product_rows": [
+            (
+                a,
+                products_form
+                if products_form is not None and products_form.account_id == a.pk
+                else _products_form(a, choices=product_choices),
             )
             for a in accounts_page
         ],
@@ -485,6 +500,69 @@ def customer_account_update(
             f"Credit limit of account “{saved.identifier}” set to "
             f"{customer_money(customer, saved.credit_limit)}.",
         )
+    return redirect("customer-accounts", customer_id=customer.pk)
+
+
+def _product_choices(
+    request: HttpRequest, customer: Customer
+) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """(main products, add-ons) an account of ``customer`` may get: its owner's products in
+    its currency (what ``set_account_products`` accepts). One query."""
+    products = rating_selectors.visible_products(actor=request.user).filter(
+        currency_id=customer.currency_id, managed_by_id=customer.reseller_id
+    )
+    rows = list(products.order_by("name", "id").values_list("pk", "name", "kind"))
+    return (
+        [(pk, name) for pk, name, kind in rows if kind == ProductKind.MAIN],
+        [(pk, name) for pk, name, kind in rows if kind == ProductKind.ADDON],
+    )
+
+
+def _products_form(
+    account: Account,
+    data: Any = None,
+    *,
+    choices: tuple[list[tuple[int, str]], list[tuple[int, str]]],
+) -> AccountProductsForm:
+    """The account's main product and add-ons (``account.products`` prefetched)."""
+    current = list(account.products.all())
+    return AccountProductsForm(
+        data,
+        account_id=account.pk,
+        initial={
+            "product": next((p.product_id for p in current if p.is_main), ""),
+            "addons": [p.product_id for p in current if not p.is_main],
+        },
+        mains=choices[0],
+        addons=choices[1],
+    )
+
+
+@page
+@require_POST
+def customer_account_products(
+    request: HttpRequest, customer_id: int, account_id: int
+) -> HttpResponse:
+    """Set the account's main product and exactly the chosen add-ons (issue 12)."""
+    customer = get_customer(actor=request.user, customer_id=customer_id)
+    account = get_account(actor=request.user, account_id=account_id)
+    if account.customer_id != customer.pk:
+        raise NotFound(f"account {account_id} not found", field="id")
+    form = _products_form(account, request.POST, choices=_product_choices(request, customer))
+    try:
+        if any("\x00" in v for v in request.POST.getlist("addons")):
+            raise ValidationFailed("addons contains a NUL character", field="addons")
+        set_account_products(
+            actor=request.user,
+            now=base.now(),
+            account_id=account.pk,
+            product=form.posted().get("product") or None,
+            addons=[v for v in request.POST.getlist("addons") if v],
+        )
+    except BillcoreError as exc:
+        status = fail(form, exc)
+        return _accounts_page(request, customer, products_form=form, status=status)
+    messages.success(request, f"Products of account “{account.identifier}” saved.")
     return redirect("customer-accounts", customer_id=customer.pk)
 
 
