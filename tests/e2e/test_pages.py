@@ -313,16 +313,16 @@ def test_layout_shows_navigation_user_and_sign_out(client: Any, world: dict[str,
     """The layout: administrators see Business models, Settings and Audit log (CC-05, CC-07)."""
     client.force_login(world["admin"])
     html = client.get("/customers/").content.decode()
-    for label in ("Customers", "Customer classes", "Business models", "Settings", "Audit log"):
+    for label in ("Customers", "Classes", "Business models", "Settings", "Audit log"):
         assert f">{label}</a>" in html
     assert "Sign out</button>" in html
     assert '<a class="brand" href="/">' in html
     client.force_login(world["ua"])
     html = client.get("/customers/").content.decode()
-    assert ">Customers</a>" in html and ">Customer classes</a>" in html
+    assert ">Customers</a>" in html and ">Classes</a>" in html
     for label in ("Business models", "Settings", "Audit log"):
         assert f">{label}</a>" not in html
-    assert 'ua <span class="user-role">reseller</span>' in html
+    assert '<span class="user-login">ua</span> <span class="user-role">reseller</span>' in html
 
 
 @pytest.mark.parametrize(
