@@ -19,6 +19,11 @@ class Service(models.TextChoices):
     OTHER = "other", "Other"
 
 
+def service_label(code: str) -> str:
+    """A standard service's label ("Voice"), else the catalogue code as it is."""
+    return str(Service(code).label) if code in Service.values else code
+
+
 class XdrStatus(models.TextChoices):
     CHARGED = "charged", "Charged"
     DENIED = "denied", "Denied"
@@ -101,6 +106,10 @@ class Xdr(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service} {self.amount} ({self.status})"
+
+    def get_service_display(self) -> str:
+        """The service's label (the field has no choices: any catalogue code is allowed)."""
+        return service_label(self.service)
 
 
 class ReservationStatus(models.TextChoices):

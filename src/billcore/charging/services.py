@@ -721,8 +721,8 @@ def _service_code(service: Any) -> str:
         return code
     if not code or not CatalogueService.objects.filter(code=code).exists():
         raise ValidationFailed(
-            f"service: no service with code {code!r} (voice, data, messaging, other or a "
-            "service of the catalogue)",
+            "service must be one of: voice, data, messaging, other, or a service of the "
+            f"catalogue (got {code!r})",
             field="service",
             code="invalid_choice",
         )
