@@ -732,7 +732,7 @@ def _service_code(service: Any) -> str:
 def parse_usage(
     *,
     service: Any,
-    amount: Any,
+    amount: Any = None,
     quantity: Any = None,
     unit: Any = "",
     started_at: Any = None,
