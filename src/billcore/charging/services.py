@@ -74,6 +74,7 @@ from billcore.validation import (
 )
 
 ZERO = Decimal(0)
+NOTHING = Decimal("0.00000")  # the amount of a record that cannot be priced
 # A usage record's ``details`` (CLI, CLD, …): at most this many bytes of compact JSON.
 MAX_DETAILS_BYTES = 4096
 # ``started_at`` may run ahead of the server's clock by at most this (clock skew).
@@ -155,7 +156,7 @@ def rated_of(pricing: Pricing) -> Rated:
     base = pricing.base_quantity
     refusal = pricing.refusal
     if not isinstance(customer, Priced):
-        return Rated(ZERO, refusal.reason if refusal else "", RatingColumns(base_quantity=base))
+        return Rated(NOTHING, refusal.reason if refusal else "", RatingColumns(base_quantity=base))
     columns = RatingColumns(
         tariff_id=customer.tariff_id,
         rate_id=customer.rate_id,
@@ -166,7 +167,7 @@ def rated_of(pricing: Pricing) -> Rated:
         reseller_amount=reseller.amount if isinstance(reseller, Priced) else None,
     )
     if refusal is not None:
-        return Rated(ZERO, refusal.reason, columns)
+        return Rated(NOTHING, refusal.reason, columns)
     return Rated(customer.amount, "", columns, pricing.reseller_id)
 
 
@@ -751,7 +752,14 @@ def parse_usage(
         money = as_money("amount", amount, allow_none=False, minimum=ZERO)
     code = None
     if access_code not in (None, ""):
-        code = as_choice("access_code", access_code, _ACCESS_CODES)
+        if access_code not in _ACCESS_CODES:
+            raise ValidationFailed(
+                "access_code must be empty (outgoing) or one of "
+                f"{', '.join(c for c in _ACCESS_CODES if c)} (got {str(access_code)[:40]!r})",
+                field="access_code",
+                code="invalid_choice",
+            )
+        code = cast(str, access_code)
     number = None
     if money is None:
         check_cld(cld)
