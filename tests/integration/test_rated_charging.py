@@ -596,3 +596,11 @@ def test_concurrent_rated_calls_never_overspend(world: dict[str, Any]) -> None:
     assert customer.available_funds == D("0.00000")
     assert ledger_sum(customer_id=customer.pk) == customer.balance
     assert Xdr.objects.filter(customer=customer, status="charged", amount=D("0.04")).count() == 25
+
+
+def test_a_rated_amount_too_large_to_hold_is_refused_naming_quantity(cat: Any) -> None:
+    _rate(cat["admin"], cat["retail"], "7", "99999")
+    with pytest.raises(ValidationFailed) as info:
+        _charge(cat, _usage("7 123", "9999999999999"))
+    assert (info.value.field, info.value.code) == ("quantity", "out_of_range")
+    assert Xdr.objects.count() == 0

@@ -47,6 +47,7 @@ from billcore.core.charging import (
     FraudState,
     decide,
 )
+from billcore.core.money import MAX_ABS_AMOUNT
 from billcore.customers.models import BalanceControl, Customer
 from billcore.db import money_value
 from billcore.errors import BillcoreError, Conflict, NotFound, ValidationFailed
@@ -870,6 +871,14 @@ def rate(usage: UsageInput, account_id: int | None, pricer: Pricer | None = None
         started_at=usage.started_at,
         access_code=usage.access_code or "",
     )
+    for priced in (pricing.customer, pricing.reseller):
+        if isinstance(priced, Priced) and priced.amount >= MAX_ABS_AMOUNT:
+            raise ValidationFailed(
+                f"quantity: the rated amount ({priced.amount:.2E}) is beyond what an amount "
+                "can hold",
+                field="quantity",
+                code="out_of_range",
+            )
     return rated_of(pricing)
 
 
