@@ -364,11 +364,22 @@ class StatisticsOut(Schema):
     total_amount: Decimal
 
 
+def _service_filter(code: str | None) -> str | None:
+    """A service code of the filter: a standard one or one of the catalogue (400 otherwise,
+    like an unknown value of the other filters)."""
+    if code is None:
+        return None
+    try:
+        return services.service_code(code)
+    except ValidationFailed as exc:
+        raise ValidationFailed(exc.message, field="service", code="invalid") from None
+
+
 def _rows(request: AuthedRequest, customer_id: int, f: XdrFilters) -> Any:
     return selectors.customer_xdrs(
         actor=request.auth,
         customer_id=customer_id,
-        service=f.service,
+        service=_service_filter(f.service),
         status=f.status,
         start=f.start,
         end=f.end,

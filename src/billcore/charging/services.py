@@ -713,7 +713,7 @@ class UsageInput:
         return self.amount is None
 
 
-def _service_code(service: Any) -> str:
+def service_code(service: Any) -> str:
     """A standard service code (no query) or one of the catalogue; an unknown code names
     ``service``."""
     if isinstance(service, str) and service in _STANDARD_SERVICES:
@@ -747,7 +747,7 @@ def parse_usage(
 ) -> UsageInput:
     """Validate one usage record; every error names its field. Without an ``amount`` (absent
     or empty) the record is to be rated: ``cld`` and ``quantity`` are then required."""
-    svc = _service_code(service)
+    svc = service_code(service)
     money: Decimal | None = None
     if amount not in (None, "") or not allow_unrated:
         money = as_money("amount", amount, allow_none=False, minimum=ZERO)
