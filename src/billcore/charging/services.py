@@ -1182,6 +1182,14 @@ def prepare_charges(
     results: list[ChargeResult | BillcoreError | None] = [None] * len(requests)
     targets = _targets_many(actor, requests)
     todo: list[tuple[int, ChargeRequest, int, int | None, Rated]] = []
+    to_rate = {
+        t[1]
+        for r, t in zip(requests, targets, strict=True)
+        if r.usage.amount is None and not isinstance(t, BillcoreError) and t[1] is not None
+    }
+    if to_rate:
+        pricer = pricer or Pricer(whole_tariffs=True)
+        pricer.prefetch(to_rate)  # the accounts' products, entries, overrides: a few queries
     for i, (r, t) in enumerate(zip(requests, targets, strict=True)):
         if isinstance(t, BillcoreError):
             results[i] = t
