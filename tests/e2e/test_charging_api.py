@@ -65,7 +65,7 @@ def test_post_xdr_allowed_denied_and_replayed(api, prepaid):
         ({"service": "fax", "amount": "1"}, "service"),
         ({"service": "voice", "amount": 1}, "amount"),
         ({"service": "voice", "amount": "1e1"}, "amount"),
-        ({"service": "voice"}, "amount"),
+        ({"service": "voice"}, "cld"),  # no amount: rated, so the called number is needed
         ({"service": "voice", "amount": "1", "started_at": "2026-11-01T10:00:00"}, "started_at"),
         ({"service": "voice", "amount": "1", "colour": "x"}, "colour"),
     ],

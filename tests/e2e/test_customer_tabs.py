@@ -235,26 +235,32 @@ def test_balance_tab_shows_money_ledger_and_usage_records(
             "Start (Europe/Prague)",
             "Account",
             "Service",
+            "Called number",
             "Quantity",
+            "Charged quantity",
             "Amount",
             "Status",
             "External ID",
         ]
     ]
+    # Pre-rated records: no called number of their own (c-1's is in its details), nothing
+    # charged by rating.
     assert cells(html, "xdr-table") == [
-        ["2026-11-01 11:00:00", "420333", "Messaging", "1 msg", "0.10", "Charged", ""],
+        ["2026-11-01 11:00:00", "420333", "Messaging", "", "1 msg", "", "0.10", "Charged", ""],
         [
             "2026-11-01 10:00:00",
             "420222",
             "Data",
+            "",
             "30 GB",
+            "",
             "40.00",
             "Denied the amount would take the account past its credit limit",
             "c-4",
         ],
-        ["2026-11-01 09:00:00", "420222", "Data", "1.5 GB", "2.00", "Charged", "c-3"],
-        ["2026-11-01 00:30:00", "420111", "Voice", "45 s", "0.75", "Charged", "c-2"],
-        ["2026-10-31 23:30:00", "420111", "Voice", "90 s", "1.50", "Charged", "c-1"],
+        ["2026-11-01 09:00:00", "420222", "Data", "", "1.5 GB", "", "2.00", "Charged", "c-3"],
+        ["2026-11-01 00:30:00", "420111", "Voice", "", "45 s", "", "0.75", "Charged", "c-2"],
+        ["2026-10-31 23:30:00", "420111", "Voice", "", "90 s", "", "1.50", "Charged", "c-1"],
     ]
     # The tab's own forms, not the customer form's Save, act on it.
     assert '<section class="tab-panel" role="tabpanel" id="panel-balance"' in html

@@ -198,7 +198,11 @@ BAD_REPORT = [
     (4, "amount: not a plain decimal number (expected e.g. '12.5' or '-3')"),
     (6, "started_at needs a time zone (e.g. Z or +01:00)"),
     (7, "started_at must be an ISO 8601 date-time, e.g. 2026-11-01T10:00:00Z"),
-    (10, "service must be one of: voice, data, messaging, other (got 'fax')"),
+    (
+        10,
+        "service must be one of: voice, data, messaging, other, or a service of the catalogue "
+        "(got 'fax')",
+    ),
     (
         11,
         "missing columns external_id, cli, cld: the line has 7 fields but the header has 10",
@@ -225,7 +229,7 @@ BAD_REJECTS = (
     '+15550001,,voice,1,60,s,yesterday,b-7,,,7,"started_at must be an ISO 8601 date-time, '
     'e.g. 2026-11-01T10:00:00Z"\r\n'
     '+15550001,,fax,1,60,s,2026-10-31T10:00:00Z,b-10,,,10,"service must be one of: voice, '
-    "data, messaging, other (got 'fax')\"\r\n"
+    "data, messaging, other, or a service of the catalogue (got 'fax')\"\r\n"
     '+15550001,,voice,1,60,s,2026-10-31T10:00:00Z,,,,11,"missing columns external_id, cli, '
     'cld: the line has 7 fields but the header has 10"\r\n'
     "+15550001,,voice,1,60,s,2026-10-31T10:00:00Z,,,,12,external_id is required (the "

@@ -360,6 +360,7 @@ def test_reseller_cannot_charge_foreign_customers(world, now):
         ({"service": "voice", "amount": "1", "details": [1]}, "details"),
     ],
 )
+@pytest.mark.django_db  # an unknown service code is looked up in the catalogue (issue 12)
 def test_bad_usage(now, kwargs, field):
     with pytest.raises(ValidationFailed) as info:
         parse_usage(now=now, **kwargs)

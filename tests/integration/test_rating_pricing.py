@@ -121,9 +121,25 @@ def cat(world: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(params=[False, True], ids=["per-call", "whole-tariffs"])
+class _Prefetching(Pricer):
+    """The batch mode of charging: every account's products, entries and overrides read
+    with ``prefetch`` before the first record (after the test has set up the catalogue)."""
+
+    def price(self, **kw: Any) -> Any:
+        if not self._accounts:
+            from billcore.subscribers.models import Account
+
+            self.prefetch(Account.objects.values_list("pk", flat=True))
+        return super().price(**kw)
+
+
+@pytest.fixture(
+    params=["per-call", "whole-tariffs", "prefetched"],
+)
 def pricer(request: Any) -> Pricer:
-    return Pricer(whole_tariffs=request.param)
+    if request.param == "prefetched":
+        return _Prefetching(whole_tariffs=True)
+    return Pricer(whole_tariffs=request.param == "whole-tariffs")
 
 
 def _price(pricer: Pricer, cat: Any, cld: str, seconds: Any, **kw: Any) -> Any:

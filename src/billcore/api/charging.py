@@ -14,8 +14,9 @@ from pydantic import BeforeValidator, ConfigDict, Field
 
 from billcore.api.base import AuthedRequest, now
 from billcore.charging import selectors, services
-from billcore.charging.models import Service, XdrStatus
+from billcore.charging.models import XdrStatus
 from billcore.errors import BillcoreError, ValidationFailed
+from billcore.rating.pricing import Pricer
 from billcore.validation import blank_is_none
 
 router = Router(tags=["charging"])
@@ -27,9 +28,23 @@ class UsageIn(Schema):
     model_config = ConfigDict(extra="forbid")
     account: int | None = Field(None, description="Account id (or give customer)")
     customer: int | None = Field(None, description="Customer id, when no account")
-    service: str = Field(description="voice | data | messaging | other")
-    amount: str = Field(description="Decimal string >= 0, up to 5 places")
-    quantity: str | None = None
+    service: str = Field(
+        description="voice | data | messaging | other, or a service code of the catalogue"
+    )
+    amount: str | None = Field(
+        None,
+        description=(
+            "Decimal string >= 0, up to 5 places (pre-rated usage). Without it billcore "
+            "rates the record on the account's products: cld and quantity are then required"
+        ),
+    )
+    cld: str | None = Field(None, description="The called number (required without amount)")
+    access_code: str | None = Field(
+        None, description="'' (outgoing) | OUTGOING | INCOMING | FOLLOWME | TRANSFER"
+    )
+    quantity: str | None = Field(
+        None, description="Duration in seconds for voice, bytes for data, messages, units"
+    )
     unit: str = ""
     started_at: dt.datetime | None = None
     details: dict[str, Any] = Field(default_factory=dict, description="CLI, CLD, …")
@@ -51,6 +66,14 @@ class ChargeOut(Schema):
     balance: Decimal
     available_funds: Decimal | None
     replayed: bool
+    cld: str | None = None
+    tariff_id: int | None = None
+    rate_id: int | None = None
+    rate_prefix: str | None = None
+    price_set: str | None = None
+    base_quantity: int | None = None
+    charged_quantity: int | None = None
+    reseller_amount: Decimal | None = None
 
 
 class BatchIn(Schema):
@@ -131,6 +154,8 @@ def _parse(at: dt.datetime, data: dict[str, Any]) -> services.UsageInput:
     return services.parse_usage(
         service=data.get("service"),
         amount=data.get("amount"),
+        cld=data.get("cld"),
+        access_code=data.get("access_code"),
         quantity=data.get("quantity"),
         unit=data.get("unit", ""),
         started_at=data.get("started_at"),
@@ -140,13 +165,16 @@ def _parse(at: dt.datetime, data: dict[str, Any]) -> services.UsageInput:
     )
 
 
-def _charge_one(request: AuthedRequest, at: dt.datetime, data: dict[str, Any]) -> Any:
+def _charge_one(
+    request: AuthedRequest, at: dt.datetime, data: dict[str, Any], pricer: Pricer | None = None
+) -> Any:
     return services.charge(
         actor=request.auth,
         now=at,
         account_id=data.get("account"),
         customer_id=data.get("customer"),
         usage=_parse(at, data),
+        pricer=pricer,
     )
 
 
@@ -204,15 +232,19 @@ def post_xdr_batch(request: AuthedRequest, payload: BatchIn) -> dict[str, Any]:
             answers[i] = exc
             continue
         todo.append((i, data, request_))
+    # One pricer for the batch: each tariff's rates are read once.
+    pricer = Pricer(whole_tariffs=True)
     try:
-        results = services.charge_many(actor=request.auth, requests=[t[2] for t in todo])
+        results = services.charge_many(
+            actor=request.auth, requests=[t[2] for t in todo], pricer=pricer
+        )
     except (IntegrityError, DataError):
         # A record the database refuses (or one raced by a concurrent post of its
         # external_id): nothing of the batch was kept; charge them one by one.
         results = []
         for _, data, _ in todo:
             try:
-                results.append(_charge_one(request, at, data))
+                results.append(_charge_one(request, at, data, pricer))
             except BillcoreError as exc:
                 results.append(exc)
     for (i, _, _), result in zip(todo, results, strict=True):
@@ -303,10 +335,21 @@ class XdrOut(Schema):
     status: str
     deny_reason: str
     created_at: dt.datetime
+    cld: str | None
+    access_code: str | None
+    tariff_id: int | None
+    rate_id: int | None
+    rate_prefix: str | None
+    price_set: str | None
+    base_quantity: int | None
+    charged_quantity: int | None
+    reseller_amount: Decimal | None
 
 
 class XdrFilters(Schema):
-    service: Annotated[Service | None, BeforeValidator(blank_is_none)] = None
+    service: Annotated[str | None, BeforeValidator(blank_is_none)] = Field(
+        None, max_length=32, description="A service code"
+    )
     status: Annotated[XdrStatus | None, BeforeValidator(blank_is_none)] = Field(
         None, description="charged | denied"
     )
@@ -340,11 +383,22 @@ class StatisticsOut(Schema):
     total_amount: Decimal
 
 
+def _service_filter(code: str | None) -> str | None:
+    """A service code of the filter: a standard one or one of the catalogue (400 otherwise,
+    like an unknown value of the other filters)."""
+    if code is None:
+        return None
+    try:
+        return services.service_code(code)
+    except ValidationFailed as exc:
+        raise ValidationFailed(exc.message, field="service", code="invalid") from None
+
+
 def _rows(request: AuthedRequest, customer_id: int, f: XdrFilters) -> Any:
     return selectors.customer_xdrs(
         actor=request.auth,
         customer_id=customer_id,
-        service=f.service,
+        service=_service_filter(f.service),
         status=f.status,
         start=f.start,
         end=f.end,

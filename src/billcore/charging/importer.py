@@ -5,11 +5,16 @@ The file has a header row. Columns, in any order and letter case:
 * ``account`` (an account's identifier, e.g. a phone number) and/or ``customer`` (a
   customer's id when all digits, otherwise its name in any letter case): at least one of the
   two columns, and a value in at least one of them on every line;
-* ``service``, ``amount``, ``started_at`` (ISO 8601 with a zone), ``external_id`` (the
-  idempotency key: importing the same file twice charges nothing twice): required;
-* ``quantity``, ``unit``: optional;
-* any other column goes into the xDR's ``details`` (``cli``, ``cld``, …; empty values left
-  out).
+* ``service``, ``started_at`` (ISO 8601 with a zone), ``external_id`` (the idempotency key:
+  importing the same file twice charges nothing twice): required;
+* ``amount``, ``quantity``, ``unit``, ``cld`` (the called number), ``access_code``: optional.
+  A line without an amount (no column, or an empty value) is rated by billcore (issue 12
+  §2): ``cld`` and ``quantity`` are then required, and the line is priced on its account's
+  products; a line that cannot be priced (no product, no rate, a forbidden destination) is
+  kept as a denied xDR like other denials. The lines of a batch are priced before its
+  transaction with one ``Pricer(whole_tariffs=True)`` for the whole import;
+* any other column goes into the xDR's ``details`` (``cli``, …; empty values left out);
+  ``cld`` goes there too, as it always has, besides the xDR's own ``cld``.
 
 The file is streamed (a ``csv.reader`` over the open file, one batch of lines in memory) and
 every line is charged through ``charging.services`` (``parse_usage`` + ``charge_many``, which
@@ -51,11 +56,14 @@ from billcore.charging import services
 from billcore.core.text import name_key
 from billcore.customers.models import Customer
 from billcore.errors import BillcoreError, ValidationFailed
+from billcore.rating.pricing import Pricer
 from billcore.subscribers.models import Account
 
 TARGET_COLUMNS = ("account", "customer")
-REQUIRED_COLUMNS = ("service", "amount", "started_at", "external_id")
-OPTIONAL_COLUMNS = ("quantity", "unit")
+REQUIRED_COLUMNS = ("service", "started_at", "external_id")
+OPTIONAL_COLUMNS = ("amount", "quantity", "unit", "cld", "access_code")
+# Known columns that also go into ``details`` (what earlier files put there).
+DETAIL_COLUMNS = ("cld",)
 KNOWN_COLUMNS = (*TARGET_COLUMNS, *REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
 DEFAULT_BATCH = 1000
 CACHE_LIMIT = 100_000
@@ -165,7 +173,7 @@ def _read_header(fields: list[str] | None) -> _Header:
         seen.add(key)
         if key in KNOWN_COLUMNS:
             index[key] = position
-        else:
+        if key not in KNOWN_COLUMNS or key in DETAIL_COLUMNS:
             details.append((position, name))
     missing = [c for c in REQUIRED_COLUMNS if c not in index]
     if not any(c in index for c in TARGET_COLUMNS):
@@ -377,6 +385,8 @@ class _Importer:
         self.on_progress = on_progress
         self.on_reject = on_reject
         self.targets = _Targets(actor)
+        # One snapshot of the catalogue for the whole import (each tariff read once).
+        self.pricer = Pricer(whole_tariffs=True)
         self.counts = {CHARGED: 0, DENIED: 0, REPLAYED: 0, REJECTED: 0}
         self.rows = 0
         self.last_line = 1
@@ -455,6 +465,8 @@ class _Importer:
             usage = services.parse_usage(
                 service=value("service"),
                 amount=value("amount"),
+                cld=value("cld"),
+                access_code=value("access_code"),
                 quantity=value("quantity"),
                 unit=value("unit"),
                 started_at=value("started_at"),
@@ -487,6 +499,7 @@ class _Importer:
                 account_id=c.account_id,
                 customer_id=c.customer_id,
                 usage=c.usage,
+                pricer=self.pricer,
             )
         except BillcoreError as exc:
             return _outcome(exc)
@@ -537,19 +550,22 @@ class _Importer:
         done = False
         if len(todo) > 1:
             try:
+                # Targets and prices first, outside the batch's transaction (its write lock).
+                ready = services.prepare_charges(
+                    actor=self.actor,
+                    requests=[
+                        services.ChargeRequest(
+                            usage=c.usage,
+                            now=c.now,
+                            account_id=c.account_id,
+                            customer_id=c.customer_id,
+                        )
+                        for _, c in todo
+                    ],
+                    pricer=self.pricer,
+                )
                 with transaction.atomic():
-                    charged = services.charge_many(
-                        actor=self.actor,
-                        requests=[
-                            services.ChargeRequest(
-                                usage=c.usage,
-                                now=c.now,
-                                account_id=c.account_id,
-                                customer_id=c.customer_id,
-                            )
-                            for _, c in todo
-                        ],
-                    )
+                    charged = services.charge_prepared(actor=self.actor, prepared=ready)
                 for (i, _), result in zip(todo, charged, strict=True):
                     outcomes[i] = _outcome(result)
                 done = True

@@ -10,10 +10,18 @@ from billcore.db import DecimalUnitsField, MoneyField
 
 
 class Service(models.TextChoices):
+    """The four standard services (``rating.models.Service`` seeds them); an xDR may carry any
+    catalogue service code."""
+
     VOICE = "voice", "Voice"
     DATA = "data", "Data"
     MESSAGING = "messaging", "Messaging"
     OTHER = "other", "Other"
+
+
+def service_label(code: str) -> str:
+    """A standard service's label ("Voice"), else the catalogue code as it is."""
+    return str(Service(code).label) if code in Service.values else code
 
 
 class XdrStatus(models.TextChoices):
@@ -40,12 +48,36 @@ class Xdr(models.Model):
         on_delete=models.PROTECT,
         related_name="xdrs",
     )
-    service = models.CharField(max_length=10, choices=Service.choices)
+    service = models.CharField(max_length=32)  # a catalogue service code (rating.Service)
     quantity = DecimalUnitsField(default=Decimal(0))
     unit = models.CharField(max_length=20, blank=True, default="")
-    amount = MoneyField()
+    amount = MoneyField()  # sent by the client (pre-rated) or the rated amount
     started_at = models.DateTimeField()
     details = models.JSONField(default=dict, blank=True)
+    # Rating (issue 12 §2): the called number and access code as sent; for usage rated by
+    # billcore, the tariff and rate its price came from, the price set, the quantity in whole
+    # base units and the charged quantity; for a reseller's customer, the reseller's amount
+    # (in the reseller's currency) and the reseller's ledger row.
+    cld = models.CharField(max_length=64, null=True, blank=True)
+    access_code = models.CharField(max_length=8, null=True, blank=True)
+    tariff = models.ForeignKey(
+        "rating.Tariff", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rate = models.ForeignKey(
+        "rating.Rate", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rate_prefix = models.CharField(max_length=32, null=True, blank=True)
+    price_set = models.CharField(max_length=10, null=True, blank=True)
+    base_quantity = models.BigIntegerField(null=True, blank=True)
+    charged_quantity = models.BigIntegerField(null=True, blank=True)
+    reseller_amount = MoneyField(null=True, blank=True)
+    reseller_transaction = models.OneToOneField(
+        "ledger.Transaction",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reseller_xdr",
+    )
     external_id = models.CharField(max_length=200, null=True, blank=True)
     owner = models.BigIntegerField(default=0, db_default=0)
     status = models.CharField(max_length=8, choices=XdrStatus.choices)
@@ -74,6 +106,10 @@ class Xdr(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service} {self.amount} ({self.status})"
+
+    def get_service_display(self) -> str:
+        """The service's label (the field has no choices: any catalogue code is allowed)."""
+        return service_label(self.service)
 
 
 class ReservationStatus(models.TextChoices):

@@ -40,6 +40,7 @@ from billcore.charging.models import (
 from billcore.classes.models import FraudAction
 from billcore.core.charging import (
     REASONS,
+    RESELLER_REASONS,
     AccountState,
     CustomerState,
     Decision,
@@ -47,6 +48,7 @@ from billcore.core.charging import (
     decide,
     status_reason,
 )
+from billcore.core.money import MAX_ABS_AMOUNT
 from billcore.core.rating import max_duration, rate_usage
 from billcore.customers.models import BalanceControl, Customer
 from billcore.db import money_value
@@ -62,7 +64,9 @@ from billcore.ledger.batch import (
 )
 from billcore.ledger.batch import units as _units
 from billcore.locks import for_update, lock_row
-from billcore.rating.pricing import REFUSALS, Priced, Pricer
+from billcore.rating.models import AccessCode
+from billcore.rating.models import Service as CatalogueService
+from billcore.rating.pricing import REFUSALS, Priced, Pricer, Pricing, check_cld
 from billcore.subscribers.models import Account, AccountType
 from billcore.validation import (
     as_choice,
@@ -74,11 +78,15 @@ from billcore.validation import (
 )
 
 ZERO = Decimal(0)
+NOTHING = Decimal("0.00000")  # the amount of a record that cannot be priced
 # A usage record's ``details`` (CLI, CLD, …): at most this many bytes of compact JSON.
 MAX_DETAILS_BYTES = 4096
 # ``started_at`` may run ahead of the server's clock by at most this (clock skew).
 MAX_STARTED_AHEAD = dt.timedelta(days=1)
-_SERVICES = tuple(Service.values)
+# The standard services: accepted without a query; any other code is looked up in the
+# catalogue (``rating.models.Service``).
+_STANDARD_SERVICES = frozenset(Service.values)
+_ACCESS_CODES = tuple(AccessCode.values)
 DEFAULT_RESERVATION_SECONDS = 300
 
 
@@ -94,6 +102,81 @@ class ChargeResult:
     balance: Decimal
     available_funds: Decimal | None
     replayed: bool = False
+    # Rating (issue 12 §2): what the xDR stores; None for pre-rated usage.
+    cld: str | None = None
+    tariff_id: int | None = None
+    rate_id: int | None = None
+    rate_prefix: str | None = None
+    price_set: str | None = None
+    base_quantity: int | None = None
+    charged_quantity: int | None = None
+    reseller_amount: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RatingColumns:
+    """What rating stores on an xDR (all None for pre-rated usage)."""
+
+    tariff_id: int | None = None
+    rate_id: int | None = None
+    rate_prefix: str | None = None
+    price_set: str | None = None
+    base_quantity: int | None = None
+    charged_quantity: int | None = None
+    reseller_amount: Decimal | None = None
+
+
+_NOT_RATED = RatingColumns()
+RATING_COLUMNS = tuple(RatingColumns.__dataclass_fields__)
+
+
+@dataclass(frozen=True, slots=True)
+class Rated:
+    """A usage record's amount, priced before the transaction (or as sent, pre-rated):
+    ``refusal`` the reason it cannot be priced (then it is denied, amount 0); for a
+    reseller's customer, the reseller and what it is charged (in its currency)."""
+
+    amount: Decimal
+    refusal: str = ""
+    columns: RatingColumns = _NOT_RATED
+    reseller_id: int | None = None
+
+    @property
+    def reseller_amount(self) -> Decimal | None:
+        return self.columns.reseller_amount
+
+    @property
+    def charges_reseller(self) -> bool:
+        return (
+            not self.refusal
+            and self.reseller_id is not None
+            and (self.columns.reseller_amount is not None)
+        )
+
+
+def rated_of(pricing: Pricing) -> Rated:
+    """A ``rating.pricing.Pricing`` as charging uses it."""
+    customer, reseller = pricing.customer, pricing.reseller
+    base = pricing.base_quantity
+    refusal = pricing.refusal
+    if not isinstance(customer, Priced):
+        return Rated(NOTHING, refusal.reason if refusal else "", RatingColumns(base_quantity=base))
+    columns = RatingColumns(
+        tariff_id=customer.tariff_id,
+        rate_id=customer.rate_id,
+        rate_prefix=customer.prefix,
+        price_set=str(customer.price_set),
+        base_quantity=base,
+        charged_quantity=customer.charged_quantity,
+        reseller_amount=reseller.amount if isinstance(reseller, Priced) else None,
+    )
+    if refusal is not None:
+        return Rated(NOTHING, refusal.reason, columns)
+    return Rated(customer.amount, "", columns, pricing.reseller_id)
+
+
+def _columns_of(xdr: Any) -> RatingColumns:
+    return RatingColumns(*(getattr(xdr, name) for name in RATING_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -317,16 +400,29 @@ _QUERIES: dict[str, Any] = {
 
 
 def _lock(customer_id: int, account_id: int | None) -> tuple[_Customer, _Account | None]:
-    row = _query("customer").row({_SENTINEL_ID: customer_id})
-    if row is None:
-        raise Customer.DoesNotExist(f"customer {customer_id}")
+    customer, account, _ = _lock_with_reseller(customer_id, account_id, None)
+    return customer, account
+
+
+def _lock_with_reseller(
+    customer_id: int, account_id: int | None, reseller_id: int | None
+) -> tuple[_Customer, _Account | None, _Customer | None]:
+    """The customer (and, when the usage also charges its reseller, the reseller: both
+    customer rows in ascending id order, ``billcore.locks`` stage 1), then the account."""
+    locked: dict[int, _Customer] = {}
+    for pk in sorted({customer_id} | ({reseller_id} if reseller_id is not None else set())):
+        row = _query("customer").row({_SENTINEL_ID: pk})
+        if row is None:
+            raise Customer.DoesNotExist(f"customer {pk}")
+        locked[pk] = _Customer(*row)
     account = None
     if account_id:
         arow = _query("account").row({_SENTINEL_ID: account_id})
         if arow is None:
             raise Account.DoesNotExist(f"account {account_id}")
         account = _Account(*arow)
-    return _Customer(*row), account
+    reseller = locked[reseller_id] if reseller_id is not None else None
+    return locked[customer_id], account, reseller
 
 
 def _local_day(customer: _Customer, now: dt.datetime) -> dt.date:
@@ -351,10 +447,8 @@ def _fraud(customer: _Customer, now: dt.datetime) -> FraudState | None:
     return FraudState(daily_limit=limit, spent_today=spent, blocks=action == FraudAction.BLOCK)
 
 
-def _decide(
-    customer: _Customer, account: _Account | None, amount: Decimal, now: dt.datetime
-) -> Decision:
-    state = CustomerState(
+def _customer_state(customer: _Customer, now: dt.datetime) -> CustomerState:
+    return CustomerState(
         status=customer.status,
         blocked=customer.blocked,
         suspension_reason=customer.suspension_reason,
@@ -363,6 +457,12 @@ def _decide(
         reserved=customer.reserved,
         credit_limit=customer.effective_credit_limit(now=now),
     )
+
+
+def _decide(
+    customer: _Customer, account: _Account | None, amount: Decimal, now: dt.datetime
+) -> Decision:
+    state = _customer_state(customer, now)
     acc = None
     if account is not None:
         acc = AccountState(
@@ -373,6 +473,39 @@ def _decide(
             credit_limit=account.credit_limit,
         )
     return decide(amount=amount, customer=state, account=acc, fraud=_fraud(customer, now))
+
+
+def _decide_reseller(reseller: _Customer, amount: Decimal, now: dt.datetime) -> Decision:
+    """May the reseller take its charge for a sub-customer's usage (its status, its funds or
+    credit limit; its own fraud limit is not its sub-customers')? A refusal says it is the
+    reseller's (``RESELLER_REASONS``)."""
+    decision = decide(amount=amount, customer=_customer_state(reseller, now))
+    if not decision.allowed and _sweep_expired(reseller, None, now):
+        decision = decide(amount=amount, customer=_customer_state(reseller, now))
+    if decision.allowed:
+        return Decision(True)
+    return Decision(False, RESELLER_REASONS.get(decision.reason, "reseller_blocked"))
+
+
+def _decide_rated(
+    customer: _Customer,
+    account: _Account | None,
+    reseller: _Customer | None,
+    rated: Rated,
+    now: dt.datetime,
+) -> Decision:
+    """The decision on the locked rows: an unpriceable record is denied with its reason;
+    otherwise the customer's (expired holds swept once), then its reseller's."""
+    if rated.refusal:
+        return Decision(False, rated.refusal)
+    decision = _decide(customer, account, rated.amount, now)
+    if not decision.allowed and _sweep_expired(customer, account, now):
+        decision = _decide(customer, account, rated.amount, now)
+    if decision.allowed and reseller is not None and rated.reseller_amount is not None:
+        verdict = _decide_reseller(reseller, rated.reseller_amount, now)
+        if not verdict.allowed:
+            return verdict
+    return decision
 
 
 def _available(
@@ -436,6 +569,7 @@ def _post_usage(
     account: _Account | None,
     amount: Decimal,
     fraud_alert: bool,
+    comment: str = "",
 ) -> int | None:
     """Move the balances and write the ledger row for a charge already decided; the ledger
     row's id (None for a zero amount, which moves nothing)."""
@@ -467,7 +601,7 @@ def _post_usage(
             },
         )
     adapt = _datetime_adapter()
-    row = _ledger_row(customer, account, units, actor, adapt(now), fraud_alert)
+    row = _ledger_row(customer, account, units, actor, adapt(now), fraud_alert, comment)
     return insert_ledger_rows([row])[0]
 
 
@@ -478,6 +612,7 @@ def _ledger_row(
     actor: Actor,
     created: Any,
     fraud_alert: bool,
+    comment: str = "",
 ) -> tuple[Any, ...]:
     """The ledger row (``ledger.batch.LEDGER_COLUMNS``) of a usage charge of ``units``, the
     customer's balance already moved."""
@@ -488,27 +623,35 @@ def _ledger_row(
         account_id=account.pk if account is not None else None,
         actor_id=actor.pk if getattr(actor, "pk", None) else None,
         created=created,
-        internal_comment="fraud protection: daily limit passed (notify)" if fraud_alert else "",
+        internal_comment="fraud protection: daily limit passed (notify)"
+        if fraud_alert
+        else comment,
     )
+
+
+def _reseller_comment(customer: _Customer) -> str:
+    return f"usage of sub-customer {customer.pk}"
 
 
 def _xdr_row(
     customer: _Customer,
     account: _Account | None,
     usage: UsageInput,
+    rated: Rated,
     status: str,
     reason: str,
     created: Any,
     adapt: Any,
 ) -> tuple[Any, ...]:
-    """The values of ``_XDR_COLUMNS`` but the last (the ledger row's id)."""
+    """The values of ``_XDR_COLUMNS`` but the last two (the ledger rows' ids)."""
+    c = rated.columns
     return (
         customer.pk,
         account.pk if account is not None else None,
         usage.service,
         _units(usage.quantity),
         usage.unit,
-        _units(usage.amount),
+        _units(rated.amount),
         adapt(usage.started_at),
         connection.ops.adapt_json_value(usage.details, _DETAILS.encoder),
         usage.external_id,
@@ -516,12 +659,22 @@ def _xdr_row(
         status,
         reason,
         created,
+        usage.cld,
+        usage.access_code,
+        c.tariff_id,
+        c.rate_id,
+        c.rate_prefix,
+        c.price_set,
+        c.base_quantity,
+        c.charged_quantity,
+        None if c.reseller_amount is None else _units(c.reseller_amount),
     )
 
 
 def _charge_result(
     xdr: Xdr | _XdrInfo, customer: _Customer, now: dt.datetime, *, replayed: bool
 ) -> ChargeResult:
+    c = xdr.columns if isinstance(xdr, _XdrInfo) else _columns_of(xdr)
     return ChargeResult(
         allowed=xdr.status == XdrStatus.CHARGED,
         reason=xdr.deny_reason,
@@ -531,7 +684,13 @@ def _charge_result(
         balance=customer.balance,
         available_funds=_available(customer, customer.balance, customer.reserved, now),
         replayed=replayed,
+        cld=xdr.cld,
+        **_result_columns(c),
     )
+
+
+def _result_columns(c: RatingColumns) -> dict[str, Any]:
+    return {name: getattr(c, name) for name in RATING_COLUMNS}
 
 
 # --------------------------------------------------------------------------- input
@@ -539,30 +698,84 @@ def _charge_result(
 
 @dataclass(frozen=True)
 class UsageInput:
+    """One validated usage record. ``amount`` None: billcore rates it (``cld`` is then the
+    called number, validated); otherwise it is pre-rated and charged as sent."""
+
     service: str
-    amount: Decimal
+    amount: Decimal | None
     quantity: Decimal
     unit: str
     started_at: dt.datetime
     details: dict[str, Any]
     external_id: str | None
+    cld: str | None = None
+    access_code: str | None = None
+
+    @property
+    def rated_here(self) -> bool:
+        return self.amount is None
+
+
+def service_code(service: Any) -> str:
+    """A standard service code (no query) or one of the catalogue; an unknown code names
+    ``service``."""
+    if isinstance(service, str) and service in _STANDARD_SERVICES:
+        return service
+    code = as_str("service", service, max_length=32).strip()
+    if code in _STANDARD_SERVICES:
+        return code
+    if not code or not CatalogueService.objects.filter(code=code).exists():
+        raise ValidationFailed(
+            "service must be one of: voice, data, messaging, other, or a service of the "
+            f"catalogue (got {code!r})",
+            field="service",
+            code="invalid_choice",
+        )
+    return code
 
 
 def parse_usage(
     *,
     service: Any,
-    amount: Any,
+    amount: Any = None,
     quantity: Any = None,
     unit: Any = "",
     started_at: Any = None,
     details: Any = None,
     external_id: Any = None,
+    cld: Any = None,
+    access_code: Any = None,
     now: dt.datetime,
+    allow_unrated: bool = True,
 ) -> UsageInput:
-    """Validate one usage record; every error names its field."""
-    svc = as_choice("service", service, _SERVICES)
-    money = as_money("amount", amount, allow_none=False, minimum=ZERO)
-    assert money is not None
+    """Validate one usage record; every error names its field. Without an ``amount`` (absent
+    or empty) the record is to be rated: ``cld`` and ``quantity`` are then required."""
+    svc = service_code(service)
+    money: Decimal | None = None
+    if amount not in (None, "") or not allow_unrated:
+        money = as_money("amount", amount, allow_none=False, minimum=ZERO)
+    code = None
+    if access_code not in (None, ""):
+        if access_code not in _ACCESS_CODES:
+            raise ValidationFailed(
+                "access_code must be empty (outgoing) or one of "
+                f"{', '.join(c for c in _ACCESS_CODES if c)} (got {str(access_code)[:40]!r})",
+                field="access_code",
+                code="invalid_choice",
+            )
+        code = cast(str, access_code)
+    number = None
+    if money is None:
+        check_cld(cld)
+        number = cast(str, cld).strip()
+        if quantity in (None, ""):
+            raise ValidationFailed(
+                "quantity is required to rate usage without an amount",
+                field="quantity",
+                code="required",
+            )
+    elif cld not in (None, ""):
+        number = as_str("cld", cld, max_length=64).strip() or None
     qty = as_money("quantity", quantity, minimum=ZERO) if quantity not in (None, "") else ZERO
     if started_at in (None, ""):
         start = now
@@ -597,6 +810,8 @@ def parse_usage(
         started_at=start,
         details=details,
         external_id=key,
+        cld=number,
+        access_code=code,
     )
 
 
@@ -610,27 +825,89 @@ def charge(
     account_id: Any = None,
     customer_id: Any = None,
     usage: UsageInput,
+    pricer: Pricer | None = None,
 ) -> ChargeResult:
     """Charge one usage record. Denied charges are kept as xDRs with their reason.
 
     The target and whether its ``external_id`` was seen before are read in one query, before
     the transaction: a replay needs no lock, and a new record is guarded by the unique
     ``external_id`` (a concurrent twin that wins the race makes this insert fail, and the
-    result is then replayed under the lock)."""
+    result is then replayed under the lock). Usage without an amount is priced before the
+    transaction too (``pricer``, default a new per-call ``Pricer``)."""
     cid, aid, owner, seen = _target_seen(actor, account_id, customer_id, usage.external_id)
     if seen:
         replay = _replay(usage, cid, owner, now)
         if replay is not None:
             return replay
+    rated = rate(usage, aid, pricer)
     try:
         with transaction.atomic():
-            return _charge_locked(actor=actor, now=now, cid=cid, aid=aid, usage=usage)
+            return _charge_locked(actor=actor, now=now, cid=cid, aid=aid, usage=usage, rated=rated)
     except IntegrityError:
         # A concurrent request with the same external_id won the race: replay its result.
         if usage.external_id is None:
             raise
         with transaction.atomic():
-            return _charge_locked(actor=actor, now=now, cid=cid, aid=aid, usage=usage, replay=True)
+            return _charge_locked(
+                actor=actor, now=now, cid=cid, aid=aid, usage=usage, rated=rated, replay=True
+            )
+
+
+def rate(usage: UsageInput, account_id: int | None, pricer: Pricer | None = None) -> Rated:
+    """The amount to charge for ``usage``: as sent (pre-rated), or priced on the account's
+    products. Bad rating input raises ``ValidationFailed`` naming the field; a record that
+    cannot be priced gives a refusal (it is then kept, denied)."""
+    if usage.amount is not None:
+        return Rated(usage.amount)
+    if account_id is None:
+        raise ValidationFailed(
+            "account: usage without an amount is rated on an account's products; give the account",
+            field="account",
+            code="required",
+        )
+    pricing = (pricer or Pricer()).price(
+        account_id=account_id,
+        service=usage.service,
+        cld=usage.cld or "",
+        quantity=usage.quantity,
+        unit=usage.unit,
+        started_at=usage.started_at,
+        access_code=usage.access_code or "",
+    )
+    for priced in (pricing.customer, pricing.reseller):
+        if isinstance(priced, Priced) and priced.amount >= MAX_ABS_AMOUNT:
+            raise ValidationFailed(
+                f"quantity: the rated amount ({priced.amount:.2E}) is beyond what an amount "
+                "can hold",
+                field="quantity",
+                code="out_of_range",
+            )
+    return rated_of(pricing)
+
+
+def _same_usage(
+    usage: UsageInput,
+    cid: int,
+    *,
+    customer_id: int,
+    amount: Decimal,
+    service: str,
+    cld: str | None,
+    quantity: Decimal,
+    started_at: dt.datetime,
+) -> bool:
+    """Whether an earlier xDR with the same key is this record: for rated usage what the
+    client sent (service, called number, quantity, start), never the computed amount; for
+    pre-rated usage the amount and service, as before."""
+    if usage.amount is None:
+        return (customer_id, service, cld, quantity, started_at) == (
+            cid,
+            usage.service,
+            usage.cld,
+            usage.quantity,
+            usage.started_at,
+        )
+    return (customer_id, amount, service) == (cid, usage.amount, usage.service)
 
 
 def _target_seen(
@@ -657,7 +934,16 @@ def _replay(usage: UsageInput, cid: int, owner: int, now: dt.datetime) -> Charge
     earlier = Xdr.objects.filter(external_id=usage.external_id, owner=owner).first()
     if earlier is None:
         return None
-    if (earlier.customer_id, earlier.amount, earlier.service) != (cid, usage.amount, usage.service):
+    if not _same_usage(
+        usage,
+        cid,
+        customer_id=earlier.customer_id,
+        amount=earlier.amount,
+        service=earlier.service,
+        cld=earlier.cld,
+        quantity=earlier.quantity,
+        started_at=earlier.started_at,
+    ):
         raise Conflict(
             "external_id was already used for a different usage record",
             field="external_id",
@@ -681,36 +967,51 @@ def _charge_locked(
     cid: int,
     aid: int | None,
     usage: UsageInput,
+    rated: Rated,
     replay: bool = False,
 ) -> ChargeResult:
-    customer, account = _lock(cid, aid)
+    reseller_id = rated.reseller_id if rated.charges_reseller else None
+    customer, account, reseller = _lock_with_reseller(cid, aid, reseller_id)
     if replay:
         replayed = _replay(usage, cid, customer.owner, now)
         if replayed is not None:
             return replayed
-    decision = _decide(customer, account, usage.amount, now)
-    if not decision.allowed and _sweep_expired(customer, account, now):
-        decision = _decide(customer, account, usage.amount, now)
-    tx_id = None
+    decision = _decide_rated(customer, account, reseller, rated, now)
+    tx_id = reseller_tx_id = None
     if decision.allowed:
         tx_id = _post_usage(
             actor=actor,
             now=now,
             customer=customer,
             account=account,
-            amount=usage.amount,
+            amount=rated.amount,
             fraud_alert=decision.fraud_alert,
         )
+        if reseller is not None and rated.reseller_amount is not None:
+            # The reseller's own ledger row, in its currency, in the same transaction.
+            reseller_tx_id = _post_usage(
+                actor=actor,
+                now=now,
+                customer=reseller,
+                account=None,
+                amount=rated.reseller_amount,
+                fraud_alert=False,
+                comment=_reseller_comment(customer),
+            )
     status = XdrStatus.CHARGED.value if decision.allowed else XdrStatus.DENIED.value
     adapt = _datetime_adapter()
-    row = _xdr_row(customer, account, usage, status, decision.reason, adapt(now), adapt)
+    row = _xdr_row(customer, account, usage, rated, status, decision.reason, adapt(now), adapt)
     xdr = _XdrInfo(
         customer_id=customer.pk,
-        amount=usage.amount,
+        amount=rated.amount,
         service=usage.service,
         status=status,
         deny_reason=decision.reason,
-        pk=insert_returning_ids(Xdr, _XDR_COLUMNS, [(*row, tx_id)])[0],
+        quantity=usage.quantity,
+        started_at=usage.started_at,
+        cld=usage.cld,
+        columns=rated.columns,
+        pk=insert_returning_ids(Xdr, _XDR_COLUMNS, [(*row, tx_id, reseller_tx_id)])[0],
     )
     return _charge_result(xdr, customer, now, replayed=False)
 
@@ -794,23 +1095,39 @@ _XDR_COLUMNS = (
     "status",
     "deny_reason",
     "created_at",
+    "cld",
+    "access_code",
+    "tariff_id",
+    "rate_id",
+    "rate_prefix",
+    "price_set",
+    "base_quantity",
+    "charged_quantity",
+    "reseller_amount",
     "transaction_id",
+    "reseller_transaction_id",
 )
 
 
 @dataclass(slots=True)
 class _XdrInfo:
     """An xDR of the batch (or an earlier one its ``external_id`` names): what a replay
-    compares and answers; ``row`` and ``ledger`` (the index of its ledger row) for new ones."""
+    compares and answers; ``row``, ``ledger`` and ``reseller_ledger`` (the indexes of its
+    ledger rows) for new ones."""
 
     customer_id: int
     amount: Decimal
     service: str
     status: str
     deny_reason: str
+    quantity: Decimal
+    started_at: dt.datetime
+    cld: str | None
+    columns: RatingColumns = _NOT_RATED
     pk: int | None = None
     row: tuple[Any, ...] = ()
     ledger: int | None = None
+    reseller_ledger: int | None = None
 
 
 def _write_batch(
@@ -827,7 +1144,14 @@ def _write_batch(
     xdr_ids = insert_returning_ids(
         Xdr,
         _XDR_COLUMNS,
-        [(*x.row, None if x.ledger is None else ledger_ids[x.ledger]) for x in xdrs],
+        [
+            (
+                *x.row,
+                None if x.ledger is None else ledger_ids[x.ledger],
+                None if x.reseller_ledger is None else ledger_ids[x.reseller_ledger],
+            )
+            for x in xdrs
+        ],
     )
     for x, pk in zip(xdrs, xdr_ids, strict=True):
         x.pk = pk
@@ -841,8 +1165,63 @@ def _write_batch(
         FraudAlert.objects.bulk_create(alerts)
 
 
+@dataclass
+class PreparedCharges:
+    """``prepare_charges``'s answer: the records' errors in place, and the records to charge
+    with their target and their price (``Rated``)."""
+
+    results: list[ChargeResult | BillcoreError | None]
+    todo: list[tuple[int, ChargeRequest, int, int | None, Rated]]
+
+
+def prepare_charges(
+    *, actor: Actor, requests: Sequence[ChargeRequest], pricer: Pricer | None = None
+) -> PreparedCharges:
+    """What ``charge_many`` does before its transaction: the targets (one query per kind)
+    and the price of each record without an amount, with ``pricer`` (default one
+    ``Pricer(whole_tariffs=True)`` for all of them). A record whose target or rating input is
+    bad gets its error in its place."""
+    require_user(actor)
+    results: list[ChargeResult | BillcoreError | None] = [None] * len(requests)
+    targets = _targets_many(actor, requests)
+    todo: list[tuple[int, ChargeRequest, int, int | None, Rated]] = []
+    to_rate = {
+        t[1]
+        for r, t in zip(requests, targets, strict=True)
+        if r.usage.amount is None and not isinstance(t, BillcoreError) and t[1] is not None
+    }
+    if to_rate:
+        pricer = pricer or Pricer(whole_tariffs=True)
+        pricer.prefetch(to_rate)  # the accounts' products, entries, overrides: a few queries
+    for i, (r, t) in enumerate(zip(requests, targets, strict=True)):
+        if isinstance(t, BillcoreError):
+            results[i] = t
+            continue
+        try:
+            if r.usage.amount is None and pricer is None:
+                pricer = Pricer(whole_tariffs=True)
+            rated = rate(r.usage, t[1], pricer)
+        except BillcoreError as exc:
+            results[i] = exc
+            continue
+        todo.append((i, r, t[0], t[1], rated))
+    return PreparedCharges(results, todo)
+
+
+def charge_prepared(
+    *, actor: Actor, prepared: PreparedCharges
+) -> list[ChargeResult | BillcoreError]:
+    """The transaction of ``charge_many`` for records ``prepare_charges`` made ready."""
+    results = list(prepared.results)
+    if prepared.todo:
+        with transaction.atomic():
+            _charge_many_locked(actor, prepared.todo, results)
+    assert all(r is not None for r in results)
+    return results  # type: ignore[return-value]
+
+
 def charge_many(
-    *, actor: Actor, requests: Sequence[ChargeRequest]
+    *, actor: Actor, requests: Sequence[ChargeRequest], pricer: Pricer | None = None
 ) -> list[ChargeResult | BillcoreError]:
     """Charge many usage records in one database transaction, with exactly the results of
     calling ``charge`` for each in turn (balances after each, denials and their reasons,
@@ -852,38 +1231,49 @@ def charge_many(
     the ledger rows and xDRs inserted in bulk and one balance update per customer and
     account. A record that cannot be charged gets its error in its place; the others go
     through. A database error (e.g. a concurrent import of the same ``external_id``)
-    propagates with nothing of the batch kept: the caller then charges one by one."""
-    require_user(actor)
-    results: list[ChargeResult | BillcoreError | None] = [None] * len(requests)
-    targets = _targets_many(actor, requests)
-    todo: list[tuple[int, ChargeRequest, int, int | None]] = []
-    for i, (r, t) in enumerate(zip(requests, targets, strict=True)):
-        if isinstance(t, BillcoreError):
-            results[i] = t
-        else:
-            todo.append((i, r, t[0], t[1]))
-    if todo:
-        with transaction.atomic():
-            _charge_many_locked(actor, todo, results)
-    assert all(r is not None for r in results)
-    return results  # type: ignore[return-value]
+    propagates with nothing of the batch kept: the caller then charges one by one.
+
+    Records without an amount are priced before the transaction with one ``pricer``
+    (default ``Pricer(whole_tariffs=True)``); a reseller's customer's record also charges
+    the reseller (both customer rows locked with the others, in id order)."""
+    prepared = prepare_charges(actor=actor, requests=requests, pricer=pricer)
+    return charge_prepared(actor=actor, prepared=prepared)
+
+
+def _spend(
+    customer: _Customer, account: _Account | None, amount: Decimal, now: dt.datetime
+) -> tuple[dt.date, Decimal]:
+    """A charge decided in memory: the balances and the day's spending moved (written by
+    ``_write_batch``); the day and its spending after it."""
+    day = _local_day(customer, now)
+    spent = (customer.fraud_day_spent if customer.fraud_day == day else ZERO) + amount
+    customer.balance += amount
+    customer.fraud_day, customer.fraud_day_spent = day, spent
+    if account is not None:
+        account.balance += amount
+    return day, spent
 
 
 def _charge_many_locked(
     actor: Actor,
-    todo: list[tuple[int, ChargeRequest, int, int | None]],
+    todo: list[tuple[int, ChargeRequest, int, int | None, Rated]],
     results: list[ChargeResult | BillcoreError | None],
 ) -> None:
+    # billcore.locks stage 1: the targets' customers and the resellers charged for their
+    # sub-customers' usage, all in one ascending id order; then the accounts.
+    customer_ids = {cid for _, _, cid, _, _ in todo} | {
+        rated.reseller_id for *_, rated in todo if rated.charges_reseller and rated.reseller_id
+    }
     customers: dict[int, _Customer] = {}
-    for ids in _in_chunks(sorted({cid for _, _, cid, _ in todo})):
+    for ids in _in_chunks(sorted(customer_ids)):
         for row in _locked_customers(Customer.objects.filter(pk__in=ids)):
             customers[row[0]] = _Customer(*row)
     accounts: dict[int, _Account] = {}
-    for ids in _in_chunks(sorted({aid for _, _, _, aid in todo if aid is not None})):
+    for ids in _in_chunks(sorted({aid for _, _, _, aid, _ in todo if aid is not None})):
         for row in _locked_accounts(Account.objects.filter(pk__in=ids)):
             accounts[row[0]] = _Account(*row)
-    keys = sorted({r.usage.external_id for _, r, _, _ in todo if r.usage.external_id})
-    owners = sorted({customers[cid].owner for _, _, cid, _ in todo})
+    keys = sorted({r.usage.external_id for _, r, _, _, _ in todo if r.usage.external_id})
+    owners = sorted({customers[cid].owner for _, _, cid, _, _ in todo})
     earlier: dict[tuple[int, str], _XdrInfo] = {}  # (owner, external_id) → its xDR
     for chunk in _in_chunks(keys, "text"):
         rows: Any = Xdr.objects.filter(external_id__in=chunk, owner__in=owners).values_list(
@@ -894,10 +1284,26 @@ def _charge_many_locked(
             "service",
             "status",
             "deny_reason",
+            "quantity",
+            "started_at",
+            "cld",
+            *RATING_COLUMNS,
             "pk",
         )
         for owner, key, *info in rows:
-            earlier[(owner, key)] = _XdrInfo(*info)
+            cust, amount, service, status, reason, quantity, started, cld = info[:8]
+            earlier[(owner, key)] = _XdrInfo(
+                customer_id=cust,
+                amount=amount,
+                service=service,
+                status=status,
+                deny_reason=reason,
+                quantity=quantity,
+                started_at=started,
+                cld=cld,
+                columns=RatingColumns(*info[8:-1]),
+                pk=info[-1],
+            )
     opening = {cid: c.balance for cid, c in customers.items()}
     opening_accounts = {aid: a.balance for aid, a in accounts.items()}
     adapt = _datetime_adapter()
@@ -906,17 +1312,27 @@ def _charge_many_locked(
     alerts: dict[tuple[int, dt.date], FraudAlert] = {}
     # Results wait for the ids of the rows: (index, xDR, customer, now, balance, reserved).
     answers: list[tuple[int, _XdrInfo, _Customer, dt.datetime, Decimal, Decimal, bool]] = []
-    for i, r, cid, aid in todo:
+    for i, r, cid, aid, rated in todo:
         customer = customers[cid]
         account = accounts[aid] if aid is not None else None
+        reseller = (
+            customers[rated.reseller_id]
+            if rated.charges_reseller and rated.reseller_id is not None
+            else None
+        )
         usage, now = r.usage, r.now
         key = (customer.owner, usage.external_id) if usage.external_id is not None else None
         if key is not None and key in earlier:
             prior = earlier[key]
-            if (prior.customer_id, prior.amount, prior.service) != (
+            if not _same_usage(
+                usage,
                 cid,
-                usage.amount,
-                usage.service,
+                customer_id=prior.customer_id,
+                amount=prior.amount,
+                service=prior.service,
+                cld=prior.cld,
+                quantity=prior.quantity,
+                started_at=prior.started_at,
             ):
                 results[i] = Conflict(
                     "external_id was already used for a different usage record",
@@ -927,19 +1343,12 @@ def _charge_many_locked(
                 # The result as ``charge`` replays it: the customer's money as it is now.
                 answers.append((i, prior, customer, now, customer.balance, customer.reserved, True))
             continue
-        decision = _decide(customer, account, usage.amount, now)
-        if not decision.allowed and _sweep_expired(customer, account, now):
-            decision = _decide(customer, account, usage.amount, now)
+        decision = _decide_rated(customer, account, reseller, rated, now)
         created = adapt(now)
-        ledger_index = None
-        if decision.allowed and usage.amount != ZERO:
-            amount = usage.amount
-            day = _local_day(customer, now)
-            spent = (customer.fraud_day_spent if customer.fraud_day == day else ZERO) + amount
-            customer.balance += amount
-            customer.fraud_day, customer.fraud_day_spent = day, spent
-            if account is not None:
-                account.balance += amount
+        ledger_index = reseller_index = None
+        if decision.allowed and rated.amount != ZERO:
+            amount = rated.amount
+            day, spent = _spend(customer, account, amount, now)
             if decision.fraud_alert and (cid, day) not in alerts:
                 fraud = _fraud(customer, now)
                 alerts[(cid, day)] = FraudAlert(
@@ -953,15 +1362,34 @@ def _charge_many_locked(
             ledger.append(
                 _ledger_row(customer, account, _units(amount), actor, created, decision.fraud_alert)
             )
+        if decision.allowed and reseller is not None and rated.reseller_amount:
+            _spend(reseller, None, rated.reseller_amount, now)
+            reseller_index = len(ledger)
+            ledger.append(
+                _ledger_row(
+                    reseller,
+                    None,
+                    _units(rated.reseller_amount),
+                    actor,
+                    created,
+                    False,
+                    _reseller_comment(customer),
+                )
+            )
         status = XdrStatus.CHARGED.value if decision.allowed else XdrStatus.DENIED.value
         xdr = _XdrInfo(
             customer_id=cid,
-            amount=usage.amount,
+            amount=rated.amount,
             service=usage.service,
             status=status,
             deny_reason=decision.reason,
-            row=_xdr_row(customer, account, usage, status, decision.reason, created, adapt),
+            quantity=usage.quantity,
+            started_at=usage.started_at,
+            cld=usage.cld,
+            columns=rated.columns,
+            row=_xdr_row(customer, account, usage, rated, status, decision.reason, created, adapt),
             ledger=ledger_index,
+            reseller_ledger=reseller_index,
         )
         xdrs.append(xdr)
         if key is not None:
@@ -1002,6 +1430,8 @@ def _charge_many_locked(
             balance=balance,
             available_funds=_available(customer, balance, reserved, now),
             replayed=replayed,
+            cld=xdr.cld,
+            **_result_columns(xdr.columns),
         )
 
 
@@ -1310,7 +1740,9 @@ def commit_reservation(
             details=details,
             external_id=external_id,
             now=now,
+            allow_unrated=False,
         )
+        assert usage.amount is not None
         if r.status == ReservationStatus.COMMITTED:
             if r.xdr is not None and r.xdr.amount == usage.amount:
                 return _reservation_result(r, customer, now, replayed=True)

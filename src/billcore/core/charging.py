@@ -31,6 +31,34 @@ REASONS: Final[dict[str, str]] = {
     "account_insufficient_funds": "the debit account's funds do not cover the amount",
     "account_limit_exceeded": "the amount would take the account past its credit limit",
     "fraud_daily_limit": "the customer's daily spending limit (fraud protection) is reached",
+    # Rating (issue 12 §2): a record that cannot be priced (``rating.pricing.REFUSALS``) …
+    "no_product": "the account has no product that rates this service",
+    "no_rate": "the tariff has no rate for the called number",
+    "forbidden_destination": "the called number is a forbidden destination",
+    "reseller_no_rate": "the reseller's tariff has no rate for the called number",
+    "reseller_forbidden_destination": "the called number is forbidden by the reseller's tariff",
+    # … and a reseller's customer whose reseller cannot take the wholesale charge.
+    "reseller_closed": "the customer's reseller is permanently terminated",
+    "reseller_exported": "the customer's reseller is exported to another installation",
+    "reseller_terminated": "the customer's reseller is provisionally terminated",
+    "reseller_suspended": "the customer's reseller is suspended",
+    "reseller_blocked": "the customer's reseller is blocked",
+    "reseller_funds": "the reseller's available funds do not cover its charge for the usage",
+    "reseller_credit_limit": "the reseller's charge would take the reseller past its credit limit",
+}
+
+# A reseller's decision (``decide`` on the reseller's row) as the reason its sub-customer's
+# usage is denied with.
+RESELLER_REASONS: Final[dict[str, str]] = {
+    "customer_closed": "reseller_closed",
+    "customer_exported": "reseller_exported",
+    "customer_terminated": "reseller_terminated",
+    "customer_suspended": "reseller_suspended",
+    "customer_suspended_funds": "reseller_suspended",
+    "customer_suspended_manual": "reseller_suspended",
+    "customer_blocked": "reseller_blocked",
+    "insufficient_funds": "reseller_funds",
+    "credit_limit_exceeded": "reseller_credit_limit",
 }
 
 STATUS_REASONS: Final[dict[str, str]] = {

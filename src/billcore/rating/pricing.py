@@ -100,6 +100,7 @@ _CORE_UNIT: Final[dict[str, str]] = {
 }
 
 Source = Literal["master", "override"]
+_PREFETCH_CHUNK: Final = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,8 +280,57 @@ class Pricer:
         self._entries: dict[tuple[int, int, str], _Entry | None] = {}
         self._tariffs: dict[int, _Tariff] = {}
         self._indexes: dict[int, PrefixIndex[RateRow]] = {}
+        # Filled by ``prefetch`` (batches, imports): an account's products as
+        # (product, customer, its zone, reseller, its zone), in order; a product's rating
+        # entries by (service, access code); a customer's override tariffs by master tariff.
+        self._accounts: dict[int, list[tuple[int, int, str, int | None, str | None]]] = {}
+        self._product_entries: dict[int, dict[tuple[int, str], RatingEntry]] = {}
+        self._customer_overrides: dict[int, dict[int, int]] = {}
 
     # -- catalogue reads ------------------------------------------------------------------
+
+    def prefetch(self, account_ids: Iterable[int]) -> None:
+        """Read the products, rating entries and override tariffs of many accounts at once
+        (a batch, an import chunk): a few queries per 500 accounts instead of three per
+        account; pricing their records then reads none of these again."""
+        wanted = sorted({a for a in account_ids if a not in self._accounts})
+        for start in range(0, len(wanted), _PREFETCH_CHUNK):
+            chunk = wanted[start : start + _PREFETCH_CHUNK]
+            for account_id in chunk:
+                self._accounts[account_id] = []
+            rows = (
+                AccountProduct.objects.filter(account_id__in=chunk)
+                .order_by("account_id", "is_main", "-product__precedence", "product_id")
+                .values_list(
+                    "account_id",
+                    "product_id",
+                    "account__customer_id",
+                    "account__customer__time_zone",
+                    "account__customer__reseller_id",
+                    "account__customer__reseller__time_zone",
+                )
+            )
+            for account_id, *rest in rows:
+                self._accounts[account_id].append(
+                    (rest[0], rest[1], rest[2], rest[3], rest[4])  # type: ignore[arg-type]
+                )
+        rows_of = [self._accounts[a] for a in wanted]
+        products = sorted({r[0] for rs in rows_of for r in rs} - self._product_entries.keys())
+        for start in range(0, len(products), _PREFETCH_CHUNK):
+            pchunk = products[start : start + _PREFETCH_CHUNK]
+            for product_id in pchunk:
+                self._product_entries[product_id] = {}
+            for e in RatingEntry.objects.filter(product_id__in=pchunk):
+                self._product_entries[e.product_id][(e.service_id, e.access_code)] = e
+        customers = sorted({r[1] for rs in rows_of for r in rs} - self._customer_overrides.keys())
+        for start in range(0, len(customers), _PREFETCH_CHUNK):
+            cchunk = customers[start : start + _PREFETCH_CHUNK]
+            for customer_id in cchunk:
+                self._customer_overrides[customer_id] = {}
+            for cid, master, override in OverrideTariff.objects.filter(
+                customer_id__in=cchunk
+            ).values_list("customer_id", "master_tariff_id", "override_tariff_id"):
+                self._customer_overrides[cid][master] = override
 
     def service(self, code: str) -> Service:
         """The catalogue service of ``code``; ``ValidationFailed`` naming ``service``."""
@@ -299,6 +349,8 @@ class Pricer:
 
     def _find_entry(self, account_id: int, service: Service, access_code: str) -> _Entry | None:
         codes = [access_code] + ([""] if access_code == "OUTGOING" else [])
+        if account_id in self._accounts:
+            return self._prefetched_entry(account_id, service, codes)
         products = (
             AccountProduct.objects.filter(account_id=account_id)
             .order_by("is_main", "-product__precedence", "product_id")
@@ -335,6 +387,28 @@ class Pricer:
                     tariff_id=entry.tariff_id,
                     reseller_tariff_id=entry.reseller_tariff_id,
                     override_tariff_id=override,
+                    customer_tz=tz,
+                    reseller_id=reseller_id,
+                    reseller_tz=reseller_tz,
+                )
+        return None
+
+    def _prefetched_entry(
+        self, account_id: int, service: Service, codes: list[str]
+    ) -> _Entry | None:
+        """``_find_entry`` from what ``prefetch`` read: the same answer, no query."""
+        for product_id, customer_id, tz, reseller_id, reseller_tz in self._accounts[account_id]:
+            entries = self._product_entries.get(product_id, {})
+            for code in codes:
+                entry = entries.get((service.pk, code))
+                if entry is None:
+                    continue
+                return _Entry(
+                    tariff_id=entry.tariff_id,
+                    reseller_tariff_id=entry.reseller_tariff_id,
+                    override_tariff_id=self._customer_overrides.get(customer_id, {}).get(
+                        entry.tariff_id
+                    ),
                     customer_tz=tz,
                     reseller_id=reseller_id,
                     reseller_tz=reseller_tz,

@@ -30,7 +30,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 
-from billcore.charging.models import Service, XdrStatus
+from billcore.charging.models import Service, XdrStatus, service_label
 from billcore.charging.selectors import CSV_COLUMNS, customer_xdrs, summary
 from billcore.classes.models import FraudAction
 from billcore.core.charging import REASONS
@@ -292,7 +292,7 @@ def balance_tabs_context(
             "services": [
                 {
                     **row,
-                    "label": Service(row["service"]).label,
+                    "label": service_label(row["service"]),
                     "quantity": input_amount(row["quantity"]),
                 }
                 for row in stats["services"]
