@@ -28,6 +28,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Sum
+from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 
 from billcore.classes.models import InvoiceTemplate
@@ -230,7 +231,10 @@ def _usage_units(invoice: Invoice) -> dict[str, str]:
     units: dict[str, set[str]] = {}
     for service, unit in (
         Transaction.objects.filter(invoice=invoice, action=Action.USAGE)
-        .values_list("xdr__service", "xdr__unit")
+        .values_list(
+            Coalesce("xdr__service", "reseller_xdr__service"),
+            Coalesce("xdr__unit", "reseller_xdr__unit"),
+        )
         .distinct()
     ):
         units.setdefault(service or "", set()).add(unit or "")

@@ -125,10 +125,14 @@ class FastCloser:
             f"FROM {Customer._meta.db_table} WHERE id = %s"
         )
         t, x = Transaction._meta.db_table, "charging_xdr"
+        # A usage row is a customer's charge of an xDR (x) or a reseller's wholesale charge of
+        # a sub-customer's xDR (r): either names the service (as ``issuing.groups_of``).
         self.select_rows = (
-            f"SELECT t.action, x.service, x.unit, t.invoice_id IS NULL, "  # noqa: S608
-            f"t.created_at < %s, SUM(t.amount), COUNT(t.id), SUM(x.quantity) "
+            f"SELECT t.action, COALESCE(x.service, r.service), "  # noqa: S608
+            f"COALESCE(x.unit, r.unit), t.invoice_id IS NULL, "
+            f"t.created_at < %s, SUM(t.amount), COUNT(t.id), SUM(COALESCE(x.quantity, r.quantity)) "
             f"FROM {t} t LEFT JOIN {x} x ON x.transaction_id = t.id "
+            f"LEFT JOIN {x} r ON r.reseller_transaction_id = t.id "
             f"WHERE t.customer_id = %s AND t.period_id IS NULL "
             f"GROUP BY 1, 2, 3, 4, 5"
         )

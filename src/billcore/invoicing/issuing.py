@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Count, Sum
+from django.db.models.functions import Coalesce
 
 from billcore.accounts.access import Actor, user_row
 from billcore.audit.services import record, snapshot
@@ -148,24 +149,31 @@ def compute_totals(
 def groups_of(rows: Any) -> list[Group]:
     """Invoiceable rows summed per action (and per service and unit for usage)."""
     out = []
+    # A usage row is the customer's charge of an xDR (``xdr``) or, for a reseller, its
+    # wholesale charge of a sub-customer's xDR (``reseller_xdr``): either names the service.
     for r in (
         rows.filter(action__in=INVOICEABLE)
-        .values("action", "xdr__service", "xdr__unit")
+        .annotate(
+            usage_service=Coalesce("xdr__service", "reseller_xdr__service"),
+            usage_unit=Coalesce("xdr__unit", "reseller_xdr__unit"),
+            usage_quantity=Coalesce("xdr__quantity", "reseller_xdr__quantity"),
+        )
+        .values("action", "usage_service", "usage_unit")
         .annotate(
             total=Sum("amount"),
             n=Count("id"),
-            qty=Sum("xdr__quantity"),
+            qty=Sum("usage_quantity"),
         )
-        .order_by("action", "xdr__service", "xdr__unit")
+        .order_by("action", "usage_service", "usage_unit")
     ):
         out.append(
             Group(
                 action=r["action"],
-                service=r["xdr__service"] or "",
+                service=r["usage_service"] or "",
                 amount=r["total"],
                 count=r["n"],
                 quantity=r["qty"],
-                unit=r["xdr__unit"] or "",
+                unit=r["usage_unit"] or "",
             )
         )
     return out
