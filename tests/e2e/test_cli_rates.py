@@ -266,3 +266,52 @@ def test_progress_line_on_a_terminal(
     assert err.endswith("lines/s\r\x1b[K")  # cleared before the summary
     code = main(["rates", "import", "Retail", str(path), "--no-progress"])
     assert capsys.readouterr().err == ""
+
+
+def test_rates_rerate_after_a_correction(
+    capsys: pytest.CaptureFixture[str], world: Any, tmp_path: Path
+) -> None:
+    """``billcore rates rerate`` (issue 12 §2): the correction's difference, then nothing."""
+    from billcore.charging.services import charge, parse_usage
+    from billcore.ledger.customers import create_customer
+    from billcore.rating import services
+    from billcore.subscribers.services import create_account
+
+    admin = world["admin"]
+    retail = create_tariff(actor=admin, now=NOW, data={"name": "Retail", "currency": "USD"})
+    path = _file(tmp_path, f"{HEADER}\n44,1,1,0.10,0.10,2026-01-01\n")
+    assert run(capsys, "rates", "import", "Retail", str(path), "--no-progress")[0] == 0
+    home = services.create_product(actor=admin, now=NOW, data={"name": "Home", "currency": "USD"})
+    services.create_entry(
+        actor=admin, now=NOW, product_id=home.pk, data={"service": "voice", "tariff": retail.pk}
+    )
+    pia = create_customer(
+        actor=admin,
+        now=NOW,
+        data={
+            "name": "Pia",
+            "currency": "USD",
+            "balance_control": "postpaid",
+            "customer_class": world["classes"]["usd"].pk,
+        },
+    )
+    acc = create_account(actor=admin, now=NOW, customer_id=pia.pk, data={"identifier": "p1"})
+    services.set_account_products(
+        actor=admin, now=NOW, account_id=acc.pk, product=home.pk, addons=[]
+    )
+    usage = parse_usage(service="voice", cld="4420", quantity="120", started_at=NOW, now=NOW)
+    assert charge(actor=admin, now=NOW, account_id=acc.pk, usage=usage).amount == Decimal("0.2")
+    fixed = _file(tmp_path, f"{HEADER}\n44,1,1,0.08,0.08,2026-01-01\n", "fixed.csv")
+    assert run(capsys, "rates", "import", "Retail", str(fixed), "--no-progress")[0] == 0
+    code, out, err = run(capsys, "rates", "rerate", "--tariff", "Retail")
+    assert (code, err) == (0, "")
+    assert out == (
+        "Re-rated 1 xDRs of the open period: 1 changed, 0 charged now, 0 reversed, "
+        f"0 unchanged, 0 still denied.\ncustomer {pia.pk}: -0.04000\n"
+    )
+    code, out, _ = run(capsys, "rates", "rerate", "--customer", str(pia.pk))
+    assert out.startswith("Re-rated 1 xDRs of the open period: 0 changed") and code == 0
+    code, _, err = run(capsys, "rates", "rerate", "--tariff", "Nope")
+    assert (code, err) == (2, "error: --tariff: no tariff with the name 'Nope'\n")
+    code, _, err = run(capsys, "rates", "rerate", "--customer", "999999")
+    assert code == 2 and err.startswith("error: --customer:")

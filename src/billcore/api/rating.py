@@ -19,6 +19,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import BeforeValidator, ConfigDict, Field
 
 from billcore.api.base import AuthedRequest, now
+from billcore.charging.rerating import rerate
 from billcore.errors import NotFound
 from billcore.rating import selectors, services
 from billcore.rating.models import (
@@ -972,3 +973,46 @@ def post_quote(request: AuthedRequest, payload: QuoteIn) -> Any:
         started_at=payload.started_at,
         access_code=payload.access_code,
     )
+
+
+class RerateIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    customer: int | None = Field(None, description="Re-rate this customer's open period")
+    tariff: int | None = Field(
+        None, description="Or: every customer whose open-period usage this tariff prices"
+    )
+
+
+class MovedOut(Schema):
+    customer_id: int
+    amount: Decimal = Field(description="Money moved (signed: + the customer owes more)")
+
+
+class RerateOut(Schema):
+    examined: int = Field(description="xDRs of the open period looked at")
+    changed: int = Field(description="charged xDRs whose amount or rate changed")
+    charged: int = Field(description="xDRs denied for want of a price, charged now")
+    reversed: int = Field(description="charged xDRs now refused (forbidden, no rate)")
+    unchanged: int
+    still_denied: int
+    moved: list[MovedOut]
+
+
+@router.post("/rating/rerate", response=RerateOut)
+def post_rerate(request: AuthedRequest, payload: RerateIn) -> Any:
+    """Re-rate the open period (a period awaiting approval counts as open) of one customer or
+    of every customer a tariff prices, after a rate correction: each difference is its own
+    ledger row (`rerating`); usage denied for want of a rate is charged if it now has one and
+    the limits allow; closed periods are never touched. Give exactly one of the two."""
+    summary = rerate(
+        actor=request.auth, now=now(), customer_id=payload.customer, tariff_id=payload.tariff
+    )
+    return {
+        "examined": summary.examined,
+        "changed": summary.changed,
+        "charged": summary.charged,
+        "reversed": summary.reversed,
+        "unchanged": summary.unchanged,
+        "still_denied": summary.still_denied,
+        "moved": [{"customer_id": k, "amount": v} for k, v in sorted(summary.moved.items())],
+    }

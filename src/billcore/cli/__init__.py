@@ -22,6 +22,7 @@ billcore xdrs import FILE.csv [--user NAME] [--reject-file PATH] [--batch N] [--
 billcore rates import TARIFF FILE.csv [--replace] [--reject-file PATH] [--user NAME]
                       [--no-progress]             merge a CSV price list into a tariff
 billcore rates export TARIFF [FILE|-] [--user NAME]  a tariff's rates as CSV (see cli/rating.py)
+billcore rates rerate --customer ID | --tariff T     re-rate the open period after a correction
 billcore rate --account A --cld NUMBER --duration S [--service voice] [--at ISO]
               [--access-code X] [--format table|json]   price a session (nothing charged)
 """
@@ -337,6 +338,19 @@ def _add_rates_commands(sub: Any) -> None:
     r.add_argument("file", metavar="FILE", nargs="?", default="-", help="default: - (stdout)")
     r.add_argument("--user", help="act as this user (default: the first administrator)")
     r.set_defaults(func="rating.cmd_rates_export")
+    r = rsub.add_parser(
+        "rerate",
+        help="re-rate the open period after a rate correction",
+        description="Price again the usage of the open period (a period awaiting approval "
+        "counts as open) of one customer (--customer) or of every customer a tariff prices "
+        "(--tariff): each difference is posted as its own ledger row; usage denied for want "
+        "of a rate is charged if it now has one. Closed periods are never touched.",
+    )
+    target = r.add_mutually_exclusive_group(required=True)
+    target.add_argument("--customer", type=_id, metavar="ID", help="the customer's id")
+    target.add_argument("--tariff", metavar="TARIFF", help="the tariff's id, or else its name")
+    r.add_argument("--user", help="act as this user (default: the first administrator)")
+    r.set_defaults(func="rating.cmd_rates_rerate")
 
 
 def _add_paging(p: argparse.ArgumentParser) -> None:

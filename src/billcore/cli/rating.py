@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from django.utils import timezone
 
 from billcore.accounts.models import User
+from billcore.charging.rerating import rerate
 from billcore.errors import BillcoreError
 from billcore.rating.models import Tariff
 from billcore.rating.rates import MAX_REJECTS_KEPT, RateFileError, export_rates, import_rates
@@ -180,6 +181,34 @@ def cmd_rates_export(args: argparse.Namespace) -> int:
         f"Exported {count} rates of tariff {tariff.name!r} (id {tariff.pk}) to {args.file}",
         file=sys.stderr,
     )
+    return 0
+
+
+def cmd_rates_rerate(args: argparse.Namespace) -> int:
+    """Re-rate a customer's or a tariff's open period; print what changed and the money moved."""
+    user = _user(args.user)
+    if isinstance(user, str):
+        return _error(user)
+    tariff_id = None
+    if args.tariff is not None:
+        tariff = _tariff(user, args.tariff)
+        if isinstance(tariff, str):
+            return _error(tariff.replace("TARIFF:", "--tariff:"))
+        tariff_id = tariff.pk
+    try:
+        summary = rerate(
+            actor=user, now=timezone.now(), customer_id=args.customer, tariff_id=tariff_id
+        )
+    except BillcoreError as exc:
+        field = "--customer" if exc.field in ("customer", "id") else exc.field
+        return _error(f"{field}: {exc.message}" if field else exc.message)
+    print(
+        f"Re-rated {summary.examined} xDRs of the open period: {summary.changed} changed, "
+        f"{summary.charged} charged now, {summary.reversed} reversed, "
+        f"{summary.unchanged} unchanged, {summary.still_denied} still denied."
+    )
+    for customer_id, amount in sorted(summary.moved.items()):
+        print(f"customer {customer_id}: {amount:+f}")
     return 0
 
 

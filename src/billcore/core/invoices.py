@@ -56,18 +56,21 @@ VOID = "void"  # cancelled by a credit note (issue 17): never settled, never col
 # Ledger actions an invoice bills (ledger.models.Action) and the line kinds they become
 # (invoicing.models.LineKind), in the order the lines are shown.
 USAGE = "usage"
+RERATING = "rerating"
 SUBSCRIPTION = "subscription"
 MANUAL_CHARGE = "manual_charge"
 MANUAL_CREDIT = "manual_credit"
 PROMOTIONAL_CREDIT = "promotional_credit"
 LINE_OF_ACTION: dict[str, str] = {
     USAGE: "usage",
+    RERATING: "usage",
     SUBSCRIPTION: "subscription",
     MANUAL_CHARGE: "fee",
     MANUAL_CREDIT: "adjustment",
     PROMOTIONAL_CREDIT: "adjustment",
 }
 LINE_TEXT: dict[str, str] = {
+    RERATING: "Usage re-rating",
     SUBSCRIPTION: "Subscription fees",
     MANUAL_CHARGE: "Other fees",
     MANUAL_CREDIT: "Credits",
@@ -223,7 +226,7 @@ class Group:
 
 def line_order(g: Group) -> tuple[int, str, str]:
     """Usage first (per service and unit), then subscriptions, fees, credits."""
-    order = [USAGE, SUBSCRIPTION, MANUAL_CHARGE]
+    order = [USAGE, RERATING, SUBSCRIPTION, MANUAL_CHARGE]
     return (order.index(g.action) if g.action in order else 9, g.service, g.unit)
 
 

@@ -59,6 +59,7 @@ ZERO = Decimal(0)
 # Rows an invoice bills (charges and credits); everything else only moves the balance.
 INVOICEABLE = (
     Action.USAGE,
+    Action.RERATING,
     Action.MANUAL_CHARGE,
     Action.MANUAL_CREDIT,
     Action.PROMOTIONAL_CREDIT,

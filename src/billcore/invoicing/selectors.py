@@ -40,6 +40,7 @@ MAX_ID = 2**63 - 1
 # import the write module).
 INVOICEABLE = (
     Action.USAGE,
+    Action.RERATING,
     Action.MANUAL_CHARGE,
     Action.MANUAL_CREDIT,
     Action.PROMOTIONAL_CREDIT,

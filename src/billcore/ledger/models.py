@@ -32,6 +32,9 @@ class Action(models.TextChoices):
     # Issue 17: the reversal of a void invoice's charges, taxes and roundings (linked to the
     # invoice, never billed again).
     INVOICE_VOID = "invoice_void", "Void invoice reversal"
+    # Issue 12: the difference re-rating made to a usage charge of the open period (linked to
+    # the usage row it corrects by ``reference``).
+    RERATING = "rerating", "Usage re-rating"
 
 
 class Transaction(models.Model):

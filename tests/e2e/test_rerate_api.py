@@ -1,0 +1,66 @@
+"""``POST /api/v1/rating/rerate`` (issue 12 §2): a rate correction re-rated over HTTP, for a
+customer or a tariff; the summary counts and the money moved; exactly one of the two; another
+reseller's customer or tariff is a 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.e2e.rating_support import customer, ok, product, tariff
+from tests.e2e.test_api import Api, _error, _token
+
+pytestmark = pytest.mark.django_db
+
+
+def test_rerate_a_customer_then_a_tariff(client: Any, world: Any) -> None:
+    api = Api(client, _token(world["admin"]))
+    retail = tariff(api, "Retail", [{"prefix": "44", "price_first": "0.10", "price_next": "0.10"}])
+    home = product(api, "Home", retail["id"])
+    cid, aid = customer(api, "Pia", home["id"], "+100", available_funds="10")
+    call = {"account": aid, "service": "voice", "cld": "4420", "quantity": "60"}
+    assert api.post("/xdrs", call).json()["amount"] == "0.10000"
+    denied = api.post("/xdrs", {**call, "cld": "3314"}).json()
+    assert (denied["allowed"], denied["reason"]) == (False, "no_rate")
+    rate = ok(api.get(f"/tariffs/{retail['id']}/rates"))["items"][0]
+    ok(
+        api.patch(
+            f"/tariffs/{retail['id']}/rates/{rate['id']}",
+            {"price_first": "0.05", "price_next": "0.05"},
+        )
+    )
+    ok(
+        api.post(
+            f"/tariffs/{retail['id']}/rates",
+            {"prefix": "33", "price_first": "1", "effective_from": "2020-01-01T00:00:00Z"},
+        ),
+        201,
+    )
+    out = ok(api.post("/rating/rerate", {"customer": cid}))
+    assert out == {
+        "examined": 2,
+        "changed": 1,
+        "charged": 1,
+        "reversed": 0,
+        "unchanged": 0,
+        "still_denied": 0,
+        "moved": [{"customer_id": cid, "amount": "0.95000"}],
+    }
+    funds = ok(api.get(f"/customers/{cid}"))["available_funds"]
+    assert funds == "8.95000"  # 10 - 0.05 - 1.00
+    again = ok(api.post("/rating/rerate", {"tariff": retail["id"]}))
+    assert (again["examined"], again["unchanged"], again["moved"]) == (2, 2, [])
+
+
+def test_rerate_input_and_isolation(client: Any, world: Any) -> None:
+    api = Api(client, _token(world["admin"]))
+    retail = tariff(api, "Retail", [{"prefix": "44", "price_first": "0.10"}])
+    home = product(api, "Home", retail["id"])
+    cid, _ = customer(api, "Pia", home["id"], "+100", available_funds="10")
+    _error(api.post("/rating/rerate", {}), 400, "customer")
+    _error(api.post("/rating/rerate", {"customer": cid, "tariff": retail["id"]}), 400, "customer")
+    api_a = Api(client, _token(world["ua"]))
+    assert api_a.post("/rating/rerate", {"customer": cid}).status_code == 404
+    assert api_a.post("/rating/rerate", {"tariff": retail["id"]}).status_code == 404
+    assert api.post("/rating/rerate", {"customer": 10**9}).status_code == 404
