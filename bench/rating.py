@@ -22,9 +22,13 @@ the server of ``TEST_PG_URL``, dropped and made again), migrated, then each sect
    on a free port; ``--http-requests`` ``POST /api/v1/rating/quote`` from ``--clients``
    threads; quotes/s, p50 and p99 latency.
 
-Sections are functions of the ``SECTIONS`` list: the CSV import comparison of issue 12 §4
-(unrated vs pre-rated xDRs) is added there once the rating charge path is merged. Not part
-of the test suite.
+4. import: ``--xdrs`` usage lines of the accounts to numbers of the tariff, imported by
+   ``charging.importer.import_xdrs`` (what ``billcore xdrs import`` runs) twice in the same
+   run: once carrying an amount (pre-rated: today's path) and once without (billcore rates
+   every line: the product's rating entry, the override search, the 100,000-prefix tariff);
+   lines/s of each and the ratio rated / pre-rated (aim: rating costs at most 30 %, >= 0.7).
+
+Sections are functions of the ``SECTIONS`` list. Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -357,13 +361,70 @@ def drive(
     return time.perf_counter() - started, [s for per in samples for s in per]
 
 
+# ----------------------------------------------------------------------------------------
+# 4. CSV import: unrated against pre-rated
+
+
+def write_xdrs(path: Path, ctx: dict[str, Any], *, rated_by_billcore: bool, tag: str) -> int:
+    """``--xdrs`` lines over the accounts (round robin), 30-600 s calls to numbers of the
+    tariff; with ``rated_by_billcore`` no amount column (billcore prices each line)."""
+    from charging import identifier
+
+    args = ctx["args"]
+    rng = random.Random(args.seed + (7 if rated_by_billcore else 3))
+    wanted = numbers(ctx["prefixes"], args.xdrs, args.seed + 5)
+    base = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+    with path.open("w") as out:
+        out.write(
+            "account,service,cld,quantity,started_at,external_id"
+            + ("" if rated_by_billcore else ",amount")
+            + "\n"
+        )
+        for i, number in enumerate(wanted):
+            start = (base + dt.timedelta(seconds=i)).isoformat().replace("+00:00", "Z")
+            line = (
+                f"{identifier(i % args.accounts)},voice,{number},{rng.randint(30, 600)},"
+                f"{start},{tag}-{i}"
+            )
+            out.write(line + ("" if rated_by_billcore else ",0.05") + "\n")
+    return len(wanted)
+
+
+def section_import(ctx: dict[str, Any]) -> None:
+    from django.utils import timezone
+
+    from billcore.charging.importer import import_xdrs
+    from billcore.charging.models import Xdr
+
+    results = {}
+    for label, rated in (("pre-rated (amount given)", False), ("rated by billcore", True)):
+        path = ctx["scratch"] / f"xdrs-{'rated' if rated else 'amounts'}.csv"
+        lines = write_xdrs(path, ctx, rated_by_billcore=rated, tag=label[:3])
+        started = time.perf_counter()
+        summary = import_xdrs(path=path, actor=ctx["admin"], now_fn=timezone.now)
+        elapsed = time.perf_counter() - started
+        results[rated] = lines / elapsed
+        say(
+            f"import, {label}: {lines:,} lines in {elapsed:.1f} s = {lines / elapsed:,.0f}/s "
+            f"({summary.line()})"
+        )
+    rated_xdrs = Xdr.objects.filter(external_id__startswith="rat-")
+    priced = rated_xdrs.filter(rate_id__isnull=False).count()
+    say(f"rated lines that found a rate: {priced:,} of {rated_xdrs.count():,}")
+    ratio = results[True] / results[False]
+    say(
+        f"ratio rated / pre-rated: {ratio:.2f} (aim >= 0.70: rating costs at most 30 % of "
+        "the import's speed)"
+    )
+
+
 #: The sections, in order; each takes the shared context (args, admin, scratch, and what
-#: earlier sections left: ``tariff_id``, ``prefixes``). The xDR import comparison of issue
-#: 12 §4 joins this list when the rating charge path is merged.
+#: earlier sections left: ``tariff_id``, ``prefixes``).
 SECTIONS: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
     ("upload", section_upload),
     ("lookups", section_lookups),
     ("quote", section_quote),
+    ("import", section_import),
 ]
 
 
@@ -377,6 +438,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--serve-workers", type=int, default=4)
     p.add_argument("--serve-threads", type=int, default=2)
+    p.add_argument("--xdrs", type=int, default=200_000, help="usage lines per import run")
     p.add_argument("--seed", type=int, default=12)
     p.add_argument("--keep", action="store_true", help="keep the scratch folder and database")
     return p.parse_args(argv)
