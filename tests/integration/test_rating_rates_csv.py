@@ -131,6 +131,33 @@ def test_rejected_lines_are_listed_and_nothing_of_them_is_saved(world: Any, tari
     assert Rate.objects.get(tariff=tariff, prefix="12").price_first == Decimal("0.02")
 
 
+@pytest.mark.parametrize("prefill", [False, True], ids=["empty-tariff", "re-upload"])
+def test_a_key_given_twice_in_different_batches(
+    world: Any, tariff: Any, monkeypatch: Any, prefill: bool
+) -> None:
+    """A key repeated in a later batch is refused though the first batch is already written:
+    an empty tariff's fast insert meets it and falls back; a re-upload recognises the row it
+    updated. Nothing of the repeat is saved."""
+    from billcore.rating import rates
+
+    monkeypatch.setattr(rates, "BATCH", 2)
+    if prefill:
+        _upload(world, tariff, HEADER + "12,60,6,0.01,0.01,2026-11-01\n")
+    text = HEADER + (
+        "12,60,6,0.02,0.02,2026-11-01\n"  # line 2: batch 1
+        "13,60,6,0.03,0.03,2026-11-01\n"  # 3: batch 1
+        "14,60,6,0.04,0.04,2026-11-01\n"  # 4: batch 2
+        "12,60,6,0.09,0.09,2026-11-01\n"  # 5: batch 2, the key of line 2 again
+    )
+    result = _upload(world, tariff, text)
+    added, updated = (2, 1) if prefill else (3, 0)
+    assert _counts(result)[:2] == (added, updated)
+    assert [(r.line, r.field) for r in result.rejects] == [(5, "effective_from")]
+    assert "already given on an earlier line" in result.rejects[0].reason
+    prices = dict(Rate.objects.filter(tariff=tariff).values_list("prefix", "price_first"))
+    assert prices == {"12": Decimal("0.02"), "13": Decimal("0.03"), "14": Decimal("0.04")}
+
+
 def test_optional_columns(world: Any, tariff: Any) -> None:
     text = (
         "Prefix,Interval_First,interval_next,price_first,price_next,effective_from,"

@@ -25,9 +25,13 @@ that are not UTF-8) saves nothing. Uploading the same file again changes nothing
 
 The file is read as a stream, ``BATCH`` lines at a time; each batch costs one query for the
 rates it may touch, then one ``INSERT`` for the new rows and one ``UPDATE`` for the changed
-ones, each sent for the whole batch (``executemany``), in plain SQL. What stays in memory for the
-whole file is the set of (prefix, effective_from) keys seen (to refuse a key given twice and,
-with ``replace``, to know which prefixes the file holds).
+ones, each sent for the whole batch (``executemany``), in plain SQL. A tariff that had no
+rates when the upload began skips the query: its batch is inserted at once (inside a
+savepoint) and only a batch that meets a key already written (a key given twice in the file)
+goes the way above. What stays in memory does not grow with the file: a key given twice is
+recognised by the row it already wrote (an id above the tariff's last id before the upload, or
+one of the ids this upload updated); only ``replace`` keeps the set of the file's prefixes
+(to know which are absent).
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ from billcore.accounts.access import Actor, is_admin, require_user
 from billcore.audit.services import record, snapshot
 from billcore.core.money import to_units
 from billcore.errors import NotAllowed, ValidationFailed
+from billcore.ledger.batch import datetime_adapter
+from billcore.ledger.batch import units as money_units
 from billcore.locks import lock_row
 from billcore.rating.models import Rate, Tariff
 from billcore.rating.selectors import get_rate, get_tariff
@@ -449,17 +455,45 @@ def _column(name: str) -> str:
     return connection.ops.quote_name(field.column)
 
 
-def _insert(tariff: Tariff, rows: list[dict[str, Any]]) -> None:
+def _row_converter() -> Any:
+    """A function giving the values of ``_INSERT_NAMES`` as the driver takes them, built once
+    per upload (the per-value dispatch of ``_db_value`` cost a third of an upload). The
+    values are already validated by ``parse_rate`` (money at most 5 decimals)."""
+    adapt = datetime_adapter()
+    money = [n in MONEY_FIELDS for n in _INSERT_NAMES]
+
+    def convert(row: dict[str, Any]) -> list[Any]:
+        out: list[Any] = []
+        for name, is_money in zip(_INSERT_NAMES, money, strict=True):
+            value = row[name]
+            if value is None:
+                out.append(None)
+            elif is_money:
+                out.append(money_units(value))
+            elif name == "effective_from":
+                out.append(adapt(value))
+            else:
+                out.append(value)
+        return out
+
+    return convert
+
+
+_INSERT_NAMES = ("prefix", "effective_from", *VALUE_FIELDS)
+
+
+def _insert(tariff: Tariff, rows: list[dict[str, Any]], convert: Any = None) -> None:
     """The rows, one ``INSERT`` sent for all of them (``executemany``: plain SQL, because the
     ORM's ``bulk_create`` spends most of an upload compiling its statements). Measured on
     PostgreSQL: psycopg's pipelined ``executemany`` beats one multi-row ``INSERT`` of 1,000
     rows by about 3 to 1 (0.4 s against 1.8 s for 20,000 rows)."""
-    names = ("prefix", "effective_from", *VALUE_FIELDS)
+    names = _INSERT_NAMES
     columns = ", ".join([_column("tariff"), *(_column(n) for n in names)])
     marks = ", ".join(["%s"] * (len(names) + 1))
     # Table and column names from the model, values as parameters:
     sql = f"INSERT INTO {Rate._meta.db_table} ({columns}) VALUES ({marks})"  # noqa: S608
-    params = [[tariff.pk, *(_db_value(n, row[n]) for n in names)] for row in rows]
+    convert = convert or _row_converter()
+    params = [[tariff.pk, *convert(row)] for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
@@ -472,24 +506,50 @@ def _update(rows: list[tuple[int, dict[str, Any]]]) -> None:
         cursor.executemany(sql, params)
 
 
+@dataclass
+class _Upload:
+    """What an upload remembers across its batches: the tariff's last rate id before it
+    began (a stored key with a higher id was written by this upload), the ids it updated,
+    whether the tariff was empty (batches then try the insert first)."""
+
+    tariff: Tariff
+    last_id_before: int
+    empty: bool
+    convert: Any
+    updated_ids: set[int] = field(default_factory=set)
+
+
 def _write_batch(
-    tariff: Tariff,
+    upload: _Upload,
     batch: list[tuple[int, dict[str, Any]]],
     result: RateImportResult,
 ) -> None:
+    tariff = upload.tariff
+    if upload.empty:
+        try:
+            with transaction.atomic():  # a savepoint: a key already written undoes the batch
+                _insert(tariff, [values for _, values in batch], upload.convert)
+        except IntegrityError:
+            pass  # a key given twice in the file: sort the batch out row by row below
+        else:
+            result.added += len(batch)
+            return
     stored = _stored(tariff, {values["prefix"] for _, values in batch})
     new: list[dict[str, Any]] = []
     changed: list[tuple[int, dict[str, Any]]] = []
-    for _line, values in batch:
+    for line, values in batch:
         rate = stored.get((values["prefix"], values["effective_from"]))
         if rate is None:
             new.append(values)
+        elif rate["id"] > upload.last_id_before or rate["id"] in upload.updated_ids:
+            result.reject(line, _in_file_twice(values))
         elif all(rate[name] == values[name] for name in VALUE_FIELDS):
             result.unchanged += 1
         else:
             changed.append((rate["id"], values))
+            upload.updated_ids.add(rate["id"])
     if new:
-        _insert(tariff, new)
+        _insert(tariff, new, upload.convert)
         result.added += len(new)
     if changed:
         _update(changed)
@@ -581,8 +641,15 @@ def import_rates(
         raise RateFileError(f"file: malformed header: {exc}", field="file") from exc
     width = len(names)
     result = RateImportResult()
-    seen: set[tuple[str, dt.datetime]] = set()
-    present: set[str] = set()
+    last: Any = Rate.objects.filter(tariff=tariff).order_by("-id").values_list("id", flat=True)
+    last_id = last.first()
+    upload = _Upload(
+        tariff=tariff,
+        last_id_before=last_id or 0,
+        empty=last_id is None,
+        convert=_row_converter(),
+    )
+    present: set[str] = set()  # with ``replace`` only: the prefixes the file holds
     earliest: dt.datetime | None = None
     lines = _lines(reader)
     while True:
@@ -590,6 +657,7 @@ def import_rates(
         if not chunk:
             break
         batch: list[tuple[int, dict[str, Any]]] = []
+        seen: set[tuple[str, dt.datetime]] = set()  # this batch's keys (earlier ones: in the DB)
         for number, row in chunk:
             result.lines += 1
             if isinstance(row, ValidationFailed):
@@ -609,12 +677,13 @@ def import_rates(
                 result.reject(number, _in_file_twice(values))
                 continue
             seen.add(key)
-            present.add(values["prefix"])
+            if replace:
+                present.add(values["prefix"])
             if earliest is None or values["effective_from"] < earliest:
                 earliest = values["effective_from"]
             batch.append((number, values))
         if batch:
-            _write_batch(tariff, batch, result)
+            _write_batch(upload, batch, result)
     if replace and earliest is not None:
         _discontinue_absent(tariff, present, earliest, result)
     tariff.updated_at = now
