@@ -89,6 +89,11 @@ def test_the_demo_is_a_running_business_with_no_backlog() -> None:
         latest = model.objects.aggregate(m=Max(column))["m"]
         assert latest is None or latest <= NOW, (model.__name__, column, latest)
     assert get_settings().test_mode is False
+    # The history's e-mails are never sent: none pending, each marked with the reason.
+    from billcore.notifications.models import OutboundEmail
+
+    statuses = set(OutboundEmail.objects.values_list("status", "last_error").distinct())
+    assert statuses == {("cancelled", "billcore demo: history, never sent")}
     # The collections of the overdue invoices suspended someone.
     assert Customer.objects.filter(status=Status.SUSPENDED).exists()
 

@@ -103,6 +103,7 @@ class DemoSummary:
     engine_runs: int
     invoices: tuple[tuple[str, int], ...]  # (status, count)
     voided: str
+    emails_cancelled: int
     actor: str
     created_system_user: bool
     reseller_users: tuple[str, ...]
@@ -116,7 +117,12 @@ class DemoSummary:
             f"accounts, {self.subscriptions} subscriptions, {self.xdrs} xDRs.",
             f"History: {self.engine_runs} engine runs in test mode (now off); invoices "
             + ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in self.invoices)
-            + (f" (void: {self.voided})." if self.voided else "."),
+            + (f" (void: {self.voided})." if self.voided else ".")
+            + (
+                f" The history's {self.emails_cancelled} e-mails are marked never to be sent."
+                if self.emails_cancelled
+                else ""
+            ),
         ]
         if self.created_system_user:
             lines.append(
@@ -794,6 +800,7 @@ class _Loader:
                 for status in ("issued", "partly_paid", "paid", "overdue", "void")
             ),
             voided=made.voided,
+            emails_cancelled=made.emails_cancelled,
             actor=self.admin.username,
             created_system_user=self.created_system_user,
             reseller_users=tuple(r.username for r in RESELLERS),

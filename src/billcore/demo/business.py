@@ -27,6 +27,7 @@ from billcore.engine.steps import run as engine_run
 from billcore.installation.services import get_settings, update_settings
 from billcore.invoicing.actions import pay_invoice, void_invoice
 from billcore.invoicing.models import Invoice, InvoiceStatus
+from billcore.notifications.outbox import cancel_pending
 from billcore.rating import services as rating
 from billcore.rating.pricing import Priced, Pricer
 from billcore.subscribers.services import create_account
@@ -102,6 +103,7 @@ class Business:
     engine_runs: int = 0
     payments: int = 0
     voided: str = ""
+    emails_cancelled: int = 0
     main_product: dict[tuple[int | None, str], int] = field(default_factory=dict)
     addon: int | None = None
 
@@ -441,6 +443,12 @@ class BusinessLoader:
                     if at < self.now:
                         order += 1
                         heapq.heappush(queue, (at, order, pk, what))
+        # The history's invoices and notices belong to nobody real: they are never sent
+        # (a first engine run with SMTP configured would otherwise mail them all).
+        self.made.emails_cancelled = cancel_pending(
+            created_before=self.now + dt.timedelta(seconds=1),
+            reason="billcore demo: history, never sent",
+        )
         update_settings(actor=self.admin, now=self.now, changes={"test_mode": False})
         assert not get_settings().test_mode
 

@@ -64,6 +64,8 @@ class EmailStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
+    # Never to be sent (``outbox.cancel_pending``), e.g. the history ``billcore demo`` makes.
+    CANCELLED = "cancelled", "Not sent"
 
 
 class OutboundEmail(models.Model):
@@ -86,7 +88,7 @@ class OutboundEmail(models.Model):
     # For statistics: "full" (CSV attached) or "summary".
     variant = models.CharField(max_length=16, blank=True, default="")
     status = models.CharField(
-        max_length=8, choices=EmailStatus.choices, default=EmailStatus.PENDING
+        max_length=10, choices=EmailStatus.choices, default=EmailStatus.PENDING
     )
     to_address = models.CharField(max_length=254, blank=True, default="")
     from_address = models.CharField(max_length=300, blank=True, default="")

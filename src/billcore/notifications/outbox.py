@@ -152,6 +152,15 @@ def queue_email(
     )
 
 
+def cancel_pending(*, created_before: dt.datetime, reason: str) -> int:
+    """Mark the e-mails still pending that were queued before ``created_before`` as never to
+    be sent (status ``cancelled``, ``reason`` kept as their last error): the demo's history,
+    whose invoices and notices belong to no real customer. Their count."""
+    return OutboundEmail.objects.filter(
+        status=EmailStatus.PENDING, created_at__lt=created_before
+    ).update(status=EmailStatus.CANCELLED, last_error=reason[:500])
+
+
 # --------------------------------------------------------------------------- sending
 
 
