@@ -64,3 +64,27 @@ def test_rerate_input_and_isolation(client: Any, world: Any) -> None:
     assert api_a.post("/rating/rerate", {"customer": cid}).status_code == 404
     assert api_a.post("/rating/rerate", {"tariff": retail["id"]}).status_code == 404
     assert api.post("/rating/rerate", {"customer": 10**9}).status_code == 404
+
+
+def test_rerate_from_the_tariff_page(client: Any, world: Any) -> None:
+    """The tariff page's "Re-rate…" asks first, then re-rates and says what it did."""
+    api = Api(client, _token(world["admin"]))
+    retail = tariff(api, "Retail", [{"prefix": "44", "price_first": "0.10", "price_next": "0.10"}])
+    home = product(api, "Home", retail["id"])
+    _, aid = customer(api, "Pia", home["id"], "+100", available_funds="10")
+    api.post("/xdrs", {"account": aid, "service": "voice", "cld": "4420", "quantity": "60"})
+    rate = ok(api.get(f"/tariffs/{retail['id']}/rates"))["items"][0]
+    ok(api.patch(f"/tariffs/{retail['id']}/rates/{rate['id']}", {"price_first": "0.20"}))
+    client.force_login(world["admin"])
+    page = client.get(f"/rating/tariffs/{retail['id']}/").content.decode()
+    assert 'id="rerate-button"' in page
+    url = f"/rating/tariffs/{retail['id']}/rerate/"
+    asked = client.post(url).content.decode()
+    assert "Price again the usage of the open period" in asked
+    done = client.post(url, {"confirmed": "1"}, follow=True).content.decode()
+    assert (
+        "Re-rated 1 usage records: 1 changed, 0 charged now, 0 reversed, 0 unchanged; "
+        "the balances of 1 customers moved"
+    ) in done
+    client.force_login(world["ua"])
+    assert client.post(url, {"confirmed": "1"}).status_code == 404

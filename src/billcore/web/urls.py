@@ -383,6 +383,11 @@ urlpatterns = [
         name="rating-rates-csv",
     ),
     path(
+        "rating/tariffs/<int:tariff_id>/rerate/",
+        views_rating.tariff_rerate,
+        name="rating-tariff-rerate",
+    ),
+    path(
         "rating/products/<int:product_id>/entries/add/",
         views_rating.entry_add,
         name="rating-entry-add",

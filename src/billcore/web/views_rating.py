@@ -27,6 +27,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billcore.accounts.access import Actor, is_admin
+from billcore.charging.rerating import rerate
 from billcore.core.rating import RatingError, choose_in_rows
 from billcore.customers.models import Customer
 from billcore.customers.selectors import get_customer
@@ -724,6 +725,40 @@ def rates_csv(request: HttpRequest, tariff_id: int) -> HttpResponse:
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="tariff-{tariff.pk}-rates.csv"'
     return response  # type: ignore[return-value]
+
+
+@page
+@require_POST
+def tariff_rerate(request: HttpRequest, tariff_id: int) -> HttpResponse:
+    """Re-rate the open period of every customer this tariff prices (after a correction of
+    its rates), confirmed first; the result in words."""
+    tariff = selectors.get_tariff(actor=request.user, tariff_id=tariff_id)
+    back = reverse("rating-tariffs-edit", args=[tariff.pk]) + "#rerate"
+    if not confirm.confirmed(request):
+        return confirm.ask(
+            request,
+            title="Re-rate the open period",
+            question=f"Price again the usage of the open period (and of periods awaiting "
+            f"approval) that tariff {tariff.name!r} prices? Each difference is posted to the "
+            "customer as its own ledger row; closed periods are not touched.",
+            button="Re-rate",
+            back_url=back,
+        )
+    try:
+        summary = rerate(actor=request.user, now=base.now(), tariff_id=tariff.pk)
+    except NotFound:
+        raise
+    except BillcoreError as exc:
+        messages.error(request, clerk_text(exc.message))
+        return redirect(back)
+    messages.success(
+        request,
+        f"Re-rated {summary.examined} usage records: {summary.changed} changed, "
+        f"{summary.charged} charged now, {summary.reversed} reversed, "
+        f"{summary.unchanged} unchanged; the balances of {len(summary.moved)} customers "
+        "moved (their transactions show each difference).",
+    )
+    return redirect(back)
 
 
 # --------------------------------------------------------------------------- product: entries
