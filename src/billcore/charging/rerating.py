@@ -44,9 +44,8 @@ from billcore.charging.services import (
     _Customer,
     _decide_rated,
     _lock_with_reseller,
-    _post_usage,
     _query,
-    _reseller_comment,
+    post_rated_usage,
     rated_of,
 )
 from billcore.customers.models import Customer
@@ -391,27 +390,19 @@ def _charge_denied(
             xdr.amount = ZERO if rated.refusal else rated.amount
             xdr.save(update_fields=[*fields, "deny_reason", "amount"])
         return
-    tx_id = _post_usage(
+    wholesale = reseller if charges_reseller else None
+    tx_id, reseller_tx_id = post_rated_usage(
         actor=actor,
         now=now,
         customer=customer,
         account=account,
-        amount=rated.amount,
+        reseller=wholesale,
+        rated=rated,
         fraud_alert=decision.fraud_alert,
         comment=f"re-rating of xDR {xdr.pk}: priced now",
     )
-    reseller_tx_id = None
-    if charges_reseller and reseller is not None and rated.reseller_amount is not None:
-        reseller_tx_id = _post_usage(
-            actor=actor,
-            now=now,
-            customer=reseller,
-            account=None,
-            amount=rated.reseller_amount,
-            fraud_alert=False,
-            comment=_reseller_comment(customer),
-        )
-        summary.add(reseller.pk, rated.reseller_amount)
+    if wholesale is not None and rated.reseller_amount is not None:
+        summary.add(wholesale.pk, rated.reseller_amount)
     summary.add(customer.pk, rated.amount)
     summary.charged += 1
     xdr.status, xdr.deny_reason, xdr.amount = XdrStatus.CHARGED, "", rated.amount

@@ -633,6 +633,43 @@ def _reseller_comment(customer: _Customer) -> str:
     return f"usage of sub-customer {customer.pk}"
 
 
+def post_rated_usage(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    customer: _Customer,
+    account: _Account | None,
+    reseller: _Customer | None,
+    rated: Rated,
+    fraud_alert: bool,
+    comment: str = "",
+) -> tuple[int | None, int | None]:
+    """Post an allowed usage charge on the locked rows: the customer's ledger row and, when
+    the usage also charges the reseller, the reseller's own (its currency), in the same
+    transaction. Their ids (None for an amount of 0)."""
+    tx_id = _post_usage(
+        actor=actor,
+        now=now,
+        customer=customer,
+        account=account,
+        amount=rated.amount,
+        fraud_alert=fraud_alert,
+        comment=comment,
+    )
+    reseller_tx_id = None
+    if reseller is not None and rated.reseller_amount is not None:
+        reseller_tx_id = _post_usage(
+            actor=actor,
+            now=now,
+            customer=reseller,
+            account=None,
+            amount=rated.reseller_amount,
+            fraud_alert=False,
+            comment=_reseller_comment(customer),
+        )
+    return tx_id, reseller_tx_id
+
+
 def _xdr_row(
     customer: _Customer,
     account: _Account | None,
@@ -979,25 +1016,15 @@ def _charge_locked(
     decision = _decide_rated(customer, account, reseller, rated, now)
     tx_id = reseller_tx_id = None
     if decision.allowed:
-        tx_id = _post_usage(
+        tx_id, reseller_tx_id = post_rated_usage(
             actor=actor,
             now=now,
             customer=customer,
             account=account,
-            amount=rated.amount,
+            reseller=reseller,
+            rated=rated,
             fraud_alert=decision.fraud_alert,
         )
-        if reseller is not None and rated.reseller_amount is not None:
-            # The reseller's own ledger row, in its currency, in the same transaction.
-            reseller_tx_id = _post_usage(
-                actor=actor,
-                now=now,
-                customer=reseller,
-                account=None,
-                amount=rated.reseller_amount,
-                fraud_alert=False,
-                comment=_reseller_comment(customer),
-            )
     status = XdrStatus.CHARGED.value if decision.allowed else XdrStatus.DENIED.value
     adapt = _datetime_adapter()
     row = _xdr_row(customer, account, usage, rated, status, decision.reason, adapt(now), adapt)
