@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connection, models
 from django.db.models import Value
 from django.db.models.expressions import Combinable
 
@@ -183,3 +183,33 @@ class RowInsert:
 def exact_units(value: Any) -> int:
     """A money value (Decimal, or its text) as integer 10⁻⁵ units, exactly."""
     return to_units(value if isinstance(value, Decimal) else Decimal(value))
+
+
+class CompiledQuery:
+    """A query of a hot path compiled once per process and database: its SQL and the
+    converters Django applies to its values (money units, SQLite dates, …). Built from a
+    queryset whose parameters are sentinels (ints and strings that no row holds), replaced
+    by the real values on each call: the ORM's query building (about 1.5 ms a query) is paid
+    once, not per request."""
+
+    def __init__(self, queryset: Any) -> None:
+        self.compiler = queryset.query.get_compiler(using=queryset.db)
+        self.sql, self.params = self.compiler.as_sql()
+        self.converters = self.compiler.get_converters([s[0] for s in self.compiler.select])
+
+    def _execute(self, values: dict[Any, Any]) -> list[Any]:
+        params = [values.get(p, p) if isinstance(p, int | str) else p for p in self.params]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            rows: list[Any] = cursor.fetchall()
+        if rows and self.converters:
+            rows = list(self.compiler.apply_converters(rows, self.converters))
+        return rows
+
+    def row(self, values: dict[Any, Any]) -> tuple[Any, ...] | None:
+        """The first row (the query should select one), or None."""
+        rows = self._execute(values)
+        return tuple(rows[0]) if rows else None
+
+    def rows(self, values: dict[Any, Any]) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self._execute(values)]

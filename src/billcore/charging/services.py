@@ -51,7 +51,7 @@ from billcore.core.charging import (
 from billcore.core.money import MAX_ABS_AMOUNT
 from billcore.core.rating import max_duration, rate_usage
 from billcore.customers.models import BalanceControl, Customer
-from billcore.db import money_value
+from billcore.db import CompiledQuery, money_value
 from billcore.errors import BillcoreError, Conflict, NotFound, ValidationFailed
 from billcore.installation.services import max_session_seconds
 from billcore.ledger.batch import datetime_adapter as _datetime_adapter
@@ -330,26 +330,7 @@ def _locked_accounts(rows: Any) -> Any:
     return for_update(rows).values_list(*_ACCOUNT_COLUMNS)
 
 
-class _Compiled:
-    """A one-row query of the hot path compiled once per process and database: its SQL, and
-    the converters Django applies to its values (money units, SQLite dates, …). Built from a
-    queryset whose parameters are sentinels, replaced by the real values on each call."""
-
-    def __init__(self, queryset: Any) -> None:
-        self.compiler = queryset.query.get_compiler(using=queryset.db)
-        self.sql, self.params = self.compiler.as_sql()
-        self.converters = self.compiler.get_converters([s[0] for s in self.compiler.select])
-
-    def row(self, values: dict[Any, Any]) -> tuple[Any, ...] | None:
-        params = [values.get(p, p) if isinstance(p, int | str) else p for p in self.params]
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        if self.converters:
-            row = next(iter(self.compiler.apply_converters([row], self.converters)))
-        return tuple(row)
+_Compiled = CompiledQuery
 
 
 _SENTINEL_ID = -987_654_321  # never a primary key (they are positive)
