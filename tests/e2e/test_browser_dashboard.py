@@ -78,7 +78,9 @@ def _sign_in(page: Any, base: str) -> None:
     page.fill("#id_username", "operator")
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    # No seller details yet: an administrator lands on Settings to fill them in (issue 17 §6).
+    page.wait_for_url(f"{base}/settings/#seller")
+    page.goto(f"{base}/")
 
 
 def _bars(page: Any, chart: str) -> list[dict[str, Any]]:

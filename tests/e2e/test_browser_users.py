@@ -57,7 +57,7 @@ def test_users_and_tokens_in_the_browser(
     page.fill("#id_username", "operator")
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")  # the dashboard (issue 17 §2)
+    page.wait_for_url(f"{base}/settings/#seller")  # no seller details yet (issue 17 §6)
 
     page.click("nav.nav >> text=Users")
     page.wait_for_url(f"{base}/users/")

@@ -108,7 +108,7 @@ def test_no_csp_violation_on_the_main_pages(
     seen["/login/ (wrong password)"] = page.evaluate("window.__csp")
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")  # the dashboard (issue 17 §2)
+    page.wait_for_url(f"{base}/settings/#seller")  # no seller details yet (issue 17 §6)
 
     customer = data["customer"]
     paths = [

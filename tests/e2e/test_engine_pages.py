@@ -118,7 +118,7 @@ def _sign_in(page: Any, base: str) -> None:
     page.fill("#id_username", "operator")
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")  # the dashboard (issue 17 §2)
+    page.wait_for_url(f"{base}/settings/#seller")  # no seller details yet (issue 17 §6)
 
 
 @pytest.mark.browser

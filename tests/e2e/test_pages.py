@@ -300,7 +300,9 @@ def test_login_page_signs_in_and_sign_out_is_a_post(client: Any, admin: Any) -> 
     assert "Please enter a correct" in bad.content.decode()
     good = client.post("/login/", {"username": "admin", "password": "admin-pass-1234"})
     assert good.status_code == 302
-    assert good["Location"] == "/"
+    # No seller details yet: an administrator is asked for them (issue 17 §6,
+    # tests/e2e/test_sign_in_seller.py).
+    assert good["Location"] == "/settings/#seller"
     assert client.get("/customers/").status_code == 200
     assert client.get("/logout/").status_code == 405
     out = client.post("/logout/")

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from billcore.accounts import lockout
 from billcore.errors import BillcoreError
+from billcore.web import exports
 from billcore.web.base import admin_page
 from billcore.web.forms import clerk_text
 
@@ -67,8 +68,16 @@ def lockout_list(request: HttpRequest) -> HttpResponse:
             where = f" from {address}" if address else f" from {cleared} address(es)"
             messages.success(request, f"Unlocked {username!r}{where}.")
             return redirect("lockouts")
+    locks = lockout.list_lockouts(actor=request.user, now=now)
+    if request.method == "GET" and exports.wanted(request):
+        header = ("username", "address", "failures", "last_failure_at", "locked_until")
+        rows = (
+            (lock.username, lock.address, lock.failures, lock.last_failure_at, lock.locked_until)
+            for lock in locks
+        )
+        return exports.csv_response("sign-in-lockouts.csv", header, rows)
     context = {
-        "lockouts": lockout.list_lockouts(actor=request.user, now=now),
+        "lockouts": locks,
         "failure_limit": lockout.failure_limit(),
         "cooloff_minutes": int(lockout.cooloff().total_seconds() // 60),
     }

@@ -24,13 +24,7 @@ from billcore.web import (
 urlpatterns = [
     # The dashboard (issue 17 §2); the customer list stays at /customers/.
     path("", dashboard.dashboard, name="home"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            template_name="web/login.html", redirect_authenticated_user=True
-        ),
-        name="login",
-    ),
+    path("login/", views_installation.SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("search/", views_search.search_page, name="search"),
     path("classes/", views_classes.class_list, name="class-list"),

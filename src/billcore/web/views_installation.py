@@ -222,16 +222,18 @@ def custom_field_add(request: HttpRequest) -> HttpResponse:
 
 
 class SignInView(LoginView):
-    """The sign-in page; an administrator signing in while the seller's details are missing
-    lands on the settings page to fill them in (issue 17 §6). Not wired into ``web/urls.py``
-    yet: it changes where every browser test's sign-in lands (``/customers/``); the lead
-    decides (swap ``auth_views.LoginView.as_view(...)`` for ``SignInView.as_view()``)."""
+    """The sign-in page (``/login/``); an administrator signing in while the seller's legal
+    name or From address is missing lands on Settings#seller to fill them in (issue 17 §6).
+    A ``next`` given explicitly (a link followed before signing in) still wins: the page
+    asked for is where the user goes, and every administrator page shows the banner."""
 
     template_name = "web/login.html"
     redirect_authenticated_user = True
 
     def get_success_url(self) -> str:
-        url = super().get_success_url()
+        asked = self.get_redirect_url()  # a safe ``next``, or ""
+        if asked:
+            return asked
         if is_admin(self.request.user) and get_settings().missing_seller_details():
             return reverse("settings") + "#seller"
-        return url
+        return super().get_success_url()

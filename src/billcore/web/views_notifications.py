@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from billcore.errors import BillcoreError
 from billcore.notifications import services
 from billcore.notifications.defaults import COMMON_VARIABLES
-from billcore.web import base
+from billcore.web import base, exports
 from billcore.web.base import admin_page, fail
 from billcore.web.forms import Area, PageForm, Text
 
@@ -63,6 +63,21 @@ def template_list(request: HttpRequest) -> HttpResponse:
         except BillcoreError:
             example = ""
         rows.append((t, example))
+    if exports.wanted(request):
+        header = (
+            "kind",
+            "notification",
+            "subject",
+            "example_subject",
+            "edited",
+            "updated_at",
+            "updated_by",
+        )
+        cells = (
+            (t.kind, t.label, t.subject, example, t.custom, t.updated_at, t.updated_by or "")
+            for t, example in rows
+        )
+        return exports.csv_response("notification-templates.csv", header, cells)
     context = {"nav_section": "notifications", "templates": rows}
     return render(request, "web/notifications/template_list.html", context)
 

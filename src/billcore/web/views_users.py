@@ -270,11 +270,44 @@ def _token_page(
     return render(request, "web/users/token_list.html", context, status=status)
 
 
+TOKEN_COLUMNS = (
+    "id",
+    "user_id",
+    "user",
+    "name",
+    "prefix",
+    "created_at",
+    "last_used_at",
+    "expires_at",
+)
+
+
+def _tokens_csv(request: HttpRequest) -> HttpResponse:
+    """The tokens the user sees as CSV (issue 17): never a secret, only the prefix."""
+    tokens = selectors.list_tokens(actor=request.user).select_related("user")
+    rows = (
+        (
+            t.pk,
+            t.user_id,
+            t.user.username,
+            t.name,
+            t.prefix,
+            t.created_at,
+            t.last_used_at,
+            t.expires_at,
+        )
+        for t in exports.rows_of(tokens)
+    )
+    return exports.csv_response("api-tokens.csv", TOKEN_COLUMNS, rows)
+
+
 @page
 @require_http_methods(["GET", "POST"])
 def token_list(request: HttpRequest) -> HttpResponse:
     """GET: the tokens the user sees; POST: create one (its secret shown on this answer)."""
     if request.method == "GET":
+        if exports.wanted(request):
+            return _tokens_csv(request)
         form = TokenForm(users=_token_users(request.user))
         form.initial["user"] = query(request, "user") or request.user.pk
         return _token_page(request, form)
