@@ -234,5 +234,10 @@ def test_the_invoice_page_actions(client: Any, books: Any) -> None:
     assert client.get(f"/invoices/{own1.pk}/pdf/v1/").status_code == 200
     assert client.get(f"/invoices/{own1.pk}/pdf/v3/").status_code == 404
     # A paid invoice is not voided: the reason names its status.
-    refused = client.post(f"/invoices/{own1.pk}/void/", follow=True).content.decode()
+    # Voiding asks first (a page that works without JavaScript), then acts.
+    asked = client.post(f"/invoices/{own1.pk}/void/").content.decode()
+    assert "Void invoice INV-0000001? A credit note reverses its" in asked
+    refused = client.post(
+        f"/invoices/{own1.pk}/void/", {"confirmed": "1"}, follow=True
+    ).content.decode()
     assert "Invoice INV-0000001 not voided: invoice INV-0000001 is paid" in refused

@@ -358,10 +358,16 @@ def test_payment_method_tab_save_errors_and_remove(
     assert "Replace the card" in panel
     assert "tok_test_" not in saved.content.decode()
 
-    removed = signed_in.post(f"/customers/{c.pk}/payment-method/remove/", follow=True)
+    asked = signed_in.post(f"/customers/{c.pk}/payment-method/remove/").content.decode()
+    assert "Remove the saved card of" in asked and PaymentMethod.objects.count() == 1
+    removed = signed_in.post(
+        f"/customers/{c.pk}/payment-method/remove/", {"confirmed": "1"}, follow=True
+    )
     assert messages_of(removed) == ["Payment method removed."]
     assert PaymentMethod.objects.count() == 0
-    twice = signed_in.post(f"/customers/{c.pk}/payment-method/remove/", follow=True)
+    twice = signed_in.post(
+        f"/customers/{c.pk}/payment-method/remove/", {"confirmed": "1"}, follow=True
+    )
     assert messages_of(twice) == ["The customer has no saved payment method; nothing removed."]
 
 

@@ -130,7 +130,7 @@ def test_user_pages_matrix(
     elif action == "update":
         r = client.post(f"/users/{target.pk}/", {"username": target.username, "first_name": "Z"})
     elif action == "deactivate":
-        r = client.post(f"/users/{target.pk}/active/", {"active": "false"})
+        r = client.post(f"/users/{target.pk}/active/", {"active": "false", "confirmed": "1"})
     else:
         r = client.post(f"/users/{target.pk}/password/", {"password": "Brand-new-pw-42"})
     _check(r, expected, before)
@@ -161,7 +161,7 @@ def test_token_pages_matrix(
     elif action == "create":
         r = client.post("/tokens/", {"user": str(target.pk), "name": "made", "expires_in": ""})
     else:
-        r = client.post(f"/tokens/{theirs.pk}/revoke/")
+        r = client.post(f"/tokens/{theirs.pk}/revoke/", {"confirmed": "1"})
     _check(r, expected, before)
     if expected.startswith("200") and action == "list":
         assert (f'id="token-{theirs.pk}"' in r.content.decode()) is expected.endswith("+")
@@ -226,7 +226,9 @@ def test_nobody_deactivates_themselves_on_the_page(client: Any, world: dict[str,
     client.force_login(admin)
     page = client.get(f"/users/{admin.pk}/").content.decode()
     assert "Deactivate" not in page
-    r = client.post(f"/users/{admin.pk}/active/", {"active": "false"}, follow=True)
+    r = client.post(
+        f"/users/{admin.pk}/active/", {"active": "false", "confirmed": "1"}, follow=True
+    )
     assert "you cannot deactivate yourself; another administrator can" in r.content.decode()
     assert User.objects.get(pk=admin.pk).is_active is True
 

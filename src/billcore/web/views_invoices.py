@@ -13,13 +13,14 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from billcore.accounts.access import is_admin
 from billcore.errors import BillcoreError, NotFound
 from billcore.invoicing import actions, selectors
 from billcore.invoicing.models import InvoiceKind, InvoiceStatus
-from billcore.web import base, exports
+from billcore.web import base, confirm, exports
 from billcore.web.base import customer_money, customer_zone, local_time, page, paginate
 from billcore.web.forms import Choice, PageForm, Text, clerk_text
 from billcore.web.views_invoicing import DAY, InvoicePaymentForm, invoice_page, period_text
@@ -162,6 +163,15 @@ def invoice_pay(request: HttpRequest, invoice_id: int) -> HttpResponse:
 @require_POST
 def invoice_void(request: HttpRequest, invoice_id: int) -> HttpResponse:
     invoice = selectors.get_invoice(actor=request.user, invoice_id=invoice_id)
+    if not confirm.confirmed(request):
+        return confirm.ask(
+            request,
+            title=f"Void invoice {invoice.number}",
+            question=f"Void invoice {invoice.number}? A credit note reverses its "
+            f"{customer_money(invoice.customer, invoice.total)}. This cannot be undone.",
+            button="Void invoice",
+            back_url=reverse("invoice-detail", args=[invoice.pk]),
+        )
     try:
         note = actions.void_invoice(
             actor=request.user,

@@ -19,6 +19,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from billcore.classes.models import InvoiceTemplate
@@ -33,7 +34,7 @@ from billcore.invoicing.closing import approve_period
 from billcore.invoicing.issuing import issue_out_of_turn_invoice
 from billcore.invoicing.models import VOIDABLE, ClosedPeriod, Invoice, InvoiceStatus
 from billcore.invoicing.payments import remove_payment_method, save_payment_method
-from billcore.web import base, exports
+from billcore.web import base, confirm, exports
 from billcore.web.base import (
     back_to_tab,
     customer_money,
@@ -415,6 +416,15 @@ def customer_payment_method_remove(request: HttpRequest, customer_id: int) -> Ht
     if selectors.payment_method(actor=request.user, customer_id=customer.pk) is None:
         messages.info(request, "The customer has no saved payment method; nothing removed.")
         return back_to_tab(customer, "payment")
+    if not confirm.confirmed(request):
+        return confirm.ask(
+            request,
+            title="Remove the saved card",
+            question=f"Remove the saved card of {customer.name}? Invoices are no longer "
+            "charged to it automatically.",
+            button="Remove",
+            back_url=reverse("customer-edit", args=[customer.pk]) + "#tab-payment",
+        )
     remove_payment_method(actor=request.user, now=base.now(), customer_id=customer.pk)
     messages.success(request, "Payment method removed.")
     return back_to_tab(customer, "payment")

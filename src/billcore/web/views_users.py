@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from billcore.accounts import selectors, services
@@ -21,7 +22,7 @@ from billcore.accounts.access import Actor, is_admin
 from billcore.accounts.models import User
 from billcore.accounts.tokens import default_lifetime
 from billcore.errors import BillcoreError
-from billcore.web import base, exports
+from billcore.web import base, confirm, exports
 from billcore.web.base import fail, page, paginate, query, reseller_choices
 from billcore.web.forms import Choice, PageForm, Text, clerk_text
 
@@ -205,6 +206,15 @@ def user_active(request: HttpRequest, user_id: int) -> HttpResponse:
     """POST ``active=false``: deactivate; ``active=true``: activate again."""
     user = selectors.get_user(actor=request.user, user_id=user_id)
     activate = request.POST.get("active") == "true"
+    if not activate and not confirm.confirmed(request):
+        return confirm.ask(
+            request,
+            title=f"Deactivate {user.username}",
+            question=f"Deactivate “{user.username}”? The user can no longer sign in, and its "
+            "API tokens stop working.",
+            button="Deactivate",
+            back_url=reverse("user-edit", args=[user.pk]),
+        )
     try:
         if activate:
             user = services.update_user(
@@ -333,6 +343,15 @@ def token_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     token = selectors.get_token(actor=request.user, token_id=token_id)
+    if not confirm.confirmed(request):
+        return confirm.ask(
+            request,
+            title="Revoke an API token",
+            question=f"Revoke the token “{token.prefix}…” of {token.user.username}? Whatever "
+            "uses it stops working.",
+            button="Revoke",
+            back_url=reverse("token-list"),
+        )
     services.revoke_api_token(actor=request.user, now=base.now(), token_id=token.pk)
     messages.success(request, f"Token “{token.prefix}…” of {token.user.username} revoked.")
     back = request.POST.get("next", "")
