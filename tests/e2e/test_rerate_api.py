@@ -88,3 +88,26 @@ def test_rerate_from_the_tariff_page(client: Any, world: Any) -> None:
     ) in done
     client.force_login(world["ua"])
     assert client.post(url, {"confirmed": "1"}).status_code == 404
+
+
+def test_catalogue_lists_export_csv(client: Any, world: Any) -> None:
+    """Every catalogue list answers ``?format=csv`` with its filtered rows (issue 17 item 4)."""
+    api = Api(client, _token(world["admin"]))
+    tariff(api, "Retail", [{"prefix": "44", "price_first": "0.10"}])
+    tariff(api, "Wholesale", [])
+    client.force_login(world["admin"])
+    page = client.get("/rating/tariffs/").content.decode()
+    assert 'href="?format=csv"' in page
+    response = client.get("/rating/tariffs/?q=retail&format=csv")
+    assert response["Content-Disposition"] == 'attachment; filename="tariffs.csv"'
+    text = b"".join(response.streaming_content).decode()
+    header, *rows = text.splitlines()
+    assert header.startswith("Id,Name,")
+    assert [r.split(",")[1] for r in rows] == ["Retail"]
+    services = b"".join(client.get("/rating/services/?format=csv").streaming_content).decode()
+    assert [r.split(",")[1] for r in services.splitlines()[1:]] == [
+        "Data",
+        "Messaging",
+        "Other",
+        "Voice calls",
+    ]

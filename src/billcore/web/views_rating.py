@@ -46,7 +46,7 @@ from billcore.rating.models import (
     Tariff,
 )
 from billcore.rating.rates import COLUMNS, RateImportResult
-from billcore.web import base, confirm
+from billcore.web import base, confirm, exports
 from billcore.web.base import fail, local_time, page, paginate, query, reseller_choices
 from billcore.web.customer_page import customer_page, customer_tab
 from billcore.web.forms import clerk_text, input_amount
@@ -353,7 +353,15 @@ def _object_page(
 def object_list(request: HttpRequest, kind: str) -> HttpResponse:
     k = _kind(kind)
     search = query(request, "q").strip()
-    items = paginate(request, k.listing(request.user, search))
+    listing = k.listing(request.user, search)
+    if exports.wanted(request):  # the whole filtered list as CSV (issue 17 item 4)
+        first = "Prefix" if k.slug == "destinations" else "Name"
+        return exports.csv_response(
+            f"{k.slug}.csv",
+            ["Id", first, *k.columns],
+            ((obj.pk, k.label(obj), *k.cells(obj)) for obj in exports.rows_of(listing)),
+        )
+    items = paginate(request, listing)
     rows = [
         (reverse(f"rating-{k.slug}-edit", args=[obj.pk]), k.label(obj), k.cells(obj))
         for obj in items
