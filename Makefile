@@ -10,7 +10,7 @@ PORT ?= 8000
 TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint typecheck test-sqlite test-postgres system-deps browser-deps demo bench clean engine
+.PHONY: run test install lint typecheck test-sqlite test-postgres system-deps browser-deps demo bench clean engine screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,23 @@ run: install system-deps
 demo: install
 	$(BIN)/billcore migrate
 	$(BIN)/billcore demo
+
+# The README's screenshots (docs/screenshot-dashboard.png, -customer.png, -invoice.png) from a
+# fresh demo: a temporary SQLite database and var directory, an administrator with a generated
+# password, `billcore demo`, `billcore serve` on a free port (engine off), docs/screenshots.py
+# in Debian's Chromium, then the server is stopped and the temporary directory removed.
+screenshots: install system-deps
+	@set -euo pipefail; tmp=$$(mktemp -d); \
+	export DATABASE_URL="sqlite:///$$tmp/demo.sqlite3" BILLCORE_VAR_DIR="$$tmp" \
+	  BILLCORE_ADMIN_PASSWORD="shots-$$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"; \
+	port=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	$(BIN)/billcore migrate >/dev/null; \
+	$(BIN)/billcore createadmin >/dev/null; \
+	$(BIN)/billcore demo; \
+	$(BIN)/billcore serve --host 127.0.0.1 --port $$port --engine-interval 0 >$$tmp/serve.log 2>&1 & pid=$$!; \
+	trap 'kill $$pid; wait $$pid || true; rm -rf "$$tmp"' EXIT; \
+	for _ in $$(seq 120); do curl -sf -o /dev/null http://127.0.0.1:$$port/login/ && break; sleep 0.5; done; \
+	$(BIN)/python docs/screenshots.py --url http://127.0.0.1:$$port
 
 # Debian's packages: Chromium for the Playwright browser test (never a browser download) and
 # Pango for WeasyPrint's PDF invoices, poppler-utils (pdftotext) for the tests that read them.
