@@ -111,10 +111,23 @@ def test_post_xdr_without_an_amount_is_rated(api: Api, cat: Any) -> None:
     again = api.post("/xdrs", _call(cat, external_id="h-1"))
     assert (again.status_code, again.json()["xdr_id"]) == (200, body["xdr_id"])
     _error(api.post("/xdrs", _call(cat, external_id="h-1", quantity="62")), 409, "external_id")
+    # Sent without started_at (the arrival time), a retry still replays: its later arrival is
+    # not a different record.
+    first = api.post("/xdrs", _call(cat, external_id="h-2", started_at=None))
+    retry = api.post("/xdrs", _call(cat, external_id="h-2", started_at=None))
+    assert (first.status_code, retry.status_code) == (201, 200)
+    assert (retry.json()["xdr_id"], retry.json()["replayed"]) == (first.json()["xdr_id"], True)
+    _error(
+        api.post("/xdrs", _call(cat, external_id="h-2", started_at=None, quantity="9")),
+        409,
+        "external_id",
+    )
+    listed_before = api.get(f"/customers/{cat['pia'].pk}/xdrs").json()["items"]
+    assert len(listed_before) == 2
     # The list shows what rating stored.
-    listed = api.get(f"/customers/{cat['pia'].pk}/xdrs")
+    listed = api.get(f"/customers/{cat['pia'].pk}/xdrs", params={"external_id": "h-1"})
     assert listed.status_code == 200
-    [item] = listed.json()["items"]
+    [item] = [i for i in listed.json()["items"] if i["external_id"] == "h-1"]
     assert {k: item[k] for k in RATED} == RATED
     assert (item["tariff_id"], item["rate_id"], item["access_code"]) == (
         cat["retail"].pk,

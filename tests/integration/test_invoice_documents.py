@@ -97,7 +97,7 @@ def _usage_and_fee(admin: Any, c: Any) -> None:
     charges 17.50123 → base 17.51 → VAT 3.51 (rounded up) → total 21.02, rounding 0.00877."""
     _use(admin, c, "7.00100", T0 + dt.timedelta(days=1), "voice", "12")
     _use(admin, c, "3.00023", T0 + dt.timedelta(days=2), "voice", "5.5")
-    _use(admin, c, "5.5", T0 + dt.timedelta(days=3), "data", "250")
+    _use(admin, c, "5.5", T0 + dt.timedelta(days=3), "data", "250000000")
     record_transaction(
         actor=admin,
         now=T0 + dt.timedelta(days=4),
@@ -216,7 +216,7 @@ def test_standard_invoice_context_html_and_pdf(admin: Any) -> None:
     html = invoice_html(inv)
     assert "<title>Invoice INV-0000001</title>" in html
     assert '<td class="num">21.02 USD</td>' in html
-    quantities = ["250 MB", "0.29 min", ""]  # 250 (MB) of data, 17.5 s of voice
+    quantities = ["250 MB", "0.29 min", ""]  # 250,000,000 bytes of data, 17.5 s of voice
     rows = [
         f'<tr><td>{t}</td><td class="num">{q}</td><td class="num">{a}</td></tr>'
         for (t, a), q in zip(expected_lines[:3], quantities, strict=True)
@@ -282,7 +282,7 @@ def test_detailed_and_compact_templates_are_distinct(admin: Any) -> None:
         {
             "date": "2027-01-13",
             "description": "Data",
-            "quantity": "250",
+            "quantity": "250000000",
             "unit": "",
             "amount": "5.50",
         },

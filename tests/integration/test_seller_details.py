@@ -89,6 +89,7 @@ def test_usage_quantity_units() -> None:
     assert usage_quantity("voice", D("100"), "second") == "1.67 min"
     assert usage_quantity("data", D("250000000"), "byte") == "250 MB"
     assert usage_quantity("data", D("1.5"), "MB") == "1.5 MB"
+    assert usage_quantity("data", D("393000000"), "") == "393 MB"  # no unit: bytes
     assert usage_quantity("messaging", D("1"), "message") == "1 message"
     assert usage_quantity("messaging", D("3"), "") == "3 messages"
     assert usage_quantity("other", D("4"), "unit") == "4 unit"

@@ -728,6 +728,9 @@ class UsageInput:
     external_id: str | None
     cld: str | None = None
     access_code: str | None = None
+    # Whether the sender gave ``started_at`` (else it is the arrival time, which a retry of
+    # the same record cannot repeat: a replay then does not compare it).
+    started_given: bool = True
 
     @property
     def rated_here(self) -> bool:
@@ -830,6 +833,7 @@ def parse_usage(
         external_id=key,
         cld=number,
         access_code=code,
+        started_given=started_at not in (None, ""),
     )
 
 
@@ -918,12 +922,14 @@ def _same_usage(
     client sent (service, called number, quantity, start), never the computed amount; for
     pre-rated usage the amount and service, as before."""
     if usage.amount is None:
+        # A retry that leaves ``started_at`` out arrives later: its start is not compared.
+        start = usage.started_at if usage.started_given else started_at
         return (customer_id, service, cld, quantity, started_at) == (
             cid,
             usage.service,
             usage.cld,
             usage.quantity,
-            usage.started_at,
+            start,
         )
     return (customer_id, amount, service) == (cid, usage.amount, usage.service)
 

@@ -29,7 +29,10 @@ What it loads (on top of what the migrations seed):
   the first real engine run closes nothing that ended before the load (no backlog); it
   renders the invoices' PDFs, and the invoice e-mails wait until SMTP is configured.
 
-Everything is drawn from ``random.Random(seed)``: the same seed gives the same data set.
+Everything is drawn from ``random.Random(seed)``: the same seed gives the same classes,
+resellers, customers, catalogue and accounts (names and ids). The history is laid out
+backwards from the moment of the load (usage over the last days, the engine's periods), so
+its counts and invoice numbers differ a little from one load to the next.
 The whole load is one database transaction: it is there entirely or not at all. A second
 run finds the first demo customer and changes nothing.
 

@@ -194,7 +194,8 @@ def usage_quantity(service: str, quantity: Decimal | None, unit: str) -> str:
     if u in MINUTE_UNITS:
         return f"{_shown(quantity)} min"
     if u in BYTES_PER or (not u and service == "data"):
-        return f"{_shown(quantity * BYTES_PER.get(u, 10**6) / 10**6)} MB"
+        # No unit: bytes, as the network reports data and as rating reads it (docs/rating.md).
+        return f"{_shown(quantity * BYTES_PER.get(u, 1) / 10**6)} MB"
     if u in MESSAGE_UNITS or (not u and service == "messaging"):
         n = format_quantity(quantity)
         return f"{n} message" if n == "1" else f"{n} messages"
