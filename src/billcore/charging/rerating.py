@@ -38,13 +38,12 @@ from billcore.accounts.access import Actor, require_user
 from billcore.audit.services import record
 from billcore.charging.models import Xdr, XdrStatus
 from billcore.charging.services import (
-    _SENTINEL_ID,
     Rated,
     _Account,
     _Customer,
-    _decide_rated,
-    _lock_with_reseller,
-    _query,
+    decide_rated,
+    lock_account,
+    lock_with_reseller,
     post_rated_usage,
     rated_of,
 )
@@ -108,7 +107,9 @@ def _candidates(customer_id: int, tariff_id: int | None) -> list[Xdr]:
     if tariff_id is not None:
         rows = rows.filter(Q(tariff_id=tariff_id) | Q(status=XdrStatus.DENIED))
     return list(
-        rows.select_related("transaction", "reseller_transaction").order_by("account_id", "id")
+        rows.select_related("transaction__period", "reseller_transaction__period").order_by(
+            "account_id", "id"
+        )
     )
 
 
@@ -204,18 +205,19 @@ def _rerate_customer(
     resellers = {r.reseller_id for _, r in priced if r.reseller_id is not None}
     resellers |= {t.customer_id for x, _ in priced if (t := x.reseller_transaction) is not None}
     reseller_id = next(iter(resellers)) if resellers else None
-    customer, _, reseller = _lock_with_reseller(cid, None, reseller_id)
+    customer, _, reseller = lock_with_reseller(cid, None, reseller_id)
     balance_before = customer.balance
     before = (summary.changed, summary.charged, summary.reversed)
+    awaiting = {c.pk: _awaiting(c.pk) for c in (customer, reseller) if c is not None}
     accounts: dict[int, _Account] = {}
     for xdr, rated in priced:
         account = None
         if xdr.account_id is not None:
             if xdr.account_id not in accounts:
-                accounts[xdr.account_id] = _lock_account(xdr.account_id)
+                accounts[xdr.account_id] = lock_account(xdr.account_id)
             account = accounts[xdr.account_id]
         if xdr.status == XdrStatus.CHARGED:
-            _correct(actor, now, xdr, rated, customer, account, reseller, summary)
+            _correct(actor, now, xdr, rated, customer, account, reseller, summary, awaiting)
         else:
             _charge_denied(actor, now, xdr, rated, customer, account, reseller, summary)
     after = (summary.changed, summary.charged, summary.reversed)
@@ -237,34 +239,28 @@ def _rerate_customer(
         )
 
 
-def _lock_account(account_id: int) -> _Account:
-    row = _query("account").row({_SENTINEL_ID: account_id})
-    assert row is not None
-    return _Account(*row)
+Awaiting = list[tuple[int, dt.datetime, dt.datetime]]  # (period id, start, end)
 
 
-def _period_of(row: Transaction | None) -> int | None:
+def _awaiting(customer_id: int) -> Awaiting:
+    """The customer's periods awaiting approval, read once per customer re-rated."""
+    return list(
+        Customer.objects.filter(pk=customer_id, closed_periods__status=AWAITING).values_list(
+            "closed_periods__id", "closed_periods__start", "closed_periods__end"
+        )
+    )
+
+
+def _period_of(row: Transaction | None, awaiting: Awaiting) -> int | None:
     """Where a correction of ``row`` goes: the period awaiting approval that ``row`` belongs
     to (stamped, or by its date: an awaiting period's rows are stamped when it is approved),
-    else the open period (``None``); never a closed one."""
+    else the open period (``None``); never a closed one. ``row``'s period comes with it
+    (``select_related``), ``awaiting`` is its customer's."""
     if row is None:
         return None
-    if row.period_id is not None:
-        status = (
-            Transaction.objects.filter(pk=row.pk).values_list("period__status", flat=True).first()
-        )
-        return row.period_id if status == AWAITING else None
-    awaiting: Any = (
-        Customer.objects.filter(
-            pk=row.customer_id,
-            closed_periods__status=AWAITING,
-            closed_periods__start__lte=row.created_at,
-            closed_periods__end__gt=row.created_at,
-        )
-        .values_list("closed_periods__id", flat=True)
-        .first()
-    )
-    return int(awaiting) if awaiting is not None else None
+    if row.period is not None:
+        return row.period.pk if row.period.status == AWAITING else None
+    return next((pk for pk, start, end in awaiting if start <= row.created_at < end), None)
 
 
 def _post_difference(
@@ -274,6 +270,7 @@ def _post_difference(
     account: _Account | None,
     amount: Decimal,
     corrects: Transaction | None,
+    awaiting: Awaiting,
     comment: str,
 ) -> None:
     post_locked(
@@ -282,7 +279,7 @@ def _post_difference(
         amount=amount,
         now=now,
         internal_comment=comment,
-        period_id=_period_of(corrects),
+        period_id=_period_of(corrects, awaiting),
         reference_id=corrects.pk if corrects is not None else None,
         account_id=account.pk if account is not None else None,
         balance_before=customer.balance,
@@ -301,6 +298,7 @@ def _correct(
     account: _Account | None,
     reseller: _Customer | None,
     summary: RerateSummary,
+    awaiting: dict[int, Awaiting],
 ) -> None:
     """A charged xDR priced again: post the differences (the customer's, the reseller's)."""
     old, old_reseller = xdr.amount, xdr.reseller_amount
@@ -323,6 +321,7 @@ def _correct(
             account=account,
             amount=new - old,
             corrects=xdr.transaction,
+            awaiting=awaiting[customer.pk],
             comment=f"re-rating of xDR {xdr.pk}: {old} → {new}",
         )
         summary.add(customer.pk, new - old)
@@ -338,6 +337,7 @@ def _correct(
             account=None,
             amount=delta,
             corrects=xdr.reseller_transaction,
+            awaiting=awaiting[reseller.pk],
             comment=f"re-rating of xDR {xdr.pk} of customer {customer.pk}: wholesale",
         )
         summary.add(reseller.pk, delta)
@@ -381,7 +381,7 @@ def _charge_denied(
     """A record denied for want of a price: charge it if it has one now and the limits
     allow, as new usage would be charged; else keep it denied with the current reason."""
     charges_reseller = reseller is not None and rated.charges_reseller
-    decision = _decide_rated(customer, account, reseller if charges_reseller else None, rated, now)
+    decision = decide_rated(customer, account, reseller if charges_reseller else None, rated, now)
     fields = _columns(xdr, rated)
     if not decision.allowed:
         summary.still_denied += 1

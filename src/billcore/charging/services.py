@@ -381,11 +381,11 @@ _QUERIES: dict[str, Any] = {
 
 
 def _lock(customer_id: int, account_id: int | None) -> tuple[_Customer, _Account | None]:
-    customer, account, _ = _lock_with_reseller(customer_id, account_id, None)
+    customer, account, _ = lock_with_reseller(customer_id, account_id, None)
     return customer, account
 
 
-def _lock_with_reseller(
+def lock_with_reseller(
     customer_id: int, account_id: int | None, reseller_id: int | None
 ) -> tuple[_Customer, _Account | None, _Customer | None]:
     """The customer (and, when the usage also charges its reseller, the reseller: both
@@ -396,14 +396,17 @@ def _lock_with_reseller(
         if row is None:
             raise Customer.DoesNotExist(f"customer {pk}")
         locked[pk] = _Customer(*row)
-    account = None
-    if account_id:
-        arow = _query("account").row({_SENTINEL_ID: account_id})
-        if arow is None:
-            raise Account.DoesNotExist(f"account {account_id}")
-        account = _Account(*arow)
+    account = lock_account(account_id) if account_id else None
     reseller = locked[reseller_id] if reseller_id is not None else None
     return locked[customer_id], account, reseller
+
+
+def lock_account(account_id: int) -> _Account:
+    """The account row, locked (stage 2 of ``billcore.locks``: after its customer)."""
+    row = _query("account").row({_SENTINEL_ID: account_id})
+    if row is None:
+        raise Account.DoesNotExist(f"account {account_id}")
+    return _Account(*row)
 
 
 def _local_day(customer: _Customer, now: dt.datetime) -> dt.date:
@@ -468,7 +471,7 @@ def _decide_reseller(reseller: _Customer, amount: Decimal, now: dt.datetime) -> 
     return Decision(False, RESELLER_REASONS.get(decision.reason, "reseller_blocked"))
 
 
-def _decide_rated(
+def decide_rated(
     customer: _Customer,
     account: _Account | None,
     reseller: _Customer | None,
@@ -907,31 +910,25 @@ def rate(usage: UsageInput, account_id: int | None, pricer: Pricer | None = None
     return rated_of(pricing)
 
 
-def _same_usage(
-    usage: UsageInput,
-    cid: int,
-    *,
-    customer_id: int,
-    amount: Decimal,
-    service: str,
-    cld: str | None,
-    quantity: Decimal,
-    started_at: dt.datetime,
-) -> bool:
+def _same_usage(usage: UsageInput, cid: int, earlier: Xdr | _XdrInfo) -> bool:
     """Whether an earlier xDR with the same key is this record: for rated usage what the
     client sent (service, called number, quantity, start), never the computed amount; for
     pre-rated usage the amount and service, as before."""
     if usage.amount is None:
         # A retry that leaves ``started_at`` out arrives later: its start is not compared.
-        start = usage.started_at if usage.started_given else started_at
-        return (customer_id, service, cld, quantity, started_at) == (
-            cid,
-            usage.service,
-            usage.cld,
-            usage.quantity,
-            start,
-        )
-    return (customer_id, amount, service) == (cid, usage.amount, usage.service)
+        start = usage.started_at if usage.started_given else earlier.started_at
+        return (
+            earlier.customer_id,
+            earlier.service,
+            earlier.cld,
+            earlier.quantity,
+            earlier.started_at,
+        ) == (cid, usage.service, usage.cld, usage.quantity, start)
+    return (earlier.customer_id, earlier.amount, earlier.service) == (
+        cid,
+        usage.amount,
+        usage.service,
+    )
 
 
 def _target_seen(
@@ -958,16 +955,7 @@ def _replay(usage: UsageInput, cid: int, owner: int, now: dt.datetime) -> Charge
     earlier = Xdr.objects.filter(external_id=usage.external_id, owner=owner).first()
     if earlier is None:
         return None
-    if not _same_usage(
-        usage,
-        cid,
-        customer_id=earlier.customer_id,
-        amount=earlier.amount,
-        service=earlier.service,
-        cld=earlier.cld,
-        quantity=earlier.quantity,
-        started_at=earlier.started_at,
-    ):
+    if not _same_usage(usage, cid, earlier):
         raise Conflict(
             "external_id was already used for a different usage record",
             field="external_id",
@@ -995,12 +983,12 @@ def _charge_locked(
     replay: bool = False,
 ) -> ChargeResult:
     reseller_id = rated.reseller_id if rated.charges_reseller else None
-    customer, account, reseller = _lock_with_reseller(cid, aid, reseller_id)
+    customer, account, reseller = lock_with_reseller(cid, aid, reseller_id)
     if replay:
         replayed = _replay(usage, cid, customer.owner, now)
         if replayed is not None:
             return replayed
-    decision = _decide_rated(customer, account, reseller, rated, now)
+    decision = decide_rated(customer, account, reseller, rated, now)
     tx_id = reseller_tx_id = None
     if decision.allowed:
         tx_id, reseller_tx_id = post_rated_usage(
@@ -1338,16 +1326,7 @@ def _charge_many_locked(
         key = (customer.owner, usage.external_id) if usage.external_id is not None else None
         if key is not None and key in earlier:
             prior = earlier[key]
-            if not _same_usage(
-                usage,
-                cid,
-                customer_id=prior.customer_id,
-                amount=prior.amount,
-                service=prior.service,
-                cld=prior.cld,
-                quantity=prior.quantity,
-                started_at=prior.started_at,
-            ):
+            if not _same_usage(usage, cid, prior):
                 results[i] = Conflict(
                     "external_id was already used for a different usage record",
                     field="external_id",
@@ -1357,7 +1336,7 @@ def _charge_many_locked(
                 # The result as ``charge`` replays it: the customer's money as it is now.
                 answers.append((i, prior, customer, now, customer.balance, customer.reserved, True))
             continue
-        decision = _decide_rated(customer, account, reseller, rated, now)
+        decision = decide_rated(customer, account, reseller, rated, now)
         created = adapt(now)
         ledger_index = reseller_index = None
         if decision.allowed and rated.amount != ZERO:

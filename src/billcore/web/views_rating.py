@@ -414,29 +414,49 @@ def object_edit(request: HttpRequest, kind: str, obj_id: int) -> HttpResponse:
     return _object_page(request, k, k.form(actor, None, obj), obj)
 
 
+def _ask_then(
+    request: HttpRequest,
+    *,
+    title: str,
+    question: str,
+    button: str,
+    back: str,
+    act: Callable[[], Any],
+    done: Callable[[Any], str],
+    after: str,
+) -> HttpResponse:
+    """A destructive or money-moving action of these pages: ask first (the confirmation
+    page works without JavaScript), then ``act``; a refusal goes back to ``back`` with its
+    message, success to ``after`` with ``done(result)``."""
+    if not confirm.confirmed(request):
+        return confirm.ask(request, title=title, question=question, button=button, back_url=back)
+    try:
+        result = act()
+    except NotFound:
+        raise
+    except BillcoreError as exc:
+        messages.error(request, clerk_text(exc.message))
+        return redirect(back)
+    messages.success(request, done(result))
+    return redirect(after)
+
+
 @page
 @require_POST
 def object_delete(request: HttpRequest, kind: str, obj_id: int) -> HttpResponse:
     k = _kind(kind)
     obj = k.get(request.user, obj_id)
     label = k.label(obj)
-    if not confirm.confirmed(request):
-        return confirm.ask(
-            request,
-            title=f"Delete {k.one}",
-            question=f"Delete the {k.one} “{label}”? This cannot be undone.",
-            button="Delete",
-            back_url=reverse(f"rating-{k.slug}-edit", args=[obj.pk]),
-        )
-    try:
-        k.delete(request.user, base.now(), obj.pk)
-    except NotFound:
-        raise
-    except BillcoreError as exc:
-        messages.error(request, clerk_text(exc.message))
-        return redirect(f"rating-{k.slug}-edit", obj_id=obj.pk)
-    messages.success(request, f"{k.one.capitalize()} “{label}” deleted.")
-    return redirect(f"rating-{k.slug}-list")
+    return _ask_then(
+        request,
+        title=f"Delete {k.one}",
+        question=f"Delete the {k.one} “{label}”? This cannot be undone.",
+        button="Delete",
+        back=reverse(f"rating-{k.slug}-edit", args=[obj.pk]),
+        act=lambda: k.delete(request.user, base.now(), obj.pk),
+        done=lambda _: f"{k.one.capitalize()} “{label}” deleted.",
+        after=reverse(f"rating-{k.slug}-list"),
+    )
 
 
 @page
@@ -672,24 +692,17 @@ def rate_edit(request: HttpRequest, tariff_id: int, rate_id: int) -> HttpRespons
 def rate_delete(request: HttpRequest, tariff_id: int, rate_id: int) -> HttpResponse:
     tariff, rate = _tariff_rate(request, tariff_id, rate_id)
     when = local_time(rate.effective_from, UTC)
-    if not confirm.confirmed(request):
-        return confirm.ask(
-            request,
-            title="Delete rate",
-            question=f"Delete the rate for prefix {rate.prefix} from {when} UTC? This cannot "
-            "be undone.",
-            button="Delete",
-            back_url=reverse("rating-rate-edit", args=[tariff.pk, rate.pk]),
-        )
-    try:
-        services.delete_rate(actor=request.user, now=base.now(), rate_id=rate.pk)
-    except NotFound:
-        raise
-    except BillcoreError as exc:
-        messages.error(request, clerk_text(exc.message))
-        return redirect("rating-rate-edit", tariff_id=tariff.pk, rate_id=rate.pk)
-    messages.success(request, f"Rate for prefix {rate.prefix} from {when} UTC deleted.")
-    return redirect(reverse("rating-tariffs-edit", args=[tariff.pk]) + "#rates")
+    return _ask_then(
+        request,
+        title="Delete rate",
+        question=f"Delete the rate for prefix {rate.prefix} from {when} UTC? This cannot "
+        "be undone.",
+        button="Delete",
+        back=reverse("rating-rate-edit", args=[tariff.pk, rate.pk]),
+        act=lambda: services.delete_rate(actor=request.user, now=base.now(), rate_id=rate.pk),
+        done=lambda _: f"Rate for prefix {rate.prefix} from {when} UTC deleted.",
+        after=reverse("rating-tariffs-edit", args=[tariff.pk]) + "#rates",
+    )
 
 
 def _uploaded_lines(upload: Any) -> Iterator[str]:
@@ -742,31 +755,23 @@ def tariff_rerate(request: HttpRequest, tariff_id: int) -> HttpResponse:
     its rates), confirmed first; the result in words."""
     tariff = selectors.get_tariff(actor=request.user, tariff_id=tariff_id)
     back = reverse("rating-tariffs-edit", args=[tariff.pk]) + "#rerate"
-    if not confirm.confirmed(request):
-        return confirm.ask(
-            request,
-            title="Re-rate the open period",
-            question=f"Price again the usage of the open period (and of periods awaiting "
-            f"approval) that tariff {tariff.name!r} prices? Each difference is posted to the "
-            "customer as its own ledger row; closed periods are not touched.",
-            button="Re-rate",
-            back_url=back,
-        )
-    try:
-        summary = rerate(actor=request.user, now=base.now(), tariff_id=tariff.pk)
-    except NotFound:
-        raise
-    except BillcoreError as exc:
-        messages.error(request, clerk_text(exc.message))
-        return redirect(back)
-    messages.success(
+    return _ask_then(
         request,
-        f"Re-rated {summary.examined} usage records: {summary.changed} changed, "
-        f"{summary.charged} charged now, {summary.reversed} reversed, "
-        f"{summary.unchanged} unchanged; the balances of {len(summary.moved)} customers "
-        "moved (their transactions show each difference).",
+        title="Re-rate the open period",
+        question=f"Price again the usage of the open period (and of periods awaiting "
+        f"approval) that tariff {tariff.name!r} prices? Each difference is posted to the "
+        "customer as its own ledger row; closed periods are not touched.",
+        button="Re-rate",
+        back=back,
+        act=lambda: rerate(actor=request.user, now=base.now(), tariff_id=tariff.pk),
+        done=lambda summary: (
+            f"Re-rated {summary.examined} usage records: {summary.changed} changed, "
+            f"{summary.charged} charged now, {summary.reversed} reversed, "
+            f"{summary.unchanged} unchanged; the balances of {len(summary.moved)} customers "
+            "moved (their transactions show each difference)."
+        ),
+        after=back,
     )
-    return redirect(back)
 
 
 # --------------------------------------------------------------------------- product: entries
@@ -857,25 +862,19 @@ def entry_delete(request: HttpRequest, product_id: int, entry_id: int) -> HttpRe
     entry = selectors.get_entry(actor=request.user, product_id=product_id, entry_id=entry_id)
     product = entry.product
     what = f"{entry.service.code} ({entry.get_access_code_display()})"
-    if not confirm.confirmed(request):
-        return confirm.ask(
-            request,
-            title="Delete rating entry",
-            question=f"Delete the rating entry {what} of “{product.name}”?",
-            button="Delete",
-            back_url=reverse("rating-products-edit", args=[product.pk]) + "#entries",
-        )
-    try:
-        services.delete_entry(
+    entries = reverse("rating-products-edit", args=[product.pk]) + "#entries"
+    return _ask_then(
+        request,
+        title="Delete rating entry",
+        question=f"Delete the rating entry {what} of “{product.name}”?",
+        button="Delete",
+        back=entries,
+        act=lambda: services.delete_entry(
             actor=request.user, now=base.now(), product_id=product.pk, entry_id=entry.pk
-        )
-    except NotFound:
-        raise
-    except BillcoreError as exc:
-        messages.error(request, clerk_text(exc.message))
-        return _back_to_entries(product)
-    messages.success(request, f"Rating entry {what} deleted.")
-    return _back_to_entries(product)
+        ),
+        done=lambda _: f"Rating entry {what} deleted.",
+        after=entries,
+    )
 
 
 # --------------------------------------------------------------------------- Override Tariffs
@@ -984,22 +983,16 @@ def override_delete(request: HttpRequest, customer_id: int, override_id: int) ->
         actor=request.user, customer_id=customer.pk, override_id=override_id
     )
     master = pair.master_tariff.name
-    if not confirm.confirmed(request):
-        return confirm.ask(
-            request,
-            title="Delete override tariff",
-            question=f"Stop overriding the tariff “{master}” for {customer.name}?",
-            button="Delete",
-            back_url=reverse("customer-edit", args=[customer.pk]) + "#tab-overrides",
-        )
-    try:
-        services.delete_override(
+    tab = reverse("customer-edit", args=[customer.pk]) + "#tab-overrides"
+    return _ask_then(
+        request,
+        title="Delete override tariff",
+        question=f"Stop overriding the tariff “{master}” for {customer.name}?",
+        button="Delete",
+        back=tab,
+        act=lambda: services.delete_override(
             actor=request.user, now=base.now(), customer_id=customer.pk, override_id=pair.pk
-        )
-    except NotFound:
-        raise
-    except BillcoreError as exc:
-        messages.error(request, clerk_text(exc.message))
-        return base.back_to_tab(customer, "overrides")
-    messages.success(request, f"Override of “{master}” deleted.")
-    return base.back_to_tab(customer, "overrides")
+        ),
+        done=lambda _: f"Override of “{master}” deleted.",
+        after=tab,
+    )
