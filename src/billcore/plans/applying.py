@@ -193,6 +193,8 @@ class PlanBook:
         self._takes: list[tuple[int, Decimal]] = []
         self._parts: list[tuple[int, list[tuple[Any, ...]]]] = []
         self._now: dt.datetime | None = None
+        # ``/authorize`` reads: missing counters are not created (it changes nothing).
+        self.read_only = False
 
     # --- loading ------------------------------------------------------------------------
 
@@ -355,7 +357,12 @@ class PlanBook:
         return proration_factor(period_start=p.start, period_end=p.end, active_from=start)
 
     def _counter(
-        self, rule: _Rule, holder: _Holder, p: Period | None, now: dt.datetime, scale: Decimal
+        self,
+        rule: _Rule,
+        holder: _Holder,
+        p: Period | None,
+        now: dt.datetime,
+        scale: Decimal,
     ) -> PlanCounter:
         start = p.start if p is not None else holder.assignment.valid_from
         key = (rule.pk, holder.customer_id, holder.account_id, start)
@@ -365,7 +372,7 @@ class PlanBook:
         volume = rule.volume
         if volume is not None and scale != ONE:
             volume = prorate(volume, factor=scale, measure=rule.measure)
-        c = PlanCounter.objects.create(
+        c = PlanCounter(
             rule_id=rule.pk,
             customer_id=holder.customer_id,
             account_id=holder.account_id,
@@ -377,6 +384,8 @@ class PlanBook:
             scale=scale,
             updated_at=now,
         )
+        if not self.read_only:
+            c.save(force_insert=True)
         self._counters[key] = c
         return c
 
@@ -588,6 +597,7 @@ class PlanBook:
         """For ``/authorize``: the units the session's quotas still hold, the money of its
         money wallets, the speed policy of a used-up "limit the speed" quota, and whether a
         used-up "block" quota refuses the session."""
+        self.read_only = True
         units = money = ZERO
         policy = ""
         blocked = False
