@@ -1032,6 +1032,27 @@ def _charge_locked(
     return _charge_result(xdr, customer, now, replayed=False)
 
 
+def apply_plans_locked(
+    book: PlanBook | None,
+    cid: int,
+    aid: int | None,
+    usage: UsageInput | Xdr,
+    rated: Rated,
+    now: dt.datetime,
+) -> tuple[Rated, Applied | None]:
+    """``rated`` with the amount the plans leave to the main balance, and what they took
+    (re-rating replays sessions through this)."""
+    applied = _apply_plans(book, cid, aid, usage, rated, now)
+    if applied is not None:
+        rated = replace(rated, amount=applied.amount)
+    return rated, applied
+
+
+def plan_book(rated: Rated, customer_ids: Any, account_ids: Any) -> PlanBook | None:
+    """Public name of :func:`_plan_book` (re-rating)."""
+    return _plan_book(rated, customer_ids, account_ids)
+
+
 def _plan_book(rated: Rated, customer_ids: Any, account_ids: Any) -> PlanBook | None:
     """Issue 13: the plans of these (locked) customers and accounts when usage rated here
     may use them (``plans.applying``); None otherwise."""
@@ -1044,11 +1065,12 @@ def _apply_plans(
     book: PlanBook | None,
     cid: int,
     aid: int | None,
-    usage: UsageInput,
+    usage: UsageInput | Xdr,
     rated: Rated,
     now: dt.datetime,
 ) -> Applied | None:
-    """What the plans take from a rated session (quotas, wallets, discounts), or None."""
+    """What the plans take from a rated session (quotas, wallets, discounts), or None.
+    ``usage``: the record (or, re-rating, its xDR): its service, called number, start."""
     if book is None or aid is None or rated.terms is None or rated.refusal:
         return None
     c = rated.columns

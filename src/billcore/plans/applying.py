@@ -61,7 +61,7 @@ from billcore.core.periods import BillingPeriod, Period, next_period, period_con
 from billcore.core.rating import PriceTerms
 from billcore.customers.models import Customer
 from billcore.ledger.models import Wallet
-from billcore.ledger.wallets import open_wallet_locked, take_locked
+from billcore.ledger.wallets import open_wallet_locked, return_locked, take_locked
 from billcore.locks import for_update
 from billcore.plans.models import (
     OnExhausted,
@@ -535,6 +535,24 @@ class PlanBook:
                     amount,
                 )
             )
+        for taken in applied.takes:
+            if taken.kind != "discount" or taken.counter is None:
+                continue
+            units = taken.amount if taken.rule.measure is Measure.UNITS else ZERO
+            applied.parts.append(
+                (
+                    1000 + len(applied.parts),
+                    "count",
+                    outcome.split,
+                    taken.rule.pk,
+                    taken.counter,
+                    None,
+                    units,
+                    taken.amount - units,
+                    ZERO,
+                    ZERO,
+                )
+            )
         return applied
 
     def commit(self, applied: Applied, *, now: dt.datetime) -> None:
@@ -641,3 +659,39 @@ def _period_before(p: Period, how: Any, valid_from: dt.datetime) -> Period | Non
     if before < anchor:
         return None
     return period_containing(at=before, period=kind, time_zone=p.time_zone, anchor=anchor)
+
+
+def undo_parts(*, xdr_ids: Sequence[int], now: dt.datetime) -> int:
+    """Re-rating (issue 13): give back what the plans took for these xDRs (quota volume and
+    discount counts to their counters, money to their wallets) and forget their parts, so
+    that the sessions can be applied again in start order. Inside the caller's transaction,
+    after its customer and account locks (counters, then wallets, by id). The number of parts
+    undone."""
+    found = list(
+        XdrPart.objects.filter(xdr_id__in=list(xdr_ids)).values_list(
+            "pk", "kind", "counter_id", "wallet_id", "units", "money", "amount"
+        )
+    )
+    if not found:
+        return 0
+    counter_ids = sorted({c for _, _, c, *_ in found if c is not None})
+    counters = {
+        c.pk: c
+        for c in for_update(PlanCounter.objects.filter(pk__in=counter_ids).select_related("rule"))
+    }
+    back: dict[int, Decimal] = {}
+    for _, kind, counter_id, wallet_id, units, money, amount in found:
+        if kind in ("quota", "count") and counter_id in counters:
+            c = counters[counter_id]
+            by_units = c.rule.measure == Measure.UNITS
+            c.used = max(Decimal(c.used) - Decimal(units if by_units else money), ZERO)
+            c.updated_at = now
+        elif kind == "wallet" and wallet_id is not None:
+            back[wallet_id] = back.get(wallet_id, ZERO) + Decimal(amount)
+    if counters:
+        PlanCounter.objects.bulk_update(list(counters.values()), ["used", "updated_at"])
+    for wallet_id in sorted(back):
+        list(for_update(Wallet.objects.filter(pk=wallet_id)))
+        return_locked(wallet_id=wallet_id, amount=back[wallet_id], now=now, comment="re-rating")
+    XdrPart.objects.filter(pk__in=[row[0] for row in found]).delete()
+    return len(found)
