@@ -167,7 +167,7 @@ def balance(cat: dict[str, Any]) -> Decimal:
 def parts(xdr_id: int) -> list[tuple[str, Decimal, Decimal, Decimal]]:
     return [
         (p.kind, p.units, p.amount, p.percent)
-        for p in XdrPart.objects.filter(xdr_id=xdr_id).order_by("position")
+        for p in XdrPart.objects.filter(xdr_id=xdr_id).exclude(kind="count").order_by("position")
     ]
 
 
@@ -354,6 +354,35 @@ def test_charge_many_equals_charge_one_by_one(cat: dict[str, Any], world: Any) -
     assert [parts(r.xdr_id) for r in single] == batch_parts
     assert PlanCounter.objects.get(rule=quota, account=other).used == counters[quota.pk]
     assert PlanCounter.objects.get(rule=discount, account=other).used == counters[discount.pk]
+
+
+# --- re-rating replays the counters in session start order ----------------------------------
+
+
+def test_rerating_replays_the_quota_in_start_order(cat: dict[str, Any]) -> None:
+    from billcore.charging.rerating import rerate
+
+    rule = plan(cat, "quota", volume=D(6000), split_xdrs=True)
+    early = NOW - dt.timedelta(hours=5)
+    late = NOW - dt.timedelta(hours=1)
+    b = run(cat, 8 * 60, key="b", at=late)  # arrives first: free
+    a = run(cat, 98 * 60, key="a", at=early)  # 5,520 s free, 360 s charged
+    assert (b.amount, a.amount) == (D(0), D("0.60000"))
+    before = balance(cat)
+    summary = rerate(actor=cat["admin"], now=NOW, customer_id=cat["customer"].pk)
+    assert summary.changed == 2
+    assert Xdr.objects.get(pk=a.xdr_id).amount == D(0)  # the earlier call: all free
+    assert Xdr.objects.get(pk=b.xdr_id).amount == D("0.60000")  # 120 s free, 360 s charged
+    assert parts(b.xdr_id) == [
+        ("quota", D(120), D("0.00000"), D(100)),
+        ("main", D(360), D("0.60000"), D(0)),
+    ]
+    assert PlanCounter.objects.get(rule=rule).used == D(6000)
+    assert balance(cat) == before
+    assert ledger_sum(customer_id=cat["customer"].pk) == balance(cat)
+    again = rerate(actor=cat["admin"], now=NOW, customer_id=cat["customer"].pk)
+    assert again.changed == 0
+    assert PlanCounter.objects.get(rule=rule).used == D(6000)
 
 
 # --- authorize --------------------------------------------------------------------------------
