@@ -472,3 +472,23 @@ def test_concurrent_charges_never_exceed_the_quota(world: dict[str, Any]) -> Non
     assert Xdr.objects.filter(amount=D("0.10")).count() == 40 - 25
     customer = Customer.objects.get(pk=cat_["customer"].pk)
     assert customer.balance == ledger_sum(customer_id=customer.pk)
+
+
+def test_the_invoice_lists_wallet_paid_usage_and_does_not_bill_it(admin: Any) -> None:
+    """Golden scenario 08 played, then its invoice's document: the wallet's 1.00 listed with
+    the wallet named, the invoice's total the balance's usage only (0.70)."""
+    from pathlib import Path
+
+    from billcore.invoicing.documents import invoice_context, invoice_html
+    from billcore.invoicing.models import Invoice
+    from tests.integration.golden import load, play
+
+    path = Path(__file__).parent.parent / "golden/rating/08_wallet_runs_dry_mid_call.yaml"
+    play(load(path), admin=admin)
+    invoice = Invoice.objects.get()
+    assert invoice.total == D("0.70")
+    context = invoice_context(invoice)
+    assert context["wallet_usage"] == [
+        {"wallet": "ukwallet: voice", "records": 2, "amount": "1.00"}
+    ]
+    assert "Paid from service wallets" in invoice_html(invoice)
