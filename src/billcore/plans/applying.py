@@ -63,6 +63,7 @@ from billcore.customers.models import Customer
 from billcore.ledger.models import Wallet
 from billcore.ledger.wallets import open_wallet_locked, return_locked, take_locked
 from billcore.locks import for_update
+from billcore.plans.counters import insert_parts, save_counters
 from billcore.plans.models import (
     OnExhausted,
     PeakScope,
@@ -190,6 +191,8 @@ class PlanBook:
         self._counters: dict[tuple[int, int, int | None, dt.datetime], PlanCounter] = {}
         self._wallets: dict[tuple[int, int, int | None], Wallet] = {}
         self._dirty: dict[int, PlanCounter] = {}
+        self._created: list[PlanCounter] = []
+        self._periods: dict[tuple[int, int, int | None], tuple[Period, Any]] = {}
         self._takes: list[tuple[int, Decimal]] = []
         self._parts: list[tuple[int, list[tuple[Any, ...]]]] = []
         self._now: dt.datetime | None = None
@@ -326,11 +329,15 @@ class PlanBook:
     def _period(self, rule: _Rule, holder: _Holder, at: dt.datetime) -> tuple[Period | None, Any]:
         """The period of ``rule``'s counter containing ``at`` (None: one time) and what
         ``next_period`` needs (kind, anchor)."""
-        tz, billing, created = self._customers[holder.customer_id]
-        start = holder.assignment.valid_from
         kind = rule.period_kind
         if kind == Reset.ONE_TIME:
             return None, None
+        cache_key = (rule.pk, holder.assignment.pk, holder.customer_id)
+        cached = self._periods.get(cache_key)
+        if cached is not None and cached[0].start <= at < cached[0].end:
+            return cached
+        tz, billing, created = self._customers[holder.customer_id]
+        start = holder.assignment.valid_from
         if kind == Reset.DAILY:
             period, anchor = BillingPeriod.DAILY, min(created, start)
         elif kind == Reset.MONTHLY:
@@ -343,11 +350,9 @@ class PlanBook:
                 )
         else:
             period, anchor = BillingPeriod(billing), min(created, start)
-        at = max(at, anchor)
-        return period_containing(at=at, period=period, time_zone=tz, anchor=anchor), (
-            period,
-            anchor,
-        )
+        found = period_containing(at=max(at, anchor), period=period, time_zone=tz, anchor=anchor)
+        self._periods[cache_key] = (found, (period, anchor))
+        return found, (period, anchor)
 
     def _scale(self, rule: _Rule, holder: _Holder, p: Period | None) -> Decimal:
         """The proration factor of the period the assignment starts inside (1 otherwise)."""
@@ -385,7 +390,7 @@ class PlanBook:
             updated_at=now,
         )
         if not self.read_only:
-            c.save(force_insert=True)
+            self._created.append(c)  # inserted by write()
         self._counters[key] = c
         return c
 
@@ -417,7 +422,7 @@ class PlanBook:
         usable = [
             r for r in rows if r.period_start <= at and (r.expires_at is None or at < r.expires_at)
         ]
-        usable.sort(key=lambda r: (r.expires_at is None, r.expires_at or at, r.pk))
+        usable.sort(key=lambda r: (r.expires_at is None, r.expires_at or at, r.period_start))
         return usable
 
     def _wallet(self, rule: _Rule, holder: _Holder, now: dt.datetime) -> Wallet:
@@ -577,36 +582,20 @@ class PlanBook:
         """Write what was committed: counters, wallet entries, the xDRs' parts. ``xdr_ids``
         maps the keys given to :meth:`add_parts` when they are batch indexes."""
         now = self._now
-        if self._dirty:
-            PlanCounter.objects.bulk_update(
-                sorted(self._dirty.values(), key=lambda c: c.pk),
-                ["used", "expires_at", "updated_at"],
-            )
-            self._dirty.clear()
+        created = {id(c) for c in self._created}
+        save_counters(self._created, [c for k, c in self._dirty.items() if k not in created])
+        self._created = []
+        self._dirty.clear()
         if self._takes and now is not None:
             take_locked(takes=self._takes, now=now, comment="usage")
             self._takes = []
         rows = []
         for key, parts in self._parts:
             xdr_id = xdr_ids[key] if xdr_ids is not None else key
-            for position, kind, split, rule, counter, wallet, units, money, pct, amount in parts:
-                rows.append(
-                    XdrPart(
-                        xdr_id=xdr_id,
-                        position=position,
-                        kind=kind,
-                        split=split,
-                        rule_id=rule,
-                        counter_id=counter.pk if counter is not None else None,
-                        wallet_id=wallet,
-                        units=units,
-                        money=money,
-                        percent=pct,
-                        amount=amount,
-                    )
-                )
-        if rows:
-            XdrPart.objects.bulk_create(rows)
+            for position, kind, split, rule, counter, wallet, *figures in parts:
+                counter_id = counter.pk if counter is not None else None
+                rows.append((xdr_id, position, kind, split, rule, counter_id, wallet, *figures))
+        insert_parts(rows)
         self._parts = []
 
     # --- authorize ----------------------------------------------------------------------------
