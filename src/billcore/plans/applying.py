@@ -192,7 +192,7 @@ class PlanBook:
         self._wallets: dict[tuple[int, int, int | None], Wallet] = {}
         self._dirty: dict[int, PlanCounter] = {}
         self._created: list[PlanCounter] = []
-        self._periods: dict[tuple[int, int, int | None], tuple[Period, Any]] = {}
+        self._periods: dict[tuple[Any, ...], tuple[Period, Any]] = {}
         self._takes: list[tuple[int, Decimal]] = []
         self._parts: list[tuple[int, list[tuple[Any, ...]]]] = []
         self._now: dt.datetime | None = None
@@ -332,12 +332,14 @@ class PlanBook:
         kind = rule.period_kind
         if kind == Reset.ONE_TIME:
             return None, None
-        cache_key = (rule.pk, holder.assignment.pk, holder.customer_id)
+        tz, billing, created = self._customers[holder.customer_id]
+        start = holder.assignment.valid_from
+        # The same period for every holder with the same zone and anchor (a product's plan).
+        anchored = start if kind == Reset.MONTHLY else min(created, start)
+        cache_key = (rule.pk, holder.assignment.pk, tz, billing, anchored)
         cached = self._periods.get(cache_key)
         if cached is not None and cached[0].start <= at < cached[0].end:
             return cached
-        tz, billing, created = self._customers[holder.customer_id]
-        start = holder.assignment.valid_from
         if kind == Reset.DAILY:
             period, anchor = BillingPeriod.DAILY, min(created, start)
         elif kind == Reset.MONTHLY:
@@ -540,8 +542,11 @@ class PlanBook:
                     amount,
                 )
             )
+        main_counter = main_rule.counter if main_rule is not None else None
         for taken in applied.takes:
-            if taken.kind != "discount" or taken.counter is None:
+            # The main parts carry the first discount's counter (its advance is their sum):
+            # only another discount's advance (the customer's) needs a row of its own.
+            if taken.kind != "discount" or taken.counter in (None, main_counter):
                 continue
             units = taken.amount if taken.rule.measure is Measure.UNITS else ZERO
             applied.parts.append(
@@ -670,7 +675,7 @@ def undo_parts(*, xdr_ids: Sequence[int], now: dt.datetime) -> int:
     }
     back: dict[int, Decimal] = {}
     for _, kind, counter_id, wallet_id, units, money, amount in found:
-        if kind in ("quota", "count") and counter_id in counters:
+        if kind in ("quota", "count", "main") and counter_id in counters:
             c = counters[counter_id]
             by_units = c.rule.measure == Measure.UNITS
             c.used = max(Decimal(c.used) - Decimal(units if by_units else money), ZERO)
