@@ -317,6 +317,25 @@ def test_top_up_from_the_balance_is_a_transfer(cat: dict[str, Any]) -> None:
     assert WalletEntry.objects.count() == 3
 
 
+def test_plans_top_up_checks_the_rules_sources(cat: dict[str, Any]) -> None:
+    from billcore.plans.wallets import top_up_wallet as plans_top_up
+
+    plan(cat, "wallet", measure="money", initial_volume=D(1), topup_card=False)
+    run(cat, 60)  # opens the wallet, which pays the call
+    wallet = Wallet.objects.get()
+    assert wallet.balance == D("0.90000")
+    with pytest.raises(ValidationFailed) as err:
+        plans_top_up(actor=cat["admin"], now=NOW, wallet_id=wallet.pk, amount="2", source="card")
+    assert (err.value.field, err.value.code) == ("source", "not_allowed")
+    assert WalletEntry.objects.filter(wallet=wallet).count() == 2  # initial, usage: no top-up
+    plans_top_up(actor=cat["admin"], now=NOW, wallet_id=wallet.pk, amount="2", source="credit")
+    assert Wallet.objects.get().balance == D("2.90000")
+    with pytest.raises(ValidationFailed) as err:
+        plans_top_up(actor=cat["admin"], now=NOW, wallet_id=wallet.pk, amount="-2", source="credit")
+    assert err.value.field == "amount"
+    assert Wallet.objects.get().balance == D("2.90000")
+
+
 # --- the batch path is the single path ------------------------------------------------------
 
 
