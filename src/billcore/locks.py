@@ -34,7 +34,7 @@ M = TypeVar("M", bound=Model)
 LOCK_ORDER: tuple[tuple[str, ...], ...] = (
     ("customers.Customer",),
     ("subscribers.Account",),
-    (),  # counters and wallets: the plans issue
+    ("plans.PlanCounter", "ledger.Wallet"),  # counters, then wallets (issue 13)
     ("charging.Reservation",),
 )
 

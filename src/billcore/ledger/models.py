@@ -101,3 +101,94 @@ class Transaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.amount}"
+
+
+class WalletMeasure(models.TextChoices):
+    MONEY = "money", "Money"
+    UNITS = "units", "Units"
+
+
+class Wallet(models.Model):
+    """A service wallet (issue 13, rating-and-tabs §2.4): a sub-balance of a customer (or of
+    one of its accounts) earmarked for one service and destination group. ``balance`` is what
+    it holds (money in the customer's currency, or units), always the sum of its entries'
+    ``amount`` (positive: what it can still pay). ``rule_id`` is the plan rule it comes from
+    (``plans.PlanRule``; a plain id: the ledger sits below the plans)."""
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="wallets"
+    )
+    account = models.ForeignKey(
+        "subscribers.Account",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="wallets",
+    )
+    rule_id = models.BigIntegerField()
+    name = models.CharField(max_length=200)
+    measure = models.CharField(
+        max_length=5, choices=WalletMeasure.choices, default=WalletMeasure.MONEY
+    )
+    balance = MoneyField(default=Decimal(0))
+    expires_at = models.DateTimeField(null=True, blank=True)  # null: never
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["customer", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule_id", "account"],
+                condition=models.Q(account__isnull=False),
+                name="ledger_wallet_rule_account",
+            ),
+            models.UniqueConstraint(
+                fields=["rule_id", "customer"],
+                condition=models.Q(account__isnull=True),
+                name="ledger_wallet_rule_customer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.balance}"
+
+
+class WalletEntryKind(models.TextChoices):
+    INITIAL = "initial", "Initial volume"
+    CREDIT = "credit", "Credit (promotional)"
+    CARD = "card", "Payment by card"
+    TRANSFER = "transfer", "Transfer from the balance"
+    USAGE = "usage", "Usage"
+    RERATING = "rerating", "Usage re-rating"
+
+
+class WalletEntry(models.Model):
+    """One change of a wallet's balance: ``amount`` added (negative: taken), the balance
+    after it. A top-up from the main balance also writes the main ledger's transfer row
+    (``transaction``) in the same database transaction."""
+
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(max_length=8, choices=WalletEntryKind.choices)
+    amount = MoneyField()
+    balance_after = MoneyField()
+    transaction = models.ForeignKey(
+        Transaction, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    price = MoneyField(null=True, blank=True)  # what a card top-up charged
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    comment = models.CharField(max_length=500, blank=True, default="")
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["wallet", "idempotency_key"], name="ledger_wallet_entry_idempotency"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount}"

@@ -255,3 +255,101 @@ class PlanAssignment(models.Model):
             else f"customer {self.customer_id}"
         )
         return f"{self.plan_id} → {target}"
+
+
+# --- counters and what each session took (the rating side of issue 13: plans.applying) -------
+
+
+class PlanCounter(models.Model):
+    """One rule's counter for one holder (an account, or the customer for a plan assigned to
+    the customer) in one period of the rule's reset (a quota: its renewal period).
+
+    ``used`` counts charged units, or the undiscounted money spent (§7.4, §2.2). A quota's
+    ``volume`` is this period's free volume (prorated for a partial first period; null:
+    unlimited) and ``expires_at`` the end of the period ``rollovers`` periods later: the
+    unused rest of an earlier period is its row still valid (used earliest-expiring first).
+    ``scale`` is the proration factor of a discount's thresholds (1 for a whole period).
+    """
+
+    rule = models.ForeignKey(PlanRule, on_delete=models.CASCADE, related_name="counters")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="plan_counters"
+    )
+    account = models.ForeignKey(
+        "subscribers.Account",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="plan_counters",
+    )
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField(null=True, blank=True)  # null: one time, never reset
+    expires_at = models.DateTimeField(null=True, blank=True)  # null: never
+    volume = DecimalUnitsField(null=True, blank=True)
+    used = DecimalUnitsField(default=0)
+    scale = DecimalUnitsField(default=1)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["rule", "period_start", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "account", "period_start"],
+                condition=Q(account__isnull=False),
+                name="plans_counter_account_period",
+            ),
+            models.UniqueConstraint(
+                fields=["rule", "customer", "period_start"],
+                condition=Q(account__isnull=True),
+                name="plans_counter_customer_period",
+            ),
+            models.CheckConstraint(condition=Q(used__gte=0), name="plans_counter_used_positive"),
+        ]
+        indexes = [models.Index(fields=["customer", "rule", "period_start"])]
+
+    def __str__(self) -> str:
+        return f"rule {self.rule_id}: {self.used} / {self.volume}"
+
+    @property
+    def left(self) -> object:
+        """A quota's volume still free in this row (None: unlimited)."""
+        return None if self.volume is None else max(self.volume - self.used, 0)
+
+
+class PartKind(models.TextChoices):
+    QUOTA = "quota", "Quota"
+    WALLET = "wallet", "Service wallet"
+    MAIN = "main", "Main balance"
+
+
+class XdrPart(models.Model):
+    """What one part of a rated session took (§2.2 "split xDRs"): a quota's units, a
+    wallet's money, or the main balance's discounted price. A session crossing a boundary of
+    a rule that splits has one row per part, each with its own rounded ``amount`` (the split
+    layout); otherwise its rows say what each took and the xDR's amount is their exact sum
+    rounded once (§7.3). ``money`` is the part's undiscounted price."""
+
+    xdr = models.ForeignKey("charging.Xdr", on_delete=models.CASCADE, related_name="plan_parts")
+    position = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=6, choices=PartKind.choices)
+    split = models.BooleanField(default=False)
+    rule = models.ForeignKey(
+        PlanRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    counter = models.ForeignKey(
+        PlanCounter, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    wallet = models.ForeignKey(
+        "ledger.Wallet", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    units = DecimalUnitsField(default=0)
+    money = DecimalUnitsField(default=0)
+    percent = DecimalUnitsField(default=0)
+    amount = DecimalUnitsField(default=0)
+
+    class Meta:
+        ordering = ["xdr", "position"]
+        indexes = [models.Index(fields=["xdr", "position"])]
+
+    def __str__(self) -> str:
+        return f"xdr {self.xdr_id} part {self.position}: {self.kind} {self.amount}"
