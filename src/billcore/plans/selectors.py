@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -14,7 +15,15 @@ from django.db.models import Prefetch, Q, QuerySet
 from billcore.accounts.access import Actor, is_admin, require_user
 from billcore.customers.selectors import get_customer
 from billcore.errors import NotFound
-from billcore.plans.models import DiscountPlan, PlanAssignment, PlanBand, PlanRule
+from billcore.ledger.models import Wallet, WalletEntry
+from billcore.plans.models import (
+    DiscountPlan,
+    PlanAssignment,
+    PlanBand,
+    PlanCounter,
+    PlanRule,
+    RuleKind,
+)
 from billcore.rating import selectors as rating_selectors
 from billcore.rating.models import AccountProduct
 from billcore.subscribers.models import Account
@@ -209,3 +218,149 @@ def customer_plans(*, actor: Actor, customer_id: Any, at: dt.datetime) -> list[A
         .order_by("valid_from", "id")
     )
     return [AppliedPlan(row, Source.CUSTOMER, 0) for row in rows]
+
+
+# --------------------------------------------------------------------------------------------
+# Usage: counters and wallets (the tabs' usage bars, expiry and history)
+
+
+@dataclass(frozen=True)
+class RuleUsage:
+    """One rule in force for a holder (an account, or the customer: ``account`` None) with
+    what its counters say at ``at``: a quota's volume still free (current and rolled-over
+    periods, earliest-expiring first), a discount's counter of the current period, a
+    wallet's balance."""
+
+    applied: AppliedPlan
+    rule: PlanRule
+    account: Account | None
+    counters: list[PlanCounter]  # usable now, earliest-expiring first
+    history: list[PlanCounter]  # every period, newest first
+    wallet: Wallet | None
+    entries: list[WalletEntry]  # the wallet's latest entries, newest first
+
+    @property
+    def used(self) -> Decimal:
+        return sum((c.used for c in self.counters), Decimal(0))
+
+    @property
+    def volume(self) -> Decimal | None:
+        """A quota's volume over its usable periods (None: unlimited)."""
+        if self.rule.kind != RuleKind.QUOTA:
+            return None
+        if not self.counters:
+            volume: Decimal | None = self.rule.volume
+            return volume
+        if any(c.volume is None for c in self.counters):
+            return None
+        return sum((c.volume for c in self.counters if c.volume is not None), Decimal(0))
+
+    @property
+    def left(self) -> Decimal | None:
+        volume = self.volume
+        return None if volume is None else max(volume - self.used, Decimal(0))
+
+    @property
+    def percent_used(self) -> int | None:
+        volume = self.volume
+        if volume is None or volume == 0:
+            return None
+        return min(100, int(self.used * 100 / volume))
+
+    @property
+    def expires_at(self) -> dt.datetime | None:
+        """When the first of the volumes still free expires (a wallet: its expiry)."""
+        if self.wallet is not None:
+            return self.wallet.expires_at
+        if self.rule.kind == RuleKind.WALLET:  # not opened yet: as it will open
+            if self.rule.expiry_date is not None:
+                return dt.datetime.combine(self.rule.expiry_date, dt.time(), tzinfo=dt.UTC)
+            if self.rule.expiry_days is not None:
+                start = self.applied.assignment.valid_from
+                return start + dt.timedelta(days=self.rule.expiry_days)
+            return None
+        left = [c for c in self.counters if c.volume is None or c.used < c.volume]
+        ends = [end for c in left if (end := c.expires_at or c.period_end) is not None]
+        return min(ends) if ends else None
+
+    @property
+    def current_band(self) -> PlanBand | None:
+        """A discount's band the counter is in now."""
+        scale = self.counters[0].scale if self.counters else Decimal(1)
+        found = None
+        for band in self.rule.bands.all():
+            if band.threshold * scale <= self.used:
+                found = band
+        return found
+
+
+def _usage(
+    applied: list[AppliedPlan], *, customer_id: int, account: Account | None, at: dt.datetime
+) -> list[RuleUsage]:
+    holders: list[tuple[AppliedPlan, PlanRule, Account | None]] = []
+    for a in applied:
+        holder = None if a.source == Source.CUSTOMER else account
+        for rule in a.plan.rules.all():
+            holders.append((a, rule, holder))
+    rule_ids = {rule.pk for _, rule, _ in holders}
+    counters: dict[tuple[int, int | None], list[PlanCounter]] = {}
+    for c in PlanCounter.objects.filter(rule_id__in=rule_ids, customer_id=customer_id).order_by(
+        "-period_start", "-id"
+    ):
+        counters.setdefault((c.rule_id, c.account_id), []).append(c)
+    wallets = {
+        (w.rule_id, w.account_id): w
+        for w in Wallet.objects.filter(rule_id__in=rule_ids, customer_id=customer_id)
+    }
+    entries: dict[int, list[WalletEntry]] = {}
+    if wallets:
+        for e in WalletEntry.objects.filter(
+            wallet_id__in=[w.pk for w in wallets.values()]
+        ).order_by("-id")[:200]:
+            entries.setdefault(e.wallet_id, []).append(e)
+    out = []
+    for a, rule, holder in holders:
+        key = (rule.pk, holder.pk if holder is not None else None)
+        rows = counters.get(key, [])
+        if rule.kind == RuleKind.QUOTA:
+            usable = [
+                c
+                for c in rows
+                if c.period_start <= at and (c.expires_at is None or at < c.expires_at)
+            ]
+            usable.sort(key=lambda c: (c.expires_at is None, c.expires_at or at, c.pk))
+        else:
+            usable = [
+                c
+                for c in rows
+                if c.period_start <= at and (c.period_end is None or at < c.period_end)
+            ][:1]
+        wallet = wallets.get(key) if rule.kind == RuleKind.WALLET else None
+        out.append(
+            RuleUsage(
+                applied=a,
+                rule=rule,
+                account=holder,
+                counters=usable,
+                history=rows[:12],
+                wallet=wallet,
+                entries=entries.get(wallet.pk, [])[:10] if wallet is not None else [],
+            )
+        )
+    return out
+
+
+def account_usage(*, actor: Actor, account_id: Any, at: dt.datetime) -> list[RuleUsage]:
+    """Every rule in force for the account (its own plans, its products', its customer's),
+    in consumption order, with its counters and wallet."""
+    account = get_account(actor=actor, account_id=account_id)
+    applied = plans_of_account(account, at=at)
+    return _usage(applied, customer_id=account.customer_id, account=account, at=at)
+
+
+def customer_usage(*, actor: Actor, customer_id: Any, at: dt.datetime) -> list[RuleUsage]:
+    """The rules of the plans assigned to the customer itself, with the customer's own
+    counters and wallets."""
+    customer = get_customer(actor=actor, customer_id=customer_id)
+    applied = customer_plans(actor=actor, customer_id=customer.pk, at=at)
+    return _usage(applied, customer_id=customer.pk, account=None, at=at)
