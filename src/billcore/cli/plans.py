@@ -188,7 +188,7 @@ def cmd_plans_assign(args: argparse.Namespace) -> int:
                 actor=user, now=now, customer_id=args.customer, data=data
             )
     except BillcoreError as exc:
-        return _error(f"{exc.field}: {exc.message}" if exc.field else exc.message)
+        return _error(exc.message)
     print(json.dumps(_assignment_dict(a)))
     return 0
 
