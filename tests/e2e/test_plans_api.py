@@ -5,11 +5,13 @@ another reseller's plans are a 404."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from billcore.ledger.customers import create_customer
+from billcore.ledger.models import Wallet, WalletEntry
 from billcore.plans.models import DiscountPlan, PlanAssignment, PlanBand, PlanRule
 from billcore.subscribers.services import create_account
 from tests.e2e.test_api import Api, _error, _token
@@ -346,3 +348,91 @@ def test_resellers_see_only_their_own(
     )
     assert _counts() == before
     assert DiscountPlan.objects.get(pk=a_plan["id"]).name == "A plan"
+
+
+def test_counters_and_wallet_top_ups(api: Api, api_b: Api, catalogue: dict[str, Any]) -> None:
+    account, pia = catalogue["account"], catalogue["pia"]
+    plan = _ok(api.post("/discount-plans", {"name": "Roaming", "currency": "USD"}), 201)
+    base = f"/discount-plans/{plan['id']}"
+    quota = _ok(
+        api.post(f"{base}/rules", {"kind": "quota", "service": "data", "volume": "3000"}), 201
+    )
+    wallet = _ok(
+        api.post(
+            f"{base}/rules",
+            {"kind": "wallet", "service": "data", "initial_volume": "10", "topup_credit": True},
+        ),
+        201,
+    )
+    _ok(api.patch(base, {"draft": False}))
+    _ok(api.post(f"/accounts/{account.pk}/discount-plans", {"plan": plan["id"]}), 201)
+    counters = _ok(api.get(f"/accounts/{account.pk}/plan-counters"))
+    assert [(c["kind"], c["rule"], c["source"]) for c in counters] == [
+        ("quota", quota["id"], "account"),
+        ("wallet", wallet["id"], "account"),
+    ]
+    assert (counters[0]["used"], counters[0]["volume"], counters[0]["remaining"]) == (
+        "0.00000",
+        "3000.00000",
+        "3000.00000",
+    )
+    assert (counters[1]["wallet"], counters[1]["wallet_balance"]) == (None, "10.00000")
+    before = WalletEntry.objects.count()
+    _error(
+        api.post(
+            f"/accounts/{account.pk}/wallet-top-ups",
+            {"rule": wallet["id"], "amount": "5", "source": "balance"},
+        ),
+        400,
+        "source",
+        "invalid_choice",
+    )
+    _error(
+        api.post(
+            f"/accounts/{account.pk}/wallet-top-ups",
+            {"rule": quota["id"], "amount": "5", "source": "credit"},
+        ),
+        400,
+        "rule",
+        "not_found",
+    )
+    _error(
+        api_b.post(
+            f"/accounts/{account.pk}/wallet-top-ups",
+            {"rule": wallet["id"], "amount": "5", "source": "credit"},
+        ),
+        404,
+        "id",
+    )
+    assert WalletEntry.objects.count() == before
+    done = _ok(
+        api.post(
+            f"/accounts/{account.pk}/wallet-top-ups",
+            {"rule": wallet["id"], "amount": "2.5", "source": "credit"},
+            HTTP_IDEMPOTENCY_KEY="promo-1",
+        ),
+        201,
+    )
+    assert (done["kind"], done["amount"], done["balance_after"], done["transaction"]) == (
+        "credit",
+        "2.50000",
+        "12.50000",
+        None,
+    )
+    again = _ok(
+        api.post(
+            f"/accounts/{account.pk}/wallet-top-ups",
+            {"rule": wallet["id"], "amount": "2.5", "source": "credit"},
+            HTTP_IDEMPOTENCY_KEY="promo-1",
+        ),
+        201,
+    )
+    assert again == done
+    assert Wallet.objects.get().balance == Decimal("12.5")
+    counters = _ok(api.get(f"/accounts/{account.pk}/plan-counters"))
+    assert counters[1]["wallet_balance"] == "12.50000"
+    assert [(e["kind"], e["amount"]) for e in counters[1]["wallet_entries"]] == [
+        ("credit", "2.50000"),
+        ("initial", "10.00000"),
+    ]
+    assert _ok(api.get(f"/customers/{pia.pk}/plan-counters")) == []

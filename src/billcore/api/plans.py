@@ -15,7 +15,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from billcore.api.base import AuthedRequest, now
-from billcore.plans import selectors, services
+from billcore.plans import selectors, services, wallets
 from billcore.plans.models import DiscountPlan, PlanAssignment, PlanBand, PlanRule
 from billcore.plans.selectors import AppliedPlan
 
@@ -432,3 +432,152 @@ def unassign(request: AuthedRequest, assignment_id: int) -> Status[PlanAssignmen
     if ended is None:
         return Status(204, None)
     return Status(200, ended)
+
+
+# --------------------------------------------------------------------------------------------
+# Counters and wallets (read-only), wallet top-ups
+
+
+class CounterPeriodOut(Schema):
+    period_start: dt.datetime
+    period_end: dt.datetime | None
+    expires_at: dt.datetime | None
+    volume: Decimal | None
+    used: Decimal
+
+
+class WalletEntryOut(Schema):
+    id: int
+    kind: str
+    amount: Decimal
+    balance_after: Decimal
+    created_at: dt.datetime
+
+
+class UsageOut(Schema):
+    plan: int
+    plan_name: str
+    source: str = Field(description="account | addon | main | customer")
+    rule: int
+    kind: str
+    service: str
+    destination_group: int | None
+    peak_scope: str
+    measure: str
+    holder_account: int | None = Field(description="null: the customer's own counters")
+    used: Decimal = Field(description="This period's counter (a quota: its usable periods)")
+    volume: Decimal | None = Field(description="A quota's free volume; null: unlimited")
+    remaining: Decimal | None
+    current_percent: Decimal | None = Field(description="A discount's band now")
+    expires_at: dt.datetime | None
+    wallet: int | None
+    wallet_balance: Decimal | None
+    periods: list[CounterPeriodOut] = Field(description="The counter's periods, newest first")
+    wallet_entries: list[WalletEntryOut]
+
+
+def _usage_out(u: selectors.RuleUsage) -> dict[str, Any]:
+    rule = u.rule
+    band = u.current_band if rule.kind == "discount" else None
+    balance = None
+    if rule.kind == "wallet":
+        balance = u.wallet.balance if u.wallet is not None else rule.initial_volume
+    return {
+        "plan": u.applied.plan.pk,
+        "plan_name": u.applied.plan.name,
+        "source": u.applied.source,
+        "rule": rule.pk,
+        "kind": rule.kind,
+        "service": rule.service_id,
+        "destination_group": rule.destination_group_id,
+        "peak_scope": rule.peak_scope,
+        "measure": rule.measure,
+        "holder_account": u.account.pk if u.account is not None else None,
+        "used": u.used,
+        "volume": u.volume,
+        "remaining": u.left,
+        "current_percent": band.percent if band is not None else None,
+        "expires_at": u.expires_at,
+        "wallet": u.wallet.pk if u.wallet is not None else None,
+        "wallet_balance": balance,
+        "periods": u.history,
+        "wallet_entries": u.entries,
+    }
+
+
+@router.get("/accounts/{account_id}/plan-counters", response=list[UsageOut])
+def account_counters(
+    request: AuthedRequest, account_id: int, filters: Query[AppliedFilters]
+) -> list[dict[str, Any]]:
+    """Every rule in force for the account (its plans, its products', its customer's) in
+    consumption order, with its counter, quota volume left and wallet balance."""
+    usage = selectors.account_usage(
+        actor=request.auth, account_id=account_id, at=filters.at or now()
+    )
+    return [_usage_out(u) for u in usage]
+
+
+@router.get("/customers/{customer_id}/plan-counters", response=list[UsageOut])
+def customer_counters(
+    request: AuthedRequest, customer_id: int, filters: Query[AppliedFilters]
+) -> list[dict[str, Any]]:
+    """The rules of the plans assigned to the customer itself, with its own counters."""
+    usage = selectors.customer_usage(
+        actor=request.auth, customer_id=customer_id, at=filters.at or now()
+    )
+    return [_usage_out(u) for u in usage]
+
+
+class TopUpIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    rule: int = Field(description="The wallet rule (a plan in force for the holder)")
+    amount: str = Field(description="Money, or units for a unit wallet (> 0)")
+    source: str = Field(description="balance | card | credit (as the rule allows)")
+    price: str | None = Field(None, description="A card top-up: the price charged")
+    comment: str | None = None
+
+
+class TopUpOut(Schema):
+    wallet: int = Field(alias="wallet_id")
+    entry: int = Field(alias="id")
+    kind: str
+    amount: Decimal
+    balance_after: Decimal
+    transaction: int | None = Field(None, alias="transaction_id")
+
+
+def _top_up_data(payload: TopUpIn, request: AuthedRequest) -> dict[str, Any]:
+    data = _data(payload)
+    data.pop("rule", None)
+    key = request.headers.get("Idempotency-Key")
+    if key:
+        data["idempotency_key"] = key[:200]
+    return data
+
+
+@router.post("/accounts/{account_id}/wallet-top-ups", response={201: TopUpOut})
+def account_top_up(request: AuthedRequest, account_id: int, payload: TopUpIn) -> Status[Any]:
+    """Top up the account's wallet of a rule (of a plan on the account or its products):
+    from the balance (a transfer), a card (a payment into the wallet) or a credit. The
+    ``Idempotency-Key`` header makes a retry return the first result."""
+    entry = wallets.top_up(
+        actor=request.auth,
+        now=now(),
+        rule_id=payload.rule,
+        account_id=account_id,
+        data=_top_up_data(payload, request),
+    )
+    return Status(201, entry)
+
+
+@router.post("/customers/{customer_id}/wallet-top-ups", response={201: TopUpOut})
+def customer_top_up(request: AuthedRequest, customer_id: int, payload: TopUpIn) -> Status[Any]:
+    """Top up the customer's own wallet of a rule (of a plan assigned to the customer)."""
+    entry = wallets.top_up(
+        actor=request.auth,
+        now=now(),
+        rule_id=payload.rule,
+        customer_id=customer_id,
+        data=_top_up_data(payload, request),
+    )
+    return Status(201, entry)

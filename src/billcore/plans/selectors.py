@@ -241,7 +241,7 @@ class RuleUsage:
 
     @property
     def used(self) -> Decimal:
-        return sum((c.used for c in self.counters), Decimal(0))
+        return sum((c.used for c in self.counters), Decimal("0.00000"))
 
     @property
     def volume(self) -> Decimal | None:
