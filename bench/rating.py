@@ -28,6 +28,14 @@ the server of ``TEST_PG_URL``, dropped and made again), migrated, then each sect
    every line: the product's rating entry, the override search, the 100,000-prefix tariff);
    lines/s of each and the ratio rated / pre-rated (aim: rating costs at most 30 %, >= 0.7).
 
+5. plans (``--plans``: upload, the product on every account, then only this section; issue
+   13): a rated import without plans, then a volume discount plan of a quota (600 s a month)
+   and a discount (bands 0 %, 10 % from 1,800 s, 20 % from 3,600 s) assigned to the product
+   every account has, and the same size of rated import again; lines/s of each and the ratio
+   with plans / without (aim >= 0.70)::
+
+       .venv/bin/python bench/rating.py --plans --prefixes 20000 --accounts 2000 --xdrs 50000
+
 Sections are functions of the ``SECTIONS`` list. Not part of the test suite.
 """
 
@@ -418,6 +426,88 @@ def section_import(ctx: dict[str, Any]) -> None:
     )
 
 
+def product_on_every_account(ctx: dict[str, Any]) -> None:
+    """The product of section 3 (a rating entry on the tariff) given to every account."""
+    from django.utils import timezone
+
+    from billcore.rating import services
+    from billcore.rating.models import AccountProduct
+    from billcore.subscribers.models import Account
+
+    admin, now = ctx["admin"], timezone.now()
+    product = services.create_product(
+        actor=admin, now=now, data={"name": "Bench product", "currency": "USD"}
+    )
+    services.create_entry(
+        actor=admin,
+        now=now,
+        product_id=product.pk,
+        data={"service": "voice", "tariff": ctx["tariff_id"]},
+    )
+    ids = list(Account.objects.values_list("id", flat=True))
+    AccountProduct.objects.bulk_create(
+        [AccountProduct(account_id=a, product=product, is_main=True, created_at=now) for a in ids],
+        batch_size=1000,
+    )
+    ctx["product"] = product
+
+
+def section_plans(ctx: dict[str, Any]) -> None:
+    """Rated import without plans, then with a quota + discount-bands plan on every account."""
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from billcore.charging.importer import import_xdrs
+    from billcore.plans.models import (
+        DiscountPlan,
+        PlanAssignment,
+        PlanBand,
+        PlanCounter,
+        PlanRule,
+        XdrPart,
+    )
+
+    results = {}
+    for label, with_plans in (("rated, no plan", False), ("rated, quota + discount plan", True)):
+        if with_plans:
+            now = timezone.now()
+            plan = DiscountPlan.objects.create(
+                name="Bench plan", currency_id="USD", draft=False, created_at=now, updated_at=now
+            )
+            common = {"plan": plan, "service_id": "voice", "created_at": now, "updated_at": now}
+            PlanRule.objects.create(kind="quota", volume=Decimal(600), **common)
+            discount = PlanRule.objects.create(kind="discount", **common)
+            for threshold, percent in ((0, 0), (1800, 10), (3600, 20)):
+                PlanBand.objects.create(
+                    rule=discount, threshold=Decimal(threshold), percent=Decimal(percent)
+                )
+            PlanAssignment.objects.create(
+                plan=plan,
+                product=ctx["product"],
+                valid_from=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+                created_at=now,
+            )
+        tag = "wp" if with_plans else "np"
+        path = ctx["scratch"] / f"xdrs-{tag}.csv"
+        lines = write_xdrs(path, ctx, rated_by_billcore=True, tag=tag)
+        started = time.perf_counter()
+        summary = import_xdrs(path=path, actor=ctx["admin"], now_fn=timezone.now)
+        elapsed = time.perf_counter() - started
+        results[with_plans] = lines / elapsed
+        say(
+            f"import, {label}: {lines:,} lines in {elapsed:.1f} s = {lines / elapsed:,.0f}/s "
+            f"({summary.line()})"
+        )
+    say(
+        f"plans: {PlanCounter.objects.count():,} counters, "
+        f"{XdrPart.objects.filter(kind='quota').count():,} quota parts, "
+        f"{XdrPart.objects.filter(kind='main', percent__gt=0).count():,} discounted parts"
+    )
+    ratio = results[True] / results[False]
+    say(f"ratio with plans / without: {ratio:.2f} (aim >= 0.70)")
+
+
 #: The sections, in order; each takes the shared context (args, admin, scratch, and what
 #: earlier sections left: ``tariff_id``, ``prefixes``).
 SECTIONS: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
@@ -440,6 +530,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--serve-threads", type=int, default=2)
     p.add_argument("--xdrs", type=int, default=200_000, help="usage lines per import run")
     p.add_argument("--seed", type=int, default=12)
+    p.add_argument(
+        "--plans", action="store_true", help="only upload, then section 5 (plans, issue 13)"
+    )
     p.add_argument("--keep", action="store_true", help="keep the scratch folder and database")
     return p.parse_args(argv)
 
@@ -472,7 +565,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         took = time.perf_counter() - started
         say(f"setup: {args.accounts:,} customers with an account each in {took:.1f} s")
         ctx: dict[str, Any] = {"args": args, "admin": admin, "scratch": scratch}
-        for name, section in SECTIONS:
+        sections = SECTIONS
+        if args.plans:
+            sections = [
+                ("upload", section_upload),
+                ("product", product_on_every_account),
+                ("plans", section_plans),
+            ]
+        for name, section in sections:
             print(f"-- {name}", flush=True)
             section(ctx)
     finally:

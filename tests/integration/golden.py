@@ -82,7 +82,16 @@ TOP_KEYS = {
     "accounts",
 }
 # Rating scenarios (issue 12): the catalogue's parts and an xDR's expected rating.
-CATALOGUE_KEYS = {"offpeak_periods", "tariffs", "products", "overrides"}
+CATALOGUE_KEYS = {
+    "offpeak_periods",
+    "tariffs",
+    "products",
+    "overrides",
+    # Issue 13: destination groups (key -> prefixes) and volume discount plans (key -> rules,
+    # assign, valid_from), see the README's "Plans".
+    "destination_groups",
+    "discount_plans",
+}
 USAGE_EXPECT_KEYS = {
     "amount",
     "charged_quantity",
@@ -92,6 +101,7 @@ USAGE_EXPECT_KEYS = {
     "tariff",
     "reason",
     "reseller_amount",
+    "parts",  # issue 13: [[kind, units, amount], ...] what each took (plans.XdrPart)
 }
 REQUIRED_TOP = ("title", "features", "classes", "customers", "timeline", "expect", "arithmetic")
 INVOICE_REQUIRED = (
@@ -656,6 +666,7 @@ class Player:
                 addons=[self.products[a].pk for a in addons],
             )
             self.accounts[key] = account
+        self.setup_plans(catalogue, at)
         for spec in catalogue.get("overrides") or []:
             customer = self.customers[spec["customer"]]
             rating.create_override(
@@ -667,6 +678,59 @@ class Player:
                     "override_tariff": self.tariffs[spec["override_tariff"]].pk,
                 },
             )
+
+    def setup_plans(self, catalogue: Mapping[str, Any], at: dt.datetime) -> None:
+        """Issue 13: destination groups and volume discount plans (rules with their bands,
+        assigned to products, accounts or customers from ``valid_from``)."""
+        from decimal import Decimal
+
+        from billcore.plans.models import DiscountPlan, PlanAssignment, PlanBand, PlanRule
+        from billcore.rating import services as rating
+        from billcore.rating.models import Destination
+
+        groups = {}
+        for key, prefixes in (catalogue.get("destination_groups") or {}).items():
+            for prefix in prefixes:
+                if not Destination.objects.filter(prefix=prefix).exists():
+                    rating.create_destination(actor=self.admin, now=at, data={"prefix": prefix})
+            groups[key] = rating.create_destination_group(
+                actor=self.admin, now=at, data={"name": key, "prefixes": list(prefixes)}
+            )
+        for key, spec in (catalogue.get("discount_plans") or {}).items():
+            plan = DiscountPlan.objects.create(
+                name=key,
+                currency_id=spec.get("currency", "USD"),
+                draft=False,
+                created_at=at,
+                updated_at=at,
+            )
+            for rule in spec.get("rules") or []:
+                rule = dict(rule)
+                bands = rule.pop("bands", [])
+                group = rule.pop("destination_group", None)
+                for name in ("volume", "initial_volume"):
+                    if name in rule:
+                        rule[name] = Decimal(str(rule[name]))
+                made = PlanRule.objects.create(
+                    plan=plan,
+                    service_id=rule.pop("service", "voice"),
+                    destination_group=groups[group] if group else None,
+                    created_at=at,
+                    updated_at=at,
+                    **rule,
+                )
+                for threshold, percent in bands:
+                    PlanBand.objects.create(
+                        rule=made, threshold=Decimal(str(threshold)), percent=Decimal(str(percent))
+                    )
+            valid_from = parse_time(spec.get("valid_from", at.isoformat()), key)
+            for target in spec.get("assign") or []:
+                ((kind, name),) = target.items()
+                holder = {"product": self.products, "account": self.accounts}.get(kind)
+                obj = holder[name] if holder is not None else self.customers[name]
+                PlanAssignment.objects.create(
+                    plan=plan, valid_from=valid_from, created_at=at, **{kind: obj}
+                )
 
     def reseller_actor(self, customer: Any) -> Any:
         for key, reseller in self.resellers.items():
@@ -731,10 +795,21 @@ class Player:
             "tariff": next((k for k, t in self.tariffs.items() if t.pk == xdr.tariff_id), None),
             "reason": xdr.deny_reason,
             "reseller_amount": xdr.reseller_amount,
+            "parts": [
+                [kind, f"{units.normalize():f}", f"{amount.normalize():f}"]
+                for kind, units, amount in xdr.plan_parts.exclude(kind="count")
+                .order_by("position")
+                .values_list("kind", "units", "amount")
+            ],
         }
         for name, value in expect.items():
             if name in ("amount", "reseller_amount"):
                 value = money(value, f"{where}.expect.{name}")
+            if name == "parts":
+                value = [
+                    [k, f"{Decimal(u).normalize():f}", f"{Decimal(a).normalize():f}"]
+                    for k, u, a in value
+                ]
             _eq(got[name], value, f"{where}: xdr.{name}")
 
     def do_transaction(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:

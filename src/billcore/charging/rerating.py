@@ -41,9 +41,11 @@ from billcore.charging.services import (
     Rated,
     _Account,
     _Customer,
+    apply_plans_locked,
     decide_rated,
     lock_account,
     lock_with_reseller,
+    plan_book,
     post_rated_usage,
     rated_of,
 )
@@ -52,6 +54,7 @@ from billcore.customers.selectors import get_customer
 from billcore.errors import ValidationFailed
 from billcore.ledger.models import Action, Transaction
 from billcore.ledger.postings import post_locked
+from billcore.plans.applying import undo_parts
 from billcore.rating.pricing import REFUSALS, Pricer
 from billcore.rating.selectors import get_tariff
 
@@ -209,17 +212,29 @@ def _rerate_customer(
     balance_before = customer.balance
     before = (summary.changed, summary.charged, summary.reversed)
     awaiting = {c.pk: _awaiting(c.pk) for c in (customer, reseller) if c is not None}
-    accounts: dict[int, _Account] = {}
+    # billcore.locks: the accounts by id, then (plans) the counters and wallets.
+    ids = sorted({x.account_id for x, _ in priced if x.account_id is not None})
+    accounts = {aid: lock_account(aid) for aid in ids}
+    # Issue 13: what the plans took is given back, then the sessions take it again in start
+    # order (the counters replayed).
+    book = None
+    if priced:
+        undo_parts(xdr_ids=[x.pk for x, _ in priced], now=now)
+        with_terms = next((r for _, r in priced if r.terms is not None), None)
+        book = plan_book(with_terms, [cid], ids) if with_terms is not None else None
+    priced.sort(key=lambda pair: (pair[0].started_at, pair[0].pk))
     for xdr, rated in priced:
-        account = None
-        if xdr.account_id is not None:
-            if xdr.account_id not in accounts:
-                accounts[xdr.account_id] = lock_account(xdr.account_id)
-            account = accounts[xdr.account_id]
+        account = accounts[xdr.account_id] if xdr.account_id is not None else None
+        rated, applied = apply_plans_locked(book, cid, xdr.account_id, xdr, rated, now)
         if xdr.status == XdrStatus.CHARGED:
             _correct(actor, now, xdr, rated, customer, account, reseller, summary, awaiting)
         else:
             _charge_denied(actor, now, xdr, rated, customer, account, reseller, summary)
+        if book is not None and applied is not None and xdr.status == XdrStatus.CHARGED:
+            book.commit(applied, now=now)
+            book.add_parts(xdr.pk, applied)
+    if book is not None:
+        book.write()
     after = (summary.changed, summary.charged, summary.reversed)
     if after != before:
         record(

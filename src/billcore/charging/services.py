@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, cast
 
@@ -48,8 +48,9 @@ from billcore.core.charging import (
     decide,
     status_reason,
 )
+from billcore.core.discounts import max_duration_with_plans
 from billcore.core.money import MAX_ABS_AMOUNT
-from billcore.core.rating import max_duration, rate_usage
+from billcore.core.rating import PriceTerms, rate_usage
 from billcore.customers.models import BalanceControl, Customer
 from billcore.db import CompiledQuery, money_value
 from billcore.errors import BillcoreError, Conflict, NotFound, ValidationFailed
@@ -64,6 +65,7 @@ from billcore.ledger.batch import (
 )
 from billcore.ledger.batch import units as _units
 from billcore.locks import for_update, lock_row
+from billcore.plans.applying import Applied, PlanBook, Session
 from billcore.rating.models import AccessCode
 from billcore.rating.models import Service as CatalogueService
 from billcore.rating.pricing import REFUSALS, Priced, Pricer, Pricing, check_cld
@@ -140,6 +142,8 @@ class Rated:
     refusal: str = ""
     columns: RatingColumns = _NOT_RATED
     reseller_id: int | None = None
+    # Issue 13: the price terms (plans apply to usage billcore rates), None for pre-rated.
+    terms: PriceTerms | None = None
 
     @property
     def reseller_amount(self) -> Decimal | None:
@@ -172,7 +176,7 @@ def rated_of(pricing: Pricing) -> Rated:
     )
     if refusal is not None:
         return Rated(NOTHING, refusal.reason, columns)
-    return Rated(customer.amount, "", columns, pricing.reseller_id)
+    return Rated(customer.amount, "", columns, pricing.reseller_id, customer.terms)
 
 
 def _columns_of(xdr: Any) -> RatingColumns:
@@ -988,9 +992,15 @@ def _charge_locked(
         replayed = _replay(usage, cid, customer.owner, now)
         if replayed is not None:
             return replayed
+    book = _plan_book(rated, [cid], [aid] if aid is not None else [])
+    applied = _apply_plans(book, cid, aid, usage, rated, now)
+    if applied is not None:
+        rated = replace(rated, amount=applied.amount)
     decision = decide_rated(customer, account, reseller, rated, now)
     tx_id = reseller_tx_id = None
     if decision.allowed:
+        if book is not None and applied is not None:
+            book.commit(applied, now=now)
         tx_id, reseller_tx_id = post_rated_usage(
             actor=actor,
             now=now,
@@ -1015,7 +1025,68 @@ def _charge_locked(
         columns=rated.columns,
         pk=insert_returning_ids(Xdr, _XDR_COLUMNS, [(*row, tx_id, reseller_tx_id)])[0],
     )
+    if book is not None and applied is not None and decision.allowed:
+        assert xdr.pk is not None
+        book.add_parts(xdr.pk, applied)
+        book.write()
     return _charge_result(xdr, customer, now, replayed=False)
+
+
+def apply_plans_locked(
+    book: PlanBook | None,
+    cid: int,
+    aid: int | None,
+    usage: UsageInput | Xdr,
+    rated: Rated,
+    now: dt.datetime,
+) -> tuple[Rated, Applied | None]:
+    """``rated`` with the amount the plans leave to the main balance, and what they took
+    (re-rating replays sessions through this)."""
+    applied = _apply_plans(book, cid, aid, usage, rated, now)
+    if applied is not None:
+        rated = replace(rated, amount=applied.amount)
+    return rated, applied
+
+
+def plan_book(rated: Rated, customer_ids: Any, account_ids: Any) -> PlanBook | None:
+    """Public name of :func:`_plan_book` (re-rating)."""
+    return _plan_book(rated, customer_ids, account_ids)
+
+
+def _plan_book(rated: Rated, customer_ids: Any, account_ids: Any) -> PlanBook | None:
+    """Issue 13: the plans of these (locked) customers and accounts when usage rated here
+    may use them (``plans.applying``); None otherwise."""
+    if rated.terms is None or not account_ids:
+        return None
+    return PlanBook.load(customer_ids=customer_ids, account_ids=account_ids)
+
+
+def _apply_plans(
+    book: PlanBook | None,
+    cid: int,
+    aid: int | None,
+    usage: UsageInput | Xdr,
+    rated: Rated,
+    now: dt.datetime,
+) -> Applied | None:
+    """What the plans take from a rated session (quotas, wallets, discounts), or None.
+    ``usage``: the record (or, re-rating, its xDR): its service, called number, start."""
+    if book is None or aid is None or rated.terms is None or rated.refusal:
+        return None
+    c = rated.columns
+    return book.apply(
+        Session(
+            customer_id=cid,
+            account_id=aid,
+            service=usage.service,
+            cld=usage.cld or "",
+            price_set=c.price_set or "peak",
+            started_at=usage.started_at,
+            terms=rated.terms,
+            charged_quantity=c.charged_quantity or 0,
+        ),
+        now=now,
+    )
 
 
 @dataclass(frozen=True)
@@ -1308,6 +1379,10 @@ def _charge_many_locked(
             )
     opening = {cid: c.balance for cid, c in customers.items()}
     opening_accounts = {aid: a.balance for aid, a in accounts.items()}
+    book = None
+    if any(rated.terms is not None for *_, rated in todo):
+        book = PlanBook.load(customer_ids=customers, account_ids=accounts)
+    with_plans: list[tuple[int, Applied]] = []  # (index in xdrs, what the plans took)
     adapt = _datetime_adapter()
     ledger: list[tuple[Any, ...]] = []
     xdrs: list[_XdrInfo] = []
@@ -1336,9 +1411,15 @@ def _charge_many_locked(
                 # The result as ``charge`` replays it: the customer's money as it is now.
                 answers.append((i, prior, customer, now, customer.balance, customer.reserved, True))
             continue
+        applied = _apply_plans(book, cid, aid, usage, rated, now)
+        if applied is not None:
+            rated = replace(rated, amount=applied.amount)
         decision = decide_rated(customer, account, reseller, rated, now)
         created = adapt(now)
         ledger_index = reseller_index = None
+        if book is not None and applied is not None and decision.allowed:
+            book.commit(applied, now=now)
+            with_plans.append((len(xdrs), applied))
         if decision.allowed and rated.amount != ZERO:
             amount = rated.amount
             day, spent = _spend(customer, account, amount, now)
@@ -1413,6 +1494,10 @@ def _charge_many_locked(
         ],
         fresh,
     )
+    if book is not None:
+        for index, applied in with_plans:
+            book.add_parts(index, applied)
+        book.write([cast(int, x.pk) for x in xdrs])
     for i, xdr, customer, now, balance, reserved, replayed in answers:
         results[i] = ChargeResult(
             allowed=xdr.status == XdrStatus.CHARGED,
@@ -1432,6 +1517,7 @@ def _charge_many_locked(
 #: rating refusals of ``rating.pricing.REFUSALS``.
 AUTHORIZE_REASONS: dict[str, str] = {
     "insufficient_funds": "the money available does not pay for the first unit of the call",
+    "quota_exhausted": "the quota for this service is used up and its plan blocks the service",
     "reseller_insufficient_funds": "the reseller's money available does not pay for the call",
     "reseller_blocked": "the customer's reseller is blocked",
     "reseller_suspended": "the customer's reseller is suspended",
@@ -1454,6 +1540,9 @@ class AuthorizeResult:
     max_duration: int | None = None
     xdr_id: None = None
     replayed: bool = False
+    # Issue 13: a named network policy (e.g. the "limit the speed" policy of a used-up data
+    # quota), which a network adapter sends on (RADIUS ``Filter-Id``); "" for none.
+    policy: str = ""
 
 
 def _money_available(
@@ -1491,11 +1580,14 @@ def _reseller_refusal(reseller: _Customer) -> str:
     return "reseller_terminated"
 
 
-def _seconds_for(money: Decimal | None, terms: Any, cap: int) -> int:
-    """``max_duration`` with §4.2 step 5: a zero-priced destination lasts until the cap."""
+def _seconds_for(
+    money: Decimal | None, terms: Any, cap: int, units: Decimal = ZERO, wallet: Decimal = ZERO
+) -> int:
+    """``max_duration`` with §4.2 step 5: a zero-priced destination lasts until the cap;
+    with plans (issue 13), quota ``units`` and ``wallet`` money pay for the start first."""
     if not (terms.price_first or terms.price_next or terms.connection_fee):
         return cap
-    return max_duration(money, terms, cap)
+    return max_duration_with_plans(money, terms, cap, quota_units=units, wallet_money=wallet)
 
 
 def authorize(
@@ -1538,6 +1630,7 @@ def authorize(
             access_code=as_str("access_code", access_code or "", max_length=16).upper(),
         )
     cap = max_session_seconds()
+    free: tuple[Decimal, Decimal, str, bool] = (ZERO, ZERO, "", False)
     with transaction.atomic():
         customer, account = _lock(cid, aid)
         _sweep_expired(customer, account, now)
@@ -1545,6 +1638,8 @@ def authorize(
         if pricing is not None and customer.reseller_id is not None:
             row = _query("customer-now").row({_SENTINEL_ID: customer.reseller_id})
             reseller = _Customer(*row) if row is not None else None
+        if pricing is not None and isinstance(pricing.customer, Priced) and aid is not None:
+            free = _plans_free(cid, aid, pricing.customer, service, cld, now)
     funds = _available(customer, customer.balance, customer.reserved, now)
 
     def answer(
@@ -1561,6 +1656,7 @@ def authorize(
             balance=customer.balance,
             available_funds=funds,
             max_duration=seconds,
+            policy=free[2] if not reason else "",
         )
 
     # Statuses first (as an amount's decision checks them), then the amount, then rating.
@@ -1576,7 +1672,9 @@ def authorize(
         return answer(refusal.reason)
     assert isinstance(pricing.customer, Priced)
     terms = pricing.customer.terms
-    seconds = _seconds_for(_money_available(customer, account, now), terms, cap)
+    if free[3]:
+        return answer("quota_exhausted")
+    seconds = _seconds_for(_money_available(customer, account, now), terms, cap, *free[:2])
     if seconds == 0:
         return answer("insufficient_funds", 0)
     if reseller is not None and isinstance(pricing.reseller, Priced):
@@ -1587,6 +1685,27 @@ def authorize(
             return answer("reseller_insufficient_funds", 0)
         seconds = min(seconds, reseller_seconds)
     return answer("", seconds, rate_usage(seconds, terms).amount)
+
+
+def _plans_free(
+    cid: int, aid: int, priced: Priced, service: Any, cld: Any, now: dt.datetime
+) -> tuple[Decimal, Decimal, str, bool]:
+    """Issue 13: what the account's plans hold for a session starting now (quota units and
+    unit-wallet units, money-wallet money, the speed policy, whether a quota blocks)."""
+    book = PlanBook.load(customer_ids=[cid], account_ids=[aid])
+    if book is None:
+        return ZERO, ZERO, "", False
+    session = Session(
+        customer_id=cid,
+        account_id=aid,
+        service=str(service or "voice"),
+        cld=str(cld),
+        price_set=str(priced.price_set),
+        started_at=now,
+        terms=priced.terms,
+        charged_quantity=0,
+    )
+    return book.free_for(session, now=now)
 
 
 # The reasons an amount of 0 can be refused for want of money: with a called number the

@@ -77,7 +77,7 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal
 from enum import StrEnum
 from typing import Final
 
-from billcore.core.rating import PriceTerms, rate_usage
+from billcore.core.rating import PriceTerms, max_duration, rate_usage
 
 __all__ = [
     "Band",
@@ -93,6 +93,7 @@ __all__ = [
     "apply_plans",
     "band_percent",
     "check_bands",
+    "max_duration_with_plans",
     "prorate",
     "proration_factor",
     "renew_buckets",
@@ -572,3 +573,47 @@ def renew_buckets(
 def floor_units(value: Decimal) -> int:
     """Whole units in ``value`` (rounded down)."""
     return int(value.to_integral_value(rounding=ROUND_FLOOR, context=_CTX))
+
+
+def max_duration_with_plans(
+    money: Decimal | None,
+    terms: PriceTerms,
+    cap: int,
+    *,
+    quota_units: Decimal,
+    wallet_money: Decimal,
+) -> int:
+    """The longest session whose part charged to the main balance fits ``money`` once a
+    quota's ``quota_units`` and a wallet's ``wallet_money`` have paid for its start (§4.3
+    [INF]: "first add the seconds still covered by applicable quotas (and units in wallets),
+    then the money-funded seconds"), defined by what would be charged (§7.1): candidates are
+    0, ``F`` and ``F + I1 + k*In``, capped by ``cap``. Discounts are not counted (the answer
+    never promises more than the money pays)."""
+    if quota_units <= 0 and wallet_money <= 0:
+        return max_duration(money, terms, cap)
+    if money is None or cap == 0:
+        return cap if money is None else 0
+    quotas = [Pot("q", "quota", Measure.UNITS, quota_units)]
+    wallets = [Pot("w", "wallet", Measure.MONEY, wallet_money)]
+    budget = max(money, _ZERO)
+
+    def fits(duration: int) -> bool:
+        line = SessionLine.of_quantity(terms, duration)
+        return apply_plans(line, quotas=quotas, wallets=wallets).main_amount <= budget
+
+    free, first, step = terms.free_seconds, terms.interval_first, terms.interval_next
+    k_cap = max(0, -(-(cap - free - first) // step))
+    if not fits(free + first):
+        longest = free if free > 0 and fits(free) else 0
+        return min(max(longest, terms.grace_period), cap)
+    low, high = 0, 1
+    while high <= k_cap and fits(free + first + high * step):
+        low, high = high, high * 2
+    high = min(high, k_cap + 1)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if fits(free + first + middle * step):
+            low = middle
+        else:
+            high = middle
+    return min(free + first + low * step, cap)

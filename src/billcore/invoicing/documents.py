@@ -301,6 +301,36 @@ def _largest_charges(invoice: Invoice, zone: dt.tzinfo) -> list[dict[str, Any]]:
     return out
 
 
+def wallet_usage(invoice: Invoice) -> list[dict[str, Any]]:
+    """Issue 13: the usage of the invoice's period paid from service wallets, per wallet (its
+    name, the records, the money): listed on the invoice, never billed again (it has no
+    ledger row of the main balance)."""
+    from django.db.models import Count, Sum
+
+    from billcore.plans.models import PartKind, XdrPart
+
+    rows = (
+        XdrPart.objects.filter(
+            kind=PartKind.WALLET,
+            xdr__customer_id=invoice.customer_id,
+            xdr__status="charged",
+            xdr__started_at__gte=invoice.period_start,
+            xdr__started_at__lt=invoice.period_end,
+        )
+        .values("wallet__name")
+        .annotate(records=Count("xdr_id", distinct=True), paid=Sum("amount"))
+        .order_by("wallet__name")
+    )
+    return [
+        {
+            "wallet": row["wallet__name"] or "(closed wallet)",
+            "records": row["records"],
+            "amount": format_money(row["paid"] or ZERO, invoice.decimals),
+        }
+        for row in rows
+    ]
+
+
 def invoice_context(invoice: Invoice) -> dict[str, Any]:
     """Everything an invoice template shows, already formatted (strings)."""
     customer = invoice.customer
@@ -364,6 +394,7 @@ def invoice_context(invoice: Invoice) -> dict[str, Any]:
         "usage_lines": usage,
         "groups": groups,
         "largest_charges": _largest_charges(invoice, zone),
+        "wallet_usage": wallet_usage(invoice),
         "total": format_money(invoice.total, d),
         "amount_paid": format_money(invoice.amount_paid, d),
         "amount_due": format_money(invoice.amount_due, d),

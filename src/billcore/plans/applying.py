@@ -61,8 +61,9 @@ from billcore.core.periods import BillingPeriod, Period, next_period, period_con
 from billcore.core.rating import PriceTerms
 from billcore.customers.models import Customer
 from billcore.ledger.models import Wallet
-from billcore.ledger.wallets import open_wallet_locked, take_locked
+from billcore.ledger.wallets import open_wallet_locked, return_locked, take_locked
 from billcore.locks import for_update
+from billcore.plans.counters import insert_parts, save_counters
 from billcore.plans.models import (
     OnExhausted,
     PeakScope,
@@ -190,9 +191,13 @@ class PlanBook:
         self._counters: dict[tuple[int, int, int | None, dt.datetime], PlanCounter] = {}
         self._wallets: dict[tuple[int, int, int | None], Wallet] = {}
         self._dirty: dict[int, PlanCounter] = {}
+        self._created: list[PlanCounter] = []
+        self._periods: dict[tuple[int, int, int | None], tuple[Period, Any]] = {}
         self._takes: list[tuple[int, Decimal]] = []
         self._parts: list[tuple[int, list[tuple[Any, ...]]]] = []
         self._now: dt.datetime | None = None
+        # ``/authorize`` reads: missing counters are not created (it changes nothing).
+        self.read_only = False
 
     # --- loading ------------------------------------------------------------------------
 
@@ -324,11 +329,15 @@ class PlanBook:
     def _period(self, rule: _Rule, holder: _Holder, at: dt.datetime) -> tuple[Period | None, Any]:
         """The period of ``rule``'s counter containing ``at`` (None: one time) and what
         ``next_period`` needs (kind, anchor)."""
-        tz, billing, created = self._customers[holder.customer_id]
-        start = holder.assignment.valid_from
         kind = rule.period_kind
         if kind == Reset.ONE_TIME:
             return None, None
+        cache_key = (rule.pk, holder.assignment.pk, holder.customer_id)
+        cached = self._periods.get(cache_key)
+        if cached is not None and cached[0].start <= at < cached[0].end:
+            return cached
+        tz, billing, created = self._customers[holder.customer_id]
+        start = holder.assignment.valid_from
         if kind == Reset.DAILY:
             period, anchor = BillingPeriod.DAILY, min(created, start)
         elif kind == Reset.MONTHLY:
@@ -341,11 +350,9 @@ class PlanBook:
                 )
         else:
             period, anchor = BillingPeriod(billing), min(created, start)
-        at = max(at, anchor)
-        return period_containing(at=at, period=period, time_zone=tz, anchor=anchor), (
-            period,
-            anchor,
-        )
+        found = period_containing(at=max(at, anchor), period=period, time_zone=tz, anchor=anchor)
+        self._periods[cache_key] = (found, (period, anchor))
+        return found, (period, anchor)
 
     def _scale(self, rule: _Rule, holder: _Holder, p: Period | None) -> Decimal:
         """The proration factor of the period the assignment starts inside (1 otherwise)."""
@@ -355,7 +362,12 @@ class PlanBook:
         return proration_factor(period_start=p.start, period_end=p.end, active_from=start)
 
     def _counter(
-        self, rule: _Rule, holder: _Holder, p: Period | None, now: dt.datetime, scale: Decimal
+        self,
+        rule: _Rule,
+        holder: _Holder,
+        p: Period | None,
+        now: dt.datetime,
+        scale: Decimal,
     ) -> PlanCounter:
         start = p.start if p is not None else holder.assignment.valid_from
         key = (rule.pk, holder.customer_id, holder.account_id, start)
@@ -365,7 +377,7 @@ class PlanBook:
         volume = rule.volume
         if volume is not None and scale != ONE:
             volume = prorate(volume, factor=scale, measure=rule.measure)
-        c = PlanCounter.objects.create(
+        c = PlanCounter(
             rule_id=rule.pk,
             customer_id=holder.customer_id,
             account_id=holder.account_id,
@@ -377,6 +389,8 @@ class PlanBook:
             scale=scale,
             updated_at=now,
         )
+        if not self.read_only:
+            self._created.append(c)  # inserted by write()
         self._counters[key] = c
         return c
 
@@ -408,7 +422,7 @@ class PlanBook:
         usable = [
             r for r in rows if r.period_start <= at and (r.expires_at is None or at < r.expires_at)
         ]
-        usable.sort(key=lambda r: (r.expires_at is None, r.expires_at or at, r.pk))
+        usable.sort(key=lambda r: (r.expires_at is None, r.expires_at or at, r.period_start))
         return usable
 
     def _wallet(self, rule: _Rule, holder: _Holder, now: dt.datetime) -> Wallet:
@@ -526,6 +540,24 @@ class PlanBook:
                     amount,
                 )
             )
+        for taken in applied.takes:
+            if taken.kind != "discount" or taken.counter is None:
+                continue
+            units = taken.amount if taken.rule.measure is Measure.UNITS else ZERO
+            applied.parts.append(
+                (
+                    1000 + len(applied.parts),
+                    "count",
+                    outcome.split,
+                    taken.rule.pk,
+                    taken.counter,
+                    None,
+                    units,
+                    taken.amount - units,
+                    ZERO,
+                    ZERO,
+                )
+            )
         return applied
 
     def commit(self, applied: Applied, *, now: dt.datetime) -> None:
@@ -550,36 +582,20 @@ class PlanBook:
         """Write what was committed: counters, wallet entries, the xDRs' parts. ``xdr_ids``
         maps the keys given to :meth:`add_parts` when they are batch indexes."""
         now = self._now
-        if self._dirty:
-            PlanCounter.objects.bulk_update(
-                sorted(self._dirty.values(), key=lambda c: c.pk),
-                ["used", "expires_at", "updated_at"],
-            )
-            self._dirty.clear()
+        created = {id(c) for c in self._created}
+        save_counters(self._created, [c for k, c in self._dirty.items() if k not in created])
+        self._created = []
+        self._dirty.clear()
         if self._takes and now is not None:
             take_locked(takes=self._takes, now=now, comment="usage")
             self._takes = []
         rows = []
         for key, parts in self._parts:
             xdr_id = xdr_ids[key] if xdr_ids is not None else key
-            for position, kind, split, rule, counter, wallet, units, money, pct, amount in parts:
-                rows.append(
-                    XdrPart(
-                        xdr_id=xdr_id,
-                        position=position,
-                        kind=kind,
-                        split=split,
-                        rule_id=rule,
-                        counter_id=counter.pk if counter is not None else None,
-                        wallet_id=wallet,
-                        units=units,
-                        money=money,
-                        percent=pct,
-                        amount=amount,
-                    )
-                )
-        if rows:
-            XdrPart.objects.bulk_create(rows)
+            for position, kind, split, rule, counter, wallet, *figures in parts:
+                counter_id = counter.pk if counter is not None else None
+                rows.append((xdr_id, position, kind, split, rule, counter_id, wallet, *figures))
+        insert_parts(rows)
         self._parts = []
 
     # --- authorize ----------------------------------------------------------------------------
@@ -588,6 +604,7 @@ class PlanBook:
         """For ``/authorize``: the units the session's quotas still hold, the money of its
         money wallets, the speed policy of a used-up "limit the speed" quota, and whether a
         used-up "block" quota refuses the session."""
+        self.read_only = True
         units = money = ZERO
         policy = ""
         blocked = False
@@ -631,3 +648,39 @@ def _period_before(p: Period, how: Any, valid_from: dt.datetime) -> Period | Non
     if before < anchor:
         return None
     return period_containing(at=before, period=kind, time_zone=p.time_zone, anchor=anchor)
+
+
+def undo_parts(*, xdr_ids: Sequence[int], now: dt.datetime) -> int:
+    """Re-rating (issue 13): give back what the plans took for these xDRs (quota volume and
+    discount counts to their counters, money to their wallets) and forget their parts, so
+    that the sessions can be applied again in start order. Inside the caller's transaction,
+    after its customer and account locks (counters, then wallets, by id). The number of parts
+    undone."""
+    found = list(
+        XdrPart.objects.filter(xdr_id__in=list(xdr_ids)).values_list(
+            "pk", "kind", "counter_id", "wallet_id", "units", "money", "amount"
+        )
+    )
+    if not found:
+        return 0
+    counter_ids = sorted({c for _, _, c, *_ in found if c is not None})
+    counters = {
+        c.pk: c
+        for c in for_update(PlanCounter.objects.filter(pk__in=counter_ids).select_related("rule"))
+    }
+    back: dict[int, Decimal] = {}
+    for _, kind, counter_id, wallet_id, units, money, amount in found:
+        if kind in ("quota", "count") and counter_id in counters:
+            c = counters[counter_id]
+            by_units = c.rule.measure == Measure.UNITS
+            c.used = max(Decimal(c.used) - Decimal(units if by_units else money), ZERO)
+            c.updated_at = now
+        elif kind == "wallet" and wallet_id is not None:
+            back[wallet_id] = back.get(wallet_id, ZERO) + Decimal(amount)
+    if counters:
+        PlanCounter.objects.bulk_update(list(counters.values()), ["used", "updated_at"])
+    for wallet_id in sorted(back):
+        list(for_update(Wallet.objects.filter(pk=wallet_id)))
+        return_locked(wallet_id=wallet_id, amount=back[wallet_id], now=now, comment="re-rating")
+    XdrPart.objects.filter(pk__in=[row[0] for row in found]).delete()
+    return len(found)

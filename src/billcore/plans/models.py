@@ -320,6 +320,7 @@ class PartKind(models.TextChoices):
     QUOTA = "quota", "Quota"
     WALLET = "wallet", "Service wallet"
     MAIN = "main", "Main balance"
+    COUNT = "count", "Discount counter"  # what a discount's counter advanced (no money)
 
 
 class XdrPart(models.Model):
