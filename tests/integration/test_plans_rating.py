@@ -318,20 +318,26 @@ def test_top_up_from_the_balance_is_a_transfer(cat: dict[str, Any]) -> None:
 
 
 def test_plans_top_up_checks_the_rules_sources(cat: dict[str, Any]) -> None:
-    from billcore.plans.wallets import top_up_wallet as plans_top_up
+    from billcore.plans.wallets import top_up
 
-    plan(cat, "wallet", measure="money", initial_volume=D(1), topup_card=False)
+    rule = plan(cat, "wallet", measure="money", initial_volume=D(1), topup_card=False)
     run(cat, 60)  # opens the wallet, which pays the call
     wallet = Wallet.objects.get()
     assert wallet.balance == D("0.90000")
+    aid = cat["account"].pk
+
+    def up(amount: str, source: str) -> Any:
+        data = {"amount": amount, "source": source}
+        return top_up(actor=cat["admin"], now=NOW, rule_id=rule.pk, data=data, account_id=aid)
+
     with pytest.raises(ValidationFailed) as err:
-        plans_top_up(actor=cat["admin"], now=NOW, wallet_id=wallet.pk, amount="2", source="card")
-    assert (err.value.field, err.value.code) == ("source", "not_allowed")
+        up("2", "card")
+    assert err.value.field == "source"
     assert WalletEntry.objects.filter(wallet=wallet).count() == 2  # initial, usage: no top-up
-    plans_top_up(actor=cat["admin"], now=NOW, wallet_id=wallet.pk, amount="2", source="credit")
+    up("2", "credit")
     assert Wallet.objects.get().balance == D("2.90000")
     with pytest.raises(ValidationFailed) as err:
-        plans_top_up(actor=cat["admin"], now=NOW, wallet_id=wallet.pk, amount="-2", source="credit")
+        up("-2", "credit")
     assert err.value.field == "amount"
     assert Wallet.objects.get().balance == D("2.90000")
 

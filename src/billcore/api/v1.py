@@ -23,6 +23,7 @@ from billcore.api.installation import router as installation_router
 from billcore.api.invoicing import router as invoicing_router
 from billcore.api.lockouts import router as lockouts_router
 from billcore.api.notifications import router as notifications_router
+from billcore.api.plans import router as plans_router
 from billcore.api.rating import router as rating_router
 from billcore.api.search import router as search_router
 from billcore.api.subscriptions import router as subscriptions_router
@@ -47,6 +48,7 @@ def _register() -> None:
     api.add_router("/", invoicing_router)
     api.add_router("/", subscriptions_router)
     api.add_router("/", rating_router)
+    api.add_router("/", plans_router)
     api.add_router("/", engine_router)
     api.add_router("/", search_router)
     _guard_operations()

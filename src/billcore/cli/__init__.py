@@ -23,6 +23,9 @@ billcore rates import TARIFF FILE.csv [--replace] [--reject-file PATH] [--user N
                       [--no-progress]             merge a CSV price list into a tariff
 billcore rates export TARIFF [FILE|-] [--user NAME]  a tariff's rates as CSV (see cli/rating.py)
 billcore rates rerate --customer ID | --tariff T     re-rate the open period after a correction
+billcore plans list|show PLAN [--format table|json]  discount plans (see cli/plans.py)
+billcore plans assign PLAN --product ID|--account ID|--customer ID [--from T] [--to T]
+billcore plans unassign ASSIGNMENT                   end a plan's assignment now
 billcore rate --account A --cld NUMBER --duration S [--service voice] [--at ISO]
               [--access-code X] [--format table|json]   price a session (nothing charged)
 """
@@ -174,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.set_defaults(func="commands.cmd_xdrs_import")
 
     _add_rates_commands(sub)  # billcore rates import|export (cli/rating.py)
+    _add_plans_commands(sub)  # billcore plans list|show|assign|unassign (cli/plans.py)
 
     p = sub.add_parser("engine", help="the billing engine (period closing, invoices, e-mail)")
     esub = p.add_subparsers(dest="engine_command", required=True)
@@ -351,6 +355,35 @@ def _add_rates_commands(sub: Any) -> None:
     target.add_argument("--tariff", metavar="TARIFF", help="the tariff's id, or else its name")
     r.add_argument("--user", help="act as this user (default: the first administrator)")
     r.set_defaults(func="rating.cmd_rates_rerate")
+
+
+def _add_plans_commands(sub: Any) -> None:
+    p = sub.add_parser("plans", help="volume discount plans (discounts, quotas, wallets)")
+    psub = p.add_subparsers(dest="plans_command", required=True)
+    r = psub.add_parser("list", help="the discount plans")
+    r.add_argument("--search", help="part of a name or description")
+    r.add_argument("--format", choices=("table", "json"), default="table")
+    r.add_argument("--user", help="act as this user (default: the first administrator)")
+    r.set_defaults(func="plans.cmd_plans_list")
+    r = psub.add_parser("show", help="one plan: its rules, bands and assignments")
+    r.add_argument("plan", metavar="PLAN", help="the plan's id, or else its exact name")
+    r.add_argument("--format", choices=("table", "json"), default="table")
+    r.add_argument("--user", help="act as this user (default: the first administrator)")
+    r.set_defaults(func="plans.cmd_plans_show")
+    r = psub.add_parser("assign", help="assign a published plan to a product, account or customer")
+    r.add_argument("plan", metavar="PLAN", help="the plan's id, or else its exact name")
+    target = r.add_mutually_exclusive_group(required=True)
+    target.add_argument("--product", type=_id, metavar="ID")
+    target.add_argument("--account", type=_id, metavar="ID")
+    target.add_argument("--customer", type=_id, metavar="ID")
+    r.add_argument("--from", dest="valid_from", metavar="T", help="ISO date-time (default: now)")
+    r.add_argument("--to", dest="valid_to", metavar="T", help="ISO date-time (default: open)")
+    r.add_argument("--user", help="act as this user (default: the first administrator)")
+    r.set_defaults(func="plans.cmd_plans_assign")
+    r = psub.add_parser("unassign", help="end an assignment now")
+    r.add_argument("assignment", type=_id, metavar="ASSIGNMENT", help="the assignment's id")
+    r.add_argument("--user", help="act as this user (default: the first administrator)")
+    r.set_defaults(func="plans.cmd_plans_unassign")
 
 
 def _add_paging(p: argparse.ArgumentParser) -> None:

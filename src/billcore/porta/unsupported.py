@@ -11,8 +11,6 @@ CATALOGUE = (
 SERVICES: dict[str, str] = {
     "DID": CATALOGUE.format(what="DID inventory"),
     "Destination": CATALOGUE.format(what="destinations"),
-    "DiscountPlan": CATALOGUE.format(what="discount plans"),
-    "VolumeDiscountPlan": CATALOGUE.format(what="volume discount plans"),
     "Vendor": "billcore does not handle vendors (the buying side of a telecom operator)",
 }
 _EXTENSIONS = (

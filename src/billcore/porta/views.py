@@ -15,7 +15,16 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from billcore.errors import BillcoreError
-from billcore.porta import accounts, billing, classes, customers, rating, session, unsupported
+from billcore.porta import (
+    accounts,
+    billing,
+    classes,
+    customers,
+    plans,
+    rating,
+    session,
+    unsupported,
+)
 from billcore.porta.mapping import (
     ACCOUNT_FIELDS_OUT,
     CLASS_FIELDS_OUT,
@@ -33,14 +42,16 @@ logger = logging.getLogger(__name__)
 
 SERVICES: dict[str, dict[str, tuple[Handler, bool]]] = {
     "Session": session.METHODS,
-    "Customer": customers.METHODS,
+    "Customer": {**customers.METHODS, **plans.CUSTOMER_METHODS},
     "CustomerClass": classes.METHODS,
-    "Account": accounts.METHODS,
+    "Account": {**accounts.METHODS, **plans.ACCOUNT_METHODS},
     "Invoice": billing.INVOICE_METHODS,
     "Currency": billing.CURRENCY_METHODS,
     "Tariff": rating.TARIFF_METHODS,
     "Rate": rating.RATE_METHODS,
     "Product": rating.PRODUCT_METHODS,
+    "DiscountPlan": plans.DISCOUNT_PLAN_METHODS,
+    "VolumeDiscountPlan": plans.VOLUME_DISCOUNT_PLAN_METHODS,
 }
 FIELD_NAMES: dict[str, Mapping[str, str]] = {
     "Session": {},
@@ -52,6 +63,8 @@ FIELD_NAMES: dict[str, Mapping[str, str]] = {
     "Tariff": rating.TARIFF_FIELDS_OUT,
     "Rate": rating.RATE_FIELDS_OUT,
     "Product": rating.PRODUCT_FIELDS_OUT,
+    "DiscountPlan": plans.PLAN_FIELDS_OUT,
+    "VolumeDiscountPlan": plans.PLAN_FIELDS_OUT,
 }
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
 

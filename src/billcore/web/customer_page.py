@@ -33,9 +33,7 @@ from billcore.web.forms import AdjustmentForm, ClassOption, CustomerForm, custom
 LATER_CUSTOMER_TABS = (
     "Measured Services",
     "DIDs",
-    "Discounts",
     "Abbreviated Dialing",
-    "Quotas & Service Wallets",
     "Service Configuration",
     "Web Self-Care",
 )

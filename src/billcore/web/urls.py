@@ -14,6 +14,7 @@ from billcore.web import (
     views_invoices,
     views_invoicing,
     views_notifications,
+    views_plans,
     views_rating,
     views_search,
     views_status,
@@ -212,6 +213,56 @@ urlpatterns = [
         name="notification-template-reset",
     ),
     path("rating/", views_rating.rating_home, name="rating"),
+    # Discount plans (issue 13): the Rating section's pages, the customer's and account's.
+    path("rating/discount-plans/", views_plans.plan_list, name="plans-list"),
+    path("rating/discount-plans/add/", views_plans.plan_add, name="plans-add"),
+    path("rating/discount-plans/<int:plan_id>/", views_plans.plan_edit, name="plans-edit"),
+    path(
+        "rating/discount-plans/<int:plan_id>/delete/",
+        views_plans.plan_delete,
+        name="plans-delete",
+    ),
+    path("rating/discount-plans/<int:plan_id>/clone/", views_plans.plan_clone, name="plans-clone"),
+    path(
+        "rating/discount-plans/<int:plan_id>/rules/add/",
+        views_plans.rule_add,
+        name="plans-rule-add",
+    ),
+    path(
+        "rating/discount-plans/<int:plan_id>/rules/<int:rule_id>/",
+        views_plans.rule_edit,
+        name="plans-rule-edit",
+    ),
+    path(
+        "rating/discount-plans/<int:plan_id>/rules/<int:rule_id>/delete/",
+        views_plans.rule_delete,
+        name="plans-rule-delete",
+    ),
+    path(
+        "rating/discount-plans/<int:plan_id>/assign/",
+        views_plans.plan_assign_product,
+        name="plans-assign-product",
+    ),
+    path(
+        "rating/discount-plans/assignments/<int:assignment_id>/end/",
+        views_plans.assignment_end,
+        name="plans-assignment-end",
+    ),
+    path(
+        "customers/<int:customer_id>/discount-plans/",
+        views_plans.customer_assign,
+        name="customer-discount-assign",
+    ),
+    path(
+        "customers/<int:customer_id>/accounts/<int:account_id>/plans/",
+        views_plans.account_plans,
+        name="plans-account",
+    ),
+    path(
+        "customers/<int:customer_id>/wallets/<int:rule_id>/top-up/",
+        views_plans.wallet_topup,
+        name="plans-wallet-topup",
+    ),
     path(
         "rating/services/",
         views_rating.object_list,
