@@ -302,6 +302,8 @@ def _usage(
         holder = None if a.source == Source.CUSTOMER else account
         for rule in a.plan.rules.all():
             holders.append((a, rule, holder))
+    if not holders:
+        return []
     rule_ids = {rule.pk for _, rule, _ in holders}
     counters: dict[tuple[int, int | None], list[PlanCounter]] = {}
     for c in PlanCounter.objects.filter(rule_id__in=rule_ids, customer_id=customer_id).order_by(

@@ -42,9 +42,9 @@ logger = logging.getLogger(__name__)
 
 SERVICES: dict[str, dict[str, tuple[Handler, bool]]] = {
     "Session": session.METHODS,
-    "Customer": {**customers.METHODS, **plans.CUSTOMER_METHODS},
+    "Customer": customers.METHODS,
     "CustomerClass": classes.METHODS,
-    "Account": {**accounts.METHODS, **plans.ACCOUNT_METHODS},
+    "Account": accounts.METHODS,
     "Invoice": billing.INVOICE_METHODS,
     "Currency": billing.CURRENCY_METHODS,
     "Tariff": rating.TARIFF_METHODS,
@@ -53,6 +53,9 @@ SERVICES: dict[str, dict[str, tuple[Handler, bool]]] = {
     "DiscountPlan": plans.DISCOUNT_PLAN_METHODS,
     "VolumeDiscountPlan": plans.VOLUME_DISCOUNT_PLAN_METHODS,
 }
+# The plans' counters of an account and of a customer (issue 13) join those services' methods.
+SERVICES["Customer"].update(plans.CUSTOMER_METHODS)
+SERVICES["Account"].update(plans.ACCOUNT_METHODS)
 FIELD_NAMES: dict[str, Mapping[str, str]] = {
     "Session": {},
     "Customer": CUSTOMER_FIELDS_OUT,

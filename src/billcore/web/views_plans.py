@@ -52,6 +52,7 @@ from billcore.web.forms_plans import AssignForm, PlanForm, RuleForm, TopUpForm, 
 
 UTC = dt.UTC
 CUSTOMER_ASSIGN_FORM = "discount-assign"
+TAB_ACCOUNTS = 20  # accounts the customer's tabs detail; each account's page has them all
 
 
 # --------------------------------------------------------------------------- formatting
@@ -664,7 +665,9 @@ def plans_tab_context(
         customer, selectors.customer_usage(actor=actor, customer_id=customer.pk, at=now)
     )
     accounts = []
-    for account in customer.accounts.filter(terminated_at__isnull=True).order_by("identifier")[:50]:
+    open_accounts = customer.accounts.filter(terminated_at__isnull=True).order_by("identifier")
+    shown = list(open_accounts[: TAB_ACCOUNTS + 1])
+    for account in shown[:TAB_ACCOUNTS]:
         usage = selectors.account_usage(actor=actor, account_id=account.pk, at=now)
         rows = _usage_rows(customer, [u for u in usage if u.applied.source != "customer"])
         accounts.append({"account": account, **rows})
@@ -673,6 +676,7 @@ def plans_tab_context(
         "plan_assign_form": discount_assign_form or _customer_assign_form(request, customer),
         "plan_own": own,
         "plan_accounts": accounts,
+        "plan_more_accounts": len(shown) > TAB_ACCOUNTS,
         "plan_assign_form_id": CUSTOMER_ASSIGN_FORM,
     }
 
