@@ -186,3 +186,39 @@ class StatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status} -> {self.to_status}"
+
+
+class ResellerBranding(models.Model):
+    """How a reseller presents itself to its own customers (issue 16 §2): the seller named on
+    their invoices and credit notes, and the name and logo on their self-care pages. Without
+    a row (or with an empty field) the installation's seller details apply."""
+
+    reseller = models.OneToOneField(
+        Customer,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="branding",
+        limit_choices_to={"customer_type": CustomerType.RESELLER},
+    )
+    display_name = models.CharField(max_length=100, blank=True, default="")
+    legal_name = models.CharField(max_length=200, blank=True, default="")
+    address_line1 = models.CharField(max_length=200, blank=True, default="")
+    address_line2 = models.CharField(max_length=200, blank=True, default="")
+    city = models.CharField(max_length=100, blank=True, default="")
+    postal_code = models.CharField(max_length=20, blank=True, default="")
+    country = models.CharField(max_length=2, blank=True, default="")  # ISO 3166-1 alpha-2
+    tax_number = models.CharField(max_length=50, blank=True, default="")
+    email = models.EmailField(blank=True, default="")
+    payment_instructions = models.TextField(blank=True, default="")
+    # The logo: a PNG or JPEG image (checked with Pillow when uploaded), at most 256 KB.
+    logo = models.BinaryField(null=True, blank=True, editable=True)
+    logo_type = models.CharField(max_length=20, blank=True, default="")
+    logo_sha256 = models.CharField(max_length=64, blank=True, default="")
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "reseller branding"
+        verbose_name_plural = "reseller brandings"
+
+    def __str__(self) -> str:
+        return f"Branding of {self.reseller_id}"

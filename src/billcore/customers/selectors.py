@@ -81,3 +81,20 @@ def search_customers(*, actor: Actor, q: str) -> QuerySet[Customer]:
     if q.isdigit() and len(q) < 19:
         match |= Q(pk=int(q))
     return visible_customers(actor=actor).filter(match).order_by("name", "id")
+
+
+def own_reseller(*, actor: Actor) -> Customer:
+    """A reseller's user's own reseller: the customer record the operator bills (issue 16 §2,
+    "balance with the operator"), to read, never to change. "Not found" for an administrator
+    (who has no reseller) and for anybody not signed in."""
+    user = require_user(actor)
+    if user.reseller_id is None:
+        raise NotFound("only a reseller's user has an account with the operator")
+    customer = (
+        Customer.objects.select_related("customer_class", "currency")
+        .filter(pk=user.reseller_id)
+        .first()
+    )
+    if customer is None:
+        raise NotFound("reseller not found")
+    return customer

@@ -21,6 +21,7 @@ and a crash loses at most the document being rendered.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import zoneinfo
 from decimal import ROUND_HALF_UP, Decimal
@@ -35,6 +36,8 @@ from billcore.classes.models import InvoiceTemplate
 from billcore.core.countries import COUNTRIES
 from billcore.core.invoices import SERVICE_TEXT
 from billcore.core.money import QUANTUM, format_money
+from billcore.customers.branding import seller_of
+from billcore.customers.models import Customer
 from billcore.installation.models import CustomField, InstallationSettings
 from billcore.invoicing.models import (
     ClosedPeriod,
@@ -138,25 +141,22 @@ def _customer_block(customer: Any) -> dict[str, Any]:
     }
 
 
-def _seller_block(inst: InstallationSettings) -> dict[str, Any]:
-    """The seller (issue 17 §6): legal name, address, tax number, and how to pay."""
-    city_line = " ".join(p for p in (inst.seller_postal_code, inst.seller_city) if p)
-    lines = [
-        line
-        for line in (
-            inst.seller_address_line1,
-            inst.seller_address_line2,
-            city_line,
-            _country(inst.seller_country),
-        )
-        if line
-    ]
+def _seller_block(inst: InstallationSettings, customer: Customer) -> dict[str, Any]:
+    """The seller (issue 17 §6): legal name, address, tax number, and how to pay. A reseller's
+    customer is sold to by its reseller, whose branding (issue 16 §2) names it, with its
+    logo; everybody else by the installation."""
+    seller = seller_of(customer, installation=inst)
+    lines = [*seller.address_lines, _country(seller.country)]
+    logo = ""
+    if seller.logo:
+        logo = f"data:{seller.logo_type};base64,{base64.b64encode(seller.logo).decode()}"
     return {
-        "name": inst.legal_name,
-        "address": lines,
-        "tax_number": inst.seller_tax_number,
-        "email": inst.notification_from_address,
-        "payment_instructions": [x.rstrip() for x in inst.payment_instructions.splitlines()],
+        "name": seller.name,
+        "address": [line for line in lines if line],
+        "tax_number": seller.tax_number,
+        "email": seller.email,
+        "payment_instructions": [x.rstrip() for x in seller.payment_instructions.splitlines()],
+        "logo": logo,
     }
 
 
@@ -362,9 +362,10 @@ def invoice_context(invoice: Invoice) -> dict[str, Any]:
         (x.amount for x in lines if x.kind not in TAX_KINDS and x.kind not in ROUNDING_KINDS), ZERO
     )
     template = invoice.template if invoice.template in InvoiceTemplate.values else "standard"
+    seller = _seller_block(inst, customer)
     return {
-        "legal_name": inst.legal_name,
-        "seller": _seller_block(inst),
+        "legal_name": seller["name"],
+        "seller": seller,
         "customer": _customer_block(customer),
         "number": invoice.number,
         "kind": invoice.kind,
@@ -445,9 +446,10 @@ def credit_note_context(note: CreditNote) -> dict[str, Any]:
         (f"Rounding of invoice {invoice.number}", note.rounding),
     ]
     inst = _installation()
+    seller = _seller_block(inst, customer)
     return {
-        "legal_name": inst.legal_name,
-        "seller": _seller_block(inst),
+        "legal_name": seller["name"],
+        "seller": seller,
         "customer": _customer_block(customer),
         "number": note.number,
         "invoice_number": invoice.number,
@@ -510,9 +512,10 @@ def statement_context(period: ClosedPeriod) -> dict[str, Any]:
             }
         )
     inst = _installation()
+    seller = _seller_block(inst, customer)
     return {
-        "legal_name": inst.legal_name,
-        "seller": _seller_block(inst),
+        "legal_name": seller["name"],
+        "seller": seller,
         "customer": _customer_block(customer),
         "time_zone": str(zone),
         "period_start": local_day(period.start, zone),

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 
 from billcore.accounts.access import Actor, is_admin, require_user
-from billcore.customers.selectors import get_customer, visible_customers
+from billcore.customers.selectors import get_customer, own_reseller, visible_customers
 from billcore.db import MoneyField
 from billcore.errors import NotFound, ValidationFailed
 from billcore.invoicing.documents import (
@@ -412,3 +412,32 @@ def gateway_configured() -> str | None:
         return gateway().label
     except GatewayNotConfigured:
         return None
+
+
+# --------------------------------------------------------------------------- a reseller's own
+
+
+def own_invoices(*, actor: Actor) -> QuerySet[Invoice]:
+    """The invoices the operator issued to the actor's own reseller (issue 16 §2), newest
+    first; "not found" for an administrator."""
+    reseller = own_reseller(actor=actor)
+    return (
+        Invoice.objects.filter(customer_id=reseller.pk)
+        .select_related("customer")
+        .defer("pdf")
+        .order_by("-issued_at", "-id")
+    )
+
+
+def get_own_invoice(*, actor: Actor, invoice_id: Any) -> Invoice:
+    """One invoice of the actor's own reseller, with its PDF."""
+    pk = _pk(invoice_id, "invoice")
+    reseller = own_reseller(actor=actor)
+    invoice = (
+        Invoice.objects.select_related("customer__currency")
+        .filter(pk=pk, customer_id=reseller.pk)
+        .first()
+    )
+    if invoice is None:
+        raise NotFound(f"invoice {pk} not found", field="id")
+    return invoice

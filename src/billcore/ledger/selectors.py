@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 
 from billcore.accounts.access import Actor
 from billcore.customers.models import Customer
-from billcore.customers.selectors import get_customer
+from billcore.customers.selectors import get_customer, own_reseller
 from billcore.ledger.models import Action, Transaction
 
 
@@ -30,3 +30,14 @@ def opening_balances(*, customers: Iterable[Customer]) -> dict[int, Decimal]:
         customer_id__in=[c.pk for c in customers], action=Action.OPENING_BALANCE
     ).values_list("customer_id", "amount")
     return {customer_id: Decimal(amount) for customer_id, amount in rows}
+
+
+def own_transactions(*, actor: Actor) -> QuerySet[Transaction]:
+    """The actor's own reseller's transactions with the operator, newest first, without the
+    entries hidden from end users (CC-12): a reseller reads them as a customer would."""
+    reseller = own_reseller(actor=actor)
+    return (
+        Transaction.objects.filter(customer_id=reseller.pk, hidden=False)
+        .select_related("account")
+        .order_by("-id")
+    )

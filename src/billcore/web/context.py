@@ -22,6 +22,7 @@ SECTIONS = {
     "settings": "settings",
     "audit": "audit",
     "engine": "engine",
+    "my-account": "my-account",
 }
 
 

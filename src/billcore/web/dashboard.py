@@ -21,6 +21,7 @@ from billcore.accounts.access import is_admin
 from billcore.charging.models import Service
 from billcore.core.money import format_money
 from billcore.customers.models import Customer
+from billcore.customers.selectors import own_reseller
 from billcore.engine.models import EngineRun
 from billcore.engine.status import list_runs
 from billcore.invoicing import dashboard as figures
@@ -29,6 +30,7 @@ from billcore.web.base import page
 from billcore.web.charts import Series, bar_chart, line_chart
 from billcore.web.customer_page import customer_tab
 from billcore.web.views_engine import FIGURES
+from billcore.web.views_reseller import own_account_summary
 
 BALANCE_DAYS = 90
 USAGE_DAYS = 30
@@ -161,6 +163,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "show_engine": admin,
         "last_run": last_run,
         "last_run_summary": run_summary(last_run) if last_run else "",
+        # A reseller's user (issue 16 §2): its own account with the operator, on its home.
+        "own": None if admin else own_account_summary(own_reseller(actor=actor)),
     }
     return render(request, "web/dashboard/dashboard.html", context)
 

@@ -16,6 +16,7 @@ from billcore.web import (
     views_notifications,
     views_plans,
     views_rating,
+    views_reseller,
     views_search,
     views_status,
     views_subscriptions,
@@ -28,6 +29,20 @@ urlpatterns = [
     path("login/", views_installation.SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("search/", views_search.search_page, name="search"),
+    # A reseller's own pages (issue 16 §2): its account with the operator, its branding.
+    path("my-account/", views_reseller.my_account, name="my-account"),
+    path("my-account/branding/", views_reseller.my_branding, name="my-branding"),
+    path(
+        "my-account/invoices/<int:invoice_id>/pdf/",
+        views_reseller.my_invoice_pdf,
+        name="my-invoice-pdf",
+    ),
+    path("resellers/<int:reseller_id>/logo/", views_reseller.reseller_logo, name="reseller-logo"),
+    path(
+        "customers/<int:customer_id>/branding/",
+        views_reseller.customer_branding,
+        name="customer-branding",
+    ),
     path("classes/", views_classes.class_list, name="class-list"),
     path("classes/add/", views_classes.class_add, name="class-add"),
     path("classes/<int:class_id>/", views_classes.class_edit, name="class-edit"),
