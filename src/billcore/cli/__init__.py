@@ -23,6 +23,7 @@ billcore rates import TARIFF FILE.csv [--replace] [--reject-file PATH] [--user N
                       [--no-progress]             merge a CSV price list into a tariff
 billcore rates export TARIFF [FILE|-] [--user NAME]  a tariff's rates as CSV (see cli/rating.py)
 billcore rates rerate --customer ID | --tariff T     re-rate the open period after a correction
+billcore nas add|list|remove …, billcore radius …     NAS clients, RADIUS (cli/network_args.py)
 billcore rate --account A --cld NUMBER --duration S [--service voice] [--at ISO]
               [--access-code X] [--format table|json]   price a session (nothing charged)
 """
@@ -37,6 +38,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from billcore.cli.base import PASSWORD_ENV
+from billcore.cli.network_args import add_network_commands, add_radius_arguments
 
 
 def _setup() -> None:
@@ -68,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the billing engine every SECONDS (default 300, or BILLCORE_ENGINE_INTERVAL; "
         "0: off)",
     )
+    p.add_argument("--radius", action="store_true", help="run the RADIUS server beside it")
+    add_radius_arguments(p)
     p.set_defaults(func="commands.cmd_serve")
 
     p = sub.add_parser("migrate", help="create or upgrade the database")
@@ -174,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.set_defaults(func="commands.cmd_xdrs_import")
 
     _add_rates_commands(sub)  # billcore rates import|export (cli/rating.py)
+    add_network_commands(sub)  # billcore nas …, billcore radius (cli/network_args.py)
 
     p = sub.add_parser("engine", help="the billing engine (period closing, invoices, e-mail)")
     esub = p.add_subparsers(dest="engine_command", required=True)
