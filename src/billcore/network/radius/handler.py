@@ -70,6 +70,7 @@ DENIED = 7
 STATUS_START, STATUS_STOP, STATUS_INTERIM = 1, 2, 3
 STATUS_ON, STATUS_OFF = 7, 8
 SERVICE_FRAMED = 2
+USER_PASSWORD = 2
 
 
 def load_dictionary() -> Dictionary:
@@ -286,9 +287,12 @@ class RadiusHandler:
             self.counters.add("radius.access_reject")
             return self._reject(pkt, "chap_unverifiable", "CHAP is not supported: use PAP", 2)
         password = None
-        raw_password = _first(pkt, "User-Password")
-        if raw_password is not None:
-            password = _text(raw_password) or ""
+        hidden = pkt.get(USER_PASSWORD)  # by code: the raw, hidden octets (RFC 2865 §5.2)
+        if hidden:
+            try:
+                password = pkt.PwDecrypt(bytes(hidden[0]))
+            except packet.PacketError:
+                password = ""  # not a multiple of 16 octets: matches no password
         cld = _text(_first(pkt, "Called-Station-Id")) or ""
         if not cld:
             self.counters.add("radius.access_reject")
