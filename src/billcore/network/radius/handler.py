@@ -71,6 +71,26 @@ STATUS_START, STATUS_STOP, STATUS_INTERIM = 1, 2, 3
 STATUS_ON, STATUS_OFF = 7, 8
 SERVICE_FRAMED = 2
 USER_PASSWORD = 2
+MAX_PACKET = 4096
+
+
+def well_formed(data: bytes) -> bool:
+    """RFC 2865 §3 framing: a Length field of 20-4096 within the datagram (octets past it are
+    padding), and attributes that each fit, each at least 2 octets long."""
+    if len(data) < 20:
+        return False
+    length = int.from_bytes(data[2:4], "big")
+    if not 20 <= length <= MAX_PACKET or length > len(data):
+        return False
+    at = 20
+    while at < length:
+        if at + 2 > length:
+            return False
+        size = data[at + 1]
+        if size < 2 or at + size > length:
+            return False
+        at += size
+    return True
 
 
 def load_dictionary() -> Dictionary:
@@ -211,7 +231,7 @@ class RadiusHandler:
         if client is None:
             self.counters.add("radius.dropped.unknown_client")
             return None
-        if len(data) < 20:
+        if not well_formed(data):
             self.counters.add("radius.dropped.malformed")
             return None
         code = data[0]
