@@ -318,6 +318,12 @@ def _open(
             service=svc,
             access_code=access_code,
         )
+        # Under the customer's lock now: a retransmission that was being answered at the same
+        # time has committed its session, and its grant is the answer (not a refusal for the
+        # funds it holds).
+        twin = NetworkSession.objects.filter(nas=nas, session_key=session_key).first()
+        if twin is not None:
+            return _grant_of(twin, replayed=True, prepaid=prepaid)
         policy = str(getattr(result, "policy", "") or "")
         if not result.allowed:
             reason = result.reason

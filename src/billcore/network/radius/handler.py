@@ -154,6 +154,19 @@ class _Recent:
     def __init__(self) -> None:
         self._items: OrderedDict[tuple[Any, ...], tuple[float, bytes]] = OrderedDict()
         self._lock = threading.Lock()
+        self._busy: set[tuple[Any, ...]] = set()
+
+    def begin(self, key: tuple[Any, ...]) -> bool:
+        """Mark ``key`` as being answered; False when it already is."""
+        with self._lock:
+            if key in self._busy:
+                return False
+            self._busy.add(key)
+            return True
+
+    def end(self, key: tuple[Any, ...]) -> None:
+        with self._lock:
+            self._busy.discard(key)
 
     def get(self, key: tuple[Any, ...]) -> bytes | None:
         with self._lock:
@@ -244,6 +257,19 @@ class RadiusHandler:
         if earlier is not None:
             self.counters.add("radius.retransmissions")
             return earlier
+        if not self._recent.begin(key):
+            # The first copy is still being answered: this one is dropped, the NAS's next
+            # retransmission gets the answer from the cache.
+            self.counters.add("radius.retransmissions_in_flight")
+            return None
+        try:
+            return self._handle(data, address, client, key, accounting=accounting)
+        finally:
+            self._recent.end(key)
+
+    def _handle(
+        self, data: bytes, address: str, client: Client, key: tuple[Any, ...], *, accounting: bool
+    ) -> bytes | None:
         try:
             cls = packet.AcctPacket if accounting else packet.AuthPacket
             pkt = cls(secret=client.secret, dict=self.dictionary, packet=data)
