@@ -226,7 +226,7 @@ DICTIONARY = _dictionary()
 
 
 def pyrad_send(
-    port: int, code: int, attributes: dict[str, Any], *, secret: str = SECRET, tries: int = 4
+    port: int, code: int, attributes: dict[str, Any], *, secret: str = SECRET, tries: int = 10
 ) -> Any:
     """One request with pyrad's codec (for volume), retransmitted unchanged on a timeout (the
     server answers a retransmission from its cache); the decoded reply, or None."""
