@@ -229,3 +229,11 @@ def test_a_reseller_sees_only_its_customers_sessions(net: Any, world: dict[str, 
     assert sessions.sessions(actor=net["admin"]).count() == 1
     assert sessions.sessions(actor=world["ua"]).count() == 0
     assert _open(net, "s9", "1001", **{}).replayed is False  # a second key: a new session
+
+
+def test_a_suspended_customer_is_refused_and_holds_nothing(net: Any) -> None:
+    customer, _ = net["make"]("Sus", "6001", available_funds="10")
+    Customer.objects.filter(pk=customer.pk).update(status="suspended", suspension_reason="manual")
+    grant = _open(net, "sus", "6001")
+    assert (grant.allowed, grant.reason) == (False, "customer_suspended_manual")
+    assert _money(customer) == (D("-10.00000"), D(0))
