@@ -227,7 +227,10 @@ class Radius:
 
 
 class Bare:
-    """The same writes as the service, by hand, on a connection of its own."""
+    """The same writes as the service, by hand, on a connection of its own. On SQLite the
+    writers take turns on a lock, as the server's threads do."""
+
+    serial = threading.Lock()
 
     def __init__(self, vendor: str, url: str, world: dict[str, Any]) -> None:
         self.vendor = vendor
@@ -242,7 +245,10 @@ class Bare:
             import sqlite3
 
             self.conn = sqlite3.connect(
-                url.removeprefix("sqlite:///"), isolation_level=None, timeout=30
+                url.removeprefix("sqlite:///"),
+                isolation_level=None,
+                timeout=30,
+                check_same_thread=False,
             )
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.ph = "?"
@@ -253,6 +259,12 @@ class Bare:
         return sql.replace("%s", self.ph)
 
     def auth(self, ident: tuple[str, int, int], cld: str, key: str) -> int:
+        if self.vendor == "sqlite":
+            with Bare.serial:
+                return self._auth(ident, cld, key)
+        return self._auth(ident, cld, key)
+
+    def _auth(self, ident: tuple[str, int, int], cld: str, key: str) -> int:
         _, aid, cid = ident
         cur = self.conn.cursor()
         cur.execute("BEGIN IMMEDIATE" if self.vendor == "sqlite" else "BEGIN")
@@ -311,6 +323,13 @@ class Bare:
 
     def call(self, ident: tuple[str, int, int], cld: str, key: str, used: int) -> None:
         sid = self.auth(ident, cld, key)
+        if self.vendor == "sqlite":
+            with Bare.serial:
+                self._stop(ident, cld, sid, used)
+        else:
+            self._stop(ident, cld, sid, used)
+
+    def _stop(self, ident: tuple[str, int, int], cld: str, sid: int, used: int) -> None:
         _, aid, cid = ident
         now = dt.datetime.now(dt.UTC)
         when: Any = now if self.vendor == "postgresql" else now.isoformat()

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from billcore.charging.network import client_secrets, flush_counters
 from billcore.network.radius.handler import Clients, Counters, RadiusHandler
@@ -67,6 +67,7 @@ class RadiusServer:
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self.bound: tuple[int, int] = (0, 0)
+        self._serial = threading.Lock() if connection.vendor == "sqlite" else None
         self.error: BaseException | None = None
 
     def submit(self, proto: _Protocol, data: bytes, addr: tuple[Any, ...]) -> None:
@@ -85,6 +86,11 @@ class RadiusServer:
     def _answer(self, data: bytes, address: str, accounting: bool) -> bytes | None:
         close_old_connections()
         try:
+            if self._serial is not None:
+                # SQLite has one writer: threads taking turns here wait on a lock instead of
+                # polling the database's busy handler, which collapses under contention.
+                with self._serial:
+                    return self.handler.handle(data, address, accounting=accounting)
             return self.handler.handle(data, address, accounting=accounting)
         except Exception:  # the handler counts its own; this is a last guard
             log.exception("radius: unexpected failure")
