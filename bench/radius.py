@@ -216,10 +216,13 @@ class Radius:
         for _ in range(3):
             sock.sendto(raw, ("127.0.0.1", self.acct if accounting else self.auth))
             try:
-                data = sock.recv(4096)
+                while True:
+                    data = sock.recv(4096)
+                    reply = cls(secret=SECRET.encode(), dict=self.dictionary, packet=data)
+                    if pkt.VerifyReply(reply, data):  # not a late answer to an earlier request
+                        return data
             except TimeoutError:
                 continue
-            return data
         raise TimeoutError("no answer")
 
 

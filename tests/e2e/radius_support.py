@@ -244,8 +244,13 @@ def pyrad_send(
         for _ in range(tries):
             s.sendto(raw, ("127.0.0.1", port))
             try:
-                data = s.recv(4096)
+                while True:
+                    data = s.recv(4096)
+                    # A late answer to an earlier socket on the same port is not ours: only a
+                    # reply whose id and Response Authenticator match this request counts.
+                    reply = cls(secret=secret.encode(), dict=DICTIONARY, packet=data)
+                    if pkt.VerifyReply(reply, data):
+                        return reply
             except TimeoutError:
                 continue
-            return cls(secret=secret.encode(), dict=DICTIONARY, packet=data)
     return None
