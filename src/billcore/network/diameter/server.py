@@ -91,6 +91,7 @@ class DiameterServer:
         self.stats = Stats()
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="diameter")
         self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
         self._state_id = os.getpid() & 0xFFFFFFFF
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -113,6 +114,8 @@ class DiameterServer:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+            for writer in list(self._writers):
+                writer.close()
             await self._server.wait_closed()
         self.executor.shutdown(wait=True)
 
@@ -122,6 +125,7 @@ class DiameterServer:
         address = writer.get_extra_info("peername")
         self.stats.add("connections")
         peer: str | None = None
+        self._writers.add(writer)
         try:
             while True:
                 try:
@@ -161,6 +165,7 @@ class DiameterServer:
             self.stats.add("internal_errors")
             log.exception("diameter: %s: unexpected error", address)
         finally:
+            self._writers.discard(writer)
             with contextlib.suppress(Exception):
                 writer.close()
                 await writer.wait_closed()
