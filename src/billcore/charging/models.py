@@ -182,3 +182,103 @@ class FraudAlert(models.Model):
 
     def __str__(self) -> str:
         return f"fraud alert {self.customer_id} {self.day}"
+
+
+class SessionStatus(models.TextChoices):
+    """A network session's life (``charging.sessions``): authorised (Access-Accept or CCR-I
+    answered, funds held), live (accounting Start seen), closed (Stop/CCR-T rated and charged,
+    the rest of the hold released)."""
+
+    AUTHORIZED = "authorized", "Authorised"
+    LIVE = "live", "Live"
+    CLOSED = "closed", "Closed"
+
+
+class NetworkSession(models.Model):
+    """One session a network element (a RADIUS NAS, a Diameter peer) asked about, keyed by
+    (``nas``, ``session_key``): the NAS's address or the peer's Origin-Host, and its session id
+    (Acct-Session-Id, Diameter Session-Id). It holds ``reservation`` for the whole granted
+    quantity; ``used`` is the cumulative quantity charged so far (seconds for voice, the
+    service's base units otherwise) and ``charged`` what it cost in all."""
+
+    nas = models.CharField(max_length=128)
+    session_key = models.CharField(max_length=200)
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="network_sessions"
+    )
+    account = models.ForeignKey(
+        "subscribers.Account", on_delete=models.PROTECT, related_name="network_sessions"
+    )
+    service = models.CharField(max_length=32)
+    cld = models.CharField(max_length=64, blank=True, default="")
+    access_code = models.CharField(max_length=8, blank=True, default="")
+    status = models.CharField(
+        max_length=10, choices=SessionStatus.choices, default=SessionStatus.AUTHORIZED
+    )
+    granted = models.BigIntegerField(default=0)
+    announced = models.BigIntegerField(default=0)
+    used = models.BigIntegerField(default=0)
+    charged = MoneyField(default=Decimal(0))
+    reseller_charged = MoneyField(default=Decimal(0))
+    reservation = models.OneToOneField(
+        Reservation,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="network_session",
+    )
+    # The last xDR the session wrote (Interim-Update / CCR-U / Stop / CCR-T).
+    xdr = models.ForeignKey(Xdr, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    close_reason = models.CharField(max_length=40, blank=True, default="")
+    authorized_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["status", "customer"]),
+            models.Index(fields=["account", "status"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["nas", "session_key"], name="network_session_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"session {self.nas}/{self.session_key} ({self.status})"
+
+
+class NasClient(models.Model):
+    """A network element allowed to ask (RADIUS client): its address and the RADIUS shared
+    secret. The secret is stored as given because the server needs it to check and sign
+    packets (it is not a password hash); pages and the API show it masked only."""
+
+    name = models.CharField(max_length=100, unique=True)
+    address = models.GenericIPAddressField(unique=True)
+    secret = models.CharField(max_length=128)
+    description = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.address})"
+
+
+class NetworkCounter(models.Model):
+    """A running count the network servers keep (packets dropped from an unknown address,
+    with a bad authenticator, malformed, …), flushed by the server process so pages and the
+    API can show it. ``name`` e.g. ``radius.dropped.unknown_client``."""
+
+    name = models.CharField(max_length=80, unique=True)
+    value = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"

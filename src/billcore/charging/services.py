@@ -1808,6 +1808,67 @@ def release_reservation(
     return _reservation_result(r, customer, now)
 
 
+def charge_held(
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    reservation_id: int,
+    usage: UsageInput,
+    rated: Rated,
+    final: bool,
+) -> tuple[ChargeResult, str]:
+    """Charge a network session's usage against its hold (``charging.sessions``): the rated
+    amount is posted (no decision: the funds were held when the session was authorised, and
+    usage that happened is charged even past the hold), the hold shrinks by it, and ``final``
+    commits the reservation, releasing the rest. A reservation no longer open (expired) only
+    has the charge posted. Runs in the caller's transaction when there is one; locks the
+    customer (with its reseller), the account, then the reservation. Also the reservation's
+    status afterwards."""
+    with transaction.atomic():
+        head = Reservation.objects.values_list("customer_id", "account_id").get(pk=reservation_id)
+        reseller_id = rated.reseller_id if rated.charges_reseller else None
+        customer, account, reseller = lock_with_reseller(head[0], head[1], reseller_id)
+        r = for_update(Reservation.objects.filter(pk=reservation_id)).get()
+        if r.status == ReservationStatus.OPEN:
+            if final:
+                _close_reservations([r], status=ReservationStatus.COMMITTED, now=now)
+                r.status = ReservationStatus.COMMITTED
+            else:
+                cut = money_value(min(rated.amount, r.amount))
+                Customer.objects.filter(pk=customer.pk).update(reserved=F("reserved") - cut)
+                if account is not None:
+                    Account.objects.filter(pk=account.pk).update(reserved=F("reserved") - cut)
+                Reservation.objects.filter(pk=r.pk).update(amount=F("amount") - cut)
+            _refresh_reserved(customer, account)
+        tx_id, reseller_tx_id = post_rated_usage(
+            actor=actor,
+            now=now,
+            customer=customer,
+            account=account,
+            reseller=reseller,
+            rated=rated,
+            fraud_alert=False,
+        )
+        adapt = _datetime_adapter()
+        status = XdrStatus.CHARGED.value
+        row = _xdr_row(customer, account, usage, rated, status, "", adapt(now), adapt)
+        xdr = _XdrInfo(
+            customer_id=customer.pk,
+            amount=rated.amount,
+            service=usage.service,
+            status=status,
+            deny_reason="",
+            quantity=usage.quantity,
+            started_at=usage.started_at,
+            cld=usage.cld,
+            columns=rated.columns,
+            pk=insert_returning_ids(Xdr, _XDR_COLUMNS, [(*row, tx_id, reseller_tx_id)])[0],
+        )
+        if final and r.status == ReservationStatus.COMMITTED:
+            Reservation.objects.filter(pk=r.pk).update(xdr=xdr.pk)
+    return _charge_result(xdr, customer, now, replayed=False), r.status
+
+
 def expire_reservations(*, now: dt.datetime, batch: int = 500) -> int:
     """Expire every open reservation whose time is up (the engine calls this). One customer
     per transaction, locked before its reservations."""

@@ -31,6 +31,9 @@ class Account(models.Model):
         max_length=6, choices=AccountType.choices, default=AccountType.CREDIT
     )
     blocked = models.BooleanField(default=False)
+    # Optional password a NAS may check over RADIUS (PAP), hashed with Django's hashers
+    # (``subscribers.radius``); empty: none set.
+    radius_password = models.CharField(max_length=128, blank=True, default="")
     credit_limit = MoneyField(null=True, blank=True)
     balance = MoneyField(default=Decimal(0))
     reserved = MoneyField(default=Decimal(0))
