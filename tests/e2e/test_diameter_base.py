@@ -221,3 +221,56 @@ def test_garbage_never_stops_the_server(server: RunningServer) -> None:
     assert result_code(ok.dwr()) == 2001
     ok.close()
     assert server.counts.get("internal_errors", 0) == 0
+
+
+# --- Gy requests that fail before any decision (no database touched) ----------------------
+
+
+@pytest.fixture
+def gy_peer_raw() -> Iterator[RawPeer]:
+    import datetime as dt
+
+    from billcore.network.diameter.gy import GyApplication
+
+    with running(GyApplication(clock=lambda: dt.datetime(2026, 11, 1, tzinfo=dt.UTC))) as s:
+        p = RawPeer(s.port)
+        p.cer()
+        yield p
+        p.close()
+
+
+def test_a_ccr_without_cc_request_type_is_5005_naming_it(gy_peer_raw: RawPeer) -> None:
+    peer = gy_peer_raw
+    peer.send(
+        peer.request(
+            272,
+            [
+                make("Session-Id", "raw;1"),
+                make("Auth-Application-Id", 4),
+                make("CC-Request-Number", 0),
+            ],
+            app=4,
+        )
+    )
+    cca = peer.receive()
+    session = cca.find("Session-Id")
+    assert session is not None and session.text() == "raw;1"
+    assert result_code(cca) == codec.MISSING_AVP
+    failed = cca.find("Failed-AVP")
+    assert failed is not None and [a.code for a in failed.children] == [416]
+
+
+def test_an_unknown_cc_request_type_is_5004(gy_peer_raw: RawPeer) -> None:
+    peer = gy_peer_raw
+    peer.send(
+        peer.request(
+            272,
+            [make("Session-Id", "raw;2"), make("CC-Request-Type", 9), make("CC-Request-Number", 0)],
+            app=4,
+        )
+    )
+    cca = peer.receive()
+    assert result_code(cca) == codec.INVALID_AVP_VALUE
+    failed = cca.find("Failed-AVP")
+    assert failed is not None and failed.children[0].int32() == 9
+    assert result_code(peer.dwr()) == 2001

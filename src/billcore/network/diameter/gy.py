@@ -57,6 +57,7 @@ from django.db import close_old_connections
 from billcore.accounts.access import SystemActor
 from billcore.charging import sessions
 from billcore.charging.models import NetworkSession
+from billcore.errors import ValidationFailed
 from billcore.network.diameter import codec
 from billcore.network.diameter.codec import Avp, DecodeError, Message, make
 from billcore.network.diameter.server import Request
@@ -231,6 +232,9 @@ class GyApplication:
         close_old_connections()
         try:
             answer = self._answer(request, session, kind, number)
+        except ValidationFailed as exc:
+            # A value billcore cannot use (a called number with letters, …): 5004 naming it.
+            raise DecodeError(codec.INVALID_AVP_VALUE, str(exc)) from None
         finally:
             close_old_connections()
         with self._lock:
@@ -286,6 +290,10 @@ class GyApplication:
                 return _Outcome(codec.USER_UNKNOWN, "unknown_account")
             service = requested.service or used.service or "voice"
             cld = destination(message)
+            if service == "data" and not (cld or "").isdigit():
+                # A data session's Called-Station-Id is its APN: rated on the catch-all
+                # destination, as billcore's data usage is (cld "0").
+                cld = "0"
             if cld is None:
                 raise DecodeError(
                     codec.MISSING_AVP,

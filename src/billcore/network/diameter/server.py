@@ -351,6 +351,10 @@ class DiameterServer:
             log.warning("diameter: %s: bad request (%s): %s", peer, exc.result_code, exc)
             session = message.find("Session-Id")
             avps = ([session] if session else []) + [make("Result-Code", exc.result_code)]
+            # The answer's own fixed AVPs, when the request had them (a CCA's grammar).
+            for name in ("Auth-Application-Id", "CC-Request-Type", "CC-Request-Number"):
+                avps += message.find_all(name)[:1]
+            avps.append(make("Error-Message", exc.reason[:200], mandatory=False))
             if exc.failed_avp:
                 avps.append(Avp(code=279, data=exc.failed_avp))
             self._send(
