@@ -23,6 +23,7 @@ billcore rates import TARIFF FILE.csv [--replace] [--reject-file PATH] [--user N
                       [--no-progress]             merge a CSV price list into a tariff
 billcore rates export TARIFF [FILE|-] [--user NAME]  a tariff's rates as CSV (see cli/rating.py)
 billcore rates rerate --customer ID | --tariff T     re-rate the open period after a correction
+billcore nas add|list|remove …, billcore radius …     NAS clients, RADIUS (cli/network_args.py)
 billcore diameter [--port P] [--peer ORIGIN_HOST]…   Diameter Gy server (serve --diameter)
 billcore rate --account A --cld NUMBER --duration S [--service voice] [--at ISO]
               [--access-code X] [--format table|json]   price a session (nothing charged)
@@ -39,6 +40,7 @@ from typing import Any
 
 from billcore.cli import diameter as diameter_cli
 from billcore.cli.base import PASSWORD_ENV
+from billcore.cli.network_args import add_network_commands, add_radius_arguments
 
 
 def _setup() -> None:
@@ -70,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the billing engine every SECONDS (default 300, or BILLCORE_ENGINE_INTERVAL; "
         "0: off)",
     )
+    p.add_argument("--radius", action="store_true", help="run the RADIUS server beside it")
+    add_radius_arguments(p)
     p.add_argument("--diameter", action="store_true", help="also run `billcore diameter`")
     p.add_argument("--diameter-port", type=int, default=0, metavar="PORT")
     p.set_defaults(func="commands.cmd_serve")
@@ -178,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.set_defaults(func="commands.cmd_xdrs_import")
 
     _add_rates_commands(sub)  # billcore rates import|export (cli/rating.py)
+    add_network_commands(sub)  # billcore nas …, billcore radius (cli/network_args.py)
 
     p = sub.add_parser("diameter", help="the Diameter Gy credit-control server (cli/diameter.py)")
     diameter_cli.add_arguments(p)

@@ -182,6 +182,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
             env={**os.environ, "BILLCORE_ENGINE_PARENT": str(os.getpid())},
         )
         atexit.register(engine.terminate)
+    if args.radius:
+        import atexit
+        import subprocess
+
+        # The RADIUS server beside the web server, supervised like the engine (issue 15).
+        radius = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [
+                sys.executable,
+                "-m",
+                "billcore.cli",
+                "radius",
+                "--radius-host",
+                args.radius_host,
+                "--auth-port",
+                str(args.auth_port),
+                "--acct-port",
+                str(args.acct_port),
+                "--radius-workers",
+                str(args.radius_workers),
+                "--exit-with-parent",
+            ],
+            env={**os.environ, "BILLCORE_RADIUS_PARENT": str(os.getpid())},
+        )
+        atexit.register(radius.terminate)
     from billcore.cli.diameter import start_beside_server
 
     if start_beside_server(args) is not None:
