@@ -5,10 +5,12 @@ that is not in BILLCORE_DIAMETER_PEERS, and stops with the web server."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from billcore.network.diameter import codec
@@ -26,6 +28,15 @@ def _listening(port: int) -> bool:
         return False
 
 
+def _counters(port: int, token: str) -> dict[str, int]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/nas/counters",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return dict(json.loads(response.read()))
+
+
 def test_serve_with_diameter(tmp_path: Path, otp_peer: Path) -> None:
     with database_url(tmp_path) as url:
         env = environment(
@@ -34,8 +45,12 @@ def test_serve_with_diameter(tmp_path: Path, otp_peer: Path) -> None:
             BILLCORE_DIAMETER_PEERS="otp.peer,raw.peer",
             BILLCORE_DIAMETER_ORIGIN_HOST="ocs.billcore.test",
         )
-        done = billcore(env, "migrate", "--verbosity", "0")
+        for argv in (("migrate", "--verbosity", "0"), ("createadmin",)):
+            done = billcore(env, *argv)
+            assert done.returncode == 0, (argv, done.stderr)
+        done = billcore(env, "token", "create", "--user", "admin")
         assert done.returncode == 0, done.stderr
+        token = done.stdout.strip()
         web, gy = _free_port(), _free_port()
         log_path = tmp_path / "serve.log"
         with log_path.open("w") as log:
@@ -85,6 +100,16 @@ def test_serve_with_diameter(tmp_path: Path, otp_peer: Path) -> None:
                 assert result_code(friend.cer("raw.peer")) == 2001
                 assert result_code(friend.dwr()) == 2001
                 friend.close()
+                # The counters reach the database within a second or two: the API shows them.
+                counts: dict[str, int] = {}
+                for _ in range(50):
+                    counts = _counters(web, token)
+                    if counts.get("diameter.refused.unknown_peer") == 1:
+                        break
+                    time.sleep(0.2)
+                assert counts["diameter.refused.unknown_peer"] == 1
+                assert counts["diameter.answered.5030"] == 1
+                assert counts["diameter.dwr"] >= 1
             finally:
                 process.terminate()
                 process.wait(timeout=30)

@@ -102,11 +102,34 @@ def cmd_diameter(args: argparse.Namespace) -> int:
             if args.stats_interval and ticks >= args.stats_interval:
                 ticks = 0
                 _print_counts(server.stats.counts)
+            # The counters, stored each second so pages and the API show them.
+            await loop.run_in_executor(server.executor, _flush, server.stats.take())
+        await loop.run_in_executor(server.executor, _flush, server.stats.take())
         await server.close()
 
     asyncio.run(main())
     _print_counts(server.stats.counts)
     return 0
+
+
+def _flush(increments: dict[str, int]) -> None:
+    """Add the increments to ``charging.NetworkCounter`` as ``diameter.<event>``."""
+    if not increments:
+        return
+    import datetime as dt
+
+    from django.db import close_old_connections
+
+    from billcore.charging.network import flush_counters
+
+    close_old_connections()
+    try:
+        flush_counters(
+            {"diameter." + k.replace(":", "."): v for k, v in increments.items()},
+            now=dt.datetime.now(dt.UTC),
+        )
+    except Exception:  # a database outage: the counts are lost, the server goes on
+        logging.getLogger("billcore.diameter").exception("diameter: counters not stored")
 
 
 def _print_counts(counts: Any) -> None:

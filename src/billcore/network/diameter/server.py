@@ -59,9 +59,17 @@ class Stats:
     """Counters by event, e.g. ``malformed:5014``, ``refused:unknown_peer``, ``ccr:2001``."""
 
     counts: Counter[str] = field(default_factory=Counter)
+    _taken: Counter[str] = field(default_factory=Counter)
 
     def add(self, key: str) -> None:
         self.counts[key] += 1
+
+    def take(self) -> dict[str, int]:
+        """The increments since the last call (for storing them elsewhere)."""
+        now = Counter(self.counts)
+        delta = {k: v - self._taken[k] for k, v in now.items() if v > self._taken[k]}
+        self._taken = now
+        return delta
 
 
 class DiameterServer:
@@ -368,6 +376,8 @@ class DiameterServer:
             log.exception("diameter: %s: the handler failed", peer)
             session = message.find("Session-Id")
             avps = ([session] if session else []) + [make("Result-Code", codec.UNABLE_TO_COMPLY)]
+        rc = next((a for a in avps if a.code == 268 and not a.vendor), None)
+        self.stats.add(f"answered:{rc.uint() if rc is not None else 'none'}")
         self._send(
             writer,
             codec.answer_header(header),
