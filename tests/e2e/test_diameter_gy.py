@@ -357,3 +357,88 @@ def test_a_data_session_in_octets(server: RunningServer, otp_peer: Path, net: An
     # 32 MB in all: 0.32.
     assert _money(dan) == (D("-0.68000"), D("0.00000"))
     assert ledger_sum(customer_id=dan.pk) == D("-0.68000")
+
+
+def test_concurrent_sessions_never_overspend(server: RunningServer, net: Any) -> None:
+    """30 Gy sessions of one prepaid customer at once, each on its own connection, funded
+    for 30 minutes at the rate (§4.4): each CCR-I holds its whole grant, so the sessions
+    that get a grant can use all of it and the funds end at 0 or above; ledger = balance."""
+    import random
+    import threading
+
+    from billcore.network.diameter.codec import make
+    from tests.e2e.diameter_support import RawPeer, result_code
+
+    # 30 min at $0.10/min + the $0.20 fee = $3.20.
+    cara, _ = net["make"]("Cara", "7001", available_funds="3.20")
+    rnd = random.Random(4006)
+    plans = [rnd.random() for _ in range(30)]
+    granted: list[int] = []
+    errors: list[BaseException] = []
+
+    def one(i: int) -> None:
+        try:
+            peer = RawPeer(server.port)
+            peer.cer(f"load{i}.peer")
+            key = f"load{i}.peer;{i}"
+            base = [make("Session-Id", key), make("Auth-Application-Id", 4)]
+            peer.send(
+                peer.request(
+                    272,
+                    [
+                        *base,
+                        make("Service-Context-Id", "32260@3gpp.org"),
+                        make("CC-Request-Type", INITIAL),
+                        make("CC-Request-Number", 0),
+                        make(
+                            "Subscription-Id",
+                            [make("Subscription-Id-Type", 0), make("Subscription-Id-Data", "7001")],
+                        ),
+                        make("Called-Station-Id", CLD),
+                    ],
+                    app=4,
+                )
+            )
+            cca = peer.receive()
+            seconds = 0
+            if result_code(cca) == 2001:
+                gsu = cca.find("Granted-Service-Unit")
+                assert gsu is not None
+                cc_time = gsu.find("CC-Time")
+                assert cc_time is not None
+                seconds = int(cc_time.uint() * plans[i])  # uses up to its grant
+                granted.append(cc_time.uint())
+            else:
+                assert result_code(cca) == 4012
+            if result_code(cca) == 2001:
+                peer.send(
+                    peer.request(
+                        272,
+                        [
+                            *base,
+                            make("Service-Context-Id", "32260@3gpp.org"),
+                            make("CC-Request-Type", TERMINATION),
+                            make("CC-Request-Number", 1),
+                            make("Used-Service-Unit", [make("CC-Time", seconds)]),
+                        ],
+                        app=4,
+                    )
+                )
+                assert result_code(peer.receive()) == 2001
+            peer.close()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert granted  # some sessions got money; the holds kept the others out
+    balance, reserved = _money(cara)
+    assert reserved == D("0.00000")
+    assert D("-3.20000") <= balance <= D("0.00000")  # funds = -balance: never below zero
+    assert ledger_sum(customer_id=cara.pk) == balance
+    charged = sum(s.charged for s in NetworkSession.objects.filter(customer=cara))
+    assert D("3.20000") + balance == charged
