@@ -234,7 +234,8 @@ def test_unknown_subscriber_forbidden_destination_and_no_rate(
     customer, _ = net["make"]("Ivo", "3001", available_funds="10")
     steps = [
         ccr("otp.peer;u;1", INITIAL, 0, subscriber="999999", called=CLD, requested={}),
-        ccr("otp.peer;u;2", INITIAL, 0, subscriber="3001", called=FORBIDDEN, requested={}),
+        # "+3001" is an E.164 number with its +: the account "3001" is found without it.
+        ccr("otp.peer;u;2", INITIAL, 0, subscriber="+3001", called=FORBIDDEN, requested={}),
         ccr("otp.peer;u;3", INITIAL, 0, subscriber="3001", called=NOWHERE, requested={}),
         # An update for a session billcore never opened.
         ccr("otp.peer;u;4", UPDATE, 1, used={"CC-Time": 10}, requested={}),

@@ -170,7 +170,7 @@ def destination(message: Message) -> str | None:
 
 def subscriber(message: Message) -> str | None:
     """The account identifier: END_USER_E164 Subscription-Id first, else the first one,
-    else User-Name. An E.164 number's leading ``+`` is dropped."""
+    else User-Name (see :func:`identifiers` for the ``+``)."""
     ids = message.find_all("Subscription-Id")
     chosen = None
     for sid in ids:
@@ -183,9 +183,19 @@ def subscriber(message: Message) -> str | None:
     if chosen is not None:
         data = chosen.find("Subscription-Id-Data")
         if data is not None:
-            return data.text().strip().removeprefix("+") or None
+            return data.text().strip() or None
     user = message.find("User-Name")
     return user.text().strip() or None if user is not None else None
+
+
+def identifiers(subscriber: str) -> list[str]:
+    """The identifiers to try for a subscriber, in order: as sent, then an E.164 number with
+    its ``+`` added or dropped (``15551234567`` finds an account ``+15551234567``)."""
+    if subscriber.startswith("+") and subscriber[1:].isdigit():
+        return [subscriber, subscriber[1:]]
+    if subscriber.isdigit():
+        return [subscriber, "+" + subscriber]
+    return [subscriber]
 
 
 def _required(message: Message, name: str) -> Avp:
@@ -304,16 +314,19 @@ class GyApplication:
             want = None
             if request_type == EVENT:
                 want = _to_base(requested.amount or used.amount or 1, scale)
-            grant = sessions.open_session(
-                actor=ACTOR,
-                now=now,
-                nas=peer,
-                session_key=key,
-                account=account,
-                cld=cld,
-                service=service,
-                requested=want,
-            )
+            for identifier in identifiers(account):
+                grant = sessions.open_session(
+                    actor=ACTOR,
+                    now=now,
+                    nas=peer,
+                    session_key=key,
+                    account=identifier,
+                    cld=cld,
+                    service=service,
+                    requested=want,
+                )
+                if grant.reason != "unknown_account":
+                    break
             if not grant.allowed:
                 return _Outcome(result_code(grant.reason), grant.reason)
             if request_type == EVENT:
