@@ -23,26 +23,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from billcore.network.diameter.server import DEFAULT_PORT
 
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    # Defaults from the environment are read when the command runs (not while every other
+    # command builds its parser): a bad value then names itself, and no name look-up slows
+    # the other commands.
     p.add_argument(
         "--port",
         type=int,
-        default=int(os.environ.get(ENV_PORT) or DEFAULT_PORT),
+        default=None,
         help=f"TCP port (default {DEFAULT_PORT}, or {ENV_PORT})",
     )
     p.add_argument(
         "--origin-host",
-        default=os.environ.get(ENV_ORIGIN_HOST) or socket.getfqdn(),
+        default="",
         help=f"our Diameter identity (default the host's name, or {ENV_ORIGIN_HOST})",
     )
     p.add_argument(
         "--origin-realm",
-        default=os.environ.get(ENV_ORIGIN_REALM) or "",
+        default="",
         help="our realm (default: the Origin-Host without its first label)",
     )
     p.add_argument(
         "--peer",
         action="append",
-        default=[p for p in (os.environ.get(ENV_PEERS) or "").split(",") if p.strip()],
+        default=None,
         metavar="ORIGIN_HOST",
         help=f"a peer allowed to connect (repeat; or {ENV_PEERS}=a,b); none given: any peer",
     )
@@ -62,9 +65,21 @@ def cmd_diameter(args: argparse.Namespace) -> int:
 
     from billcore.network.diameter import codec
     from billcore.network.diameter.gy import GyApplication
-    from billcore.network.diameter.server import DiameterServer
+    from billcore.network.diameter.server import DEFAULT_PORT, DiameterServer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if args.port is None:
+        raw = os.environ.get(ENV_PORT) or str(DEFAULT_PORT)
+        if not raw.isdigit() or not 0 < int(raw) < 65536:
+            print(f"error: {ENV_PORT}={raw!r} is not a TCP port", file=sys.stderr)
+            return 2
+        args.port = int(raw)
+    args.origin_host = (
+        args.origin_host or os.environ.get(ENV_ORIGIN_HOST) or socket.getfqdn() or "billcore"
+    )
+    if args.peer is None:
+        args.peer = (os.environ.get(ENV_PEERS) or "").split(",")
+    args.origin_realm = args.origin_realm or os.environ.get(ENV_ORIGIN_REALM) or ""
     realm = args.origin_realm or (args.origin_host.partition(".")[2] or args.origin_host)
     server = DiameterServer(
         handler=GyApplication(clock=timezone.now),
