@@ -52,7 +52,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from billcore.accounts.access import SystemActor
 from billcore.charging import sessions
@@ -226,6 +226,12 @@ class GyApplication:
         self._answers: OrderedDict[tuple[str, str, int], list[Avp]] = OrderedDict()
         self._lock = threading.Lock()
         self._cache_size = cache_size
+
+    @staticmethod
+    def close_thread() -> None:
+        """Close this thread's database connections (the server calls it in each worker
+        thread when it stops)."""
+        connections.close_all()
 
     def __call__(self, request: Request) -> list[Avp]:
         message = request.message

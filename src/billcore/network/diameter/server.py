@@ -23,6 +23,7 @@ import contextlib
 import logging
 import os
 import struct
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -97,6 +98,7 @@ class DiameterServer:
         self.host_ip = host_ip
         self.idle_timeout = idle_timeout
         self.stats = Stats()
+        self.workers = workers
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="diameter")
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -125,7 +127,24 @@ class DiameterServer:
             for writer in list(self._writers):
                 writer.close()
             await self._server.wait_closed()
+        # The handler's per-thread resources (Django's database connections) are closed in
+        # each worker thread before the threads go.
+        closer = getattr(self.handler, "close_thread", None)
+        if closer is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._on_each_thread, closer)
         self.executor.shutdown(wait=True)
+
+    def _on_each_thread(self, fn: Callable[[], None]) -> None:
+        barrier = threading.Barrier(self.workers)
+
+        def task() -> None:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout=10)  # one task per thread: each waits for the others
+            fn()
+
+        for future in [self.executor.submit(task) for _ in range(self.workers)]:
+            with contextlib.suppress(Exception):
+                future.result(timeout=60)
 
     # -- one connection --------------------------------------------------------------------
 
