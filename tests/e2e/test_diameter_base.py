@@ -274,3 +274,16 @@ def test_an_unknown_cc_request_type_is_5004(gy_peer_raw: RawPeer) -> None:
     failed = cca.find("Failed-AVP")
     assert failed is not None and failed.children[0].int32() == 9
     assert result_code(peer.dwr()) == 2001
+
+
+def test_a_stopping_server_sends_disconnect_peer() -> None:
+    with running(_stub) as server:
+        peer = RawPeer(server.port)
+        assert result_code(peer.cer()) == 2001
+        idle = RawPeer(server.port)  # never did its CER: just closed
+    dpr = peer.receive()
+    assert (dpr.header.code, dpr.header.is_request) == (codec.CMD_DISCONNECT_PEER, True)
+    cause = dpr.find("Disconnect-Cause")
+    assert cause is not None and cause.int32() == 0  # REBOOTING
+    assert dpr.find("Origin-Host").text() == SERVER_HOST  # type: ignore[union-attr]
+    assert peer.closed() and idle.closed()

@@ -102,6 +102,8 @@ class DiameterServer:
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="diameter")
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._peers: dict[asyncio.StreamWriter, str] = {}  # connections past their CER
+        self._hop = (os.getpid() & 0xFFFFF) << 12  # our requests' identifiers
         self._state_id = os.getpid() & 0xFFFFFFFF
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -125,6 +127,27 @@ class DiameterServer:
         if self._server is not None:
             self._server.close()
             for writer in list(self._writers):
+                if writer in self._peers:
+                    # RFC 6733 §5.4: tell the peer we go (REBOOTING), so it does not count
+                    # the silence as a failure; its DPA is not waited for.
+                    self._hop = (self._hop + 1) & 0xFFFFFFFF
+                    header = Header(
+                        length=0,
+                        flags=codec.FLAG_REQUEST,
+                        code=codec.CMD_DISCONNECT_PEER,
+                        application_id=0,
+                        hop_by_hop=self._hop,
+                        end_to_end=self._hop,
+                    )
+                    self._send(
+                        writer,
+                        header,
+                        [
+                            make("Origin-Host", self.origin_host),
+                            make("Origin-Realm", self.origin_realm),
+                            make("Disconnect-Cause", 0),
+                        ],
+                    )
                 writer.close()
             await self._server.wait_closed()
         # The handler's per-thread resources (Django's database connections) are closed in
@@ -181,6 +204,7 @@ class DiameterServer:
                     peer = self._capabilities(message, writer, address)
                     if peer is None:
                         return
+                    self._peers[writer] = peer
                     continue
                 if not await self._dispatch(message, peer, writer):
                     return
@@ -193,6 +217,7 @@ class DiameterServer:
             log.exception("diameter: %s: unexpected error", address)
         finally:
             self._writers.discard(writer)
+            self._peers.pop(writer, None)
             with contextlib.suppress(Exception):
                 writer.close()
                 await writer.wait_closed()
