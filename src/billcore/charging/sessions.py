@@ -166,26 +166,21 @@ def _used(value: Any) -> int:
     return int(value)
 
 
-def _find_account(actor: Actor, identifier: Any) -> tuple[int, int, bool, str] | None:
-    """(account id, customer id, terminated, password hash) of the account with this
-    identifier that ``actor`` may see, else None."""
+def _find_account(actor: Actor, identifier: Any) -> tuple[int, int, bool, str, bool] | None:
+    """(account id, customer id, terminated, password hash, prepaid) of the account with
+    this identifier that ``actor`` may see, else None."""
     if not isinstance(identifier, str) or not identifier or len(identifier) > 100:
         return None
     rows = Account.objects.filter(identifier=identifier)
     user = require_user(actor)
     if not is_admin(actor):
         rows = rows.filter(customer__reseller_id=user.reseller_id)
-    row = rows.values_list("pk", "customer_id", "terminated_at", "radius_password").first()
+    row = rows.values_list(
+        "pk", "customer_id", "terminated_at", "radius_password", "customer__balance_control"
+    ).first()
     if row is None:
         return None
-    return row[0], row[1], row[2] is not None, row[3]
-
-
-def _prepaid(customer_id: int) -> bool:
-    return (
-        Customer.objects.filter(pk=customer_id).values_list("balance_control", flat=True).first()
-        == BalanceControl.PREPAID
-    )
+    return row[0], row[1], row[2] is not None, row[3], row[4] == BalanceControl.PREPAID
 
 
 def _refused(reason: str, *, prepaid: bool = False) -> SessionGrant:
@@ -262,8 +257,7 @@ def open_session(
     found = _find_account(actor, account)
     if found is None:
         return _refused("unknown_account")
-    aid, cid, terminated, hashed = found
-    prepaid = _prepaid(cid)
+    aid, cid, terminated, hashed, prepaid = found
     if password is not None and hashed and not password_matches(password, hashed):
         return _refused("wrong_password", prepaid=prepaid)
     earlier = NetworkSession.objects.filter(nas=nas, session_key=session_key).first()
@@ -318,6 +312,12 @@ def _open(
             service=svc,
             access_code=access_code,
         )
+        # Under the customer's lock now: a retransmission that was being answered at the same
+        # time has committed its session, and its grant is the answer (not a refusal for the
+        # funds it holds).
+        twin = NetworkSession.objects.filter(nas=nas, session_key=session_key).first()
+        if twin is not None:
+            return _grant_of(twin, replayed=True, prepaid=prepaid)
         policy = str(getattr(result, "policy", "") or "")
         if not result.allowed:
             reason = result.reason
@@ -453,7 +453,7 @@ def _adopt_or_create(
     found = _find_account(actor, account) if account else None
     if found is None:
         return _unknown("unknown_account" if account else "unknown_session")
-    aid, cid, _terminated, _hashed = found
+    aid, cid, _terminated, _hashed, _prepaid = found
     with transaction.atomic():
         lock_with_reseller(cid, aid, None)
         pending = (

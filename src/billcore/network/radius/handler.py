@@ -71,6 +71,26 @@ STATUS_START, STATUS_STOP, STATUS_INTERIM = 1, 2, 3
 STATUS_ON, STATUS_OFF = 7, 8
 SERVICE_FRAMED = 2
 USER_PASSWORD = 2
+MAX_PACKET = 4096
+
+
+def well_formed(data: bytes) -> bool:
+    """RFC 2865 §3 framing: a Length field of 20-4096 within the datagram (octets past it are
+    padding), and attributes that each fit, each at least 2 octets long."""
+    if len(data) < 20:
+        return False
+    length = int.from_bytes(data[2:4], "big")
+    if not 20 <= length <= MAX_PACKET or length > len(data):
+        return False
+    at = 20
+    while at < length:
+        if at + 2 > length:
+            return False
+        size = data[at + 1]
+        if size < 2 or at + size > length:
+            return False
+        at += size
+    return True
 
 
 def load_dictionary() -> Dictionary:
@@ -134,6 +154,19 @@ class _Recent:
     def __init__(self) -> None:
         self._items: OrderedDict[tuple[Any, ...], tuple[float, bytes]] = OrderedDict()
         self._lock = threading.Lock()
+        self._busy: set[tuple[Any, ...]] = set()
+
+    def begin(self, key: tuple[Any, ...]) -> bool:
+        """Mark ``key`` as being answered; False when it already is."""
+        with self._lock:
+            if key in self._busy:
+                return False
+            self._busy.add(key)
+            return True
+
+    def end(self, key: tuple[Any, ...]) -> None:
+        with self._lock:
+            self._busy.discard(key)
 
     def get(self, key: tuple[Any, ...]) -> bytes | None:
         with self._lock:
@@ -211,7 +244,7 @@ class RadiusHandler:
         if client is None:
             self.counters.add("radius.dropped.unknown_client")
             return None
-        if len(data) < 20:
+        if not well_formed(data):
             self.counters.add("radius.dropped.malformed")
             return None
         code = data[0]
@@ -224,6 +257,19 @@ class RadiusHandler:
         if earlier is not None:
             self.counters.add("radius.retransmissions")
             return earlier
+        if not self._recent.begin(key):
+            # The first copy is still being answered: this one is dropped, the NAS's next
+            # retransmission gets the answer from the cache.
+            self.counters.add("radius.retransmissions_in_flight")
+            return None
+        try:
+            return self._handle(data, address, client, key, accounting=accounting)
+        finally:
+            self._recent.end(key)
+
+    def _handle(
+        self, data: bytes, address: str, client: Client, key: tuple[Any, ...], *, accounting: bool
+    ) -> bytes | None:
         try:
             cls = packet.AcctPacket if accounting else packet.AuthPacket
             pkt = cls(secret=client.secret, dict=self.dictionary, packet=data)
