@@ -8,7 +8,7 @@ is either parsed into something or fails with a bare ``ConversionError`` that na
 the offending AVP nor the RFC's result code (5014 DIAMETER_INVALID_AVP_LENGTH needs the
 offending AVP in a Failed-AVP), and its peer machinery is thread-based, not asyncio. The wire
 format is simple (a 20-byte header, then AVPs of code/flags/length[/vendor]/data padded to 4),
-so billcore keeps these ~300 lines, tested against Erlang/OTP's ``diameter`` application (an
+so billcore keeps this small module, tested against Erlang/OTP's ``diameter`` application (an
 independent implementation) and fuzzed with Hypothesis.
 
 Pure Python, no Django: :func:`decode` raises :class:`DecodeError` carrying the result code to
