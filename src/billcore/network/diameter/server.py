@@ -103,6 +103,7 @@ class DiameterServer:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._peers: dict[asyncio.StreamWriter, str] = {}  # connections past their CER
+        self._tasks: set[asyncio.Task[None]] = set()
         self._hop = (os.getpid() & 0xFFFFF) << 12  # our requests' identifiers
         self._state_id = os.getpid() & 0xFFFFFFFF
 
@@ -149,6 +150,10 @@ class DiameterServer:
                         ],
                     )
                 writer.close()
+            # Let each connection's task see its socket closed and end (not be destroyed
+            # pending when the loop stops).
+            if self._tasks:
+                await asyncio.wait(set(self._tasks), timeout=10)
             await self._server.wait_closed()
         # The handler's per-thread resources (Django's database connections) are closed in
         # each worker thread before the threads go.
@@ -176,6 +181,9 @@ class DiameterServer:
         self.stats.add("connections")
         peer: str | None = None
         self._writers.add(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
         try:
             while True:
                 try:
@@ -218,6 +226,8 @@ class DiameterServer:
         finally:
             self._writers.discard(writer)
             self._peers.pop(writer, None)
+            if task is not None:
+                self._tasks.discard(task)
             with contextlib.suppress(Exception):
                 writer.close()
                 await writer.wait_closed()
