@@ -49,7 +49,10 @@ screenshots: install system-deps
 
 # Debian's packages: Chromium for the Playwright browser test (never a browser download) and
 # Pango for WeasyPrint's PDF invoices, poppler-utils (pdftotext) for the tests that read them.
+# Erlang/OTP's diameter application (erlang-diameter, with erlang-dev for its headers) is the
+# independent Diameter peer of the Gy tests (tests/e2e/diameter/).
 DEB_PACKAGES := chromium libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core poppler-utils freeradius-utils
+DEB_PACKAGES += erlang-base erlang-diameter erlang-dev
 system-deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

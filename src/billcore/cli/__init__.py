@@ -27,6 +27,7 @@ billcore plans list|show PLAN [--format table|json]  discount plans (see cli/pla
 billcore plans assign PLAN --product ID|--account ID|--customer ID [--from T] [--to T]
 billcore plans unassign ASSIGNMENT                   end a plan's assignment now
 billcore nas add|list|remove …, billcore radius …     NAS clients, RADIUS (cli/network_args.py)
+billcore diameter [--port P] [--peer ORIGIN_HOST]…   Diameter Gy server (serve --diameter)
 billcore rate --account A --cld NUMBER --duration S [--service voice] [--at ISO]
               [--access-code X] [--format table|json]   price a session (nothing charged)
 """
@@ -40,6 +41,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from billcore.cli import diameter as diameter_cli
 from billcore.cli.base import PASSWORD_ENV
 from billcore.cli.network_args import add_network_commands, add_radius_arguments
 
@@ -75,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--radius", action="store_true", help="run the RADIUS server beside it")
     add_radius_arguments(p)
+    p.add_argument("--diameter", action="store_true", help="also run `billcore diameter`")
+    p.add_argument("--diameter-port", type=int, default=0, metavar="PORT")
     p.set_defaults(func="commands.cmd_serve")
 
     p = sub.add_parser("migrate", help="create or upgrade the database")
@@ -183,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rates_commands(sub)  # billcore rates import|export (cli/rating.py)
     _add_plans_commands(sub)  # billcore plans list|show|assign|unassign (cli/plans.py)
     add_network_commands(sub)  # billcore nas …, billcore radius (cli/network_args.py)
+
+    p = sub.add_parser("diameter", help="the Diameter Gy credit-control server (cli/diameter.py)")
+    diameter_cli.add_arguments(p)
+    p.set_defaults(func="diameter.cmd_diameter")
 
     p = sub.add_parser("engine", help="the billing engine (period closing, invoices, e-mail)")
     esub = p.add_subparsers(dest="engine_command", required=True)

@@ -206,6 +206,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             env={**os.environ, "BILLCORE_RADIUS_PARENT": str(os.getpid())},
         )
         atexit.register(radius.terminate)
+    from billcore.cli.diameter import start_beside_server
+
+    if start_beside_server(args) is not None:
+        print("diameter: Gy server started beside (billcore diameter)", flush=True)
     print(f"billcore serving on http://{args.host}:{args.port}/ (Ctrl+C to stop)", flush=True)
     if engine is not None:
         print(f"billing engine: every {args.engine_interval} s (--engine-interval 0: off)")
