@@ -301,11 +301,6 @@ def test_an_event_debits_at_once(server: RunningServer, otp_peer: Path, net: Any
     assert ledger_sum(customer_id=eva.pk) == D("-0.60000")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="charging.sessions rates a data session's quantity (base units, MB) with unit '' "
-    "(bytes), so 31 MB are charged as 31 octets; its grant is in MB. Fixed there, this passes.",
-)
 def test_a_data_session_in_octets(server: RunningServer, otp_peer: Path, net: Any) -> None:
     from billcore.rating import services as rating
     from tests.network_support import EFFECTIVE

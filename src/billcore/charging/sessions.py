@@ -64,7 +64,8 @@ from billcore.charging.services import (
 from billcore.core.charging import REASONS
 from billcore.customers.models import BalanceControl, Customer
 from billcore.errors import NotFound, ValidationFailed
-from billcore.rating.pricing import REFUSALS
+from billcore.rating.models import BYTES_PER_UNIT
+from billcore.rating.pricing import REFUSALS, Pricer
 from billcore.subscribers.models import Account
 from billcore.subscribers.radius import password_matches
 
@@ -370,11 +371,19 @@ def _open(
     )
 
 
+def _reported(service: str, quantity: int) -> Decimal:
+    """A session's quantity (whole base units of its service: seconds, messages, or for a
+    byte-measured service such as data, its base unit, 1 MB by default) as rating reads a
+    quantity without a unit: seconds, messages or units as they are, bytes for data."""
+    per = BYTES_PER_UNIT.get(Pricer().service(service).base_unit)
+    return Decimal(quantity * per) if per else Decimal(quantity)
+
+
 def _usage_input(s: NetworkSession, quantity: int, *, amount: Decimal | None = None) -> UsageInput:
     return UsageInput(
         service=s.service,
         amount=amount,
-        quantity=Decimal(quantity),
+        quantity=_reported(s.service, quantity),
         unit="",
         started_at=s.started_at or s.authorized_at,
         details={"nas": s.nas, "session": s.session_key, "used": quantity},
@@ -390,7 +399,7 @@ def _cost(
     usage = UsageInput(
         service=svc,
         amount=None,
-        quantity=Decimal(quantity),
+        quantity=_reported(svc, quantity),
         unit="",
         started_at=now,
         details={},
