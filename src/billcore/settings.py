@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "billcore.charging",
     "billcore.invoicing",
     "billcore.subscriptions",
+    "billcore.measured",
     "billcore.notifications",
     "billcore.rating",
     "billcore.plans",

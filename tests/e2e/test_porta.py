@@ -1315,10 +1315,6 @@ def test_customer_class_methods(porta, world):
         "vat_inclusive",
         "taxes",
         "tax_prepaid_at_payment",
-        "measured_service_enabled",
-        "measured_service_unit",
-        "measured_service_quota",
-        "measured_service_overage_rate",
         "mandatory_custom_fields",
         "creation_date",
     ]

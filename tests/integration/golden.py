@@ -44,6 +44,8 @@ EVENT_KINDS = (
     "plan",
     "subscribe",
     "unsubscribe",
+    "measured",
+    "sample",
 )
 STATUS_ACTIONS = (
     "block",
@@ -56,6 +58,20 @@ STATUS_ACTIONS = (
     "export",
     "clear_export",
 )
+# Issue 14: a measured-service definition of a class or a customer, and the sampler.
+MEASURED_KEYS = {
+    "class",
+    "customer",
+    "metric",
+    "apply_charge",
+    "charge_basis",
+    "price",
+    "free_items",
+    "rate_code",
+    "service",
+    "configured_limit",
+}
+SAMPLE_KEYS = {"days", "skip"}
 STATUS_KEYS = {"customer", "action", "until", "terminate_on", "permanent", "midterm_invoice"}
 PLAN_KEYS = {
     "name",
@@ -350,6 +366,14 @@ def validate(data: Mapping[str, Any]) -> list[str]:
                 set(body.get("expect") or {}) <= USAGE_EXPECT_KEYS,
                 f"{where}.usage.expect: keys {sorted(USAGE_EXPECT_KEYS)} only",
             )
+        elif kind == "measured":
+            check(set(body) <= MEASURED_KEYS, f"{where}.measured: keys {sorted(MEASURED_KEYS)}")
+            check(
+                (body.get("class") in classes) != (body.get("customer") in customers),
+                f"{where}.measured: a known class or customer (one of them)",
+            )
+        elif kind == "sample":
+            check(set(body) <= SAMPLE_KEYS, f"{where}.sample: keys {sorted(SAMPLE_KEYS)} only")
         elif kind not in ("engine", "installation", "check", "plan"):
             check(body.get("customer") in customers, f"{where}.{kind}.customer: unknown")
         if kind in ("usage", "transaction", "fee") and not (rated and "amount" not in body):
@@ -817,6 +841,30 @@ class Player:
 
         customer = body.pop("customer")
         record_transaction(actor=self.admin, now=at, customer_id=self.cid(customer), **body)
+
+    def do_measured(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
+        from billcore.measured.services import set_class_service, set_customer_service
+
+        metric = body.pop("metric")
+        if "class" in body:
+            cls = self.classes[body.pop("class")]
+            set_class_service(actor=self.admin, now=at, class_id=cls.pk, metric=metric, data=body)
+        else:
+            customer_id = self.cid(body.pop("customer"))
+            set_customer_service(
+                actor=self.admin, now=at, customer_id=customer_id, metric=metric, data=body
+            )
+
+    def do_sample(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
+        """The sampler at ``at`` and then once a day for ``days`` days in all, except on the
+        ``skip`` dates (missed: nothing is read those days)."""
+        from billcore.measured.sampler import take_samples
+
+        skip = {dt.date.fromisoformat(d) for d in body.get("skip") or []}
+        for n in range(int(body.get("days", 1))):
+            when = at + dt.timedelta(days=n)
+            if when.date() not in skip:
+                take_samples(now=when)
 
     def do_fee(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
         customer = body.pop("customer")

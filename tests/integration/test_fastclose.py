@@ -1,6 +1,7 @@
 """The close step's fast path (``invoicing.fastclose``) writes exactly what the ORM path
 (``closing.close_due_periods``, the reference) writes: the same customers with the same
-histories, closed once each way over two months, compared row by row (ids aside)."""
+histories, closed once each way over two months, compared row by row (ids aside). Two classes
+and some customers measure services (issue 14): their charges are lines of both paths."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from billcore.invoicing.models import ClosedPeriod, Invoice, InvoiceLine
 from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
+from billcore.measured.models import MeasuredCharge, MeasuredSample
+from billcore.measured.services import set_class_service, set_customer_service
 
 pytestmark = pytest.mark.django_db
 
@@ -106,6 +109,10 @@ def _rows(customer: Customer) -> dict[str, Any]:
     ledger = [
         clean(x) for x in Transaction.objects.filter(customer=customer).order_by("id").values()
     ]
+    measured = [
+        {k: v for k, v in x.items() if k not in ("id", "customer_id", "transaction_id")}
+        for x in MeasuredCharge.objects.filter(customer=customer).order_by("id").values()
+    ]
     c = Customer.objects.values("balance", "billed_to", "next_billed_to", "updated_at").get(
         pk=customer.pk
     )
@@ -115,7 +122,34 @@ def _rows(customer: Customer) -> dict[str, Any]:
         "invoices": [clean(v) for v in invoices],
         "lines": lines,
         "ledger": ledger,
+        "measured": measured,
     }
+
+
+def _measure(admin: Any, rng: random.Random, pair: list[Customer], *, override: bool) -> None:
+    """The same samples (some days missed) for both customers of a pair; ``override``: their
+    own PBX-extensions charge on the minimum."""
+    samples = []
+    day = T0.replace(hour=0)
+    while day < MAR1 + dt.timedelta(days=3):
+        if rng.random() < 0.8:
+            samples.append(("concurrent_calls", day, rng.randint(8, 14)))
+            samples.append(("pbx_extensions", day, rng.randint(0, 6)))
+            samples.append(("active_calls", day + dt.timedelta(hours=9), rng.randint(0, 7)))
+        day += dt.timedelta(days=1)
+    for c in pair:
+        if override:
+            set_customer_service(
+                actor=admin,
+                now=T0,
+                customer_id=c.pk,
+                metric="pbx_extensions",
+                data={"price": "1.25", "free_items": "2", "charge_basis": "minimum"},
+            )
+        MeasuredSample.objects.bulk_create(
+            MeasuredSample(customer=c, metric=m, taken_at=at, value=v, created_at=at)
+            for m, at, v in samples
+        )
 
 
 def test_fast_path_writes_what_the_orm_path_writes(admin: Any, monkeypatch: Any) -> None:
@@ -123,9 +157,25 @@ def test_fast_path_writes_what_the_orm_path_writes(admin: Any, monkeypatch: Any)
         add_currency(actor=admin, now=T0, code=code)
     update_settings(actor=admin, now=T0, changes={"tax_rounding_half_up": False})
     rng = random.Random(20271)
+    measured_rng = random.Random(14)  # its own: the histories stay those of ``rng``
     pairs = []
     for i, spec in enumerate(CLASSES):
         cls = create_class(actor=admin, now=T0, data={"name": f"C{i}", **spec})
+        if i in (1, 3):  # measured services (issue 14): concurrent calls and active calls
+            set_class_service(
+                actor=admin,
+                now=T0,
+                class_id=cls.pk,
+                metric="concurrent_calls",
+                data={"price": "5.00", "free_items": "10", "charge_basis": "maximum"},
+            )
+            set_class_service(
+                actor=admin,
+                now=T0,
+                class_id=cls.pk,
+                metric="active_calls",
+                data={"price": "0.37", "free_items": "1.5", "charge_basis": "average"},
+            )
         for j in range(6):
             prepaid = j % 3 == 2
             history = _history(rng, T0, MAR1 + dt.timedelta(days=3))
@@ -140,6 +190,8 @@ def test_fast_path_writes_what_the_orm_path_writes(admin: Any, monkeypatch: Any)
                 if prepaid:
                     data["available_funds"] = "500"
                 pair.append(create_customer(actor=admin, now=T0, data=data))
+            if i in (1, 3) or j == 0:
+                _measure(admin, measured_rng, pair, override=j == 0)
             for c in pair:
                 with transaction.atomic():
                     _apply(admin, c, [e for e in history if e[0] < FEB1])
@@ -179,3 +231,6 @@ def test_fast_path_writes_what_the_orm_path_writes(admin: Any, monkeypatch: Any)
             assert fast_rows[key] == orm_rows[key], (orm_customer.name, key)
     # and the invoices are real: every customer got one per month it had charges in
     assert Invoice.objects.count() > 40
+    # and measured services were charged, each metric its own line
+    assert MeasuredCharge.objects.count() > 20
+    assert InvoiceLine.objects.filter(unit="concurrent_calls").count() > 10

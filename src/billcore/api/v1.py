@@ -23,6 +23,7 @@ from billcore.api.installation import router as installation_router
 from billcore.api.invoicing import router as invoicing_router
 from billcore.api.lockouts import router as lockouts_router
 from billcore.api.network import router as network_router
+from billcore.api.measured import router as measured_router
 from billcore.api.notifications import router as notifications_router
 from billcore.api.plans import router as plans_router
 from billcore.api.rating import router as rating_router
@@ -53,6 +54,7 @@ def _register() -> None:
     api.add_router("/", engine_router)
     api.add_router("/", search_router)
     api.add_router("/", network_router)
+    api.add_router("/", measured_router)
     _guard_operations()
 
 

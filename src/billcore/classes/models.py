@@ -45,13 +45,6 @@ class FraudAction(models.TextChoices):
     BLOCK = "block", "Block new charges until the next day"
 
 
-class MeasuredUnit(models.TextChoices):
-    MINUTES = "minutes", "Minutes"
-    MB = "mb", "Megabytes"
-    GB = "gb", "Gigabytes"
-    MESSAGES = "messages", "Messages"
-
-
 class Notification(models.TextChoices):
     """The notifications a class may send (class tab Notifications)."""
 
@@ -185,13 +178,7 @@ class CustomerClass(NameKeyed):
     vat_inclusive = models.BooleanField(default=False)
     taxes = models.JSONField(default=list, blank=True)  # [{"name": str, "rate": "6.25000"}]
     tax_prepaid_at_payment = models.BooleanField(default=False)
-    # --- Measured Service tab ---
-    measured_service_enabled = models.BooleanField(default=False)
-    measured_service_unit = models.CharField(
-        max_length=10, choices=MeasuredUnit.choices, default=MeasuredUnit.MINUTES
-    )
-    measured_service_quota = DecimalUnitsField(null=True, blank=True)
-    measured_service_overage_rate = MoneyField(null=True, blank=True)
+    # --- Measured Service tab: the class's defaults live in ``measured.MeasuredService`` ---
 
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()

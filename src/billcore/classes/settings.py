@@ -31,7 +31,6 @@ from django.db import models
 from billcore.classes.models import (
     FraudAction,
     InvoiceTemplate,
-    MeasuredUnit,
     Notification,
     PeriodCloseMode,
     RoundingMode,
@@ -152,7 +151,6 @@ APPROVAL = Rule(
     "period_close=approval",
     "applies only when the period is closed upon administrator's approval (CC-18)",
 )
-MEASURED_SERVICE = Rule("measured_service_enabled", "applies only with measured service on")
 
 # The order the service checks them in: the first rule that fails names the error.
 RULES: tuple[Rule, ...] = (
@@ -168,7 +166,6 @@ RULES: tuple[Rule, ...] = (
     CUSTOM_TAXATION,
     CUSTOM_ROUNDING,
     APPROVAL,
-    MEASURED_SERVICE,
 )
 
 _UNSET: Any = object()
@@ -642,32 +639,6 @@ SETTINGS: tuple[Setting, ...] = (
         Kind.BOOL,
         "Tax prepaid customers at the time of payment",
         tab="taxation",
-    ),
-    # --- Measured Service ---
-    Setting("measured_service_enabled", Kind.BOOL, "Measured service", tab="measured-service"),
-    Setting(
-        "measured_service_unit",
-        Kind.CHOICE,
-        "Unit",
-        tab="measured-service",
-        choices=MeasuredUnit,
-        show_if=MEASURED_SERVICE,  # shown with measured service only; kept without it
-    ),
-    Setting(
-        "measured_service_quota",
-        Kind.MONEY,
-        "Included quota",
-        tab="measured-service",
-        optional=True,
-        requires=(MEASURED_SERVICE,),
-    ),
-    Setting(
-        "measured_service_overage_rate",
-        Kind.MONEY,
-        "Rate beyond the quota",
-        tab="measured-service",
-        optional=True,
-        requires=(MEASURED_SERVICE,),
     ),
     # --- Custom Fields (a relation, last) ---
     Setting(

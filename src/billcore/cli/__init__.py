@@ -28,6 +28,8 @@ billcore plans assign PLAN --product ID|--account ID|--customer ID [--from T] [-
 billcore plans unassign ASSIGNMENT                   end a plan's assignment now
 billcore nas add|list|remove …, billcore radius …     NAS clients, RADIUS (cli/network_args.py)
 billcore diameter [--port P] [--peer ORIGIN_HOST]…   Diameter Gy server (serve --diameter)
+billcore measured sample [--now T]                  measured services: take the samples due now
+billcore measured loop [--interval SECONDS]          … every SECONDS (billcore serve starts it)
 billcore rate --account A --cld NUMBER --duration S [--service voice] [--at ISO]
               [--access-code X] [--format table|json]   price a session (nothing charged)
 """
@@ -215,7 +217,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop when the process that started this one is gone (billcore serve uses it)",
     )
     e.set_defaults(func="commands.cmd_engine_loop")
+    _add_measured_commands(sub)  # billcore measured sample|loop (cli/measured.py)
     return parser
+
+
+def _add_measured_commands(sub: Any) -> None:
+    """The measured-services sampler (issue 14): once, or on a schedule."""
+    p = sub.add_parser("measured", help="measured services: the sampler")
+    msub = p.add_subparsers(dest="measured_command", required=True)
+    m = msub.add_parser(
+        "sample",
+        help="take the samples of the current slots (5-minute for active calls, daily for "
+        "concurrent calls and PBX extensions); a slot already read is not read again",
+    )
+    m.add_argument(
+        "--now",
+        type=_timestamp,
+        help="the sampler's clock (test mode only, as the engine's), e.g. 2027-02-01T10:00:00Z",
+    )
+    m.set_defaults(func="measured.cmd_measured_sample")
+    m = msub.add_parser("loop", help="take the samples due every --interval seconds")
+    m.add_argument("--interval", type=_positive_int, default=60, metavar="SECONDS")
+    m.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started this one is gone (billcore serve uses it)",
+    )
+    m.set_defaults(func="measured.cmd_measured_loop")
 
 
 def _timestamp(text: str) -> Any:

@@ -182,6 +182,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             env={**os.environ, "BILLCORE_ENGINE_PARENT": str(os.getpid())},
         )
         atexit.register(engine.terminate)
+        # The measured-services sampler beside the engine (issue 14), stopped with the server.
+        sampler = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "billcore.cli", "measured", "loop", "--exit-with-parent"],
+            env={**os.environ, "BILLCORE_ENGINE_PARENT": str(os.getpid())},
+        )
+        atexit.register(sampler.terminate)
     if args.radius:
         import atexit
         import subprocess
@@ -213,6 +219,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"billcore serving on http://{args.host}:{args.port}/ (Ctrl+C to stop)", flush=True)
     if engine is not None:
         print(f"billing engine: every {args.engine_interval} s (--engine-interval 0: off)")
+        print("measured-services sampler: beside the engine (its slots: 5 min, 1 day)")
     Server().run()
     return 0
 

@@ -61,11 +61,14 @@ SUBSCRIPTION = "subscription"
 MANUAL_CHARGE = "manual_charge"
 MANUAL_CREDIT = "manual_credit"
 PROMOTIONAL_CREDIT = "promotional_credit"
+# A measured service's charge at period close (its unit is the metric's code).
+MEASURED_SERVICE = "measured_service"
 LINE_OF_ACTION: dict[str, str] = {
     USAGE: "usage",
     RERATING: "usage",
     SUBSCRIPTION: "subscription",
     MANUAL_CHARGE: "fee",
+    MEASURED_SERVICE: "fee",
     MANUAL_CREDIT: "adjustment",
     PROMOTIONAL_CREDIT: "adjustment",
 }
@@ -73,6 +76,7 @@ LINE_TEXT: dict[str, str] = {
     RERATING: "Usage re-rating",
     SUBSCRIPTION: "Subscription fees",
     MANUAL_CHARGE: "Other fees",
+    MEASURED_SERVICE: "Measured service",
     MANUAL_CREDIT: "Credits",
     PROMOTIONAL_CREDIT: "Promotional credits",
 }
@@ -81,6 +85,12 @@ SERVICE_TEXT: dict[str, str] = {
     "data": "Data",
     "messaging": "Messaging",
     "other": "Other usage",
+}
+# A measured-service line's text, by metric (measured.models.Metric).
+METRIC_TEXT: dict[str, str] = {
+    "active_calls": "Measured service: active calls",
+    "concurrent_calls": "Measured service: concurrent calls",
+    "pbx_extensions": "Measured service: PBX extensions",
 }
 LINE_TAX = "tax"
 LINE_TAX_INCLUDED = "tax_included"
@@ -226,7 +236,7 @@ class Group:
 
 def line_order(g: Group) -> tuple[int, str, str]:
     """Usage first (per service and unit), then subscriptions, fees, credits."""
-    order = [USAGE, RERATING, SUBSCRIPTION, MANUAL_CHARGE]
+    order = [USAGE, RERATING, SUBSCRIPTION, MEASURED_SERVICE, MANUAL_CHARGE]
     return (order.index(g.action) if g.action in order else 9, g.service, g.unit)
 
 
@@ -237,6 +247,8 @@ def line_values(groups: Sequence[Group], totals: Totals) -> list[dict[str, Any]]
     for g in groups:
         if g.action == USAGE:
             text = SERVICE_TEXT.get(g.service, g.service.title() or "Usage")
+        elif g.action == MEASURED_SERVICE:
+            text = METRIC_TEXT.get(g.unit, LINE_TEXT[g.action])
         else:
             text = LINE_TEXT[g.action]
         lines.append(

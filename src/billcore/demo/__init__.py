@@ -7,7 +7,8 @@ What it loads (on top of what the migrations seed):
 * administrator classes Retail USD (Fixed VAT 20 % exclusive, statistics summary by e-mail),
   Business EUR (two named taxes, period closed upon approval within 5 days, custom rounding
   ``XXXXX.X5000``, ``tax_id`` mandatory), Malaysia (MYR, GST), Prepaid Anywhere (no currency),
-  UK SIP Trunking (GBP, ``contract_date`` mandatory) and Wholesale Partners (no currency, the
+  UK SIP Trunking (GBP, ``contract_date`` mandatory, concurrent calls above 10 charged 5.00
+  each as a measured service) and Wholesale Partners (no currency, the
   resellers' own class);
 * two resellers, Northwind Telecom (CAD, Canada) and Blue Fibre Networks (GBP, United
   Kingdom), each with one user (``northwind``, ``bluefibre``) that has no usable password
@@ -72,6 +73,7 @@ from billcore.invoicing.models import Invoice
 from billcore.invoicing.settling import record_transaction
 from billcore.ledger.customers import create_customer
 from billcore.ledger.models import Transaction
+from billcore.measured.services import set_class_service
 from billcore.rating.models import Product, Tariff
 from billcore.subscribers.models import Account
 from billcore.subscriptions.models import Subscription
@@ -689,10 +691,6 @@ ADMIN_CLASSES: tuple[dict[str, Any], ...] = (
         "vat_rate": "20",
         "generate_statistics": True,
         "send_statistics": "summary",
-        "measured_service_enabled": True,
-        "measured_service_unit": "minutes",
-        "measured_service_quota": "5000",
-        "measured_service_overage_rate": "0.012",
         "fraud_daily_limit": "500",
         "fraud_action": "block",
         "mandatory_custom_fields": ["contract_date"],
@@ -711,6 +709,25 @@ ADMIN_CLASSES: tuple[dict[str, Any], ...] = (
     },
 )
 RESELLER_CLASS = "Wholesale Partners"
+# The classes' measured-service defaults (CC-22): SIP trunks pay for concurrent calls above 10
+# (the reference's example) and active calls and PBX extensions are kept as statistics.
+MEASURED_DEFAULTS: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
+    "UK SIP Trunking": (
+        (
+            "concurrent_calls",
+            {
+                "charge_basis": "maximum",
+                "price": "5.00",
+                "free_items": "10",
+                "rate_code": "SIPT",
+                "service": "voice",
+                "configured_limit": 12,
+            },
+        ),
+        ("active_calls", {"apply_charge": False, "charge_basis": "average"}),
+    ),
+    "Retail USD": (("pbx_extensions", {"apply_charge": False, "charge_basis": "maximum"}),),
+}
 
 
 # --------------------------------------------------------------------------------------
@@ -856,6 +873,10 @@ class _Loader:
         for data in ADMIN_CLASSES:
             cls = create_class(actor=self.admin, now=self.start, data=self._class_data(data))
             self.class_ids[cls.name] = cls.pk
+            for metric, defaults in MEASURED_DEFAULTS.get(cls.name, ()):
+                set_class_service(
+                    actor=self.admin, now=self.start, class_id=cls.pk, metric=metric, data=defaults
+                )
 
     def _resellers(self) -> None:
         for spec in RESELLERS:

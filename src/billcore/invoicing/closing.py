@@ -9,6 +9,8 @@ Closing a period, for one customer locked in one transaction:
 2. the invoices the class asks for are issued (``issuing.issue_invoice``) from the stamped rows
    that no invoice has billed yet: a regular one, and a separate one for subscription fees when
    CC-14 is on;
+   (the measured-service charges of the period are posted into it first, each its own row
+   and invoice line, ``measured.charging``);
 3. a balance reset (CC-12) brings the balance to zero when the class says so;
 4. the invoices are settled (``settling``) and the e-mails owed (invoice, statistics) are
    queued in the same transaction.
@@ -29,7 +31,7 @@ from django.db.models import Q, Sum
 
 from billcore.accounts.access import Actor, user_row
 from billcore.audit.services import record, snapshot
-from billcore.classes.models import PeriodCloseMode
+from billcore.classes.models import CustomerClass, PeriodCloseMode
 from billcore.customers import lifecycle
 from billcore.customers.models import Customer, Status
 from billcore.customers.selectors import get_customer
@@ -47,6 +49,12 @@ from billcore.invoicing.issuing import issue_invoice, queue_emails
 from billcore.invoicing.models import ClosedPeriod, Invoice, InvoiceKind, PeriodStatus
 from billcore.ledger.models import Action, Transaction
 from billcore.ledger.postings import post_locked
+from billcore.measured.charging import (
+    charging_definitions,
+    custom_pattern,
+    due_charges,
+    record_charges,
+)
 
 ZERO = Decimal(0)
 
@@ -84,6 +92,7 @@ def _close(
     if adjustments_until is not None:
         window |= Q(action__in=ADJUSTMENTS, created_at__lte=adjustments_until)
     mine.filter(period__isnull=True).filter(window).update(period=period)
+    _charge_measured(customer=customer, cls=cls, period=period, now=now)
     in_period = mine.filter(period=period)
     # Balance-forward figures, so that previous balance + payments + total = balance after on
     # every invoice: the previous balance is what was owed before the period plus what other
@@ -164,6 +173,42 @@ def _close(
         settle_into(invoices, customer_id=customer.pk, now=now)
     queue_emails(customer=customer, cls=cls, period=period, invoices=invoices, now=now)
     return invoices
+
+
+def _charge_measured(
+    *, customer: Customer, cls: CustomerClass, period: ClosedPeriod, now: dt.datetime
+) -> None:
+    """The period's measured-service charges (``measured.charging``), posted into it, each
+    its own ledger row (billed by the period's invoice as its own line)."""
+    charges = due_charges(
+        customer_id=customer.pk,
+        definitions=charging_definitions(customer_id=customer.pk, class_id=cls.pk),
+        start=period.start,
+        end=period.end,
+        decimals=customer.currency.decimals,
+        custom_pattern=custom_pattern(cls),
+    )
+    ids = []
+    for charge in charges:
+        row = post_locked(
+            customer_id=customer.pk,
+            action=Action.MEASURED_SERVICE,
+            amount=charge.amount,
+            now=now,
+            visible_comment=charge.comment,
+            period_id=period.pk,
+            balance_before=customer.balance,
+        )
+        customer.balance = row.balance_after
+        ids.append(row.pk)
+    record_charges(
+        customer_id=customer.pk,
+        charges=charges,
+        transaction_ids=ids,
+        start=period.start,
+        end=period.end,
+        now=now,
+    )
 
 
 @dataclass

@@ -51,7 +51,12 @@ from billcore.ledger.models import Action, Transaction
 
 ZERO = Decimal(0)
 # The rows the detailed template's "largest charges" list picks from (never taxes/rounding).
-CHARGE_ACTIONS = (Action.USAGE, Action.SUBSCRIPTION, Action.MANUAL_CHARGE)
+CHARGE_ACTIONS = (
+    Action.USAGE,
+    Action.SUBSCRIPTION,
+    Action.MEASURED_SERVICE,
+    Action.MANUAL_CHARGE,
+)
 LARGEST_CHARGES = 5  # the "largest charges" list of the detailed template
 ROUNDING_KINDS = (LineKind.SPECIAL_ROUNDING, LineKind.ROUNDING)
 TAX_KINDS = (LineKind.TAX, LineKind.TAX_INCLUDED)

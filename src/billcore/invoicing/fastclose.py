@@ -46,6 +46,7 @@ from billcore.invoicing.models import (
 )
 from billcore.ledger.batch import CloseSql
 from billcore.ledger.models import Action, Transaction
+from billcore.measured.charging import DefinitionIndex, custom_pattern, due_charges, record_charges
 
 CUSTOMER_COLUMNS = (
     "id",
@@ -119,6 +120,7 @@ class FastCloser:
         self.invoice_insert = RowInsert(Invoice, self.conn)
         self.line_insert = RowInsert(InvoiceLine, self.conn)
         self.ledger = CloseSql(self.conn)
+        self.measured_index: DefinitionIndex | None = None
         q = connection.ops.quote_name
         self.select_customer = (
             f"SELECT {', '.join(q(c) for c in CUSTOMER_COLUMNS)} "  # noqa: S608
@@ -164,6 +166,11 @@ class FastCloser:
             f"UPDATE {Invoice._meta.db_table} SET amount_paid = %s, status = %s, "  # noqa: S608
             "paid_at = %s WHERE id = %s"
         )
+
+    def _measured(self) -> DefinitionIndex:
+        if self.measured_index is None:
+            self.measured_index = DefinitionIndex()
+        return self.measured_index
 
     def _class(self, class_id: int) -> CustomerClass:
         cls = self.classes.get(class_id)
@@ -284,6 +291,28 @@ class FastCloser:
                     )
                 )
         previous_balance = c.balance - in_period - later + other
+        # The period's measured-service charges (as closing._charge_measured): their own
+        # ledger rows, posted before the invoice's taxes and rounding, one line each.
+        definitions = self._measured().for_customer(customer_id=c.id, class_id=c.class_id)
+        measured = due_charges(
+            customer_id=c.id,
+            definitions=definitions,
+            start=start,
+            end=end,
+            decimals=self.decimals[c.currency],
+            custom_pattern=custom_pattern(cls),
+        )
+        for charge in measured:
+            groups.append(
+                Group(
+                    action=Action.MEASURED_SERVICE,
+                    service=charge.service,
+                    amount=charge.amount,
+                    count=1,
+                    quantity=charge.quantity,
+                    unit=charge.metric,
+                )
+            )
         cur.execute(self.select_invoices, [c.id])
         earlier = cur.fetchall()
         if any(r[6] == InvoiceKind.RECURRING for r in earlier):
@@ -329,6 +358,10 @@ class FastCloser:
         )
         posted = []
         balance = c.balance
+        for charge in measured:
+            balance += charge.amount
+            text = charge.comment.replace("{", "{{").replace("}", "}}")
+            posted.append((Action.MEASURED_SERVICE, charge.amount, balance, text))
         if totals.tax_added:
             balance += totals.tax_added
             posted.append((Action.TAX, totals.tax_added, balance, "Taxes of invoice {}"))
@@ -429,7 +462,7 @@ class FastCloser:
         cur.execute(self.line_insert.sql(len(lines), returning=False), params)
         if posted:
             # The ledger's rows and the balance's move by their sum (ledger.batch).
-            self.ledger.post(
+            ids = self.ledger.post(
                 cur,
                 customer_id=c.id,
                 rows=[(a, amount, after, text.format(number)) for a, amount, after, text in posted],
@@ -440,6 +473,15 @@ class FastCloser:
                 next_billed_to=adapt(new_end),
                 updated_at=adapt(now),
             )
+            if measured:
+                record_charges(
+                    customer_id=c.id,
+                    charges=measured,
+                    transaction_ids=ids[: len(measured)],
+                    start=start,
+                    end=end,
+                    now=now,
+                )
         else:
             cur.execute(
                 self.update_customer_dates,

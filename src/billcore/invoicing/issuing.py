@@ -64,6 +64,7 @@ INVOICEABLE = (
     Action.MANUAL_CREDIT,
     Action.PROMOTIONAL_CREDIT,
     Action.SUBSCRIPTION,
+    Action.MEASURED_SERVICE,
 )
 
 
@@ -150,14 +151,20 @@ def compute_totals(
 def groups_of(rows: Any) -> list[Group]:
     """Invoiceable rows summed per action (and per service and unit for usage)."""
     out = []
+    # A measured-service row names its service and metric (as unit) by its charge
+    # (``measured.MeasuredCharge``).
     # A usage row is the customer's charge of an xDR (``xdr``) or, for a reseller, its
     # wholesale charge of a sub-customer's xDR (``reseller_xdr``): either names the service.
     for r in (
         rows.filter(action__in=INVOICEABLE)
         .annotate(
-            usage_service=Coalesce("xdr__service", "reseller_xdr__service"),
-            usage_unit=Coalesce("xdr__unit", "reseller_xdr__unit"),
-            usage_quantity=Coalesce("xdr__quantity", "reseller_xdr__quantity"),
+            usage_service=Coalesce(
+                "xdr__service", "reseller_xdr__service", "measured_charge__service"
+            ),
+            usage_unit=Coalesce("xdr__unit", "reseller_xdr__unit", "measured_charge__metric"),
+            usage_quantity=Coalesce(
+                "xdr__quantity", "reseller_xdr__quantity", "measured_charge__quantity"
+            ),
         )
         .values("action", "usage_service", "usage_unit")
         .annotate(

@@ -45,6 +45,7 @@ INVOICEABLE = (
     Action.MANUAL_CREDIT,
     Action.PROMOTIONAL_CREDIT,
     Action.SUBSCRIPTION,
+    Action.MEASURED_SERVICE,
 )
 
 

@@ -253,9 +253,10 @@ class CloseSql:
         billed_to: Any,
         next_billed_to: Any,
         updated_at: Any,
-    ) -> None:
+    ) -> list[int]:
         """``rows``: (action, amount, balance after, visible comment) in order; the balance
-        moves by the sum of the amounts. The three dates come adapted for the database."""
+        moves by the sum of the amounts. The three dates come adapted for the database.
+        Returns the rows' ids in the order of ``rows`` (ids are given in insertion order)."""
         params: list[Any] = []
         for action, amount, after, comment in rows:
             params += self.insert.params(
@@ -270,12 +271,14 @@ class CloseSql:
                     "invoice_id": invoice_id,
                 }
             )
-        cursor.execute(self.insert.sql(len(rows)), params)
+        cursor.execute(self.insert.sql(len(rows), returning=True), params)
+        ids = sorted(int(r[0]) for r in cursor.fetchall())
         delta = sum((amount for _, amount, _, _ in rows), Decimal(0))
         cursor.execute(
             self.update_customer,
             [exact_units(delta), billed_to, next_billed_to, updated_at, customer_id],
         )
+        return ids
 
 
 def move_usage_balances_many(

@@ -35,6 +35,8 @@ class Action(models.TextChoices):
     # Issue 12: the difference re-rating made to a usage charge of the open period (linked to
     # the usage row it corrects by ``reference``).
     RERATING = "rerating", "Usage re-rating"
+    # Issue 14: a measured service's charge at period close (``measured.MeasuredCharge``).
+    MEASURED_SERVICE = "measured_service", "Measured service"
 
 
 class Transaction(models.Model):

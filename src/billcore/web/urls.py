@@ -14,6 +14,7 @@ from billcore.web import (
     views_invoices,
     views_invoicing,
     views_network,
+    views_measured,
     views_notifications,
     views_plans,
     views_rating,
@@ -485,5 +486,26 @@ urlpatterns = [
         "customers/<int:customer_id>/accounts/<int:account_id>/products/",
         views_customer_tabs.customer_account_products,
         name="customer-account-products",
+    ),
+    # Measured services (issue 14): the customer's tab and the class's tab.
+    path(
+        "customers/<int:customer_id>/measured-services/<slug:metric>/",
+        views_measured.customer_measured_save,
+        name="customer-measured-save",
+    ),
+    path(
+        "customers/<int:customer_id>/measured-services/<slug:metric>/inherit/",
+        views_measured.customer_measured_inherit,
+        name="customer-measured-inherit",
+    ),
+    path(
+        "classes/<int:class_id>/measured-services/<slug:metric>/",
+        views_measured.class_measured_save,
+        name="class-measured-save",
+    ),
+    path(
+        "classes/<int:class_id>/measured-services/<slug:metric>/delete/",
+        views_measured.class_measured_delete,
+        name="class-measured-delete",
     ),
 ]

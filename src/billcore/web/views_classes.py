@@ -27,9 +27,11 @@ from billcore.installation.services import get_settings
 from billcore.web import base, confirm, exports
 from billcore.web.base import fail, not_found, page, paginate, query, query_id, reseller_choices
 from billcore.web.forms import ClassForm, class_initial, clerk_text
+from billcore.web.measured_page import MeasuredForm
+from billcore.web.measured_page import class_context as measured_class_context
 
 
-def _class_form_options(actor: Actor) -> dict[str, Any]:
+def class_form_options(actor: Actor) -> dict[str, Any]:
     installation = get_settings()
     admin = is_admin(actor)
     return {
@@ -43,14 +45,20 @@ def _class_form_options(actor: Actor) -> dict[str, Any]:
     }
 
 
-def _class_page(
-    request: HttpRequest, form: ClassForm, cls: CustomerClass | None, *, status: int = 200
+def class_page(
+    request: HttpRequest,
+    form: ClassForm,
+    cls: CustomerClass | None,
+    *,
+    status: int = 200,
+    measured_form: MeasuredForm | None = None,
 ) -> HttpResponse:
     context = {
         "form": form,
         "cls": cls,
         "installation": get_settings(),
         "used_by": usage_counts([cls.pk]).get(cls.pk, 0) if cls else 0,
+        **measured_class_context(request, cls, form=measured_form),  # issue 14
     }
     return render(request, "web/class_form.html", context, status=status)
 
@@ -97,13 +105,13 @@ def class_list(request: HttpRequest) -> HttpResponse:
 def class_add(request: HttpRequest) -> HttpResponse:
     """CC-03: Save (back to the list), Save & Edit details, Save & Add a copy."""
     actor = request.user
-    options = _class_form_options(actor)
+    options = class_form_options(actor)
     if request.method == "POST":
         form = ClassForm(request.POST, is_new=True, **options)
         try:
             cls = create_class(actor=actor, now=base.now(), data=form.posted())
         except BillcoreError as exc:
-            return _class_page(request, form, None, status=fail(form, exc))
+            return class_page(request, form, None, status=fail(form, exc))
         messages.success(request, f"Customer class “{cls.name}” saved.")
         if "_continue" in request.POST:
             return redirect("class-edit", class_id=cls.pk)
@@ -119,7 +127,7 @@ def class_add(request: HttpRequest) -> HttpResponse:
     else:
         blank = CustomerClass()
         initial = class_initial({name: getattr(blank, name) for name in SIMPLE_FIELDS})
-    return _class_page(request, ClassForm(initial=initial, is_new=True, **options), None)
+    return class_page(request, ClassForm(initial=initial, is_new=True, **options), None)
 
 
 @page
@@ -128,19 +136,19 @@ def class_edit(request: HttpRequest, class_id: int) -> HttpResponse:
     """All tabs of CC-22 in one form; the currency is shown, never posted (CC-06)."""
     actor = request.user
     cls = get_class(actor=actor, class_id=class_id)
-    options = _class_form_options(actor)
+    options = class_form_options(actor)
     if request.method == "POST":
         form = ClassForm(request.POST, is_new=False, **options)
         try:
             cls = update_class(actor=actor, now=base.now(), class_id=cls.pk, changes=form.posted())
         except BillcoreError as exc:
-            return _class_page(request, form, cls, status=fail(form, exc))
+            return class_page(request, form, cls, status=fail(form, exc))
         messages.success(request, f"Customer class “{cls.name}” saved.")
         if "_save" in request.POST:
             return redirect("class-list")
         return redirect("class-edit", class_id=cls.pk)
     initial = class_initial({**copy_data(cls), "name": cls.name})
-    return _class_page(request, ClassForm(initial=initial, is_new=False, **options), cls)
+    return class_page(request, ClassForm(initial=initial, is_new=False, **options), cls)
 
 
 @page
