@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "billcore.subscriptions",
     "billcore.notifications",
     "billcore.rating",
+    "billcore.dids",
     "billcore.engine",
     "billcore.web",
     "billcore.porta",
