@@ -32,7 +32,6 @@ from billcore.web.forms import AdjustmentForm, ClassOption, CustomerForm, custom
 # CU-13 tabs that arrive with later releases: shown honestly, as a title and one line.
 LATER_CUSTOMER_TABS = (
     "Measured Services",
-    "DIDs",
     "Discounts",
     "Abbreviated Dialing",
     "Quotas & Service Wallets",
