@@ -9,7 +9,6 @@ CATALOGUE = (
     "with its own issues"
 )
 SERVICES: dict[str, str] = {
-    "DID": CATALOGUE.format(what="DID inventory"),
     "Destination": CATALOGUE.format(what="destinations"),
     "DiscountPlan": CATALOGUE.format(what="discount plans"),
     "VolumeDiscountPlan": CATALOGUE.format(what="volume discount plans"),

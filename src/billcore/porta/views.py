@@ -15,7 +15,16 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from billcore.errors import BillcoreError
-from billcore.porta import accounts, billing, classes, customers, rating, session, unsupported
+from billcore.porta import (
+    accounts,
+    billing,
+    classes,
+    customers,
+    dids,
+    rating,
+    session,
+    unsupported,
+)
 from billcore.porta.mapping import (
     ACCOUNT_FIELDS_OUT,
     CLASS_FIELDS_OUT,
@@ -41,6 +50,7 @@ SERVICES: dict[str, dict[str, tuple[Handler, bool]]] = {
     "Tariff": rating.TARIFF_METHODS,
     "Rate": rating.RATE_METHODS,
     "Product": rating.PRODUCT_METHODS,
+    "DID": dids.METHODS,
 }
 FIELD_NAMES: dict[str, Mapping[str, str]] = {
     "Session": {},
@@ -52,6 +62,7 @@ FIELD_NAMES: dict[str, Mapping[str, str]] = {
     "Tariff": rating.TARIFF_FIELDS_OUT,
     "Rate": rating.RATE_FIELDS_OUT,
     "Product": rating.PRODUCT_FIELDS_OUT,
+    "DID": dids.FIELDS_OUT,
 }
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
 
