@@ -6,6 +6,7 @@ numbers and other customers' numbers are not found."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -43,7 +44,7 @@ def get_did(*, actor: Actor, did_id: Any) -> Did:
 
 
 def get_did_by_number(*, actor: Actor, number: Any) -> Did:
-    digits = str(number or "").strip().lstrip("+")
+    digits = re.sub(r"[\s\-.()+]", "", str(number or ""))
     did = visible_dids(actor=actor).filter(number=digits).first()
     if did is None:
         raise NotFound(f"DID {number} not found", field="number")
