@@ -461,3 +461,18 @@ def test_reseller_isolation(world: dict[str, Any]) -> None:
     assert Did.objects.get(pk=d2.pk).status == DidStatus.FROZEN
     services.release(actor=ua, now=JAN16, did_id=d1.pk)
     assert Did.objects.get(pk=d1.pk).status == DidStatus.NOT_IN_USE
+
+
+def test_engine_visits_a_customer_only_when_a_part_is_due(admin: Any) -> None:
+    from billcore.dids.charging import customers_due
+
+    c = _customer(admin)
+    did = _did(admin, pricing_batch=_batch(admin).pk)
+    a = services.assign(actor=admin, now=JAN16, did_id=did.pk, customer_id=c.pk)
+    assert a.next_due_at == FEB1
+    assert customers_due(now=FEB1 - US) == []
+    assert customers_due(now=FEB1) == [c.pk]
+    _run(FEB1)
+    a.refresh_from_db()
+    assert (a.charged_to, a.next_due_at) == (FEB1, MAR1)
+    assert customers_due(now=FEB15) == []

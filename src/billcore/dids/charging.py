@@ -32,6 +32,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from django.db import DatabaseError, transaction
+from django.db.models import Q
 
 from billcore.accounts.access import ENGINE, Actor
 from billcore.audit.services import record, snapshot
@@ -152,8 +153,21 @@ def charge_assignment(
         assignment.charged_to is not None and assignment.charged_to >= assignment.released_at
     ):
         assignment.ended = True
-    assignment.save(update_fields=["charged_to", "ended"])
+    assignment.next_due_at = None if assignment.ended else next_due(customer, assignment)
+    assignment.save(update_fields=["charged_to", "ended", "next_due_at"])
     return posted
+
+
+def next_due(customer: Customer, assignment: DidAssignment) -> dt.datetime:
+    """The end of the next part to charge (when the engine has something to do)."""
+    cursor = max(assignment.charged_to or assignment.assigned_at, assignment.assigned_at)
+    end = period_containing(
+        at=cursor,
+        period=customer.billing_period,
+        time_zone=customer.time_zone,
+        anchor=customer.created_at,
+    ).end
+    return end if assignment.released_at is None else min(end, assignment.released_at)
 
 
 def release_locked(
@@ -221,9 +235,15 @@ def charge_customer(*, customer_id: int, now: dt.datetime) -> CustomerResult:
     return result
 
 
-def customers_due() -> list[int]:
+def customers_due(*, now: dt.datetime) -> list[int]:
+    """Customers with a part due by ``now``, and permanently terminated customers still
+    holding an assignment (their numbers return to the inventory)."""
+    open_ = DidAssignment.objects.filter(ended=False)
+    due = open_.filter(Q(next_due_at__lte=now) | Q(next_due_at__isnull=True))
+    closed = open_.filter(customer__status=Status.CLOSED)
     return sorted(
-        set(DidAssignment.objects.filter(ended=False).values_list("customer_id", flat=True))
+        set(due.values_list("customer_id", flat=True))
+        | set(closed.values_list("customer_id", flat=True))
     )
 
 
@@ -232,7 +252,7 @@ def charge_step(*, now: dt.datetime, report: Report) -> None:
     charged to its end; a failing customer is rolled back whole, reported and retried."""
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
-    for cid in customers_due():
+    for cid in customers_due(now=now):
         try:
             result = charge_customer(customer_id=cid, now=now)
         except (BillcoreError, ValueError, DatabaseError) as exc:

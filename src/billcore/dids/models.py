@@ -161,11 +161,17 @@ class DidAssignment(models.Model):
     # Everything before this instant is charged (recurring fees, period by period).
     charged_to = models.DateTimeField(null=True, blank=True)
     ended = models.BooleanField(default=False)  # released and charged up to the release
+    # When the engine next has something to charge: the end of the part after ``charged_to``
+    # (the customer's billing period cut to the release); None once ended.
+    next_due_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
 
     class Meta:
         ordering = ["-assigned_at", "-id"]
-        indexes = [models.Index(fields=["ended", "customer"])]
+        indexes = [
+            models.Index(fields=["ended", "customer"]),
+            models.Index(fields=["next_due_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.did_id} -> {self.customer_id}"

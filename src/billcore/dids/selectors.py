@@ -2,7 +2,7 @@
 
 An administrator sees every number, batch and group. A reseller's user sees the numbers of
 its own customers and the numbers not in use (those it may assign to its customers); frozen
-numbers and other customers' numbers are not found."""
+numbers, other customers' numbers, the pricing batches and the groups are not found."""
 
 from __future__ import annotations
 
@@ -131,12 +131,12 @@ def _admin_only(actor: Actor) -> None:
 
 
 def list_pricing_batches(*, actor: Actor) -> QuerySet[PricingBatch]:
-    require_user(actor)
+    _admin_only(actor)
     return PricingBatch.objects.select_related("currency").order_by("name")
 
 
 def get_pricing_batch(*, actor: Actor, batch_id: Any) -> PricingBatch:
-    require_user(actor)
+    _admin_only(actor)
     try:
         return PricingBatch.objects.get(pk=as_int("id", batch_id, minimum=1))
     except (PricingBatch.DoesNotExist, ValidationFailed):
@@ -144,7 +144,7 @@ def get_pricing_batch(*, actor: Actor, batch_id: Any) -> PricingBatch:
 
 
 def list_groups(*, actor: Actor) -> QuerySet[DidGroup]:
-    require_user(actor)
+    _admin_only(actor)
     return DidGroup.objects.order_by("name")
 
 

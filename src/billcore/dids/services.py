@@ -37,7 +37,7 @@ from billcore.core.dids import activation_price, recurring_price
 from billcore.customers.models import Customer, Status
 from billcore.customers.selectors import get_customer
 from billcore.db import name_taken
-from billcore.dids.charging import charge_assignment, history, release_locked
+from billcore.dids.charging import next_due, release_locked
 from billcore.dids.models import (
     ChargeKind,
     Did,
@@ -551,6 +551,8 @@ def assign(
         charged_to=now,
         created_at=now,
     )
+    assignment.next_due_at = next_due(customer, assignment)
+    assignment.save(update_fields=["next_due_at"])
     record(
         actor=actor,
         now=now,
@@ -622,17 +624,3 @@ def release(*, actor: Actor, now: dt.datetime, did_id: Any) -> DidAssignment | N
     customer = _lock_customer(actor, did.customer_id)
     did = Did.objects.get(pk=did.pk)
     return release_locked(actor=actor, now=now, customer=customer, did=did, at=now)
-
-
-@transaction.atomic
-def charge_due(*, customer_id: int, now: dt.datetime) -> int:
-    """The recurring fees due for one customer (the engine's ``charging.charge_customer``
-    without the closing sweep); for callers that hold no lock yet."""
-    customer = for_update(Customer.objects.filter(pk=customer_id)).get()
-    changes = history(customer.pk)
-    return sum(
-        charge_assignment(customer, a, now=now, changes=changes)
-        for a in DidAssignment.objects.select_related("did").filter(
-            customer_id=customer.pk, ended=False
-        )
-    )
