@@ -56,6 +56,7 @@ def test_keypad_digits() -> None:
 def test_pattern_regex() -> None:
     assert pattern_regex("1800%VOIP") == "^1800[0-9]*8647$"
     assert pattern_regex("1_2?") == "^1[0-9]2[0-9]$"
+    assert pattern_regex("1%%*%2") == "^1[0-9]*2$"  # a run of wildcards is one
     with pytest.raises(BadPattern):
         pattern_regex("18[0]")
     with pytest.raises(BadPattern):

@@ -77,7 +77,8 @@ def pattern_regex(pattern: str) -> str:
     parts = ["^"]
     for ch in pattern.strip().upper():
         if ch in "%*":
-            parts.append("[0-9]*")
+            if parts[-1] != "[0-9]*":  # a run of wildcards is one
+                parts.append("[0-9]*")
         elif ch in "_?":
             parts.append("[0-9]")
         elif ch.isascii() and ch.isdigit():

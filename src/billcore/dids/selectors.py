@@ -58,6 +58,8 @@ def search_filter(qs: QuerySet[Did], search: str) -> QuerySet[Did]:
     text = search.strip()
     if not text:
         return qs
+    if len(text) > 40:
+        raise ValidationFailed("search is longer than 40 characters", field="search")
     try:
         if is_pattern(text):
             return qs.filter(number__regex=pattern_regex(text))
