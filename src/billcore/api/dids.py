@@ -90,18 +90,18 @@ class DidFilters(Schema):
     offset: int = Field(0, ge=0)
 
 
-class AssignIn(Schema):
+class DidAssignIn(Schema):
     model_config = ConfigDict(extra="forbid")
     did: int
     account: int | None = None
 
 
-class AccountIn(Schema):
+class DidAccountIn(Schema):
     model_config = ConfigDict(extra="forbid")
     account: int | None = Field(description="The customer's account; null = the customer")
 
 
-class AssignmentOut(Schema):
+class DidAssignmentOut(Schema):
     id: int
     did: int = Field(alias="did_id")
     number: str
@@ -119,7 +119,7 @@ class AssignmentOut(Schema):
         return obj.did.number
 
 
-class BatchFields(Schema):
+class DidBatchFields(Schema):
     model_config = ConfigDict(extra="forbid")
     description: str | None = None
     free_of_charge: bool | None = None
@@ -129,15 +129,15 @@ class BatchFields(Schema):
     recurring_markup_percent: str | None = None
 
 
-class BatchCreate(BatchFields):
+class DidBatchCreate(DidBatchFields):
     name: str
 
 
-class BatchPatch(BatchFields):
+class DidBatchPatch(DidBatchFields):
     name: str | None = None
 
 
-class BatchOut(Schema):
+class DidBatchOut(Schema):
     id: int
     name: str
     description: str
@@ -150,38 +150,38 @@ class BatchOut(Schema):
     updated_at: dt.datetime
 
 
-class GroupIn(Schema):
+class DidGroupIn(Schema):
     model_config = ConfigDict(extra="forbid")
     name: str | None = None
     description: str | None = None
 
 
-class GroupOut(Schema):
+class DidGroupOut(Schema):
     id: int
     name: str
     description: str
 
 
-class VendorBatchOut(Schema):
+class DidVendorBatchOut(Schema):
     id: int
     name: str
     description: str
 
 
-class ImportError_(Schema):
+class DidImportError(Schema):
     line: int
     field: str
     message: str
 
 
-class ImportOut(Schema):
+class DidImportOut(Schema):
     created: int
     updated: int
     unchanged: int
-    errors: list[ImportError_]
+    errors: list[DidImportError]
 
 
-class ImportFilters(Schema):
+class DidImportFilters(Schema):
     currency: str | None = Field(None, description="For lines without a currency column")
 
 
@@ -232,7 +232,7 @@ def _upload(request: AuthedRequest) -> bytes:
 
 @router.post(
     "/dids/import",
-    response=ImportOut,
+    response=DidImportOut,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -249,7 +249,7 @@ def _upload(request: AuthedRequest) -> bytes:
         }
     },
 )
-def import_dids(request: AuthedRequest, filters: Query[ImportFilters]) -> dict[str, Any]:
+def import_dids(request: AuthedRequest, filters: Query[DidImportFilters]) -> dict[str, Any]:
     """Upload numbers as CSV (``text/csv`` body or a multipart form's ``file``); the columns
     are in docs/dids.md. Good lines are saved, refused ones reported with their line."""
     result = import_csv(
@@ -276,7 +276,7 @@ def delete_did(request: AuthedRequest, did_id: int) -> Status[None]:
 
 
 @router.put("/dids/{did_id}/account", response=DidOut)
-def move_did(request: AuthedRequest, did_id: int, payload: AccountIn) -> Did:
+def move_did(request: AuthedRequest, did_id: int, payload: DidAccountIn) -> Did:
     services.assign_to_account(
         actor=request.auth, now=now(), did_id=did_id, account_id=payload.account
     )
@@ -289,7 +289,7 @@ def release_did(request: AuthedRequest, did_id: int) -> Did:
     return selectors.get_did(actor=request.auth, did_id=did_id)
 
 
-@router.get("/customers/{customer_id}/dids", response=list[AssignmentOut])
+@router.get("/customers/{customer_id}/dids", response=list[DidAssignmentOut])
 def customer_dids(request: AuthedRequest, customer_id: int) -> list[DidAssignment]:
     from billcore.customers.selectors import get_customer
 
@@ -297,9 +297,9 @@ def customer_dids(request: AuthedRequest, customer_id: int) -> list[DidAssignmen
     return list(selectors.customer_assignments(actor=request.auth, customer_id=customer_id))
 
 
-@router.post("/customers/{customer_id}/dids", response={201: AssignmentOut})
+@router.post("/customers/{customer_id}/dids", response={201: DidAssignmentOut})
 def assign_did(
-    request: AuthedRequest, customer_id: int, payload: AssignIn
+    request: AuthedRequest, customer_id: int, payload: DidAssignIn
 ) -> Status[DidAssignment]:
     assignment = services.assign(
         actor=request.auth,
@@ -311,25 +311,25 @@ def assign_did(
     return Status(201, assignment)
 
 
-@router.get("/did-batches", response=list[BatchOut])
+@router.get("/did-batches", response=list[DidBatchOut])
 def list_batches(request: AuthedRequest) -> list[PricingBatch]:
     return list(selectors.list_pricing_batches(actor=request.auth))
 
 
-@router.post("/did-batches", response={201: BatchOut})
-def create_batch(request: AuthedRequest, payload: BatchCreate) -> Status[PricingBatch]:
+@router.post("/did-batches", response={201: DidBatchOut})
+def create_batch(request: AuthedRequest, payload: DidBatchCreate) -> Status[PricingBatch]:
     return Status(
         201, services.create_pricing_batch(actor=request.auth, now=now(), data=_data(payload))
     )
 
 
-@router.get("/did-batches/{batch_id}", response=BatchOut)
+@router.get("/did-batches/{batch_id}", response=DidBatchOut)
 def get_batch(request: AuthedRequest, batch_id: int) -> PricingBatch:
     return selectors.get_pricing_batch(actor=request.auth, batch_id=batch_id)
 
 
-@router.patch("/did-batches/{batch_id}", response=BatchOut)
-def update_batch(request: AuthedRequest, batch_id: int, payload: BatchPatch) -> PricingBatch:
+@router.patch("/did-batches/{batch_id}", response=DidBatchOut)
+def update_batch(request: AuthedRequest, batch_id: int, payload: DidBatchPatch) -> PricingBatch:
     return services.update_pricing_batch(
         actor=request.auth, now=now(), batch_id=batch_id, changes=_data(payload)
     )
@@ -341,18 +341,18 @@ def delete_batch(request: AuthedRequest, batch_id: int) -> Status[None]:
     return Status(204, None)
 
 
-@router.get("/did-groups", response=list[GroupOut])
+@router.get("/did-groups", response=list[DidGroupOut])
 def list_groups(request: AuthedRequest) -> list[DidGroup]:
     return list(selectors.list_groups(actor=request.auth))
 
 
-@router.post("/did-groups", response={201: GroupOut})
-def create_group(request: AuthedRequest, payload: GroupIn) -> Status[DidGroup]:
+@router.post("/did-groups", response={201: DidGroupOut})
+def create_group(request: AuthedRequest, payload: DidGroupIn) -> Status[DidGroup]:
     return Status(201, services.create_group(actor=request.auth, now=now(), data=_data(payload)))
 
 
-@router.patch("/did-groups/{group_id}", response=GroupOut)
-def update_group(request: AuthedRequest, group_id: int, payload: GroupIn) -> DidGroup:
+@router.patch("/did-groups/{group_id}", response=DidGroupOut)
+def update_group(request: AuthedRequest, group_id: int, payload: DidGroupIn) -> DidGroup:
     return services.update_group(
         actor=request.auth, now=now(), group_id=group_id, changes=_data(payload)
     )
@@ -364,6 +364,6 @@ def delete_group(request: AuthedRequest, group_id: int) -> Status[None]:
     return Status(204, None)
 
 
-@router.get("/did-vendor-batches", response=list[VendorBatchOut])
+@router.get("/did-vendor-batches", response=list[DidVendorBatchOut])
 def list_vendor_batches(request: AuthedRequest) -> list[Any]:
     return list(selectors.list_vendor_batches(actor=request.auth))
