@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "billcore.notifications",
     "billcore.rating",
     "billcore.plans",
+    "billcore.dids",
     "billcore.engine",
     "billcore.web",
     "billcore.porta",

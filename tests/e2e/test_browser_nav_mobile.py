@@ -23,6 +23,7 @@ SECTIONS = [
     "Approvals",
     "Plans",
     "Rating",
+    "Numbers",
     "Users",
     "Business models",
     "Notifications",
@@ -93,7 +94,7 @@ def test_the_main_nav_is_a_menu_on_a_phone(live_server: Any, browser: Any, data:
     # A new page starts with the menu closed; the summary closes it again too.
     assert page.locator(".nav a:visible").count() == 0
     page.click("#nav-menu summary")
-    assert page.locator(".nav a:visible").count() == 12
+    assert page.locator(".nav a:visible").count() == 13
     page.click("#nav-menu summary")
     assert page.locator(".nav a:visible").count() == 0
 
@@ -101,7 +102,7 @@ def test_the_main_nav_is_a_menu_on_a_phone(live_server: Any, browser: Any, data:
     page.set_viewport_size({"width": 1400, "height": 900})
     page.goto(f"{base}/customers/")
     assert not page.is_visible("#nav-menu")
-    assert page.locator(".nav a:visible").count() == 12
+    assert page.locator(".nav a:visible").count() == 13
     page.screenshot(path=str(SHOTS / "nav-1400.png"))
     assert errors == []
     context.close()

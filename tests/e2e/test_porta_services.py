@@ -840,10 +840,10 @@ def test_unsupported_services_and_methods_fault_with_the_reason(porta):
         "bills, it does not run a PBX",
     )
     fault(
-        porta.call("DID", "add_number", {"number": "+420100"}),
-        "Server.DID.add_number.not_supported",
-        "DID/add_number is not supported: billcore has no DID inventory yet: the catalogue "
-        "(tariffs, rates, products, plans, DIDs) comes with its own issues",
+        porta.call("Destination", "add_destination", {"destination": "420"}),
+        "Server.Destination.add_destination.not_supported",
+        "Destination/add_destination is not supported: billcore has no destinations yet: the "
+        "catalogue (tariffs, rates, products, plans, DIDs) comes with its own issues",
     )
 
 

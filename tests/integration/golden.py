@@ -46,6 +46,9 @@ EVENT_KINDS = (
     "unsubscribe",
     "measured",
     "sample",
+    "did",
+    "did_assign",
+    "did_release",
 )
 STATUS_ACTIONS = (
     "block",
@@ -81,6 +84,16 @@ PLAN_KEYS = {
     "prorate",
     "charge_while_suspended",
     "charge_while_blocked",
+}
+# A DID of the inventory with its own fee-paying pricing batch (issue 14).
+DID_KEYS = {
+    "number",
+    "currency",
+    "activation_cost",
+    "periodic_cost",
+    "additional_activation_fee",
+    "additional_recurring_fee",
+    "recurring_markup_percent",
 }
 TOP_KEYS = {
     "title",
@@ -374,7 +387,7 @@ def validate(data: Mapping[str, Any]) -> list[str]:
             )
         elif kind == "sample":
             check(set(body) <= SAMPLE_KEYS, f"{where}.sample: keys {sorted(SAMPLE_KEYS)} only")
-        elif kind not in ("engine", "installation", "check", "plan"):
+        elif kind not in ("engine", "installation", "check", "plan", "did"):
             check(body.get("customer") in customers, f"{where}.{kind}.customer: unknown")
         if kind in ("usage", "transaction", "fee") and not (rated and "amount" not in body):
             guard(lambda b=body, w=where: money(b.get("amount"), f"{w}.amount"))
@@ -406,6 +419,13 @@ def validate(data: Mapping[str, Any]) -> list[str]:
             check(body.get("name") not in plans, f"{where}.plan.name: defined twice")
             guard(lambda b=body, w=where: money(b.get("fee"), f"{w}.plan.fee"))
             plans.add(body.get("name"))
+        if kind == "did":
+            check(set(body) <= DID_KEYS, f"{where}.did: keys {sorted(DID_KEYS)} only")
+            for name in DID_KEYS - {"number", "currency"}:
+                if name in body:
+                    guard(lambda b=body, n=name, w=where: money(b[n], f"{w}.did.{n}"))
+        if kind in ("did_assign", "did_release"):
+            check(set(body) <= {"customer", "number"}, f"{where}.{kind}: customer and number")
         if kind in ("subscribe", "unsubscribe"):
             allowed = {"customer", "plan", "start_at", "end_at"}
             check(set(body) <= allowed, f"{where}.{kind}: keys {sorted(allowed)} only")
@@ -953,6 +973,44 @@ class Player:
         if body.get("end_at") is not None:
             data["end_at"] = body["end_at"]
         subscribe(actor=self.admin, now=at, customer_id=self.cid(body["customer"]), data=data)
+
+    def do_did(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
+        from billcore.dids import services as dids
+
+        fees = ("additional_activation_fee", "additional_recurring_fee", "recurring_markup_percent")
+        currency = body.get("currency", "USD")
+        batch = dids.create_pricing_batch(
+            actor=self.admin,
+            now=at,
+            data={"name": f"Batch {body['number']}", "currency": currency}
+            | {k: body[k] for k in fees if k in body},
+        )
+        data = {k: v for k, v in body.items() if k not in fees}
+        dids.create_did(
+            actor=self.admin,
+            now=at,
+            data={"vendor_batch": "Golden", "currency": currency, "pricing_batch": batch.pk} | data,
+        )
+
+    def _did_id(self, number: str) -> int:
+        from billcore.dids.models import Did
+
+        return int(Did.objects.get(number=number).pk)
+
+    def do_did_assign(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
+        from billcore.dids import services as dids
+
+        dids.assign(
+            actor=self.admin,
+            now=at,
+            did_id=self._did_id(body["number"]),
+            customer_id=self.cid(body["customer"]),
+        )
+
+    def do_did_release(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
+        from billcore.dids import services as dids
+
+        dids.release(actor=self.admin, now=at, did_id=self._did_id(body["number"]))
 
     def do_unsubscribe(self, at: dt.datetime, body: dict[str, Any], where: str) -> None:
         from billcore.subscriptions.models import Subscription

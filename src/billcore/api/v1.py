@@ -18,6 +18,7 @@ from billcore.api.base import api
 from billcore.api.charging import router as charging_router
 from billcore.api.classes import router as classes_router
 from billcore.api.customers import router as customers_router
+from billcore.api.dids import router as dids_router
 from billcore.api.engine import router as engine_router
 from billcore.api.installation import router as installation_router
 from billcore.api.invoicing import router as invoicing_router
@@ -55,6 +56,7 @@ def _register() -> None:
     api.add_router("/", search_router)
     api.add_router("/", network_router)
     api.add_router("/", measured_router)
+    api.add_router("/", dids_router)
     _guard_operations()
 
 

@@ -21,6 +21,7 @@ billcore xdrs import FILE.csv [--user NAME] [--reject-file PATH] [--batch N] [--
                                                      charge a CSV file of usage records
 billcore rates import TARIFF FILE.csv [--replace] [--reject-file PATH] [--user NAME]
                       [--no-progress]             merge a CSV price list into a tariff
+billcore dids import FILE.csv [--currency C] [--user NAME]  numbers into the DID inventory
 billcore rates export TARIFF [FILE|-] [--user NAME]  a tariff's rates as CSV (see cli/rating.py)
 billcore rates rerate --customer ID | --tariff T     re-rate the open period after a correction
 billcore plans list|show PLAN [--format table|json]  discount plans (see cli/plans.py)
@@ -193,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("diameter", help="the Diameter Gy credit-control server (cli/diameter.py)")
     diameter_cli.add_arguments(p)
     p.set_defaults(func="diameter.cmd_diameter")
+    _add_dids_commands(sub)  # billcore dids import (cli/dids.py)
 
     p = sub.add_parser("engine", help="the billing engine (period closing, invoices, e-mail)")
     esub = p.add_subparsers(dest="engine_command", required=True)
@@ -342,6 +344,24 @@ def _add_user_commands(sub: Any) -> None:
     t = tsub.add_parser("revoke", help="revoke a token (it stops working)")
     t.add_argument("id", type=_id)
     t.set_defaults(func="users.cmd_token_revoke")
+
+
+def _add_dids_commands(sub: Any) -> None:
+    """The ``dids`` sub-commands of ``billcore`` (issue 14)."""
+    p = sub.add_parser("dids", help="the DID inventory: CSV upload")
+    dsub = p.add_subparsers(dest="dids_command", required=True)
+    r = dsub.add_parser(
+        "import",
+        help="add or update numbers from a CSV file",
+        description="Header row: number, vendor_batch (required), activation_cost, "
+        "periodic_cost, currency, country, area, description, free_of_charge, group, "
+        "pricing_batch, frozen. Good lines are saved, refused ones reported with their "
+        "line number; importing the same file again changes nothing.",
+    )
+    r.add_argument("file", metavar="FILE.csv")
+    r.add_argument("--currency", help="currency of lines without one (ISO 4217)")
+    r.add_argument("--user", help="act as this user (default: the first administrator)")
+    r.set_defaults(func="dids.cmd_dids_import")
 
 
 def _add_rates_commands(sub: Any) -> None:

@@ -4,7 +4,8 @@
 interrupt at any point:
 
 0. ``subscriptions``: periodic fees due up to ``now`` (in advance at a period's start, in
-   arrears at its end, so they land in the period the close step bills);
+   arrears at its end, so they land in the period the close step bills), and the DIDs'
+   recurring fees (``dids.charging``);
 1. ``close``: for every customer whose open period ended or whose period waiting for approval
    reached its deadline, ``closing.close_due_periods`` in one transaction per customer
    (claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several engine processes can
@@ -35,6 +36,7 @@ from django.db.models import Q
 from billcore.accounts.access import Actor, is_admin
 from billcore.core.taxes import TaxEngineNotConfigured
 from billcore.customers.models import Customer, Status
+from billcore.dids.charging import charge_step as did_charge_step
 from billcore.engine.models import Trigger
 from billcore.engine.runs import fail_run, finish_run, start_run, step_entry
 from billcore.errors import BillcoreError, NotAllowed, NotFound, ValidationFailed
@@ -246,6 +248,7 @@ def _with_steps(report: EngineReport, error_steps: list[str]) -> dict[str, Any]:
 
 def _subscriptions(*, now: dt.datetime, report: EngineReport, **_: Any) -> None:
     charge_step(now=now, report=report)
+    did_charge_step(now=now, report=report)  # DID recurring fees, the same machinery (issue 14)
 
 
 def _close(

@@ -36,6 +36,7 @@ from billcore.customers import lifecycle
 from billcore.customers.models import Customer, Status
 from billcore.customers.selectors import get_customer
 from billcore.customers.services import open_period_end
+from billcore.dids import charging as dids
 from billcore.errors import Conflict, NotFound
 from billcore.installation.models import InstallationSettings
 from billcore.installation.services import get_settings
@@ -436,6 +437,7 @@ def terminate(
         terminate_on=terminate_on,
         midterm_invoice=midterm_invoice,
     )
+    dids.close_customer(actor=actor, now=now, customer=customer)  # CU-17, issue 14
     return _midterm(customer, now=now, actor=actor)
 
 
@@ -447,4 +449,5 @@ def terminate_due(*, actor: Actor, now: dt.datetime, customer_id: int) -> Custom
     customer = lifecycle.terminate_due(actor=actor, now=now, customer_id=customer_id)
     if customer is None:
         return None
+    dids.close_customer(actor=actor, now=now, customer=customer)  # CU-17, issue 14
     return _midterm(customer, now=now, actor=actor)

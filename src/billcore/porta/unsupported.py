@@ -9,7 +9,6 @@ CATALOGUE = (
     "with its own issues"
 )
 SERVICES: dict[str, str] = {
-    "DID": CATALOGUE.format(what="DID inventory"),
     "Destination": CATALOGUE.format(what="destinations"),
     "Vendor": "billcore does not handle vendors (the buying side of a telecom operator)",
 }

@@ -21,6 +21,7 @@ from billcore.porta import (
     classes,
     customers,
     plans,
+    dids,
     rating,
     session,
     unsupported,
@@ -52,6 +53,7 @@ SERVICES: dict[str, dict[str, tuple[Handler, bool]]] = {
     "Product": rating.PRODUCT_METHODS,
     "DiscountPlan": plans.DISCOUNT_PLAN_METHODS,
     "VolumeDiscountPlan": plans.VOLUME_DISCOUNT_PLAN_METHODS,
+    "DID": dids.METHODS,
 }
 # The plans' counters of an account and of a customer (issue 13) join those services' methods.
 SERVICES["Customer"].update(plans.CUSTOMER_METHODS)
@@ -68,6 +70,7 @@ FIELD_NAMES: dict[str, Mapping[str, str]] = {
     "Product": rating.PRODUCT_FIELDS_OUT,
     "DiscountPlan": plans.PLAN_FIELDS_OUT,
     "VolumeDiscountPlan": plans.PLAN_FIELDS_OUT,
+    "DID": dids.FIELDS_OUT,
 }
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
 

@@ -31,7 +31,6 @@ from billcore.web.forms import AdjustmentForm, ClassOption, CustomerForm, custom
 
 # CU-13 tabs that arrive with later releases: shown honestly, as a title and one line.
 LATER_CUSTOMER_TABS = (
-    "DIDs",
     "Abbreviated Dialing",
     "Service Configuration",
     "Web Self-Care",

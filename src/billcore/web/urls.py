@@ -9,6 +9,7 @@ from billcore.web import (
     views_classes,
     views_customer_tabs,
     views_customers,
+    views_dids,
     views_engine,
     views_installation,
     views_invoices,
@@ -507,5 +508,20 @@ urlpatterns = [
         "classes/<int:class_id>/measured-services/<slug:metric>/delete/",
         views_measured.class_measured_delete,
         name="class-measured-delete",
+    # The DID inventory and the customer's DIDs tab (issue 14).
+    path("dids/", views_dids.did_list, name="did-list"),
+    path("dids/add/", views_dids.did_add, name="did-add"),
+    path("dids/<int:did_id>/", views_dids.did_edit, name="did-edit"),
+    path("dids/<int:did_id>/delete/", views_dids.did_delete, name="did-delete"),
+    path("dids/<int:did_id>/release/", views_dids.did_release, name="did-release"),
+    path("dids/<int:did_id>/account/", views_dids.did_move, name="did-move"),
+    path("dids/batches/", views_dids.batch_list, name="did-batch-list"),
+    path("dids/batches/<int:batch_id>/", views_dids.batch_edit, name="did-batch-edit"),
+    path("dids/batches/<int:batch_id>/delete/", views_dids.batch_delete, name="did-batch-delete"),
+    path("dids/groups/", views_dids.group_list, name="did-group-list"),
+    path(
+        "customers/<int:customer_id>/dids/",
+        views_dids.customer_did_assign,
+        name="customer-did-assign",
     ),
 ]
