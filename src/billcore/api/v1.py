@@ -23,8 +23,8 @@ from billcore.api.engine import router as engine_router
 from billcore.api.installation import router as installation_router
 from billcore.api.invoicing import router as invoicing_router
 from billcore.api.lockouts import router as lockouts_router
-from billcore.api.network import router as network_router
 from billcore.api.measured import router as measured_router
+from billcore.api.network import router as network_router
 from billcore.api.notifications import router as notifications_router
 from billcore.api.plans import router as plans_router
 from billcore.api.rating import router as rating_router

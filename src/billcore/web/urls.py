@@ -14,8 +14,8 @@ from billcore.web import (
     views_installation,
     views_invoices,
     views_invoicing,
-    views_network,
     views_measured,
+    views_network,
     views_notifications,
     views_plans,
     views_rating,
@@ -508,6 +508,7 @@ urlpatterns = [
         "classes/<int:class_id>/measured-services/<slug:metric>/delete/",
         views_measured.class_measured_delete,
         name="class-measured-delete",
+    ),
     # The DID inventory and the customer's DIDs tab (issue 14).
     path("dids/", views_dids.did_list, name="did-list"),
     path("dids/add/", views_dids.did_add, name="did-add"),

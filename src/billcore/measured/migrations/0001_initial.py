@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('classes', '0007_managed_by_resellers_only'),
         ('customers', '0009_name_key'),
-        ('ledger', '0007_measured_service_action'),
+        ('ledger', '0008_measured_service_action'),
     ]
 
     operations = [
