@@ -14,6 +14,18 @@ from django.db import connection
 from billcore.ledger.batch import datetime_adapter, insert_returning_ids, units
 from billcore.plans.models import PlanCounter, XdrPart
 
+COUNTER_COLUMNS = (
+    "rule_id",
+    "customer_id",
+    "account_id",
+    "period_start",
+    "period_end",
+    "expires_at",
+    "volume",
+    "used",
+    "scale",
+    "updated_at",
+)
 PART_COLUMNS = (
     "xdr_id",
     "position",
@@ -32,11 +44,35 @@ PART_COLUMNS = (
 def save_counters(created: Sequence[PlanCounter], moved: Sequence[PlanCounter]) -> None:
     """Insert ``created`` (their ids are set) and write ``used``, ``expires_at`` and
     ``updated_at`` of ``moved``."""
+    adapt = datetime_adapter()
     if created:
-        PlanCounter.objects.bulk_create(list(created))
+
+        def when(value: Any) -> Any:
+            return adapt(value) if value is not None else None
+
+        ids = insert_returning_ids(
+            PlanCounter,
+            COUNTER_COLUMNS,
+            [
+                (
+                    c.rule_id,
+                    c.customer_id,
+                    c.account_id,
+                    when(c.period_start),
+                    when(c.period_end),
+                    when(c.expires_at),
+                    None if c.volume is None else units(c.volume),
+                    units(c.used),
+                    units(c.scale),
+                    when(c.updated_at),
+                )
+                for c in created
+            ],
+        )
+        for c, pk in zip(created, ids, strict=True):
+            c.pk = pk
     if not moved:
         return
-    adapt = datetime_adapter()
     qn = connection.ops.quote_name
     table = qn(PlanCounter._meta.db_table)
     sql = (
