@@ -37,7 +37,6 @@ LATER_CUSTOMER_TABS = (
     "Abbreviated Dialing",
     "Quotas & Service Wallets",
     "Service Configuration",
-    "Web Self-Care",
 )
 
 TabContext = Callable[..., dict[str, Any]]
