@@ -22,6 +22,7 @@ from billcore.api.engine import router as engine_router
 from billcore.api.installation import router as installation_router
 from billcore.api.invoicing import router as invoicing_router
 from billcore.api.lockouts import router as lockouts_router
+from billcore.api.me import router as me_router
 from billcore.api.notifications import router as notifications_router
 from billcore.api.rating import router as rating_router
 from billcore.api.search import router as search_router
@@ -49,6 +50,7 @@ def _register() -> None:
     api.add_router("/", rating_router)
     api.add_router("/", engine_router)
     api.add_router("/", search_router)
+    api.add_router("/me", me_router)
     _guard_operations()
 
 
