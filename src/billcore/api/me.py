@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from ninja.security import HttpBearer
 from pydantic import ConfigDict, Field
 
@@ -88,11 +88,11 @@ def login(request: HttpRequest, payload: LoginIn) -> LoginOut | HttpResponse:
 
 
 @router.post("/logout", auth=auth, response={204: None, 401: Error})
-def logout(request: HttpRequest) -> tuple[int, None]:
+def logout(request: HttpRequest) -> Status[None]:
     """Revoke the token of this call."""
     header = request.headers.get("Authorization", "")
     logins.revoke_token(header.partition(" ")[2].strip())
-    return 204, None
+    return Status(204, None)
 
 
 class OverviewOut(Schema):
