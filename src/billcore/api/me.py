@@ -30,6 +30,7 @@ from billcore.portal import services as portal
 from billcore.portal.services import Me
 
 router = Router(tags=["me (customer self-care)"])
+PDF = "application/pdf"
 
 
 class CustomerBearer(HttpBearer):
@@ -52,20 +53,20 @@ def _me(request: HttpRequest) -> Me:
     return me
 
 
-class LoginIn(Schema):
+class MeLoginIn(Schema):
     model_config = ConfigDict(extra="forbid")
     login: str
     password: str
     code: str | None = Field(None, description="TOTP code, when two-factor authentication is on")
 
 
-class LoginOut(Schema):
+class MeLoginOut(Schema):
     token: str
     expires_at: dt.datetime
 
 
-@router.post("/login", auth=None, response={200: LoginOut, 401: Error, 403: Error, 429: Error})
-def login(request: HttpRequest, payload: LoginIn) -> LoginOut | HttpResponse:
+@router.post("/login", auth=None, response={200: MeLoginOut, 401: Error, 403: Error, 429: Error})
+def login(request: HttpRequest, payload: MeLoginIn) -> MeLoginOut | HttpResponse:
     """A customer token valid 12 hours. 401 for a wrong login, password or code (code
     ``totp_required`` when a code is needed), 403 when the customer may not sign in (blocked,
     terminated, exported, login disabled), 429 with ``Retry-After`` while locked out."""
@@ -84,7 +85,7 @@ def login(request: HttpRequest, payload: LoginIn) -> LoginOut | HttpResponse:
     token, expires = logins.create_token(
         login=found, kind=CustomerTokenKind.API, now=at, lifetime=logins.API_TOKEN_LIFETIME
     )
-    return LoginOut(token=token, expires_at=expires)
+    return MeLoginOut(token=token, expires_at=expires)
 
 
 @router.post("/logout", auth=auth, response={204: None, 401: Error})
@@ -95,7 +96,7 @@ def logout(request: HttpRequest) -> Status[None]:
     return Status(204, None)
 
 
-class OverviewOut(Schema):
+class MeOverviewOut(Schema):
     customer_id: int
     name: str
     currency: str
@@ -114,12 +115,12 @@ class OverviewOut(Schema):
     language: str
 
 
-@router.get("", auth=auth, response={200: OverviewOut, 401: Error, 403: Error})
-def overview(request: HttpRequest) -> OverviewOut:
+@router.get("", auth=auth, response={200: MeOverviewOut, 401: Error, 403: Error})
+def overview(request: HttpRequest) -> MeOverviewOut:
     me = _me(request)
     o = portal.overview(me, now=now())
     c = me.customer
-    return OverviewOut(
+    return MeOverviewOut(
         customer_id=c.pk,
         name=c.name,
         currency=c.currency_id,
@@ -139,7 +140,7 @@ def overview(request: HttpRequest) -> OverviewOut:
     )
 
 
-class XdrFilters(Schema):
+class MeXdrFilters(Schema):
     service: str | None = None
     status: str | None = None
     start: dt.datetime | None = Field(None, description="Inclusive")
@@ -149,7 +150,7 @@ class XdrFilters(Schema):
     limit: int = Field(100, ge=1, le=1000)
 
 
-class XdrOut(Schema):
+class MeXdrOut(Schema):
     id: int
     started_at: dt.datetime
     account: str | None
@@ -160,14 +161,14 @@ class XdrOut(Schema):
     status: str
 
 
-class XdrListOut(Schema):
+class MeXdrListOut(Schema):
     total: int
-    items: list[XdrOut]
+    items: list[MeXdrOut]
     summary: dict[str, Any]
 
 
-@router.get("/xdrs", auth=auth, response={200: XdrListOut, 400: Error, 401: Error, 404: Error})
-def xdrs(request: HttpRequest, filters: Query[XdrFilters]) -> XdrListOut:
+@router.get("/xdrs", auth=auth, response={200: MeXdrListOut, 400: Error, 401: Error, 404: Error})
+def xdrs(request: HttpRequest, filters: Query[MeXdrFilters]) -> MeXdrListOut:
     me = _me(request)
     rows = portal.xdrs(
         me,
@@ -178,10 +179,10 @@ def xdrs(request: HttpRequest, filters: Query[XdrFilters]) -> XdrListOut:
         account_id=filters.account,
     )
     page = list(rows[filters.offset : filters.offset + filters.limit])
-    return XdrListOut(
+    return MeXdrListOut(
         total=rows.count(),
         items=[
-            XdrOut(
+            MeXdrOut(
                 id=x.pk,
                 started_at=x.started_at,
                 account=x.account.identifier if x.account else None,
@@ -197,7 +198,7 @@ def xdrs(request: HttpRequest, filters: Query[XdrFilters]) -> XdrListOut:
     )
 
 
-class InvoiceOut(Schema):
+class MeInvoiceOut(Schema):
     id: int
     number: str
     issued_at: dt.datetime
@@ -208,8 +209,8 @@ class InvoiceOut(Schema):
     status: str
 
 
-def _invoice(i: Any) -> InvoiceOut:
-    return InvoiceOut(
+def _invoice(i: Any) -> MeInvoiceOut:
+    return MeInvoiceOut(
         id=i.pk,
         number=i.number,
         issued_at=i.issued_at,
@@ -221,20 +222,25 @@ def _invoice(i: Any) -> InvoiceOut:
     )
 
 
-@router.get("/invoices", auth=auth, response={200: list[InvoiceOut], 401: Error})
-def invoices(request: HttpRequest) -> list[InvoiceOut]:
+@router.get("/invoices", auth=auth, response={200: list[MeInvoiceOut], 401: Error})
+def invoices(request: HttpRequest) -> list[MeInvoiceOut]:
     return [_invoice(i) for i in portal.invoices(_me(request))[:500]]
 
 
-@router.get("/invoices/{invoice_id}/pdf", auth=auth, response={401: Error, 404: Error})
+@router.get(
+    "/invoices/{invoice_id}/pdf",
+    auth=auth,
+    response={200: None, 401: Error, 404: Error},
+    openapi_extra={"responses": {200: {"description": "The invoice as PDF", "content": {PDF: {}}}}},
+)
 def invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
     found, body = portal.pdf(_me(request), invoice_id)
-    response = HttpResponse(body, content_type="application/pdf")
+    response = HttpResponse(body, content_type=PDF)
     response["Content-Disposition"] = f'inline; filename="invoice-{found.number}.pdf"'
     return response
 
 
-class PayIn(Schema):
+class MePayIn(Schema):
     model_config = ConfigDict(extra="forbid")
     idempotency_key: str = Field(description="The same key again pays (and charges) once")
 
@@ -242,9 +248,9 @@ class PayIn(Schema):
 @router.post(
     "/invoices/{invoice_id}/pay",
     auth=auth,
-    response={200: InvoiceOut, 400: Error, 401: Error, 403: Error, 404: Error},
+    response={200: MeInvoiceOut, 400: Error, 401: Error, 403: Error, 404: Error},
 )
-def pay_invoice(request: HttpRequest, invoice_id: int, payload: PayIn) -> InvoiceOut:
+def pay_invoice(request: HttpRequest, invoice_id: int, payload: MePayIn) -> MeInvoiceOut:
     """Pay what the invoice still owes with the saved card, through the configured gateway."""
     paid = portal.pay_invoice(
         _me(request), now=now(), invoice_id=invoice_id, idempotency_key=payload.idempotency_key
@@ -252,25 +258,25 @@ def pay_invoice(request: HttpRequest, invoice_id: int, payload: PayIn) -> Invoic
     return _invoice(paid)
 
 
-class TopUpIn(Schema):
+class MeTopUpIn(Schema):
     model_config = ConfigDict(extra="forbid")
     amount: str
     idempotency_key: str
 
 
-class BalanceOut(Schema):
+class MeBalanceOut(Schema):
     balance: Decimal
 
 
-@router.post("/top-up", auth=auth, response={200: BalanceOut, 400: Error, 401: Error, 403: Error})
-def top_up(request: HttpRequest, payload: TopUpIn) -> BalanceOut:
+@router.post("/top-up", auth=auth, response={200: MeBalanceOut, 400: Error, 401: Error, 403: Error})
+def top_up(request: HttpRequest, payload: MeTopUpIn) -> MeBalanceOut:
     balance = portal.top_up(
         _me(request), now=now(), amount=payload.amount, idempotency_key=payload.idempotency_key
     )
-    return BalanceOut(balance=balance)
+    return MeBalanceOut(balance=balance)
 
 
-class TransactionOut(Schema):
+class MeTransactionOut(Schema):
     id: int
     created_at: dt.datetime
     action: str
@@ -280,11 +286,11 @@ class TransactionOut(Schema):
     comment: str
 
 
-@router.get("/payments", auth=auth, response={200: list[TransactionOut], 401: Error})
-def payments(request: HttpRequest) -> list[TransactionOut]:
+@router.get("/payments", auth=auth, response={200: list[MeTransactionOut], 401: Error})
+def payments(request: HttpRequest) -> list[MeTransactionOut]:
     """The customer's ledger (newest first, at most 500; hidden balance resets left out)."""
     return [
-        TransactionOut(
+        MeTransactionOut(
             id=t.pk,
             created_at=t.created_at,
             action=t.action,
@@ -297,7 +303,7 @@ def payments(request: HttpRequest) -> list[TransactionOut]:
     ]
 
 
-class AccountOut(Schema):
+class MeAccountOut(Schema):
     id: int
     identifier: str
     account_type: str
@@ -307,8 +313,8 @@ class AccountOut(Schema):
     terminated: bool
 
 
-def _account(a: Any) -> AccountOut:
-    return AccountOut(
+def _account(a: Any) -> MeAccountOut:
+    return MeAccountOut(
         id=a.pk,
         identifier=a.identifier,
         account_type=a.account_type,
@@ -319,21 +325,21 @@ def _account(a: Any) -> AccountOut:
     )
 
 
-class AccountsOut(Schema):
+class MeAccountsOut(Schema):
     transfers_allowed: bool
-    accounts: list[AccountOut]
+    accounts: list[MeAccountOut]
 
 
-@router.get("/accounts", auth=auth, response={200: AccountsOut, 401: Error})
-def accounts(request: HttpRequest) -> AccountsOut:
+@router.get("/accounts", auth=auth, response={200: MeAccountsOut, 401: Error})
+def accounts(request: HttpRequest) -> MeAccountsOut:
     me = _me(request)
-    return AccountsOut(
+    return MeAccountsOut(
         transfers_allowed=portal.transfers_allowed(me),
         accounts=[_account(a) for a in portal.accounts(me)],
     )
 
 
-class TransferIn(Schema):
+class MeTransferIn(Schema):
     model_config = ConfigDict(extra="forbid")
     from_account: int
     to_account: int
@@ -344,9 +350,9 @@ class TransferIn(Schema):
 @router.post(
     "/transfers",
     auth=auth,
-    response={200: list[AccountOut], 400: Error, 401: Error, 403: Error, 404: Error},
+    response={200: list[MeAccountOut], 400: Error, 401: Error, 403: Error, 404: Error},
 )
-def transfer(request: HttpRequest, payload: TransferIn) -> list[AccountOut]:
+def transfer(request: HttpRequest, payload: MeTransferIn) -> list[MeAccountOut]:
     """A subscriber-to-subscriber transfer between two of the customer's accounts (CC-21);
     answers with both accounts after it."""
     me = _me(request)

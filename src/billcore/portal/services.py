@@ -334,6 +334,8 @@ def pay_invoice(me: Me, *, now: dt.datetime, invoice_id: Any, idempotency_key: A
                 internal_comment=f"{gateway} {reference}",
                 idempotency_key=key,
             )
+            if posted.replayed:  # a concurrent twin of this request recorded it first
+                return invoice(me, target.pk)
             PaymentAttempt.objects.create(
                 invoice=target,
                 customer_id=me.customer_id,
