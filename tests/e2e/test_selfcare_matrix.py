@@ -306,7 +306,10 @@ def test_web_self_care_tab_and_sign_in_as(w, admin):
     assert staff.get("/my/").status_code == 302
     from billcore.audit.models import AuditEntry
 
-    assert AuditEntry.objects.filter(operation="sign_in_as", actor_name="admin").count() == 1
+    assert (
+        AuditEntry.objects.filter(object_type="selfcare_sign_in_as", actor_name="admin").count()
+        == 1
+    )
 
 
 def test_reseller_users_reach_only_their_own_customers_tab(w, world):

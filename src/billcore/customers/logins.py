@@ -348,11 +348,11 @@ def sign_in_as_ticket(*, actor: Actor, now: dt.datetime, customer_id: Any) -> st
     record(
         actor=actor,
         now=now,
-        operation="sign_in_as",
+        operation="create",  # a sign-in-as event (the audit's operations: create/update/delete)
         obj=login,
         before=None,
         after={"customer_id": login.customer_id, "login": login.login},
-        object_type="customer_login",
+        object_type="selfcare_sign_in_as",
     )
     payload = {"login": login.pk, "by": name, "at": int(now.timestamp())}
     return signing.dumps(payload, salt=TICKET_SALT)
