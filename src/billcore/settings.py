@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "billcore.engine",
     "billcore.web",
     "billcore.porta",
+    "billcore.selfcare",
     "axes",
     "ninja",  # its templates and static files: the API docs page loads only local assets
 ]
@@ -84,6 +85,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "billcore.selfcare.middleware.SelfcareSessionCookie",  # /my/: a session of its own
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

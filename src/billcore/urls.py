@@ -5,6 +5,7 @@ from billcore.api.v1 import api
 urlpatterns = [
     path("api/v1/", api.urls),
     path("rest/", include("billcore.porta.urls")),
+    path("my/", include("billcore.selfcare.urls")),
     path("", include("billcore.web.urls")),
 ]
 

@@ -23,6 +23,7 @@ from billcore.api.engine import router as engine_router
 from billcore.api.installation import router as installation_router
 from billcore.api.invoicing import router as invoicing_router
 from billcore.api.lockouts import router as lockouts_router
+from billcore.api.me import router as me_router
 from billcore.api.measured import router as measured_router
 from billcore.api.network import router as network_router
 from billcore.api.notifications import router as notifications_router
@@ -57,6 +58,7 @@ def _register() -> None:
     api.add_router("/", network_router)
     api.add_router("/", measured_router)
     api.add_router("/", dids_router)
+    api.add_router("/me", me_router)
     _guard_operations()
 
 

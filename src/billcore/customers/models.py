@@ -222,3 +222,58 @@ class ResellerBranding(models.Model):
 
     def __str__(self) -> str:
         return f"Branding of {self.reseller_id}"
+
+
+class CustomerLogin(models.Model):
+    """The customer's own sign-in to its self-care (issue 16, CU-13 Web Self-Care tab): not an
+    administrators' user. ``login`` is unique regardless of letter case (``login_key``); the
+    password is kept as a Django password hash; ``totp_secret`` (base32) is set while
+    two-factor authentication is on."""
+
+    customer = models.OneToOneField(
+        Customer, on_delete=models.CASCADE, related_name="selfcare_login"
+    )
+    login = models.CharField(max_length=64)
+    login_key = models.CharField(max_length=100, unique=True, editable=False)
+    password = models.CharField(max_length=128, blank=True, default="")
+    enabled = models.BooleanField(default=True)
+    totp_secret = models.CharField(max_length=64, blank=True, default="")
+    totp_enabled = models.BooleanField(default=False)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    language = models.CharField(max_length=8, default="en")
+    last_sign_in_at = models.DateTimeField(null=True, blank=True)
+    # Whole-login credentials' version: raised by a password change, so sessions and tokens
+    # made before it stop working.
+    credentials_version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["login"]
+
+    def __str__(self) -> str:
+        return self.login
+
+
+class CustomerTokenKind(models.TextChoices):
+    API = "api", "App token (/api/v1/me)"
+    PORTA = "porta", "/rest/ session"
+
+
+class CustomerToken(models.Model):
+    """A bearer secret of a customer's self-care login (only its SHA-256 digest is kept): an
+    app's token for ``/api/v1/me`` or a ``/rest/`` session. A table of its own, apart from the
+    administrators' ``accounts.ApiToken``: neither kind can stand for the other."""
+
+    login = models.ForeignKey(CustomerLogin, on_delete=models.CASCADE, related_name="tokens")
+    kind = models.CharField(max_length=8, choices=CustomerTokenKind.choices)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} token of {self.login_id}"

@@ -23,6 +23,7 @@ from billcore.porta import (
     dids,
     plans,
     rating,
+    selfcare,
     session,
     unsupported,
 )
@@ -222,6 +223,17 @@ def _call(request: HttpRequest, service: str, method: str, tail: str) -> dict[st
         auth_info=auth_info,
         request=request,
     )
+    try:
+        # A customer's self-care session (issue 16): only its own record and accounts.
+        if service == "Session" and method == "login":
+            reply = selfcare.login(call)
+            if reply is not None:
+                return reply
+        me = selfcare.me_of(call)
+        if me is not None:
+            return selfcare.dispatch(call, me)
+    except BillcoreError as exc:
+        raise fault_for(service, method, exc, FIELD_NAMES[service]) from exc
     if needs_actor:
         call.actor = session.authenticate_call(call)
     try:

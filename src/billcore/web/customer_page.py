@@ -33,7 +33,6 @@ from billcore.web.forms import AdjustmentForm, ClassOption, CustomerForm, custom
 LATER_CUSTOMER_TABS = (
     "Abbreviated Dialing",
     "Service Configuration",
-    "Web Self-Care",
 )
 
 TabContext = Callable[..., dict[str, Any]]

@@ -21,6 +21,7 @@ from billcore.web import (
     views_rating,
     views_reseller,
     views_search,
+    views_selfcare_tab,
     views_status,
     views_subscriptions,
     views_users,
@@ -524,5 +525,26 @@ urlpatterns = [
         "customers/<int:customer_id>/dids/",
         views_dids.customer_did_assign,
         name="customer-did-assign",
+    ),
+    # The Web Self-Care tab (issue 16, CU-13).
+    path(
+        "customers/<int:customer_id>/selfcare/",
+        views_selfcare_tab.selfcare_save,
+        name="customer-selfcare",
+    ),
+    path(
+        "customers/<int:customer_id>/selfcare/password/",
+        views_selfcare_tab.selfcare_generate_password,
+        name="customer-selfcare-password",
+    ),
+    path(
+        "customers/<int:customer_id>/selfcare/totp/",
+        views_selfcare_tab.selfcare_totp,
+        name="customer-selfcare-totp",
+    ),
+    path(
+        "customers/<int:customer_id>/selfcare/sign-in-as/",
+        views_selfcare_tab.selfcare_sign_in_as,
+        name="customer-selfcare-sign-in-as",
     ),
 ]

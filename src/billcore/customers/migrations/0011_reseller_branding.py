@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0009_name_key'),
+        ('customers', '0010_selfcare_login'),
     ]
 
     operations = [

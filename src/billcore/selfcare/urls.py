@@ -1,0 +1,21 @@
+"""``/my/``: the customer's self-care (issue 16 §1)."""
+
+from django.urls import path
+
+from billcore.selfcare import views
+
+urlpatterns = [
+    path("", views.overview, name="selfcare-overview"),
+    path("login/", views.login_page, name="selfcare-login"),
+    path("login/code/", views.code_page, name="selfcare-code"),
+    path("logout/", views.logout_view, name="selfcare-logout"),
+    path("enter/", views.enter, name="selfcare-enter"),
+    path("usage/", views.usage, name="selfcare-usage"),
+    path("invoices/", views.invoices, name="selfcare-invoices"),
+    path("invoices/<int:invoice_id>/pdf/", views.invoice_pdf, name="selfcare-invoice-pdf"),
+    path("invoices/<int:invoice_id>/pay/", views.pay_invoice, name="selfcare-invoice-pay"),
+    path("payments/", views.payments, name="selfcare-payments"),
+    path("accounts/", views.accounts, name="selfcare-accounts"),
+    path("profile/", views.profile, name="selfcare-profile"),
+    path("notifications/", views.notifications, name="selfcare-notifications"),
+]
