@@ -18,4 +18,5 @@ urlpatterns = [
     path("accounts/", views.accounts, name="selfcare-accounts"),
     path("profile/", views.profile, name="selfcare-profile"),
     path("notifications/", views.notifications, name="selfcare-notifications"),
+    path("seller-logo/", views.seller_logo, name="selfcare-seller-logo"),
 ]

@@ -40,8 +40,10 @@ from billcore.charging.models import Service, XdrStatus
 from billcore.charging.selectors import xdrs_csv
 from billcore.core.charts import Series, line_chart
 from billcore.customers import logins
+from billcore.customers.branding import seller_of
 from billcore.customers.models import CustomerLogin
 from billcore.errors import BillcoreError, NotFound, ValidationFailed
+from billcore.installation.services import get_settings
 from billcore.invoicing.selectors import gateway_configured
 from billcore.portal import services as portal
 from billcore.portal.services import Me
@@ -105,9 +107,12 @@ def _page(
     request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
 ) -> HttpResponse:
     me: Me = request.me  # type: ignore[attr-defined]
+    seller = seller_of(me.customer, installation=get_settings())
     base = {
         "me": me,
         "customer": me.customer,
+        # Who sells to the customer (issue 16 §2): its reseller's branding, or the operator.
+        "seller": seller,
         "decimals": me.customer.currency.decimals,
         "section": template.rsplit("/", 1)[-1].removesuffix(".html"),
     }
@@ -331,6 +336,19 @@ def invoices(request: HttpRequest) -> HttpResponse:
             "pay_key": secrets.token_urlsafe(16),
         },
     )
+
+
+@signed_in
+def seller_logo(request: HttpRequest) -> HttpResponse:
+    """The logo of the reseller that sells to the signed-in customer (issue 16 §2)."""
+    me: Me = request.me  # type: ignore[attr-defined]
+    seller = seller_of(me.customer, installation=get_settings())
+    if not seller.logo:
+        raise NotFound("no logo")
+    response = HttpResponse(seller.logo, content_type=seller.logo_type)
+    response["Cache-Control"] = "private, max-age=300"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @signed_in
