@@ -100,7 +100,7 @@ def test_bulk_block_export_and_narrow_screen(live_server: Any, browser: Any, dat
     page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(f"{base}/customers/")
     links = page.locator(".nav a")
-    assert links.count() == 13  # Rating joined the top bar (issue 12), Numbers (issue 14)
+    assert links.count() == 14  # Rating (issue 12), Numbers (issue 14), Network (issue 15)
     for i in range(links.count()):
         link = links.nth(i)
         box = link.bounding_box()

@@ -28,6 +28,7 @@ SECTIONS = [
     "Business models",
     "Notifications",
     "Settings",
+    "Network",
     "Engine",
     "Audit log",
 ]
@@ -94,7 +95,7 @@ def test_the_main_nav_is_a_menu_on_a_phone(live_server: Any, browser: Any, data:
     # A new page starts with the menu closed; the summary closes it again too.
     assert page.locator(".nav a:visible").count() == 0
     page.click("#nav-menu summary")
-    assert page.locator(".nav a:visible").count() == 13
+    assert page.locator(".nav a:visible").count() == 14
     page.click("#nav-menu summary")
     assert page.locator(".nav a:visible").count() == 0
 
@@ -102,7 +103,7 @@ def test_the_main_nav_is_a_menu_on_a_phone(live_server: Any, browser: Any, data:
     page.set_viewport_size({"width": 1400, "height": 900})
     page.goto(f"{base}/customers/")
     assert not page.is_visible("#nav-menu")
-    assert page.locator(".nav a:visible").count() == 13
+    assert page.locator(".nav a:visible").count() == 14
     page.screenshot(path=str(SHOTS / "nav-1400.png"))
     assert errors == []
     context.close()
