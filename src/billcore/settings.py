@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "billcore.subscriptions",
     "billcore.notifications",
     "billcore.rating",
+    "billcore.features",
     "billcore.engine",
     "billcore.web",
     "billcore.porta",
