@@ -34,9 +34,7 @@ LATER_CUSTOMER_TABS = (
     "Measured Services",
     "DIDs",
     "Discounts",
-    "Abbreviated Dialing",
     "Quotas & Service Wallets",
-    "Service Configuration",
     "Web Self-Care",
 )
 

@@ -10,6 +10,7 @@ from billcore.web import (
     views_customer_tabs,
     views_customers,
     views_engine,
+    views_features,
     views_installation,
     views_invoices,
     views_invoicing,
@@ -415,5 +416,41 @@ urlpatterns = [
         "customers/<int:customer_id>/accounts/<int:account_id>/products/",
         views_customer_tabs.customer_account_products,
         name="customer-account-products",
+    ),
+    # Abbreviated Dialing and Service Configuration (issue 14).
+    path(
+        "customers/<int:customer_id>/abbreviated-dialing/length/",
+        views_features.dialing_length,
+        name="customer-dialing-length",
+    ),
+    path(
+        "customers/<int:customer_id>/abbreviated-dialing/",
+        views_features.dialing_add,
+        name="customer-dialing-add",
+    ),
+    path(
+        "customers/<int:customer_id>/abbreviated-dialing/<int:entry_id>/delete/",
+        views_features.dialing_delete,
+        name="customer-dialing-delete",
+    ),
+    path(
+        "customers/<int:customer_id>/service-features/",
+        views_features.customer_features,
+        name="customer-service-features",
+    ),
+    path(
+        "customers/<int:customer_id>/accounts/<int:account_id>/service-features/",
+        views_features.account_features,
+        name="account-features",
+    ),
+    path(
+        "customers/<int:customer_id>/accounts/<int:account_id>/service-features/extension/",
+        views_features.account_extension,
+        name="account-extension",
+    ),
+    path(
+        "rating/products/<int:product_id>/service-features/",
+        views_features.product_features,
+        name="product-features",
     ),
 ]
