@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "billcore.rating",
     "billcore.plans",
     "billcore.dids",
+    "billcore.features",
     "billcore.engine",
     "billcore.web",
     "billcore.porta",

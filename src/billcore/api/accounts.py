@@ -11,6 +11,7 @@ from pydantic import ConfigDict, Field
 
 from billcore.api.base import AuthedRequest, now
 from billcore.customers.selectors import get_customer
+from billcore.features import services as features
 from billcore.ledger import transfers
 from billcore.subscribers import services
 from billcore.subscribers.models import Account
@@ -24,12 +25,16 @@ class AccountIn(Schema):
     account_type: str = Field("credit", description="debit | credit")
     blocked: bool = False
     credit_limit: str | None = Field(None, description="Credit accounts: individual limit")
+    extension: str | None = Field(
+        None, description="Short number (1-8 digits), unique within the customer"
+    )
 
 
 class AccountPatch(Schema):
     model_config = ConfigDict(extra="forbid")
     blocked: bool | None = None
     credit_limit: str | None = None
+    extension: str | None = Field(None, description="Empty or null: no extension")
 
 
 class AccountOut(Schema):
@@ -42,6 +47,7 @@ class AccountOut(Schema):
     balance: Decimal
     reserved: Decimal
     available_funds: Decimal | None
+    extension: str | None
     created_at: dt.datetime
 
 
@@ -69,7 +75,7 @@ def list_accounts(request: AuthedRequest, customer_id: int) -> list[Account]:
 
 @router.post("/customers/{customer_id}/accounts", response={201: AccountOut})
 def create_account(request: AuthedRequest, customer_id: int, payload: AccountIn) -> Status[Account]:
-    account = services.create_account(
+    account = features.create_account(
         actor=request.auth,
         now=now(),
         customer_id=customer_id,
@@ -85,7 +91,7 @@ def get_account(request: AuthedRequest, account_id: int) -> Account:
 
 @router.patch("/accounts/{account_id}", response=AccountOut)
 def update_account(request: AuthedRequest, account_id: int, payload: AccountPatch) -> Account:
-    return services.update_account(
+    return features.update_account(
         actor=request.auth,
         now=now(),
         account_id=account_id,

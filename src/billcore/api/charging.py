@@ -106,6 +106,11 @@ class AuthorizeIn(Schema):
     )
     service: str | None = Field(None, description="Service of the session (default voice)")
     access_code: str = Field("", description="Empty (outgoing), INCOMING, FOLLOWME, TRANSFER…")
+    direction: str | None = Field(
+        None,
+        description="outgoing (default) | incoming | forwarded: the simultaneous-call limit "
+        "it counts against (refused: concurrent_calls_limit)",
+    )
 
 
 class AuthorizeOut(ChargeOut):
@@ -113,6 +118,11 @@ class AuthorizeOut(ChargeOut):
         None,
         description="With cld: the longest session (seconds) the money available now pays "
         "for, capped by the installation's max_session_seconds; amount is then its cost",
+    )
+    resolved_cld: str | None = Field(
+        None,
+        description="The number rated and routed when cld is an abbreviated number or an "
+        "extension of the customer",
     )
 
 
@@ -124,6 +134,9 @@ class ReserveIn(Schema):
     amount: str
     seconds: int = Field(services.DEFAULT_RESERVATION_SECONDS, ge=1, le=7 * 24 * 3600)
     external_id: str | None = None
+    direction: str | None = Field(
+        None, description="outgoing (default) | incoming | forwarded (simultaneous-call limits)"
+    )
 
 
 class CommitIn(Schema):
@@ -274,6 +287,7 @@ def post_authorize(request: AuthedRequest, payload: AuthorizeIn) -> Any:
         cld=payload.cld,
         service=payload.service,
         access_code=payload.access_code,
+        direction=payload.direction,
     )
 
 
@@ -294,6 +308,7 @@ def post_reservation(
         amount=payload.amount,
         seconds=payload.seconds,
         external_id=_key(payload.external_id, idempotency_key),
+        direction=payload.direction,
     )
     return Status(200 if r.replayed or not r.allowed else 201, r)
 

@@ -20,6 +20,7 @@ from billcore.api.classes import router as classes_router
 from billcore.api.customers import router as customers_router
 from billcore.api.dids import router as dids_router
 from billcore.api.engine import router as engine_router
+from billcore.api.features import router as features_router
 from billcore.api.installation import router as installation_router
 from billcore.api.invoicing import router as invoicing_router
 from billcore.api.lockouts import router as lockouts_router
@@ -53,6 +54,7 @@ def _register() -> None:
     api.add_router("/", subscriptions_router)
     api.add_router("/", rating_router)
     api.add_router("/", plans_router)
+    api.add_router("/", features_router)
     api.add_router("/", engine_router)
     api.add_router("/", search_router)
     api.add_router("/", network_router)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db import models
 
 from billcore.db import DecimalUnitsField, MoneyField
+from billcore.features.models import Direction
 
 
 class Service(models.TextChoices):
@@ -137,6 +138,10 @@ class Reservation(models.Model):
     amount = MoneyField()
     status = models.CharField(
         max_length=9, choices=ReservationStatus.choices, default=ReservationStatus.OPEN
+    )
+    # Which way the session goes: the simultaneous-call limits count by it (issue 14).
+    direction = models.CharField(
+        max_length=9, choices=Direction.choices, default=Direction.OUTGOING, db_default="outgoing"
     )
     # Like an xDR's (``Xdr.owner``): the key is unique per owner, 0 for the installation,
     # else the reseller whose sub-customer holds the reservation.

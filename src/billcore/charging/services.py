@@ -16,6 +16,7 @@ one reseller never meets, nor blocks, another's keys.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zoneinfo
 from collections.abc import Iterator, Sequence
@@ -24,7 +25,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Value
+from django.db.models import Count, Exists, F, OuterRef, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
@@ -54,6 +55,7 @@ from billcore.core.rating import PriceTerms, rate_usage
 from billcore.customers.models import BalanceControl, Customer
 from billcore.db import CompiledQuery, money_value
 from billcore.errors import BillcoreError, Conflict, NotFound, ValidationFailed
+from billcore.features import services as features
 from billcore.installation.services import max_session_seconds
 from billcore.ledger.batch import datetime_adapter as _datetime_adapter
 from billcore.ledger.batch import (
@@ -864,6 +866,7 @@ def charge(
     result is then replayed under the lock). Usage without an amount is priced before the
     transaction too (``pricer``, default a new per-call ``Pricer``)."""
     cid, aid, owner, seen = _target_seen(actor, account_id, customer_id, usage.external_id)
+    usage = _resolved(usage, cid)
     if seen:
         replay = _replay(usage, cid, owner, now)
         if replay is not None:
@@ -880,6 +883,16 @@ def charge(
             return _charge_locked(
                 actor=actor, now=now, cid=cid, aid=aid, usage=usage, rated=rated, replay=True
             )
+
+
+def _resolved(usage: UsageInput, customer_id: int) -> UsageInput:
+    """Usage to rate with its called number as the customer's abbreviated dialing or an
+    extension makes it (rating-and-tabs.md §3.2): the full number is rated and kept on the
+    xDR. A number longer than a short code costs no query."""
+    if not usage.rated_here or not usage.cld:
+        return usage
+    number = features.resolve_cld(customer_id=customer_id, cld=usage.cld)
+    return usage if number is None else dataclasses.replace(usage, cld=number)
 
 
 def rate(usage: UsageInput, account_id: int | None, pricer: Pricer | None = None) -> Rated:
@@ -1257,6 +1270,25 @@ def prepare_charges(
     require_user(actor)
     results: list[ChargeResult | BillcoreError | None] = [None] * len(requests)
     targets = _targets_many(actor, requests)
+    numbers = features.resolve_many(
+        (t[0], r.usage.cld)
+        for r, t in zip(requests, targets, strict=True)
+        if r.usage.rated_here and r.usage.cld and not isinstance(t, BillcoreError)
+    )
+    if numbers:
+        requests = [
+            r
+            if isinstance(t, BillcoreError)
+            or not r.usage.rated_here
+            or (t[0], (r.usage.cld or "").strip()) not in numbers
+            else dataclasses.replace(
+                r,
+                usage=dataclasses.replace(
+                    r.usage, cld=numbers[(t[0], (r.usage.cld or "").strip())]
+                ),
+            )
+            for r, t in zip(requests, targets, strict=True)
+        ]
     todo: list[tuple[int, ChargeRequest, int, int | None, Rated]] = []
     to_rate = {
         t[1]
@@ -1543,6 +1575,43 @@ class AuthorizeResult:
     # Issue 13: a named network policy (e.g. the "limit the speed" policy of a used-up data
     # quota), which a network adapter sends on (RADIUS ``Filter-Id``); "" for none.
     policy: str = ""
+    # The number rated and routed when ``cld`` was an abbreviated number or an extension of
+    # the customer (issue 14), else None.
+    resolved_cld: str | None = None
+
+
+CONCURRENT_CALLS_LIMIT = "concurrent_calls_limit"  # the RADIUS side maps it (h323 code 3)
+
+
+def _concurrency_refusal(
+    customer: _Customer, account: _Account | None, direction: str, now: dt.datetime
+) -> str:
+    """§4.2 step 3: one more session in ``direction`` would pass a simultaneous-call limit
+    in force (``features.call_limits``: the customer's over all its sessions, the account's
+    over its own), counting open reservations that have not expired (live sessions are
+    reservations too). Called with the customer's row locked, so concurrent reserves of one
+    customer count each other."""
+    own, per_account = features.call_limits(
+        customer_id=customer.pk, account_id=account.pk if account is not None else None
+    )
+    if not own and not per_account:
+        return ""
+    live = Reservation.objects.filter(
+        customer_id=customer.pk, status=ReservationStatus.OPEN, expires_at__gt=now
+    )
+    mine = live.filter(account_id=account.pk) if account is not None else live.none()
+    for limits, rows in ((own, live), (per_account, mine)):
+        if not limits:
+            continue
+        counts: dict[str, int] = dict(
+            rows.order_by()
+            .values("direction")
+            .annotate(n=Count("id"))
+            .values_list("direction", "n")
+        )
+        if limits.reached(counts, direction):
+            return CONCURRENT_CALLS_LIMIT
+    return ""
 
 
 def _money_available(
@@ -1600,6 +1669,7 @@ def authorize(
     cld: Any = None,
     service: Any = None,
     access_code: Any = "",
+    direction: Any = None,
 ) -> AuthorizeResult:
     """May this amount be spent now, and, with a called number (``cld``), for how long may
     the account call it? Changes nothing (expired holds aside).
@@ -1611,10 +1681,19 @@ def authorize(
     the installation's ``max_session_seconds`` (also the answer without a limit or for a
     zero-priced destination). Refused with the rating reason (``no_product``, ``no_rate``,
     ``forbidden_destination``, …), or ``insufficient_funds`` when it is 0. ``amount``, when
-    given too, must be affordable as before; without ``cld`` it is required."""
+    given too, must be affordable as before; without ``cld`` it is required.
+
+    Issue 14: ``cld`` may be an abbreviated number or an extension of the customer; the full
+    number is rated (and answered as ``resolved_cld``). One more session in ``direction``
+    (default outgoing) beyond a simultaneous-call limit is refused with
+    ``concurrent_calls_limit``, after the statuses and before rating (§4.2 step 3)."""
     money = as_money("amount", amount, allow_none=cld not in (None, ""), minimum=ZERO)
+    way = features.parse_direction(direction)
     cid, aid = _target(actor=actor, account_id=account_id, customer_id=customer_id)
     pricing = None
+    resolved = None
+    if isinstance(cld, str) and cld.strip():
+        resolved = features.resolve_cld(customer_id=cid, cld=cld)
     if cld not in (None, ""):
         if aid is None:
             raise ValidationFailed(
@@ -1624,7 +1703,7 @@ def authorize(
         pricing = Pricer().price(
             account_id=aid,
             service=as_str("service", service or "voice", max_length=32),
-            cld=cld,
+            cld=resolved or cld,
             quantity=ZERO,
             started_at=now,
             access_code=as_str("access_code", access_code or "", max_length=16).upper(),
@@ -1634,6 +1713,7 @@ def authorize(
     with transaction.atomic():
         customer, account = _lock(cid, aid)
         _sweep_expired(customer, account, now)
+        busy = _concurrency_refusal(customer, account, way, now)
         reseller = None
         if pricing is not None and customer.reseller_id is not None:
             row = _query("customer-now").row({_SENTINEL_ID: customer.reseller_id})
@@ -1657,12 +1737,15 @@ def authorize(
             available_funds=funds,
             max_duration=seconds,
             policy=free[2] if not reason else "",
+            resolved_cld=resolved,
         )
 
     # Statuses first (as an amount's decision checks them), then the amount, then rating.
     decision = _decide(customer, account, money if money is not None else ZERO, now)
     if not decision.allowed and (money is not None or decision.reason not in _FUNDS_REASONS):
         return answer(decision.reason)
+    if busy:
+        return answer(busy)
     if pricing is None:
         return answer("")
     if reseller is not None and _reseller_refusal(reseller):
@@ -1755,10 +1838,14 @@ def reserve(
     amount: Any,
     seconds: Any = DEFAULT_RESERVATION_SECONDS,
     external_id: Any = None,
+    direction: Any = None,
 ) -> ReservationResult:
     """Hold ``amount`` for a session; it counts against available funds until committed,
-    released or expired after ``seconds``."""
+    released or expired after ``seconds``. It is one of the sessions in ``direction``
+    (default outgoing) the simultaneous-call limits count: one beyond them is refused with
+    ``concurrent_calls_limit`` (issue 14)."""
     svc = as_choice("service", service, Service.values)
+    way = features.parse_direction(direction)
     money = as_money("amount", amount, allow_none=False, minimum=ZERO)
     assert money is not None
     ttl = as_int("seconds", seconds, minimum=1, maximum=7 * 24 * 3600)
@@ -1779,6 +1866,10 @@ def reserve(
         decision = _decide(customer, account, money, now)
         if not decision.allowed and _sweep_expired(customer, account, now):
             decision = _decide(customer, account, money, now)
+        if decision.allowed:
+            busy = _concurrency_refusal(customer, account, way, now)
+            if busy:
+                decision = Decision(False, busy)
         if not decision.allowed:
             return ReservationResult(
                 allowed=False,
@@ -1802,6 +1893,7 @@ def reserve(
             account_id=account.pk if account is not None else None,
             service=svc,
             amount=money,
+            direction=way,
             external_id=key,
             owner=customer.owner,
             expires_at=now + dt.timedelta(seconds=ttl),

@@ -31,6 +31,8 @@ REASONS: Final[dict[str, str]] = {
     "account_insufficient_funds": "the debit account's funds do not cover the amount",
     "account_limit_exceeded": "the amount would take the account past its credit limit",
     "fraud_daily_limit": "the customer's daily spending limit (fraud protection) is reached",
+    # Service configuration (issue 14): one more session would pass a simultaneous-call limit.
+    "concurrent_calls_limit": "the account's or the customer's simultaneous-call limit is reached",
     # Rating (issue 12 §2): a record that cannot be priced (``rating.pricing.REFUSALS``) …
     "no_product": "the account has no product that rates this service",
     "no_rate": "the tariff has no rate for the called number",

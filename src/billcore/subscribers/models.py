@@ -40,12 +40,20 @@ class Account(models.Model):
     # Terminated (closed for good): blocked, no more changes; the row and its history stay.
     terminated_at = models.DateTimeField(null=True, blank=True)
     custom_fields = models.JSONField(default=dict, blank=True)  # values of defined CustomFields
+    # A short number (digits) the customer's other users dial to reach it (IP Centrex);
+    # unique within the customer (issue 14).
+    extension = models.CharField(max_length=8, null=True, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
     class Meta:
         ordering = ["identifier"]
         indexes = [models.Index(fields=["customer", "identifier"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "extension"], name="subscribers_account_extension_unique"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.identifier

@@ -49,7 +49,9 @@ def get_account(*, actor: Actor, account_id: int) -> Account:
 def create_account(
     *, actor: Actor, now: dt.datetime, customer_id: int, data: Mapping[str, Any]
 ) -> Account:
-    reject_unknown(dict(data), ("identifier", "account_type", "blocked", "credit_limit"))
+    reject_unknown(
+        dict(data), ("identifier", "account_type", "blocked", "credit_limit", "extension")
+    )
     customer = get_customer(actor=actor, customer_id=customer_id)
     account = Account(
         customer=customer,
@@ -61,6 +63,7 @@ def create_account(
         ),
         blocked=as_bool("blocked", data.get("blocked", False)),
         credit_limit=as_money("credit_limit", data.get("credit_limit"), minimum=ZERO),
+        extension=as_extension(data.get("extension")),
     )
     if account.account_type == AccountType.DEBIT and account.credit_limit is not None:
         raise ValidationFailed(
@@ -68,10 +71,12 @@ def create_account(
             field="credit_limit",
             code="not_applicable",
         )
+    _refuse_taken_extension(account)
     try:
         with transaction.atomic():
             account.save()
     except IntegrityError:
+        _refuse_taken_extension(account)
         raise ValidationFailed(
             f"identifier: an account {account.identifier!r} already exists",
             field="identifier",
@@ -87,7 +92,7 @@ def create_account(
 def update_account(
     *, actor: Actor, now: dt.datetime, account_id: int, changes: Mapping[str, Any]
 ) -> Account:
-    reject_unknown(dict(changes), ("blocked", "credit_limit", "custom_fields"))
+    reject_unknown(dict(changes), ("blocked", "credit_limit", "custom_fields", "extension"))
     account = for_update(
         Account.objects.filter(pk=get_account(actor=actor, account_id=account_id).pk)
     ).get()
@@ -106,6 +111,9 @@ def update_account(
                 code="not_applicable",
             )
         account.credit_limit = limit
+    if "extension" in changes:
+        account.extension = as_extension(changes["extension"])
+        _refuse_taken_extension(account)
     account.updated_at = now
     account.save()
     record(
@@ -117,6 +125,40 @@ def update_account(
         after=snapshot(account),
     )
     return account
+
+
+MAX_EXTENSION_LENGTH = 8
+
+
+def as_extension(value: Any) -> str | None:
+    """An account's extension: 1 to 8 digits, or empty (None) for none."""
+    text = as_str("extension", value, max_length=MAX_EXTENSION_LENGTH + 50)
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= MAX_EXTENSION_LENGTH):
+        raise ValidationFailed(
+            f"extension must be 1 to {MAX_EXTENSION_LENGTH} digits (got {text[:20]!r})",
+            field="extension",
+        )
+    return text
+
+
+def _refuse_taken_extension(account: Account) -> None:
+    """Another account of the customer already has this extension: a 400 naming it."""
+    if account.extension is None:
+        return
+    other = (
+        Account.objects.filter(customer_id=account.customer_id, extension=account.extension)
+        .exclude(pk=account.pk)
+        .values_list("identifier", flat=True)
+        .first()
+    )
+    if other is not None:
+        raise ValidationFailed(
+            f"extension {account.extension} is already the extension of account {other!r}",
+            field="extension",
+            code="duplicate",
+        )
 
 
 def _refuse_terminated(account: Account) -> None:

@@ -29,12 +29,6 @@ from billcore.ledger.selectors import customer_transactions
 from billcore.web.base import paginate, reseller_choices, time_zones
 from billcore.web.forms import AdjustmentForm, ClassOption, CustomerForm, customer_initial
 
-# CU-13 tabs that arrive with later releases: shown honestly, as a title and one line.
-LATER_CUSTOMER_TABS = (
-    "Abbreviated Dialing",
-    "Service Configuration",
-)
-
 TabContext = Callable[..., dict[str, Any]]
 
 
@@ -159,7 +153,6 @@ def customer_page(
         "adjust_form": adjust_form or adjustment_form(),
         "adjust_open": adjust_form is not None,
         "transactions": paginate(request, transactions, param="tx_page"),
-        "later_tabs": LATER_CUSTOMER_TABS,
         **tabs_context(request, customer, **tab_forms),
     }
     return render(request, "web/customer_form.html", context, status=status)

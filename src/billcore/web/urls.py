@@ -11,6 +11,7 @@ from billcore.web import (
     views_customers,
     views_dids,
     views_engine,
+    views_features,
     views_installation,
     views_invoices,
     views_invoicing,
@@ -546,5 +547,41 @@ urlpatterns = [
         "customers/<int:customer_id>/selfcare/sign-in-as/",
         views_selfcare_tab.selfcare_sign_in_as,
         name="customer-selfcare-sign-in-as",
+    ),
+    # Abbreviated Dialing and Service Configuration (issue 14).
+    path(
+        "customers/<int:customer_id>/abbreviated-dialing/length/",
+        views_features.dialing_length,
+        name="customer-dialing-length",
+    ),
+    path(
+        "customers/<int:customer_id>/abbreviated-dialing/",
+        views_features.dialing_add,
+        name="customer-dialing-add",
+    ),
+    path(
+        "customers/<int:customer_id>/abbreviated-dialing/<int:entry_id>/delete/",
+        views_features.dialing_delete,
+        name="customer-dialing-delete",
+    ),
+    path(
+        "customers/<int:customer_id>/service-features/",
+        views_features.customer_features,
+        name="customer-service-features",
+    ),
+    path(
+        "customers/<int:customer_id>/accounts/<int:account_id>/service-features/",
+        views_features.account_features,
+        name="account-features",
+    ),
+    path(
+        "customers/<int:customer_id>/accounts/<int:account_id>/service-features/extension/",
+        views_features.account_extension,
+        name="account-extension",
+    ),
+    path(
+        "rating/products/<int:product_id>/service-features/",
+        views_features.product_features,
+        name="product-features",
     ),
 ]
