@@ -40,18 +40,18 @@ def _data(payload: Schema) -> dict[str, Any]:
 # Rules and bands
 
 
-class BandIn(Schema):
+class PlanBandIn(Schema):
     model_config = ConfigDict(extra="forbid")
     threshold: str = Field(description="Counter value the band starts at (≥ 0), increasing")
     percent: str = Field(description="Percent off from 0 (standard price) to 100 (free)")
 
 
-class BandOut(Schema):
+class PlanBandOut(Schema):
     threshold: Decimal
     percent: Decimal
 
 
-class RuleFields(Schema):
+class PlanRuleFields(Schema):
     model_config = ConfigDict(extra="forbid")
     destination_group: int | None = Field(
         None, description="A group of the plan's set; null: every destination of the service"
@@ -62,7 +62,7 @@ class RuleFields(Schema):
     )
     prorate_first_period: bool | None = None
     split_xdrs: bool | None = Field(None, description="Split a session that crosses a band")
-    bands: list[BandIn] | None = Field(None, description="Discount: its bands")
+    bands: list[PlanBandIn] | None = Field(None, description="Discount: its bands")
     volume: str | None = Field(None, description="Quota: free volume per period; null: unlimited")
     renewal_period: str | None = Field(
         None, description="Quota: billing_period | daily | monthly | one_time"
@@ -82,7 +82,7 @@ class RuleFields(Schema):
     topup_extend_days: int | None = None
 
 
-class RuleIn(RuleFields):
+class PlanRuleIn(PlanRuleFields):
     kind: str = Field(description="discount | quota | wallet (fixed once created)")
     service: str = Field(description="A service's code (fixed once created)")
     measure: str | None = Field(
@@ -90,11 +90,11 @@ class RuleIn(RuleFields):
     )
 
 
-class RulePatch(RuleFields):
+class PlanRulePatch(PlanRuleFields):
     pass
 
 
-class RuleOut(Schema):
+class PlanRuleOut(Schema):
     id: int
     plan: int = Field(alias="plan_id")
     kind: str
@@ -105,7 +105,7 @@ class RuleOut(Schema):
     reset: str
     prorate_first_period: bool
     split_xdrs: bool
-    bands: list[BandOut]
+    bands: list[PlanBandOut]
     volume: Decimal | None
     renewal_period: str
     renewal_anchor_date: dt.date | None
@@ -125,7 +125,7 @@ class RuleOut(Schema):
         return list(obj.bands.all())
 
 
-def _rule_data(payload: RuleFields) -> dict[str, Any]:
+def _rule_data(payload: PlanRuleFields) -> dict[str, Any]:
     data = _data(payload)
     if "bands" in data and data["bands"] is not None:
         data["bands"] = [dict(b) for b in data["bands"]]
@@ -136,25 +136,25 @@ def _rule_data(payload: RuleFields) -> dict[str, Any]:
 # Plans
 
 
-class PlanFields(Schema):
+class DiscountPlanFields(Schema):
     model_config = ConfigDict(extra="forbid")
     description: str | None = None
     managed_by: int | None = Field(None, description="Reseller id; null = the administrator's")
     destination_groups: list[int] | None = Field(None, description="The destination group set")
 
 
-class PlanIn(PlanFields):
+class DiscountPlanIn(DiscountPlanFields):
     name: str
     currency: str = Field(description="Fixed once saved")
 
 
-class PlanPatch(PlanFields):
+class DiscountPlanPatch(DiscountPlanFields):
     name: str | None = None
     currency: str | None = Field(None, description="Fixed: only the same value is accepted")
     draft: bool | None = Field(None, description="false publishes (needs a rule)")
 
 
-class PlanOut(Schema):
+class DiscountPlanOut(Schema):
     id: int
     name: str
     description: str
@@ -162,7 +162,7 @@ class PlanOut(Schema):
     managed_by: int | None = Field(None, alias="managed_by_id")
     destination_groups: list[int]
     draft: bool
-    rules: list[RuleOut]
+    rules: list[PlanRuleOut]
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -175,28 +175,28 @@ class PlanOut(Schema):
         return list(obj.rules.all())
 
 
-class PlanPage(Schema):
+class DiscountPlanPage(Schema):
     count: int
     limit: int
     offset: int
-    items: list[PlanOut]
+    items: list[DiscountPlanOut]
 
 
-class PlanFilters(Paging):
+class DiscountPlanFilters(Paging):
     search: str = ""
     currency: str | None = None
     managed_by: int | None = None
     draft: bool | None = None
 
 
-class CloneIn(Schema):
+class DiscountPlanCloneIn(Schema):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, description='Default: "<name> (copy)"')
     description: str | None = None
 
 
-@router.get("/discount-plans", response=PlanPage)
-def list_plans(request: AuthedRequest, filters: Query[PlanFilters]) -> dict[str, Any]:
+@router.get("/discount-plans", response=DiscountPlanPage)
+def list_plans(request: AuthedRequest, filters: Query[DiscountPlanFilters]) -> dict[str, Any]:
     qs = selectors.list_plans(
         actor=request.auth,
         search=filters.search,
@@ -207,19 +207,19 @@ def list_plans(request: AuthedRequest, filters: Query[PlanFilters]) -> dict[str,
     return _page(qs, filters)
 
 
-@router.post("/discount-plans", response={201: PlanOut})
-def create_plan(request: AuthedRequest, payload: PlanIn) -> Status[DiscountPlan]:
+@router.post("/discount-plans", response={201: DiscountPlanOut})
+def create_plan(request: AuthedRequest, payload: DiscountPlanIn) -> Status[DiscountPlan]:
     plan = services.create_plan(actor=request.auth, now=now(), data=_data(payload))
     return Status(201, selectors.get_plan(actor=request.auth, plan_id=plan.pk))
 
 
-@router.get("/discount-plans/{plan_id}", response=PlanOut)
+@router.get("/discount-plans/{plan_id}", response=DiscountPlanOut)
 def get_plan(request: AuthedRequest, plan_id: int) -> DiscountPlan:
     return selectors.get_plan(actor=request.auth, plan_id=plan_id)
 
 
-@router.patch("/discount-plans/{plan_id}", response=PlanOut)
-def update_plan(request: AuthedRequest, plan_id: int, payload: PlanPatch) -> DiscountPlan:
+@router.patch("/discount-plans/{plan_id}", response=DiscountPlanOut)
+def update_plan(request: AuthedRequest, plan_id: int, payload: DiscountPlanPatch) -> DiscountPlan:
     services.update_plan(actor=request.auth, now=now(), plan_id=plan_id, changes=_data(payload))
     return selectors.get_plan(actor=request.auth, plan_id=plan_id)
 
@@ -230,32 +230,36 @@ def delete_plan(request: AuthedRequest, plan_id: int) -> Status[None]:
     return Status(204, None)
 
 
-@router.post("/discount-plans/{plan_id}/clone", response={201: PlanOut})
-def clone_plan(request: AuthedRequest, plan_id: int, payload: CloneIn) -> Status[DiscountPlan]:
+@router.post("/discount-plans/{plan_id}/clone", response={201: DiscountPlanOut})
+def clone_plan(
+    request: AuthedRequest, plan_id: int, payload: DiscountPlanCloneIn
+) -> Status[DiscountPlan]:
     plan = services.clone_plan(actor=request.auth, now=now(), plan_id=plan_id, data=_data(payload))
     return Status(201, selectors.get_plan(actor=request.auth, plan_id=plan.pk))
 
 
-@router.get("/discount-plans/{plan_id}/rules", response=list[RuleOut])
+@router.get("/discount-plans/{plan_id}/rules", response=list[PlanRuleOut])
 def list_rules(request: AuthedRequest, plan_id: int) -> list[PlanRule]:
     return list(selectors.get_plan(actor=request.auth, plan_id=plan_id).rules.all())
 
 
-@router.post("/discount-plans/{plan_id}/rules", response={201: RuleOut})
-def create_rule(request: AuthedRequest, plan_id: int, payload: RuleIn) -> Status[PlanRule]:
+@router.post("/discount-plans/{plan_id}/rules", response={201: PlanRuleOut})
+def create_rule(request: AuthedRequest, plan_id: int, payload: PlanRuleIn) -> Status[PlanRule]:
     rule = services.create_rule(
         actor=request.auth, now=now(), plan_id=plan_id, data=_rule_data(payload)
     )
     return Status(201, rule)
 
 
-@router.get("/discount-plans/{plan_id}/rules/{rule_id}", response=RuleOut)
+@router.get("/discount-plans/{plan_id}/rules/{rule_id}", response=PlanRuleOut)
 def get_rule(request: AuthedRequest, plan_id: int, rule_id: int) -> PlanRule:
     return selectors.get_rule(actor=request.auth, plan_id=plan_id, rule_id=rule_id)
 
 
-@router.patch("/discount-plans/{plan_id}/rules/{rule_id}", response=RuleOut)
-def update_rule(request: AuthedRequest, plan_id: int, rule_id: int, payload: RulePatch) -> PlanRule:
+@router.patch("/discount-plans/{plan_id}/rules/{rule_id}", response=PlanRuleOut)
+def update_rule(
+    request: AuthedRequest, plan_id: int, rule_id: int, payload: PlanRulePatch
+) -> PlanRule:
     return services.update_rule(
         actor=request.auth,
         now=now(),
@@ -271,16 +275,16 @@ def delete_rule(request: AuthedRequest, plan_id: int, rule_id: int) -> Status[No
     return Status(204, None)
 
 
-@router.get("/discount-plans/{plan_id}/rules/{rule_id}/bands", response=list[BandOut])
+@router.get("/discount-plans/{plan_id}/rules/{rule_id}/bands", response=list[PlanBandOut])
 def list_bands(request: AuthedRequest, plan_id: int, rule_id: int) -> list[PlanBand]:
     return list(
         selectors.get_rule(actor=request.auth, plan_id=plan_id, rule_id=rule_id).bands.all()
     )
 
 
-@router.put("/discount-plans/{plan_id}/rules/{rule_id}/bands", response=list[BandOut])
+@router.put("/discount-plans/{plan_id}/rules/{rule_id}/bands", response=list[PlanBandOut])
 def set_bands(
-    request: AuthedRequest, plan_id: int, rule_id: int, payload: list[BandIn]
+    request: AuthedRequest, plan_id: int, rule_id: int, payload: list[PlanBandIn]
 ) -> list[PlanBand]:
     rule = services.set_bands(
         actor=request.auth,
@@ -296,14 +300,14 @@ def set_bands(
 # Assignments
 
 
-class AssignmentIn(Schema):
+class PlanAssignmentIn(Schema):
     model_config = ConfigDict(extra="forbid")
     plan: int
     valid_from: dt.datetime | None = Field(None, description="Default: now")
     valid_to: dt.datetime | None = Field(None, description="Exclusive; null: open-ended")
 
 
-class AssignmentOut(Schema):
+class PlanAssignmentOut(Schema):
     id: int
     plan: int = Field(alias="plan_id")
     plan_name: str
@@ -319,41 +323,41 @@ class AssignmentOut(Schema):
         return obj.plan.name
 
 
-class AssignmentPage(Schema):
+class PlanAssignmentPage(Schema):
     count: int
     limit: int
     offset: int
-    items: list[AssignmentOut]
+    items: list[PlanAssignmentOut]
 
 
-class AppliedOut(Schema):
+class AppliedPlanOut(Schema):
     source: str = Field(description="account | addon | main | customer")
     precedence: int
-    assignment: AssignmentOut
-    plan: PlanOut
+    assignment: PlanAssignmentOut
+    plan: DiscountPlanOut
 
 
-class AppliedFilters(Schema):
+class AppliedPlanFilters(Schema):
     at: dt.datetime | None = Field(None, description="Default: now")
 
 
-@router.get("/discount-plans/{plan_id}/assignments", response=AssignmentPage)
+@router.get("/discount-plans/{plan_id}/assignments", response=PlanAssignmentPage)
 def list_plan_assignments(
     request: AuthedRequest, plan_id: int, filters: Query[Paging]
 ) -> dict[str, Any]:
     return _page(selectors.plan_assignments(actor=request.auth, plan_id=plan_id), filters)
 
 
-@router.get("/products/{product_id}/discount-plans", response=AssignmentPage)
+@router.get("/products/{product_id}/discount-plans", response=PlanAssignmentPage)
 def list_product_plans(
     request: AuthedRequest, product_id: int, filters: Query[Paging]
 ) -> dict[str, Any]:
     return _page(selectors.product_assignments(actor=request.auth, product_id=product_id), filters)
 
 
-@router.post("/products/{product_id}/discount-plans", response={201: AssignmentOut})
+@router.post("/products/{product_id}/discount-plans", response={201: PlanAssignmentOut})
 def assign_to_product(
-    request: AuthedRequest, product_id: int, payload: AssignmentIn
+    request: AuthedRequest, product_id: int, payload: PlanAssignmentIn
 ) -> Status[PlanAssignment]:
     assignment = services.assign_to_product(
         actor=request.auth, now=now(), product_id=product_id, data=_data(payload)
@@ -361,16 +365,16 @@ def assign_to_product(
     return Status(201, assignment)
 
 
-@router.get("/accounts/{account_id}/discount-plans", response=AssignmentPage)
+@router.get("/accounts/{account_id}/discount-plans", response=PlanAssignmentPage)
 def list_account_plans(
     request: AuthedRequest, account_id: int, filters: Query[Paging]
 ) -> dict[str, Any]:
     return _page(selectors.account_assignments(actor=request.auth, account_id=account_id), filters)
 
 
-@router.post("/accounts/{account_id}/discount-plans", response={201: AssignmentOut})
+@router.post("/accounts/{account_id}/discount-plans", response={201: PlanAssignmentOut})
 def assign_to_account(
-    request: AuthedRequest, account_id: int, payload: AssignmentIn
+    request: AuthedRequest, account_id: int, payload: PlanAssignmentIn
 ) -> Status[PlanAssignment]:
     assignment = services.assign_to_account(
         actor=request.auth, now=now(), account_id=account_id, data=_data(payload)
@@ -378,9 +382,9 @@ def assign_to_account(
     return Status(201, assignment)
 
 
-@router.get("/accounts/{account_id}/applied-discount-plans", response=list[AppliedOut])
+@router.get("/accounts/{account_id}/applied-discount-plans", response=list[AppliedPlanOut])
 def applied_plans(
-    request: AuthedRequest, account_id: int, filters: Query[AppliedFilters]
+    request: AuthedRequest, account_id: int, filters: Query[AppliedPlanFilters]
 ) -> list[dict[str, Any]]:
     """The plans in force for the account, in the order quotas and wallets are consumed:
     the account's own, its add-ons' (highest precedence first), its main product's, its
@@ -400,7 +404,7 @@ def _applied(a: AppliedPlan) -> dict[str, Any]:
     }
 
 
-@router.get("/customers/{customer_id}/discount-plans", response=AssignmentPage)
+@router.get("/customers/{customer_id}/discount-plans", response=PlanAssignmentPage)
 def list_customer_plans(
     request: AuthedRequest, customer_id: int, filters: Query[Paging]
 ) -> dict[str, Any]:
@@ -408,9 +412,9 @@ def list_customer_plans(
     return _page(qs, filters)
 
 
-@router.post("/customers/{customer_id}/discount-plans", response={201: AssignmentOut})
+@router.post("/customers/{customer_id}/discount-plans", response={201: PlanAssignmentOut})
 def assign_to_customer(
-    request: AuthedRequest, customer_id: int, payload: AssignmentIn
+    request: AuthedRequest, customer_id: int, payload: PlanAssignmentIn
 ) -> Status[PlanAssignment]:
     assignment = services.assign_to_customer(
         actor=request.auth, now=now(), customer_id=customer_id, data=_data(payload)
@@ -418,13 +422,13 @@ def assign_to_customer(
     return Status(201, assignment)
 
 
-@router.get("/discount-plan-assignments/{assignment_id}", response=AssignmentOut)
+@router.get("/discount-plan-assignments/{assignment_id}", response=PlanAssignmentOut)
 def get_assignment(request: AuthedRequest, assignment_id: int) -> PlanAssignment:
     return selectors.get_assignment(actor=request.auth, assignment_id=assignment_id)
 
 
 @router.delete(
-    "/discount-plan-assignments/{assignment_id}", response={200: AssignmentOut, 204: None}
+    "/discount-plan-assignments/{assignment_id}", response={200: PlanAssignmentOut, 204: None}
 )
 def unassign(request: AuthedRequest, assignment_id: int) -> Status[PlanAssignment | None]:
     """Ends the assignment now (200 with it); one not yet started is removed (204)."""
@@ -438,7 +442,7 @@ def unassign(request: AuthedRequest, assignment_id: int) -> Status[PlanAssignmen
 # Counters and wallets (read-only), wallet top-ups
 
 
-class CounterPeriodOut(Schema):
+class PlanCounterPeriodOut(Schema):
     period_start: dt.datetime
     period_end: dt.datetime | None
     expires_at: dt.datetime | None
@@ -446,7 +450,7 @@ class CounterPeriodOut(Schema):
     used: Decimal
 
 
-class WalletEntryOut(Schema):
+class PlanWalletEntryOut(Schema):
     id: int
     kind: str
     amount: Decimal
@@ -454,7 +458,7 @@ class WalletEntryOut(Schema):
     created_at: dt.datetime
 
 
-class UsageOut(Schema):
+class PlanUsageOut(Schema):
     plan: int
     plan_name: str
     source: str = Field(description="account | addon | main | customer")
@@ -472,8 +476,8 @@ class UsageOut(Schema):
     expires_at: dt.datetime | None
     wallet: int | None
     wallet_balance: Decimal | None
-    periods: list[CounterPeriodOut] = Field(description="The counter's periods, newest first")
-    wallet_entries: list[WalletEntryOut]
+    periods: list[PlanCounterPeriodOut] = Field(description="The counter's periods, newest first")
+    wallet_entries: list[PlanWalletEntryOut]
 
 
 def _usage_out(u: selectors.RuleUsage) -> dict[str, Any]:
@@ -505,9 +509,9 @@ def _usage_out(u: selectors.RuleUsage) -> dict[str, Any]:
     }
 
 
-@router.get("/accounts/{account_id}/plan-counters", response=list[UsageOut])
+@router.get("/accounts/{account_id}/plan-counters", response=list[PlanUsageOut])
 def account_counters(
-    request: AuthedRequest, account_id: int, filters: Query[AppliedFilters]
+    request: AuthedRequest, account_id: int, filters: Query[AppliedPlanFilters]
 ) -> list[dict[str, Any]]:
     """Every rule in force for the account (its plans, its products', its customer's) in
     consumption order, with its counter, quota volume left and wallet balance."""
@@ -517,9 +521,9 @@ def account_counters(
     return [_usage_out(u) for u in usage]
 
 
-@router.get("/customers/{customer_id}/plan-counters", response=list[UsageOut])
+@router.get("/customers/{customer_id}/plan-counters", response=list[PlanUsageOut])
 def customer_counters(
-    request: AuthedRequest, customer_id: int, filters: Query[AppliedFilters]
+    request: AuthedRequest, customer_id: int, filters: Query[AppliedPlanFilters]
 ) -> list[dict[str, Any]]:
     """The rules of the plans assigned to the customer itself, with its own counters."""
     usage = selectors.customer_usage(
@@ -528,7 +532,7 @@ def customer_counters(
     return [_usage_out(u) for u in usage]
 
 
-class TopUpIn(Schema):
+class WalletTopUpIn(Schema):
     model_config = ConfigDict(extra="forbid")
     rule: int = Field(description="The wallet rule (a plan in force for the holder)")
     amount: str = Field(description="Money, or units for a unit wallet (> 0)")
@@ -537,7 +541,7 @@ class TopUpIn(Schema):
     comment: str | None = None
 
 
-class TopUpOut(Schema):
+class WalletTopUpOut(Schema):
     wallet: int = Field(alias="wallet_id")
     entry: int = Field(alias="id")
     kind: str
@@ -546,7 +550,7 @@ class TopUpOut(Schema):
     transaction: int | None = Field(None, alias="transaction_id")
 
 
-def _top_up_data(payload: TopUpIn, request: AuthedRequest) -> dict[str, Any]:
+def _top_up_data(payload: WalletTopUpIn, request: AuthedRequest) -> dict[str, Any]:
     data = _data(payload)
     data.pop("rule", None)
     key = request.headers.get("Idempotency-Key")
@@ -555,8 +559,8 @@ def _top_up_data(payload: TopUpIn, request: AuthedRequest) -> dict[str, Any]:
     return data
 
 
-@router.post("/accounts/{account_id}/wallet-top-ups", response={201: TopUpOut})
-def account_top_up(request: AuthedRequest, account_id: int, payload: TopUpIn) -> Status[Any]:
+@router.post("/accounts/{account_id}/wallet-top-ups", response={201: WalletTopUpOut})
+def account_top_up(request: AuthedRequest, account_id: int, payload: WalletTopUpIn) -> Status[Any]:
     """Top up the account's wallet of a rule (of a plan on the account or its products):
     from the balance (a transfer), a card (a payment into the wallet) or a credit. The
     ``Idempotency-Key`` header makes a retry return the first result."""
@@ -570,8 +574,10 @@ def account_top_up(request: AuthedRequest, account_id: int, payload: TopUpIn) ->
     return Status(201, entry)
 
 
-@router.post("/customers/{customer_id}/wallet-top-ups", response={201: TopUpOut})
-def customer_top_up(request: AuthedRequest, customer_id: int, payload: TopUpIn) -> Status[Any]:
+@router.post("/customers/{customer_id}/wallet-top-ups", response={201: WalletTopUpOut})
+def customer_top_up(
+    request: AuthedRequest, customer_id: int, payload: WalletTopUpIn
+) -> Status[Any]:
     """Top up the customer's own wallet of a rule (of a plan assigned to the customer)."""
     entry = wallets.top_up(
         actor=request.auth,

@@ -10,7 +10,7 @@ from typing import Any
 from billcore.errors import BillcoreError, ValidationFailed
 from billcore.plans.models import Measure, OnExhausted, PeakScope, Reset, RuleKind
 from billcore.plans.services import KIND_FIELDS
-from billcore.web.forms import Area, Choice, Multi, Text, Toggle
+from billcore.web.forms import Area, Choice, Multi, Text, Toggle, input_amount
 from billcore.web.forms_rating import ADMINISTRATOR, RatingForm, amount, text, whole
 
 Choices = Sequence[tuple[Any, str]]
@@ -83,8 +83,6 @@ class PlanForm(RatingForm):
 
 def bands_text(bands: Sequence[Any]) -> str:
     """A rule's bands as the form shows them: one "threshold percent" per line."""
-    from billcore.web.forms import input_amount
-
     return "\n".join(f"{input_amount(b.threshold)} {input_amount(b.percent)}" for b in bands)
 
 
