@@ -240,7 +240,14 @@ def test_the_sampler_reads_each_slot_once_and_never_fills_missed_ones(admin: Any
     )
     c = _customer(admin, sip, "PBX")
     for i in range(3):
-        create_account(actor=admin, now=T0, customer_id=c.pk, data={"identifier": f"10{i}"})
+        create_account(
+            actor=admin,
+            now=T0,
+            customer_id=c.pk,
+            data={"identifier": f"10{i}", "extension": f"20{i}"},
+        )
+    # An account without an extension is no PBX extension.
+    create_account(actor=admin, now=T0, customer_id=c.pk, data={"identifier": "199"})
     at = T0 + dt.timedelta(days=1, hours=8, minutes=7)
     first = take_samples(now=at)
     assert first.taken == {"active_calls": 1, "concurrent_calls": 1, "pbx_extensions": 1}
@@ -251,7 +258,9 @@ def test_the_sampler_reads_each_slot_once_and_never_fills_missed_ones(admin: Any
     sampler = Sampler()
     later = at + dt.timedelta(hours=3)
     terminate_account(
-        actor=admin, now=later - dt.timedelta(hours=1), account_id=c.accounts.first().pk
+        actor=admin,
+        now=later - dt.timedelta(hours=1),
+        account_id=c.accounts.get(identifier="100").pk,
     )
     run = sampler.tick(now=later)
     assert run.taken == {"active_calls": 1, "concurrent_calls": 0, "pbx_extensions": 0}
@@ -378,3 +387,23 @@ def test_resellers_see_and_touch_only_their_own(world: Any) -> None:
             call()
     assert list(MeasuredService.objects.order_by("id").values()) == before
     assert len(selectors.customer_services(actor=admin, customer_id=mine.pk)) == 3
+
+
+def test_concurrent_calls_read_the_service_configurations_limit_first(admin: Any, sip: Any) -> None:
+    """§3.4 + §3.3: the concurrent-calls reading is the customer's simultaneous-call limit of
+    its Service Configuration when it has one, else the measured definition's own figure."""
+    from billcore.features.services import set_customer_features
+
+    c = _customer(admin, sip, "Limits")
+    day1 = T0 + dt.timedelta(days=1)
+    take_samples(now=day1, metrics=["concurrent_calls"])
+    set_customer_features(actor=admin, now=day1, customer_id=c.pk, values={"max_calls": 7})
+    take_samples(now=day1 + dt.timedelta(days=1), metrics=["concurrent_calls"])
+    set_customer_features(actor=admin, now=day1, customer_id=c.pk, values={"max_calls": None})
+    take_samples(now=day1 + dt.timedelta(days=2), metrics=["concurrent_calls"])
+    values = list(
+        MeasuredSample.objects.filter(customer=c, metric="concurrent_calls")
+        .order_by("taken_at")
+        .values_list("value", flat=True)
+    )
+    assert values == [10, 7, 10]

@@ -4,10 +4,12 @@ for concurrent calls and PBX extensions.
 
 * Active calls: the customer's open reservations that have not expired at the moment of the
   reading (live network sessions hold reservations).
-* Concurrent calls: the configured simultaneous-call limit of the customer's effective
-  definition (``configured_limit``; no reading without one); not measured for resellers.
-* PBX extensions: the customer's accounts not terminated at the moment of the reading
-  (accounts carry no extension number yet: every account counts).
+* Concurrent calls: the customer's simultaneous-call limit in force (its Service
+  Configuration's "simultaneous calls", ``features.call_limits``), else the effective
+  definition's own ``configured_limit``; no reading without either; not measured for
+  resellers.
+* PBX extensions: the customer's accounts with an extension number, not terminated at the
+  moment of the reading.
 
 A reading is taken for the slot that contains ``now`` only: a slot nobody read (the server
 was down) has no sample, never an invented one. Taking the same slot twice writes nothing the
@@ -25,6 +27,7 @@ from django.db.models import Count, Q
 
 from billcore.charging.models import Reservation, ReservationStatus
 from billcore.customers.models import Customer, CustomerType, Status
+from billcore.features.services import call_limits
 from billcore.measured.models import MeasuredSample, MeasuredService, Metric
 from billcore.subscribers.models import Account
 
@@ -96,14 +99,20 @@ def _readings(metric: str, now: dt.datetime, who: dict[int, MeasuredService]) ->
         return {pk: counted.get(pk, 0) for pk in ids}
     if metric == Metric.PBX_EXTENSIONS:
         counted = dict(
-            Account.objects.filter(customer_id__in=ids)
+            Account.objects.filter(customer_id__in=ids, extension__gt="")
             .filter(Q(terminated_at__isnull=True) | Q(terminated_at__gt=now))
             .values("customer_id")
             .annotate(n=Count("id"))
             .values_list("customer_id", "n")
         )
         return {pk: counted.get(pk, 0) for pk in ids}
-    return {pk: d.configured_limit for pk, d in who.items() if d.configured_limit is not None}
+    readings = {}
+    for pk, d in who.items():
+        own, _ = call_limits(customer_id=pk, account_id=None)
+        limit = own.max_calls if own.max_calls is not None else d.configured_limit
+        if limit is not None:
+            readings[pk] = limit
+    return readings
 
 
 def take_samples(*, now: dt.datetime, metrics: Iterable[str] | None = None) -> SampleRun:
