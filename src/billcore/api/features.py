@@ -23,7 +23,7 @@ class MaxLengthIn(Schema):
     max_length: int = Field(description="Maximum abbreviated number length, 1 to 8 digits")
 
 
-class EntryIn(Schema):
+class DialingEntryIn(Schema):
     model_config = ConfigDict(extra="forbid")
     abbreviated: str = Field(description="What the user dials: digits, at most max_length")
     number: str = Field(
@@ -35,7 +35,7 @@ class EntryIn(Schema):
     description: str = ""
 
 
-class EntryPatch(Schema):
+class DialingEntryPatch(Schema):
     model_config = ConfigDict(extra="forbid")
     abbreviated: str | None = None
     number: str | None = None
@@ -43,7 +43,7 @@ class EntryPatch(Schema):
     description: str | None = None
 
 
-class EntryOut(Schema):
+class DialingEntryOut(Schema):
     id: int
     abbreviated: str
     number: str = Field(description="E.164 digits, an account's identifier, or empty: as is")
@@ -53,7 +53,7 @@ class EntryOut(Schema):
 
 class DialingOut(Schema):
     max_length: int | None = Field(description="None until saved: entries need it first")
-    entries: list[EntryOut]
+    entries: list[DialingEntryOut]
 
 
 class FeaturesIn(Schema):
@@ -89,7 +89,7 @@ class OwnOut(Schema):
     call_parking: bool | None
 
 
-class EffectiveOut(Schema):
+class FeatureEffectiveOut(Schema):
     value: int | bool | str | None
     source: str = Field(description="account | customer | addon | product | default")
     source_name: str = Field(description="The product's name for addon / product")
@@ -97,7 +97,9 @@ class EffectiveOut(Schema):
 
 class FeaturesOut(Schema):
     own: OwnOut = Field(description="This owner's own values (null: inherits)")
-    effective: dict[str, EffectiveOut] = Field(description="The values in force, and from where")
+    effective: dict[str, FeatureEffectiveOut] = Field(
+        description="The values in force, and from where"
+    )
 
 
 class ProductFeaturesOut(Schema):
@@ -133,9 +135,9 @@ def put_max_length(request: AuthedRequest, customer_id: int, payload: MaxLengthI
     return _dialing(request, customer_id)
 
 
-@router.post("/customers/{customer_id}/abbreviated-dialing", response={201: EntryOut})
+@router.post("/customers/{customer_id}/abbreviated-dialing", response={201: DialingEntryOut})
 def post_entry(
-    request: AuthedRequest, customer_id: int, payload: EntryIn
+    request: AuthedRequest, customer_id: int, payload: DialingEntryIn
 ) -> Status[AbbreviatedNumber]:
     entry = services.add_entry(
         actor=request.auth,
@@ -146,9 +148,9 @@ def post_entry(
     return Status(201, entry)
 
 
-@router.patch("/customers/{customer_id}/abbreviated-dialing/{entry_id}", response=EntryOut)
+@router.patch("/customers/{customer_id}/abbreviated-dialing/{entry_id}", response=DialingEntryOut)
 def patch_entry(
-    request: AuthedRequest, customer_id: int, entry_id: int, payload: EntryPatch
+    request: AuthedRequest, customer_id: int, entry_id: int, payload: DialingEntryPatch
 ) -> AbbreviatedNumber:
     return services.update_entry(
         actor=request.auth,

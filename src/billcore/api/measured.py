@@ -58,7 +58,7 @@ class ClassMetricOut(Schema):
     definition: MeasuredOut | None = Field(description="null: the class does not measure it")
 
 
-class EffectiveOut(Schema):
+class MeasuredEffectiveOut(Schema):
     metric: str
     label: str
     source: str = Field(description="customer (an override) | class (inherited) | none")
@@ -87,7 +87,7 @@ class SampleFilters(Schema):
     offset: int = Field(0, ge=0)
 
 
-class ChargeOut(Schema):
+class MeasuredChargeOut(Schema):
     metric: str
     period_start: dt.datetime
     period_end: dt.datetime
@@ -112,7 +112,7 @@ class ChargePage(Schema):
     count: int
     limit: int
     offset: int
-    items: list[ChargeOut]
+    items: list[MeasuredChargeOut]
 
 
 class PageFilters(Schema):
@@ -147,7 +147,7 @@ def delete_class_service(request: AuthedRequest, class_id: int, metric: str) -> 
     return Status(204, None)
 
 
-@router.get("/customers/{customer_id}/measured-services", response=list[EffectiveOut])
+@router.get("/customers/{customer_id}/measured-services", response=list[MeasuredEffectiveOut])
 def customer_services(request: AuthedRequest, customer_id: int) -> list[dict[str, Any]]:
     return [
         {

@@ -153,7 +153,7 @@ def list_sessions(request: AuthedRequest, filters: Query[SessionFilters]) -> dic
     return {"count": qs.count(), "limit": filters.limit, "offset": filters.offset, "items": items}
 
 
-class PasswordIn(Schema):
+class RadiusPasswordIn(Schema):
     model_config = ConfigDict(extra="forbid")
     password: str | None = Field(
         description="The account's RADIUS password (PAP), stored hashed; null or empty clears it"
@@ -167,7 +167,7 @@ class PasswordOut(Schema):
 
 @router.put("/accounts/{account_id}/radius-password", response=PasswordOut)
 def put_radius_password(
-    request: AuthedRequest, account_id: int, payload: PasswordIn
+    request: AuthedRequest, account_id: int, payload: RadiusPasswordIn
 ) -> dict[str, Any]:
     account = set_radius_password(
         actor=request.auth, now=now(), account_id=account_id, password=payload.password

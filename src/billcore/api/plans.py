@@ -22,12 +22,12 @@ from billcore.plans.selectors import AppliedPlan
 router = Router(tags=["discount plans"])
 
 
-class Paging(Schema):
+class PlanPaging(Schema):
     limit: int = Field(50, ge=1, le=500)
     offset: int = Field(0, ge=0)
 
 
-def _page(qs: Any, paging: Paging) -> dict[str, Any]:
+def _page(qs: Any, paging: PlanPaging) -> dict[str, Any]:
     items = list(qs[paging.offset : paging.offset + paging.limit])
     return {"count": qs.count(), "limit": paging.limit, "offset": paging.offset, "items": items}
 
@@ -182,7 +182,7 @@ class DiscountPlanPage(Schema):
     items: list[DiscountPlanOut]
 
 
-class DiscountPlanFilters(Paging):
+class DiscountPlanFilters(PlanPaging):
     search: str = ""
     currency: str | None = None
     managed_by: int | None = None
@@ -343,14 +343,14 @@ class AppliedPlanFilters(Schema):
 
 @router.get("/discount-plans/{plan_id}/assignments", response=PlanAssignmentPage)
 def list_plan_assignments(
-    request: AuthedRequest, plan_id: int, filters: Query[Paging]
+    request: AuthedRequest, plan_id: int, filters: Query[PlanPaging]
 ) -> dict[str, Any]:
     return _page(selectors.plan_assignments(actor=request.auth, plan_id=plan_id), filters)
 
 
 @router.get("/products/{product_id}/discount-plans", response=PlanAssignmentPage)
 def list_product_plans(
-    request: AuthedRequest, product_id: int, filters: Query[Paging]
+    request: AuthedRequest, product_id: int, filters: Query[PlanPaging]
 ) -> dict[str, Any]:
     return _page(selectors.product_assignments(actor=request.auth, product_id=product_id), filters)
 
@@ -367,7 +367,7 @@ def assign_to_product(
 
 @router.get("/accounts/{account_id}/discount-plans", response=PlanAssignmentPage)
 def list_account_plans(
-    request: AuthedRequest, account_id: int, filters: Query[Paging]
+    request: AuthedRequest, account_id: int, filters: Query[PlanPaging]
 ) -> dict[str, Any]:
     return _page(selectors.account_assignments(actor=request.auth, account_id=account_id), filters)
 
@@ -406,7 +406,7 @@ def _applied(a: AppliedPlan) -> dict[str, Any]:
 
 @router.get("/customers/{customer_id}/discount-plans", response=PlanAssignmentPage)
 def list_customer_plans(
-    request: AuthedRequest, customer_id: int, filters: Query[Paging]
+    request: AuthedRequest, customer_id: int, filters: Query[PlanPaging]
 ) -> dict[str, Any]:
     qs = selectors.customer_assignments(actor=request.auth, customer_id=customer_id)
     return _page(qs, filters)
