@@ -370,3 +370,84 @@ def transfer(request: HttpRequest, payload: MeTransferIn) -> list[MeAccountOut]:
         _account(portal.own_account(me, payload.from_account)),
         _account(portal.own_account(me, payload.to_account)),
     ]
+
+
+class MeDidOut(Schema):
+    number: str
+    account: str | None
+    recurring_price: Decimal = Field(description="Charged per billing period")
+    assigned_at: dt.datetime
+
+
+@router.get("/dids", auth=auth, response={200: list[MeDidOut], 401: Error})
+def dids(request: HttpRequest) -> list[MeDidOut]:
+    """The numbers (DIDs) the customer holds now."""
+    return [
+        MeDidOut(
+            number=f"+{a.did.number}",
+            account=a.account.identifier if a.account else None,
+            recurring_price=a.recurring_price,
+            assigned_at=a.assigned_at,
+        )
+        for a in portal.dids(_me(request))
+    ]
+
+
+class MeEntryOut(Schema):
+    id: int
+    abbreviated: str
+    number: str
+    account: int | None
+    description: str
+
+
+class MeDialingOut(Schema):
+    max_length: int | None
+    entries: list[MeEntryOut]
+
+
+class MeEntryIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    abbreviated: str
+    number: str | None = None
+    account: int | None = Field(None, description="One of the customer's accounts")
+    description: str | None = None
+
+
+def _entry(e: Any) -> MeEntryOut:
+    return MeEntryOut(
+        id=e.pk,
+        abbreviated=e.abbreviated,
+        number=e.number,
+        account=e.account_id,
+        description=e.description,
+    )
+
+
+@router.get("/abbreviated-dialing", auth=auth, response={200: MeDialingOut, 401: Error})
+def abbreviated_dialing(request: HttpRequest) -> MeDialingOut:
+    """The customer's abbreviated dialing (speed dial) entries."""
+    found = portal.speed_dial(_me(request))
+    return MeDialingOut(max_length=found.max_length, entries=[_entry(e) for e in found.entries])
+
+
+@router.post(
+    "/abbreviated-dialing",
+    auth=auth,
+    response={201: MeEntryOut, 400: Error, 401: Error, 403: Error, 404: Error},
+)
+def add_abbreviated(request: HttpRequest, payload: MeEntryIn) -> Status[MeEntryOut]:
+    """Add an abbreviated number (an account of the customer, an E.164 number, or neither)."""
+    data = payload.model_dump(exclude_none=True)
+    entry = portal.add_speed_dial(_me(request), now=now(), data=data)
+    return Status(201, _entry(entry))
+
+
+@router.delete(
+    "/abbreviated-dialing/{entry_id}",
+    auth=auth,
+    response={204: None, 401: Error, 403: Error, 404: Error},
+)
+def delete_abbreviated(request: HttpRequest, entry_id: int) -> Status[None]:
+    portal.delete_speed_dial(_me(request), now=now(), entry_id=entry_id)
+    return Status(204, None)

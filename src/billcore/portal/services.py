@@ -28,7 +28,11 @@ from billcore.charging.selectors import customer_xdrs, summary
 from billcore.customers.logins import Access, access, actor_for
 from billcore.customers.models import Customer, CustomerLogin, Status
 from billcore.customers.services import update_customer
+from billcore.dids.models import DidAssignment
 from billcore.errors import NotAllowed, NotFound, ValidationFailed
+from billcore.features.models import AbbreviatedNumber
+from billcore.features.selectors import Dialing, dialing
+from billcore.features.services import add_entry, delete_entry
 from billcore.invoicing import payments
 from billcore.invoicing.models import Invoice, InvoiceStatus, PaymentAttempt, PaymentMethod
 from billcore.invoicing.selectors import customer_invoices, get_invoice, invoice_pdf
@@ -424,3 +428,40 @@ def update_profile(me: Me, *, now: dt.datetime, data: dict[str, Any]) -> Custome
     _writable(me, "editing the profile")
     reject_unknown(dict(data), PROFILE_FIELDS)
     return update_customer(actor=me.actor, now=now, customer_id=me.customer_id, changes=dict(data))
+
+
+# --------------------------------------------------------------------------- numbers, speed dial
+
+
+def dids(me: Me) -> QuerySet[DidAssignment]:
+    """The numbers the customer holds now (DIDs): number, account, price per period, since."""
+    return (
+        DidAssignment.objects.filter(customer_id=me.customer_id, released_at__isnull=True)
+        .select_related("did", "account")
+        .order_by("did__number", "id")
+    )
+
+
+def speed_dial(me: Me) -> Dialing:
+    """The customer's abbreviated dialing entries (and the maximum length)."""
+    return dialing(actor=me.actor, customer_id=me.customer_id)
+
+
+def add_speed_dial(me: Me, *, now: dt.datetime, data: dict[str, Any]) -> AbbreviatedNumber:
+    """Add an abbreviated number; ``account`` is looked up within the customer first."""
+    _writable(me, "adding an abbreviated number")
+    values = dict(data)
+    if values.get("account") not in (None, ""):
+        try:
+            values["account"] = own_account(me, values["account"]).pk
+        except NotFound as exc:
+            raise NotFound(exc.message, field="account") from None
+    else:
+        values.pop("account", None)
+    return add_entry(actor=me.actor, now=now, customer_id=me.customer_id, data=values)
+
+
+def delete_speed_dial(me: Me, *, now: dt.datetime, entry_id: Any) -> None:
+    """Delete one of the customer's abbreviated numbers (another's: not found)."""
+    _writable(me, "deleting an abbreviated number")
+    delete_entry(actor=me.actor, now=now, customer_id=me.customer_id, entry_id=entry_id)
