@@ -76,6 +76,7 @@ def _pages(w) -> dict[str, str]:
         "selfcare-profile": "/my/profile/",
         "selfcare-notifications": "/my/notifications/",
         "selfcare-seller-logo": "/my/seller-logo/",
+        "selfcare-quotas": "/my/quotas/",
         "selfcare-numbers": "/my/numbers/",
         "selfcare-speed-dial": "/my/speed-dial/",
         "selfcare-speed-dial-delete": f"/my/speed-dial/{w['entry_b'].pk}/delete/",
@@ -129,6 +130,8 @@ def test_customer_a_never_sees_b_on_any_page(w):
     assert a.get(f"/my/usage/?account={w['b1'].pk}").status_code == 404
     assert a.get(f"/my/invoices/{w['inv_a'].pk}/pdf/").status_code == 200
     assert a.post(f"/my/speed-dial/{w['entry_b'].pk}/delete/").status_code == 404
+    top_up_b = {"rule": 1, "account": w["b1"].pk, "amount": "1", "idempotency_key": "k"}
+    assert a.post("/my/quotas/", top_up_b).status_code == 404
     assert a.post("/my/speed-dial/", {"abbreviated": "1", "account": w["b1"].pk}).status_code == (
         404
     )
@@ -189,6 +192,7 @@ def test_csrf_on_every_self_care_form(w):
         ("/my/payments/", {"action": "topup", "amount": "1", "idempotency_key": "k"}),
         (f"/my/invoices/{w['inv_a'].pk}/pay/", {"idempotency_key": "k"}),
         ("/my/speed-dial/", {"abbreviated": "9", "number": "+15557777"}),
+        ("/my/quotas/", {"rule": 1, "amount": "1", "idempotency_key": "k"}),
         ("/my/logout/", {}),
     ):
         assert client.post(url, data).status_code == 403, url
@@ -380,6 +384,13 @@ def _me_calls(w) -> list[tuple[str, str, dict | None]]:
             {"from_account": w["b1"].pk, "to_account": w["a1"].pk, "amount": "1"},
         ),
         ("get", "/api/v1/me/dids", None),
+        ("get", "/api/v1/me/counters", None),
+        ("get", "/api/v1/me/wallets", None),
+        (
+            "post",
+            "/api/v1/me/wallets",
+            {"rule": 1, "account": w["b1"].pk, "amount": "1", "idempotency_key": "k"},
+        ),
         ("get", "/api/v1/me/abbreviated-dialing", None),
         ("post", "/api/v1/me/abbreviated-dialing", {"abbreviated": "1", "account": w["b1"].pk}),
         ("delete", f"/api/v1/me/abbreviated-dialing/{w['entry_b'].pk}", None),
@@ -428,6 +439,7 @@ def test_me_api_anonymous_admin_token_and_other_customer(w, admin):
     assert outcomes[f"/api/v1/me/invoices/{w['inv_b'].pk}/pay"] == 404
     assert outcomes["/api/v1/me/transfers"] == 404
     assert outcomes["/api/v1/me/abbreviated-dialing"] == 404  # B's account (the POST)
+    assert outcomes["/api/v1/me/wallets"] == 404  # B's account (the POST)
     assert outcomes[f"/api/v1/me/abbreviated-dialing/{w['entry_b'].pk}"] == 404
     assert outcomes["/api/v1/me/top-up"] == 400  # no card saved: nothing charged
     assert _state(w) == before

@@ -178,3 +178,153 @@ def test_speed_dial_read_only_when_provisionally_terminated(w, admin):
     entry = AbbreviatedNumber.objects.get()
     assert a.post(f"/my/speed-dial/{entry.pk}/delete/").status_code == 302
     assert AbbreviatedNumber.objects.count() == 1
+
+
+# --------------------------------------------------------------------------- quotas & wallets
+
+
+def _plans(admin, w) -> dict:
+    """A quota of 100 UK minutes on ``+15550002`` (its product rates UK calls at 0.10/min)
+    and a UK voice wallet of the customer that may be topped up from the balance."""
+    from billcore.plans import services as plans
+    from billcore.rating import services as rating
+
+    tariff = rating.create_tariff(actor=admin, now=T0, data={"name": "Retail", "currency": "USD"})
+    rating.create_rate(
+        actor=admin,
+        now=T0,
+        tariff_id=tariff.pk,
+        data={"prefix": "44", "price_first": "0.10", "price_next": "0.10", "effective_from": T0},
+    )
+    home = rating.create_product(actor=admin, now=T0, data={"name": "Home", "currency": "USD"})
+    rating.create_entry(
+        actor=admin, now=T0, product_id=home.pk, data={"service": "voice", "tariff": tariff.pk}
+    )
+    rating.create_destination(actor=admin, now=T0, data={"prefix": "44"})
+    uk = rating.create_destination_group(
+        actor=admin, now=T0, data={"name": "UK", "prefixes": ["44"]}
+    )
+    rating.set_account_products(
+        actor=admin, now=T0, account_id=w["a2"].pk, product=home.pk, addons=[]
+    )
+    minutes = plans.create_plan(
+        actor=admin,
+        now=T0,
+        data={"name": "100 UK minutes", "currency": "USD", "destination_groups": [uk.pk]},
+    )
+    plans.create_rule(
+        actor=admin,
+        now=T0,
+        plan_id=minutes.pk,
+        data={"kind": "quota", "service": "voice", "destination_group": uk.pk, "volume": "6000"},
+    )
+    wallet_plan = plans.create_plan(
+        actor=admin,
+        now=T0,
+        data={"name": "UK wallet", "currency": "USD", "destination_groups": [uk.pk]},
+    )
+    wallet = plans.create_rule(
+        actor=admin,
+        now=T0,
+        plan_id=wallet_plan.pk,
+        data={
+            "kind": "wallet",
+            "service": "voice",
+            "destination_group": uk.pk,
+            "initial_volume": "0",
+            "topup_balance": True,
+        },
+    )
+    for plan in (minutes, wallet_plan):
+        plans.update_plan(actor=admin, now=T0, plan_id=plan.pk, changes={"draft": False})
+    plans.assign_to_account(
+        actor=admin, now=T0, account_id=w["a2"].pk, data={"plan": minutes.pk, "valid_from": T0}
+    )
+    plans.assign_to_customer(
+        actor=admin, now=T0, customer_id=w["a"].pk, data={"plan": wallet_plan.pk, "valid_from": T0}
+    )
+    return {"wallet": wallet}
+
+
+def _seven_minutes(admin, w) -> None:
+    from billcore.charging.services import charge, parse_usage
+
+    at = T0 + dt.timedelta(hours=2)
+    usage = parse_usage(
+        service="voice",
+        cld="44 20 7946 0000",
+        quantity=str(7 * 60),
+        started_at=at - dt.timedelta(minutes=10),
+        external_id="uk-7",
+        now=at,
+    )
+    result = charge(actor=admin, now=at, account_id=w["a2"].pk, usage=usage)
+    assert result.amount == D("0.00000")
+
+
+def test_quota_left_and_wallet_top_up_from_the_balance(w, admin, monkeypatch):
+    from billcore.api import me as me_api
+    from billcore.ledger.models import Transaction, Wallet, WalletEntry
+    from billcore.selfcare import views_tabs
+
+    # The pages and the API read the counters of the period of the call (November).
+    at = T0 + dt.timedelta(hours=3)
+    monkeypatch.setattr(views_tabs, "_now", lambda: at)
+    monkeypatch.setattr(me_api, "now", lambda: at)
+    made = _plans(admin, w)
+    _seven_minutes(admin, w)
+    a = signed_in("alice", PASSWORD_A)
+    page = a.get("/my/quotas/").content.decode()
+    quota = re.findall(r'<table class="table" id="quota-table">.*?</table>', page, re.S)[0]
+    rows = re.findall(r"<tr><td.*?</tr>", quota, re.S)
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", rows[0])]
+    assert cells[:6] == ["+15550002", "100 UK minutes", "Voice calls", "7 min", "100 min", "93 min"]
+    assert 'value="7"' in quota  # the usage bar: 7 % used
+    # Top up the customer's wallet from the balance by 5.00.
+    balance = Customer.objects.get(pk=w["a"].pk).balance
+    rows_before = Transaction.objects.filter(customer=w["a"]).count()
+    form = {"rule": made["wallet"].pk, "account": "", "amount": "5.00", "idempotency_key": "k1"}
+    assert a.post("/my/quotas/", form).status_code == 302
+    assert a.post("/my/quotas/", form).status_code == 302  # the same key: once
+    wallet = Wallet.objects.get(customer=w["a"], account__isnull=True)
+    assert wallet.balance == D("5.00000")
+    assert list(WalletEntry.objects.values_list("kind", "amount")) == [("transfer", D("5"))]
+    assert Customer.objects.get(pk=w["a"].pk).balance - balance == D("5.00")  # postpaid owes
+    assert Transaction.objects.filter(customer=w["a"]).count() == rows_before + 1
+    page = a.get("/my/quotas/").content.decode()
+    assert re.findall(r'class="num wallet-balance">([^<]+)<', page) == ["5.00"]
+    # Through the API: the counters and wallets, and a top-up.
+    token = (
+        Client()
+        .post(
+            "/api/v1/me/login",
+            json.dumps({"login": "alice", "password": PASSWORD_A}),
+            content_type="application/json",
+        )
+        .json()["token"]
+    )
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    counters = Client().get("/api/v1/me/counters", **auth).json()
+    assert [(c["account"], c["used"], c["volume"], c["left"]) for c in counters] == [
+        ("+15550002", "420.00000", "6000.00000", "5580.00000")
+    ]
+    body = {"rule": made["wallet"].pk, "amount": "1.50", "idempotency_key": "api-1"}
+    done = Client().post("/api/v1/me/wallets", json.dumps(body), "application/json", **auth)
+    assert done.status_code == 201, done.content
+    wallets = Client().get("/api/v1/me/wallets", **auth).json()
+    assert [(x["account"], x["balance"], x["top_up_from_balance"]) for x in wallets] == [
+        (None, "6.50000", True)
+    ]
+
+
+def test_wallet_top_up_refused_when_read_only(w, admin):
+    from billcore.ledger.models import Wallet
+
+    made = _plans(admin, w)
+    Customer.objects.filter(pk=w["a"].pk).update(status=Status.PROVISIONALLY_TERMINATED)
+    a = signed_in("alice", PASSWORD_A)
+    page = a.get("/my/quotas/").content.decode()
+    assert "Top up from balance" not in page
+    form = {"rule": made["wallet"].pk, "amount": "5.00", "idempotency_key": "k1"}
+    assert a.post("/my/quotas/", form).status_code == 403
+    assert not Wallet.objects.exists()

@@ -37,9 +37,11 @@ from billcore.invoicing import payments
 from billcore.invoicing.models import Invoice, InvoiceStatus, PaymentAttempt, PaymentMethod
 from billcore.invoicing.selectors import customer_invoices, get_invoice, invoice_pdf
 from billcore.invoicing.settling import record_transaction
-from billcore.ledger.models import Action, Transaction
+from billcore.ledger.models import Action, Transaction, WalletEntry
 from billcore.ledger.transfers import transfer as ledger_transfer
 from billcore.notifications.selectors import LogEntry, notification_log
+from billcore.plans.selectors import RuleUsage, Source, account_usage, customer_usage
+from billcore.plans.wallets import top_up as wallet_top_up
 from billcore.subscribers.models import Account
 from billcore.validation import as_int, as_money, as_str, reject_unknown
 
@@ -465,3 +467,45 @@ def delete_speed_dial(me: Me, *, now: dt.datetime, entry_id: Any) -> None:
     """Delete one of the customer's abbreviated numbers (another's: not found)."""
     _writable(me, "deleting an abbreviated number")
     delete_entry(actor=me.actor, now=now, customer_id=me.customer_id, entry_id=entry_id)
+
+
+# --------------------------------------------------------------------------- quotas & wallets
+
+
+def plan_counters(me: Me, *, now: dt.datetime) -> list[RuleUsage]:
+    """The rules in force for the customer itself, then for each of its accounts (the
+    account's own plans and its products'), with their counters and service wallets."""
+    rows = list(customer_usage(actor=me.actor, customer_id=me.customer_id, at=now))
+    for account in accounts(me):
+        rows += [
+            r
+            for r in account_usage(actor=me.actor, account_id=account.pk, at=now)
+            if r.applied.source != Source.CUSTOMER
+        ]
+    return rows
+
+
+def top_up_wallet(
+    me: Me,
+    *,
+    now: dt.datetime,
+    rule_id: Any,
+    account_id: Any,
+    amount: Any,
+    idempotency_key: Any,
+) -> WalletEntry:
+    """Top up a service wallet (the customer's, or one of its accounts') from the balance,
+    when the wallet's rule allows it (a transfer row in the ledger)."""
+    _writable(me, "a wallet top-up")
+    holder = None
+    if account_id not in (None, ""):
+        holder = own_account(me, account_id).pk
+    key = _key(me, "wallet", idempotency_key)
+    return wallet_top_up(
+        actor=me.actor,
+        now=now,
+        rule_id=rule_id,
+        account_id=holder,
+        customer_id=None if holder is not None else me.customer_id,
+        data={"amount": amount, "source": "balance", "idempotency_key": key},
+    )

@@ -18,6 +18,7 @@ urlpatterns = [
     path("accounts/", views.accounts, name="selfcare-accounts"),
     path("profile/", views.profile, name="selfcare-profile"),
     path("notifications/", views.notifications, name="selfcare-notifications"),
+    path("quotas/", views_tabs.quotas, name="selfcare-quotas"),
     path("numbers/", views_tabs.numbers, name="selfcare-numbers"),
     path("speed-dial/", views_tabs.speed_dial, name="selfcare-speed-dial"),
     path(
