@@ -19,6 +19,7 @@ from django.urls import URLPattern, reverse
 
 from billcore.api.me import router as me_router
 from billcore.customers.models import Customer, CustomerLogin
+from billcore.features.models import AbbreviatedNumber
 from billcore.invoicing.models import Invoice
 from billcore.ledger.models import Transaction
 from billcore.selfcare import urls as selfcare_urls
@@ -30,7 +31,18 @@ D = Decimal
 
 @pytest.fixture
 def w(admin):
-    return make_world(admin, now=T0)
+    from billcore.features.services import add_entry, set_max_length
+
+    world = make_world(admin, now=T0)
+    # B's speed dial entry: A never sees it nor deletes it.
+    set_max_length(actor=admin, now=T0, customer_id=world["b"].pk, max_length=2)
+    world["entry_b"] = add_entry(
+        actor=admin,
+        now=T0,
+        customer_id=world["b"].pk,
+        data={"abbreviated": "91", "number": "+15559001", "description": "Beta speed"},
+    )
+    return world
 
 
 def signed_in(login: str, password: str) -> Client:
@@ -46,6 +58,7 @@ def _state(w) -> tuple:
         tuple(Customer.objects.order_by("pk").values_list("balance", "phone")),
         tuple(Invoice.objects.order_by("pk").values_list("status", "amount_paid")),
         Transaction.objects.count(),
+        tuple(AbbreviatedNumber.objects.order_by("pk").values_list("customer_id", "abbreviated")),
     )
 
 
@@ -63,6 +76,10 @@ def _pages(w) -> dict[str, str]:
         "selfcare-profile": "/my/profile/",
         "selfcare-notifications": "/my/notifications/",
         "selfcare-seller-logo": "/my/seller-logo/",
+        "selfcare-quotas": "/my/quotas/",
+        "selfcare-numbers": "/my/numbers/",
+        "selfcare-speed-dial": "/my/speed-dial/",
+        "selfcare-speed-dial-delete": f"/my/speed-dial/{w['entry_b'].pk}/delete/",
     }
 
 
@@ -90,14 +107,14 @@ def test_anonymous_is_sent_to_sign_in_everywhere(w):
 def test_customer_a_never_sees_b_on_any_page(w):
     a = signed_in("alice", PASSWORD_A)
     before = _state(w)
-    b_marks = ["Beta Inc", "+15559001", w["inv_b"].number, "b-1"]
+    b_marks = ["Beta Inc", "+15559001", w["inv_b"].number, "b-1", "Beta speed"]
     for name, url in _pages(w).items():
         response = a.get(url)
         if name in ("selfcare-invoice-pdf", "selfcare-seller-logo"):
             # B's invoice; a logo A's seller (the operator, no reseller) does not have.
             assert response.status_code == 404, url
             continue
-        if name == "selfcare-invoice-pay":
+        if name in ("selfcare-invoice-pay", "selfcare-speed-dial-delete"):
             assert response.status_code == 405
             continue
         assert response.status_code == 200, url
@@ -112,6 +129,12 @@ def test_customer_a_never_sees_b_on_any_page(w):
     assert response.status_code == 404
     assert a.get(f"/my/usage/?account={w['b1'].pk}").status_code == 404
     assert a.get(f"/my/invoices/{w['inv_a'].pk}/pdf/").status_code == 200
+    assert a.post(f"/my/speed-dial/{w['entry_b'].pk}/delete/").status_code == 404
+    top_up_b = {"rule": 1, "account": w["b1"].pk, "amount": "1", "idempotency_key": "k"}
+    assert a.post("/my/quotas/", top_up_b).status_code == 404
+    assert a.post("/my/speed-dial/", {"abbreviated": "1", "account": w["b1"].pk}).status_code == (
+        404
+    )
     assert _state(w) == before
     # And B sees its own, none of A's.
     b = signed_in("bob", PASSWORD_B)
@@ -168,11 +191,20 @@ def test_csrf_on_every_self_care_form(w):
         ("/my/accounts/", {"from_account": w["a2"].pk, "to_account": w["a1"].pk, "amount": "1"}),
         ("/my/payments/", {"action": "topup", "amount": "1", "idempotency_key": "k"}),
         (f"/my/invoices/{w['inv_a'].pk}/pay/", {"idempotency_key": "k"}),
+        ("/my/speed-dial/", {"abbreviated": "9", "number": "+15557777"}),
+        ("/my/quotas/", {"rule": 1, "amount": "1", "idempotency_key": "k"}),
         ("/my/logout/", {}),
     ):
         assert client.post(url, data).status_code == 403, url
     assert _state(w) == before
-    for url in ("/my/", "/my/payments/", "/my/accounts/", "/my/profile/", "/my/invoices/"):
+    for url in (
+        "/my/",
+        "/my/payments/",
+        "/my/accounts/",
+        "/my/profile/",
+        "/my/invoices/",
+        "/my/speed-dial/",
+    ):
         forms = re.findall(rb"<form[^>]*method=\"post\".*?</form>", client.get(url).content, re.S)
         assert forms, url
         assert all(b"csrfmiddlewaretoken" in f for f in forms), url
@@ -351,6 +383,17 @@ def _me_calls(w) -> list[tuple[str, str, dict | None]]:
             "/api/v1/me/transfers",
             {"from_account": w["b1"].pk, "to_account": w["a1"].pk, "amount": "1"},
         ),
+        ("get", "/api/v1/me/dids", None),
+        ("get", "/api/v1/me/counters", None),
+        ("get", "/api/v1/me/wallets", None),
+        (
+            "post",
+            "/api/v1/me/wallets",
+            {"rule": 1, "account": w["b1"].pk, "amount": "1", "idempotency_key": "k"},
+        ),
+        ("get", "/api/v1/me/abbreviated-dialing", None),
+        ("post", "/api/v1/me/abbreviated-dialing", {"abbreviated": "1", "account": w["b1"].pk}),
+        ("delete", f"/api/v1/me/abbreviated-dialing/{w['entry_b'].pk}", None),
         ("post", "/api/v1/me/logout", None),
     ]
 
@@ -359,17 +402,19 @@ def _call(client: Client, method: str, url: str, body, token: str | None):
     headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
     if method == "get":
         return client.get(url, **headers)
+    if method == "delete":
+        return client.delete(url, **headers)
     return client.post(url, json.dumps(body or {}), content_type="application/json", **headers)
 
 
 def test_the_api_matrix_covers_every_me_operation(w):
     declared = {
-        (op.methods[0].lower(), path)
+        (op.methods[0].lower(), re.sub(r"\{\w+\}", "{id}", path))
         for path, view in me_router.path_operations.items()
         for op in view.operations
     }
     called = {
-        (m, re.sub(r"/\d+/", "/{invoice_id}/", url.removeprefix("/api/v1/me")))
+        (m, re.sub(r"/\d+(/|$)", r"/{id}\1", url.removeprefix("/api/v1/me")))
         for m, url, _ in _me_calls(w)
     }
     assert declared - {("post", "/login")} == called
@@ -393,6 +438,9 @@ def test_me_api_anonymous_admin_token_and_other_customer(w, admin):
     assert outcomes[f"/api/v1/me/invoices/{w['inv_b'].pk}/pdf"] == 404
     assert outcomes[f"/api/v1/me/invoices/{w['inv_b'].pk}/pay"] == 404
     assert outcomes["/api/v1/me/transfers"] == 404
+    assert outcomes["/api/v1/me/abbreviated-dialing"] == 404  # B's account (the POST)
+    assert outcomes["/api/v1/me/wallets"] == 404  # B's account (the POST)
+    assert outcomes[f"/api/v1/me/abbreviated-dialing/{w['entry_b'].pk}"] == 404
     assert outcomes["/api/v1/me/top-up"] == 400  # no card saved: nothing charged
     assert _state(w) == before
     assert _call(

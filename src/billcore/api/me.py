@@ -370,3 +370,182 @@ def transfer(request: HttpRequest, payload: MeTransferIn) -> list[MeAccountOut]:
         _account(portal.own_account(me, payload.from_account)),
         _account(portal.own_account(me, payload.to_account)),
     ]
+
+
+class MeDidOut(Schema):
+    number: str
+    account: str | None
+    recurring_price: Decimal = Field(description="Charged per billing period")
+    assigned_at: dt.datetime
+
+
+@router.get("/dids", auth=auth, response={200: list[MeDidOut], 401: Error})
+def dids(request: HttpRequest) -> list[MeDidOut]:
+    """The numbers (DIDs) the customer holds now."""
+    return [
+        MeDidOut(
+            number=f"+{a.did.number}",
+            account=a.account.identifier if a.account else None,
+            recurring_price=a.recurring_price,
+            assigned_at=a.assigned_at,
+        )
+        for a in portal.dids(_me(request))
+    ]
+
+
+class MeEntryOut(Schema):
+    id: int
+    abbreviated: str
+    number: str
+    account: int | None
+    description: str
+
+
+class MeDialingOut(Schema):
+    max_length: int | None
+    entries: list[MeEntryOut]
+
+
+class MeEntryIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    abbreviated: str
+    number: str | None = None
+    account: int | None = Field(None, description="One of the customer's accounts")
+    description: str | None = None
+
+
+def _entry(e: Any) -> MeEntryOut:
+    return MeEntryOut(
+        id=e.pk,
+        abbreviated=e.abbreviated,
+        number=e.number,
+        account=e.account_id,
+        description=e.description,
+    )
+
+
+@router.get("/abbreviated-dialing", auth=auth, response={200: MeDialingOut, 401: Error})
+def abbreviated_dialing(request: HttpRequest) -> MeDialingOut:
+    """The customer's abbreviated dialing (speed dial) entries."""
+    found = portal.speed_dial(_me(request))
+    return MeDialingOut(max_length=found.max_length, entries=[_entry(e) for e in found.entries])
+
+
+@router.post(
+    "/abbreviated-dialing",
+    auth=auth,
+    response={201: MeEntryOut, 400: Error, 401: Error, 403: Error, 404: Error},
+)
+def add_abbreviated(request: HttpRequest, payload: MeEntryIn) -> Status[MeEntryOut]:
+    """Add an abbreviated number (an account of the customer, an E.164 number, or neither)."""
+    data = payload.model_dump(exclude_none=True)
+    entry = portal.add_speed_dial(_me(request), now=now(), data=data)
+    return Status(201, _entry(entry))
+
+
+@router.delete(
+    "/abbreviated-dialing/{entry_id}",
+    auth=auth,
+    response={204: None, 401: Error, 403: Error, 404: Error},
+)
+def delete_abbreviated(request: HttpRequest, entry_id: int) -> Status[None]:
+    portal.delete_speed_dial(_me(request), now=now(), entry_id=entry_id)
+    return Status(204, None)
+
+
+class MeCounterOut(Schema):
+    plan: str
+    rule: int
+    kind: str
+    service: str
+    account: str | None = Field(description="The account holding it; null: the customer's")
+    used: Decimal
+    volume: Decimal | None = Field(description="A quota's free volume (null: unlimited)")
+    left: Decimal | None
+    expires_at: dt.datetime | None
+
+
+@router.get("/counters", auth=auth, response={200: list[MeCounterOut], 401: Error})
+def counters(request: HttpRequest) -> list[MeCounterOut]:
+    """The quota and discount counters of the customer's plans and its accounts' plans."""
+    return [
+        MeCounterOut(
+            plan=u.rule.plan.name,
+            rule=u.rule.pk,
+            kind=u.rule.kind,
+            service=u.rule.service_id,
+            account=u.account.identifier if u.account else None,
+            used=u.used,
+            volume=u.volume,
+            left=u.left,
+            expires_at=u.expires_at,
+        )
+        for u in portal.plan_counters(_me(request), now=now())
+        if u.rule.kind != "wallet"
+    ]
+
+
+class MeWalletOut(Schema):
+    plan: str
+    rule: int
+    service: str
+    account: str | None
+    balance: Decimal
+    measure: str
+    expires_at: dt.datetime | None
+    top_up_from_balance: bool
+
+
+@router.get("/wallets", auth=auth, response={200: list[MeWalletOut], 401: Error})
+def wallets(request: HttpRequest) -> list[MeWalletOut]:
+    """The service wallets of the customer and its accounts (a wallet not used yet shows its
+    initial volume)."""
+    return [
+        MeWalletOut(
+            plan=u.rule.plan.name,
+            rule=u.rule.pk,
+            service=u.rule.service_id,
+            account=u.account.identifier if u.account else None,
+            balance=u.wallet.balance if u.wallet is not None else u.rule.initial_volume,
+            measure=u.rule.measure,
+            expires_at=u.expires_at,
+            top_up_from_balance=bool(u.rule.topup_balance),
+        )
+        for u in portal.plan_counters(_me(request), now=now())
+        if u.rule.kind == "wallet"
+    ]
+
+
+class MeWalletTopUpIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    rule: int = Field(description="The wallet's rule (``rule`` of ``GET /me/wallets``)")
+    account: int | None = Field(None, description="The account holding it; null: the customer")
+    amount: str
+    idempotency_key: str
+
+
+class MeWalletEntryOut(Schema):
+    kind: str
+    amount: Decimal
+    balance_after: Decimal
+
+
+@router.post(
+    "/wallets",
+    auth=auth,
+    response={201: MeWalletEntryOut, 400: Error, 401: Error, 403: Error, 404: Error},
+)
+def top_up_wallet(request: HttpRequest, payload: MeWalletTopUpIn) -> Status[MeWalletEntryOut]:
+    """Top up a service wallet from the balance (when its rule allows it)."""
+    entry = portal.top_up_wallet(
+        _me(request),
+        now=now(),
+        rule_id=payload.rule,
+        account_id=payload.account,
+        amount=payload.amount,
+        idempotency_key=payload.idempotency_key,
+    )
+    return Status(
+        201,
+        MeWalletEntryOut(kind=entry.kind, amount=entry.amount, balance_after=entry.balance_after),
+    )

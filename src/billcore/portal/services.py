@@ -28,14 +28,20 @@ from billcore.charging.selectors import customer_xdrs, summary
 from billcore.customers.logins import Access, access, actor_for
 from billcore.customers.models import Customer, CustomerLogin, Status
 from billcore.customers.services import update_customer
+from billcore.dids.models import DidAssignment
 from billcore.errors import NotAllowed, NotFound, ValidationFailed
+from billcore.features.models import AbbreviatedNumber
+from billcore.features.selectors import Dialing, dialing
+from billcore.features.services import add_entry, delete_entry
 from billcore.invoicing import payments
 from billcore.invoicing.models import Invoice, InvoiceStatus, PaymentAttempt, PaymentMethod
 from billcore.invoicing.selectors import customer_invoices, get_invoice, invoice_pdf
 from billcore.invoicing.settling import record_transaction
-from billcore.ledger.models import Action, Transaction
+from billcore.ledger.models import Action, Transaction, WalletEntry
 from billcore.ledger.transfers import transfer as ledger_transfer
 from billcore.notifications.selectors import LogEntry, notification_log
+from billcore.plans.selectors import RuleUsage, Source, account_usage, customer_usage
+from billcore.plans.wallets import top_up as wallet_top_up
 from billcore.subscribers.models import Account
 from billcore.validation import as_int, as_money, as_str, reject_unknown
 
@@ -424,3 +430,82 @@ def update_profile(me: Me, *, now: dt.datetime, data: dict[str, Any]) -> Custome
     _writable(me, "editing the profile")
     reject_unknown(dict(data), PROFILE_FIELDS)
     return update_customer(actor=me.actor, now=now, customer_id=me.customer_id, changes=dict(data))
+
+
+# --------------------------------------------------------------------------- numbers, speed dial
+
+
+def dids(me: Me) -> QuerySet[DidAssignment]:
+    """The numbers the customer holds now (DIDs): number, account, price per period, since."""
+    return (
+        DidAssignment.objects.filter(customer_id=me.customer_id, released_at__isnull=True)
+        .select_related("did", "account")
+        .order_by("did__number", "id")
+    )
+
+
+def speed_dial(me: Me) -> Dialing:
+    """The customer's abbreviated dialing entries (and the maximum length)."""
+    return dialing(actor=me.actor, customer_id=me.customer_id)
+
+
+def add_speed_dial(me: Me, *, now: dt.datetime, data: dict[str, Any]) -> AbbreviatedNumber:
+    """Add an abbreviated number; ``account`` is looked up within the customer first."""
+    _writable(me, "adding an abbreviated number")
+    values = dict(data)
+    if values.get("account") not in (None, ""):
+        try:
+            values["account"] = own_account(me, values["account"]).pk
+        except NotFound as exc:
+            raise NotFound(exc.message, field="account") from None
+    else:
+        values.pop("account", None)
+    return add_entry(actor=me.actor, now=now, customer_id=me.customer_id, data=values)
+
+
+def delete_speed_dial(me: Me, *, now: dt.datetime, entry_id: Any) -> None:
+    """Delete one of the customer's abbreviated numbers (another's: not found)."""
+    _writable(me, "deleting an abbreviated number")
+    delete_entry(actor=me.actor, now=now, customer_id=me.customer_id, entry_id=entry_id)
+
+
+# --------------------------------------------------------------------------- quotas & wallets
+
+
+def plan_counters(me: Me, *, now: dt.datetime) -> list[RuleUsage]:
+    """The rules in force for the customer itself, then for each of its accounts (the
+    account's own plans and its products'), with their counters and service wallets."""
+    rows = list(customer_usage(actor=me.actor, customer_id=me.customer_id, at=now))
+    for account in accounts(me):
+        rows += [
+            r
+            for r in account_usage(actor=me.actor, account_id=account.pk, at=now)
+            if r.applied.source != Source.CUSTOMER
+        ]
+    return rows
+
+
+def top_up_wallet(
+    me: Me,
+    *,
+    now: dt.datetime,
+    rule_id: Any,
+    account_id: Any,
+    amount: Any,
+    idempotency_key: Any,
+) -> WalletEntry:
+    """Top up a service wallet (the customer's, or one of its accounts') from the balance,
+    when the wallet's rule allows it (a transfer row in the ledger)."""
+    _writable(me, "a wallet top-up")
+    holder = None
+    if account_id not in (None, ""):
+        holder = own_account(me, account_id).pk
+    key = _key(me, "wallet", idempotency_key)
+    return wallet_top_up(
+        actor=me.actor,
+        now=now,
+        rule_id=rule_id,
+        account_id=holder,
+        customer_id=None if holder is not None else me.customer_id,
+        data={"amount": amount, "source": "balance", "idempotency_key": key},
+    )

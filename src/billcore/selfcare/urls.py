@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from billcore.selfcare import views
+from billcore.selfcare import views, views_tabs
 
 urlpatterns = [
     path("", views.overview, name="selfcare-overview"),
@@ -18,5 +18,13 @@ urlpatterns = [
     path("accounts/", views.accounts, name="selfcare-accounts"),
     path("profile/", views.profile, name="selfcare-profile"),
     path("notifications/", views.notifications, name="selfcare-notifications"),
+    path("quotas/", views_tabs.quotas, name="selfcare-quotas"),
+    path("numbers/", views_tabs.numbers, name="selfcare-numbers"),
+    path("speed-dial/", views_tabs.speed_dial, name="selfcare-speed-dial"),
+    path(
+        "speed-dial/<int:entry_id>/delete/",
+        views_tabs.speed_dial_delete,
+        name="selfcare-speed-dial-delete",
+    ),
     path("seller-logo/", views.seller_logo, name="selfcare-seller-logo"),
 ]
