@@ -44,10 +44,11 @@ def test_plans_list_show_assign_unassign(capsys: Any, world: Any) -> None:
     plans.create_plan(actor=world["ua"], now=T0, data={"name": "A plan", "currency": "USD"})
     code, out, _ = run(capsys, "plans", "list")
     assert code == 0
+    w = max(2, len(str(plan.pk + 1)))  # the ID column is as wide as its longest id
     assert out.splitlines() == [
-        "ID  NAME    CURRENCY  RULES  STATUS  MANAGED BY",
-        f"{plan.pk + 1}   A plan  USD       0      draft   Reseller A",
-        f"{plan.pk}   Gold    USD       1      draft   administrator",
+        f"{'ID':<{w}}  NAME    CURRENCY  RULES  STATUS  MANAGED BY",
+        f"{plan.pk + 1:<{w}}  A plan  USD       0      draft   Reseller A",
+        f"{plan.pk:<{w}}  Gold    USD       1      draft   administrator",
     ]
     code, out, _ = run(capsys, "plans", "list", "--user", "ua", "--format", "json")
     assert [p["name"] for p in json.loads(out)] == ["A plan"]

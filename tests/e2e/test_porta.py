@@ -268,7 +268,7 @@ def test_unknown_service_method_and_path_and_get_are_faults(porta):
         porta.call("Nope", "x", {}),
         "Server.Nope.unknown_service",
         "no such service 'Nope'; services: Session, Customer, CustomerClass, Account, Invoice, "
-        "Currency, Tariff, Rate, Product, DiscountPlan, VolumeDiscountPlan",
+        "Currency, Tariff, Rate, Product, DiscountPlan, VolumeDiscountPlan, DID",
     )
     fault(
         porta.call("Customer", "fly", {}),

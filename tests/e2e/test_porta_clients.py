@@ -451,8 +451,8 @@ def test_operators_full_import_script(client, world, clock):
         "Server.Customer.add_customer_extension.not_supported",
     )
     fault(
-        p.call("DID", "add_number", {"number": "420541000001"}),
-        "Server.DID.add_number.not_supported",
+        p.call("Vendor", "add_vendor", {"vendor_info": {"name": "Carrier"}}),
+        "Server.Vendor.add_vendor.not_supported",
     )
     values = p.ok("Account", "get_custom_fields_values", {"i_account": i_account})
     assert [(v["name"], v["db_value"]) for v in values["custom_fields_values"]] == [

@@ -842,8 +842,8 @@ def test_unsupported_services_and_methods_fault_with_the_reason(porta):
     fault(
         porta.call("Destination", "add_destination", {"destination": "420"}),
         "Server.Destination.add_destination.not_supported",
-        "Destination/add_destination is not supported: billcore has no destinations yet: the "
-        "catalogue (tariffs, rates, products, plans, DIDs) comes with its own issues",
+        "Destination/add_destination is not supported: billcore's destinations are kept in its "
+        "own catalogue, through /api/v1/destinations and the Rating pages, not through /rest/",
     )
 
 

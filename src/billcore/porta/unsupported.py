@@ -5,11 +5,11 @@ rather than a bare "unknown method"."""
 from __future__ import annotations
 
 CATALOGUE = (
-    "billcore has no {what} yet: the catalogue (tariffs, rates, products, plans, DIDs) comes "
-    "with its own issues"
+    "billcore's {what} are kept in its own catalogue, through /api/v1/{path} and the Rating "
+    "pages, not through /rest/"
 )
 SERVICES: dict[str, str] = {
-    "Destination": CATALOGUE.format(what="destinations"),
+    "Destination": CATALOGUE.format(what="destinations", path="destinations"),
     "Vendor": "billcore does not handle vendors (the buying side of a telecom operator)",
 }
 _EXTENSIONS = (
